@@ -1,0 +1,416 @@
+//! The blocking connection: [`WebSocket`] over any `Read + Write` stream.
+//!
+//! This is the only layer that does I/O. Reads are buffered: one `read` call
+//! may bring many frames, and every one of them is decoded before the next
+//! call. Writes are corked: messages queued with [`WebSocket::queue`] (and
+//! automatic replies such as Pongs) collect in a buffer that is written in
+//! one call when [`WebSocket::read`] has decoded everything it holds and is
+//! about to block, or on [`WebSocket::flush`].
+
+use std::io::{self, IoSlice, Read, Write};
+
+use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, truncate_reason};
+use crate::error::{Error, ProtocolError, UsageError};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_frame};
+use crate::mask::apply_mask;
+use crate::message::{Limits, Message, MessageDecoder, Role};
+
+/// Where the connection is in its life (RFC 6455 §4, §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close frame and wait for the peer's (§7.1.2); we may still
+    /// receive messages but send no more data (§5.5.1).
+    CloseSent,
+    /// The close handshake finished or the connection failed.
+    Closed,
+}
+
+impl State {
+    fn can_read(self) -> bool {
+        self != State::Closed
+    }
+
+    fn can_send_data(self) -> bool {
+        self == State::Open
+    }
+}
+
+/// Payloads at least this large are written straight from the caller's
+/// buffer instead of being copied into the write buffer.
+const DIRECT_WRITE_THRESHOLD: usize = 16 << 10;
+
+/// A write buffer larger than this is released after it is flushed.
+const WRITE_BUFFER_KEEP: usize = 64 << 10;
+
+/// A WebSocket connection over a blocking stream, as a server or a client.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    role: Role,
+    state: State,
+    decoder: MessageDecoder,
+    read_buf: ReadBuffer,
+    write_buf: Vec<u8>,
+    mask_keys: MaskKeys,
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// Wraps a stream whose opening handshake is done. `already_read` holds
+    /// bytes received after the handshake (they are the first frames).
+    pub fn from_raw(stream: S, role: Role, limits: Limits, already_read: Vec<u8>) -> WebSocket<S> {
+        WebSocket {
+            stream,
+            role,
+            state: State::Open,
+            decoder: MessageDecoder::new(role, limits),
+            read_buf: ReadBuffer::new(already_read),
+            write_buf: Vec::new(),
+            mask_keys: MaskKeys::default(),
+        }
+    }
+
+    /// Reads the next message. Pings are answered with a Pong automatically
+    /// and still returned; a Close is answered and returned, after which the
+    /// connection is closed and further calls return [`Error::Closed`].
+    ///
+    /// A protocol error fails the connection (§7.1.7): the matching Close
+    /// frame is sent before the error is returned.
+    pub fn read(&mut self) -> Result<Message, Error> {
+        loop {
+            if !self.state.can_read() {
+                return Err(Error::Closed);
+            }
+            let progress = match self.decoder.decode(self.read_buf.unread_mut()) {
+                Ok(progress) => progress,
+                Err(e) => return Err(self.fail(e)),
+            };
+            self.read_buf.consume(progress.used);
+            if let Some(message) = progress.message {
+                return self.on_message(message);
+            }
+            // Everything received is decoded: send what was queued before blocking.
+            self.flush()?;
+            match self.read_buf.fill_from(&mut self.stream) {
+                Ok(0) => {
+                    self.state = State::Closed;
+                    return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) {
+                        self.state = State::Closed;
+                    }
+                    return Err(Error::Io(e));
+                }
+            }
+        }
+    }
+
+    /// Queues a message and flushes it.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.queue(message)?;
+        self.flush()
+    }
+
+    /// Queues a message to be written with the next flush (which
+    /// [`WebSocket::read`] does before it blocks). Large payloads are written
+    /// at once, straight from the message, after whatever was queued before.
+    pub fn queue(&mut self, message: Message) -> Result<(), Error> {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.into_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
+            Message::Ping(data) => (OpCode::Ping, data),
+            Message::Pong(data) => (OpCode::Pong, data),
+            Message::Close(frame) => {
+                let (code, reason) = match &frame {
+                    Some(f) => (Some(f.code), f.reason.as_str()),
+                    None => (None, ""),
+                };
+                return self.start_close(code, reason);
+            }
+        };
+        if !self.state.can_read() {
+            return Err(Error::Closed);
+        }
+        if !self.state.can_send_data() {
+            // §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
+            return Err(UsageError::SendAfterClose.into());
+        }
+        if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong(payload.len()).into());
+        }
+        self.write_frame(opcode, payload)
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if !self.write_buf.is_empty() {
+            let result = self.stream.write_all(&self.write_buf);
+            self.write_buf.clear();
+            if self.write_buf.capacity() > WRITE_BUFFER_KEEP {
+                self.write_buf = Vec::new();
+            }
+            if let Err(e) = result {
+                self.state = State::Closed;
+                return Err(Error::Io(e));
+            }
+        }
+        self.stream.flush().map_err(Error::Io)
+    }
+
+    /// Starts the closing handshake (§7.1.2): sends a Close frame with `code`
+    /// and `reason`. Keep calling [`WebSocket::read`] until it returns the
+    /// peer's Close (or an error); messages that arrive meanwhile are returned.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.start_close(Some(code), reason)
+    }
+
+    /// Which end of the connection this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether messages can still be sent: no Close has been sent or received.
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The underlying stream, mutably. Reading or writing it directly breaks the framing.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Gives back the stream.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    fn start_close(&mut self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
+        match self.state {
+            State::Open => {}
+            State::CloseSent => return Ok(()),
+            State::Closed => return Err(Error::Closed),
+        }
+        if let Some(code) = code {
+            if !code.is_valid_on_wire() {
+                return Err(UsageError::InvalidCloseCode(code.0).into());
+            }
+        }
+        if reason.len() > MAX_CLOSE_REASON || (code.is_none() && !reason.is_empty()) {
+            return Err(UsageError::ControlPayloadTooLong(reason.len() + 2).into());
+        }
+        self.queue_close(code, reason);
+        self.state = State::CloseSent;
+        self.flush()
+    }
+
+    /// Handles what a received message requires of us.
+    fn on_message(&mut self, message: Message) -> Result<Message, Error> {
+        match (&message, self.state) {
+            // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
+            // Pong frame in response", with "identical Application data" (§5.5.3).
+            (Message::Ping(payload), State::Open) => {
+                self.write_frame(OpCode::Pong, payload.clone())?;
+            }
+            // §5.5.1: "If an endpoint receives a Close frame and did not
+            // previously send a Close frame, the endpoint MUST send a Close
+            // frame in response." It echoes the status code it received.
+            (Message::Close(frame), State::Open) => {
+                self.queue_close(frame.as_ref().map(|f| f.code), "");
+                self.state = State::Closed;
+                // The peer may already be gone; the close is complete either way.
+                let _ = self.flush();
+            }
+            // §7.1.2: our Close was answered; the closing handshake is complete.
+            (Message::Close(_), State::CloseSent) => self.state = State::Closed,
+            _ => {}
+        }
+        Ok(message)
+    }
+
+    /// Fails the connection (§7.1.7): sends a Close frame with the error's
+    /// code, unless one was sent already, and stops reading.
+    fn fail(&mut self, error: ProtocolError) -> Error {
+        if self.state == State::Open {
+            let reason = error.to_string();
+            self.queue_close(
+                Some(error.close_code()),
+                truncate_reason(&reason, MAX_CLOSE_REASON),
+            );
+            let _ = self.flush();
+        }
+        self.state = State::Closed;
+        Error::Protocol(error)
+    }
+
+    fn queue_close(&mut self, code: Option<CloseCode>, reason: &str) {
+        let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
+        if let Some(code) = code {
+            CloseFrame {
+                code,
+                reason: reason.to_owned(),
+            }
+            .encode(&mut payload);
+        }
+        let mask = self.mask_key();
+        encode_frame(&mut self.write_buf, OpCode::Close, mask, &payload);
+    }
+
+    fn mask_key(&mut self) -> Option<[u8; 4]> {
+        // §5.3: a client masks every frame; §5.1: a server MUST NOT mask.
+        match self.role {
+            Role::Client => Some(self.mask_keys.next()),
+            Role::Server => None,
+        }
+    }
+
+    fn write_frame(&mut self, opcode: OpCode, mut payload: Vec<u8>) -> Result<(), Error> {
+        let mask = self.mask_key();
+        if payload.len() < DIRECT_WRITE_THRESHOLD {
+            encode_frame(&mut self.write_buf, opcode, mask, &payload);
+            return Ok(());
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.write_buf.extend_from_slice(&head[..head_len]);
+        if let Some(key) = mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        let result = write_all_vectored(&mut self.stream, &self.write_buf, &payload);
+        self.write_buf.clear();
+        result.map_err(|e| {
+            self.state = State::Closed;
+            Error::Io(e)
+        })
+    }
+}
+
+/// Writes `a` then `b`, in as few calls as the stream allows.
+fn write_all_vectored<W: Write>(stream: &mut W, a: &[u8], b: &[u8]) -> io::Result<()> {
+    let mut slices = [IoSlice::new(a), IoSlice::new(b)];
+    let mut slices = &mut slices[..];
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match stream.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The receive buffer. It starts small, grows while reads fill it, and
+/// shrinks back when the connection goes quiet, so an idle connection holds
+/// little memory.
+#[derive(Debug)]
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The size the next read will use.
+    target: usize,
+}
+
+/// The smallest read buffer: room for any control frame (14 + 125 bytes).
+const READ_BUFFER_MIN: usize = 1 << 10;
+/// The largest read buffer.
+const READ_BUFFER_MAX: usize = 64 << 10;
+
+impl ReadBuffer {
+    fn new(already_read: Vec<u8>) -> ReadBuffer {
+        let end = already_read.len();
+        ReadBuffer {
+            bytes: already_read,
+            start: 0,
+            end,
+            target: READ_BUFFER_MIN,
+        }
+    }
+
+    fn unread_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// One `read` call into the free space; returns what it returned.
+    fn fill_from<R: Read>(&mut self, reader: &mut R) -> io::Result<usize> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.bytes.len() > self.target {
+                self.bytes.truncate(self.target);
+                self.bytes.shrink_to_fit();
+            }
+        } else if self.start > 0 {
+            // Keep the unfinished frame header or control frame at the front.
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.bytes.len() < self.target.max(self.end + READ_BUFFER_MIN / 2) {
+            self.bytes
+                .resize(self.target.max(self.end + READ_BUFFER_MIN / 2), 0);
+        }
+        let free = self.bytes.len() - self.end;
+        let n = reader.read(&mut self.bytes[self.end..])?;
+        self.end += n;
+        // Grow while reads fill the buffer; shrink while they use little of it.
+        if n == free {
+            self.target = (self.target * 2).min(READ_BUFFER_MAX);
+        } else if n < free / 8 {
+            self.target = (self.target / 2).max(READ_BUFFER_MIN);
+        }
+        Ok(n)
+    }
+}
+
+/// Masking keys for a client (RFC 6455 §5.3, §10.3): each frame gets a fresh
+/// key from a strong source the server cannot predict. Keys come from the
+/// operating system's generator in batches, so there is no system call per frame.
+#[derive(Debug, Default)]
+struct MaskKeys {
+    batch: Vec<[u8; 4]>,
+}
+
+/// Keys fetched per system call.
+const MASK_KEY_BATCH: usize = 256;
+
+impl MaskKeys {
+    fn next(&mut self) -> [u8; 4] {
+        if let Some(key) = self.batch.pop() {
+            return key;
+        }
+        let mut bytes = [0u8; MASK_KEY_BATCH * 4];
+        // §10.3: the key MUST be unpredictable. Without the OS generator we
+        // would have no acceptable source, so its failure is fatal.
+        getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+        self.batch = bytes
+            .chunks_exact(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect();
+        self.batch.pop().expect("a fresh batch is not empty")
+    }
+}

@@ -1,0 +1,344 @@
+//! Errors, split by who is at fault (see STYLE.md): the peer broke the
+//! protocol or one of our limits ([`ProtocolError`], which maps to the close
+//! code sent before the TCP connection is closed), the opening handshake
+//! failed ([`HandshakeError`], which maps to an HTTP status), or the caller
+//! misused the API ([`UsageError`]).
+
+use std::{fmt, io};
+
+use crate::close::CloseCode;
+use crate::frame::OpCode;
+
+/// The peer broke RFC 6455 or exceeded one of our limits. Each variant fails
+/// the connection (§7.1.7) with the close code [`ProtocolError::close_code`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// §5.2: RSV1–3 set (the bits, as `0b0RRR`) with no extension negotiated.
+    ReservedBitsSet(u8),
+    /// §5.2: opcodes 3–7 and 11–15 are reserved.
+    ReservedOpcode(u8),
+    /// §5.2: the most significant bit of a 64-bit payload length MUST be 0.
+    PayloadLengthTopBitSet,
+    /// §5.2: a length in a longer field than needed ("the minimal number of
+    /// bytes MUST be used").
+    NonMinimalLength(u64),
+    /// §5.5: control frames MUST NOT be fragmented.
+    FragmentedControlFrame(OpCode),
+    /// §5.5: control frames carry at most 125 bytes of payload.
+    ControlFrameTooLong(OpCode, u64),
+    /// §5.1: a server MUST close the connection on an unmasked client frame.
+    UnmaskedClientFrame,
+    /// §5.1: a client MUST close the connection on a masked server frame.
+    MaskedServerFrame,
+    /// §5.4: a continuation frame arrived with no fragmented message open.
+    ContinuationWithoutMessage,
+    /// §5.4: a new text or binary frame arrived inside a fragmented message.
+    DataFrameInsideMessage(OpCode),
+    /// §8.1: a text message's payload is not valid UTF-8.
+    InvalidUtf8,
+    /// §5.5.1: a Close payload of one byte cannot hold a status code.
+    ClosePayloadOneByte,
+    /// §7.4.1: a close code that is reserved or MUST NOT be sent.
+    InvalidCloseCode(u16),
+    /// §5.5.1: the close reason is not valid UTF-8.
+    CloseReasonNotUtf8,
+    /// §10.4: a frame's announced length exceeds our frame limit.
+    FrameTooLarge {
+        /// The length the frame header announced.
+        len: u64,
+        /// The configured limit.
+        max: u64,
+    },
+    /// §10.4: a message (all fragments so far) would exceed our message limit.
+    MessageTooLarge {
+        /// The message's length with this frame added.
+        len: u64,
+        /// The configured limit.
+        max: u64,
+    },
+}
+
+impl ProtocolError {
+    /// The close code this error sends before the connection closes.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8 | ProtocolError::CloseReasonNotUtf8 => {
+                CloseCode::INVALID_PAYLOAD
+            }
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+
+    /// The section of RFC 6455 that makes this an error.
+    pub fn rfc_section(&self) -> &'static str {
+        match self {
+            ProtocolError::ReservedBitsSet(_)
+            | ProtocolError::ReservedOpcode(_)
+            | ProtocolError::PayloadLengthTopBitSet
+            | ProtocolError::NonMinimalLength(_) => "§5.2",
+            ProtocolError::FragmentedControlFrame(_) | ProtocolError::ControlFrameTooLong(..) => {
+                "§5.5"
+            }
+            ProtocolError::UnmaskedClientFrame | ProtocolError::MaskedServerFrame => "§5.1",
+            ProtocolError::ContinuationWithoutMessage
+            | ProtocolError::DataFrameInsideMessage(_) => "§5.4",
+            ProtocolError::InvalidUtf8 => "§8.1",
+            ProtocolError::ClosePayloadOneByte | ProtocolError::CloseReasonNotUtf8 => "§5.5.1",
+            ProtocolError::InvalidCloseCode(_) => "§7.4.1",
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => "§10.4",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::ReservedBitsSet(bits) => {
+                write!(f, "RSV bits {bits:03b} set but no extension negotiated")
+            }
+            ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            ProtocolError::PayloadLengthTopBitSet => {
+                f.write_str("most significant bit of 64-bit payload length set")
+            }
+            ProtocolError::NonMinimalLength(len) => {
+                write!(f, "length {len} not in the shortest encoding")
+            }
+            ProtocolError::FragmentedControlFrame(op) => write!(f, "fragmented {op} frame"),
+            ProtocolError::ControlFrameTooLong(op, len) => {
+                write!(f, "{op} frame payload of {len} bytes exceeds 125")
+            }
+            ProtocolError::UnmaskedClientFrame => f.write_str("client frame not masked"),
+            ProtocolError::MaskedServerFrame => f.write_str("server frame masked"),
+            ProtocolError::ContinuationWithoutMessage => {
+                f.write_str("continuation frame with no message to continue")
+            }
+            ProtocolError::DataFrameInsideMessage(op) => {
+                write!(f, "{op} frame inside an unfinished fragmented message")
+            }
+            ProtocolError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
+            ProtocolError::ClosePayloadOneByte => f.write_str("close payload of one byte"),
+            ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
+            ProtocolError::CloseReasonNotUtf8 => f.write_str("close reason is not valid UTF-8"),
+            ProtocolError::FrameTooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the limit of {max}")
+            }
+            ProtocolError::MessageTooLarge { len, max } => {
+                write!(f, "message of {len} bytes exceeds the limit of {max}")
+            }
+        }?;
+        write!(f, " (RFC 6455 {})", self.rfc_section())
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Why a server refused an opening handshake. Each maps to the HTTP status
+/// it answers with ([`HandshakeError::status`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandshakeError {
+    /// The request is not valid HTTP/1.1 (httparse's reason).
+    MalformedRequest(&'static str),
+    /// The header section is larger than the configured limit.
+    HeadersTooLarge {
+        /// The configured limit in bytes.
+        max: usize,
+    },
+    /// More header fields than the configured limit.
+    TooManyHeaders {
+        /// The configured limit.
+        max: usize,
+    },
+    /// §4.2.1 item 1: the method MUST be GET.
+    MethodNotGet(String),
+    /// §4.2.1 item 1: HTTP/1.1 or higher.
+    HttpVersionTooOld,
+    /// §4.2.1 item 2: a Host header field.
+    MissingHost,
+    /// §4.2.1 item 3: no `Upgrade` header field at all: a plain HTTP request.
+    NotAnUpgrade,
+    /// §4.2.1 item 3: an `Upgrade` header without the `websocket` token.
+    UpgradeNotWebSocket,
+    /// §4.2.1 item 4: `Connection` lacks the `Upgrade` token.
+    MissingConnectionUpgrade,
+    /// §4.2.1 item 5: no `Sec-WebSocket-Key`.
+    MissingKey,
+    /// §11.3.1: `Sec-WebSocket-Key` MUST NOT appear more than once.
+    DuplicateKey,
+    /// §4.2.1 item 5: the key is not base64 of exactly 16 bytes.
+    InvalidKey,
+    /// §4.2.1 item 6 and §4.4: the version is not 13 (or is missing).
+    UnsupportedVersion,
+    /// The client did not finish its request before the handshake timeout.
+    Timeout,
+}
+
+impl HandshakeError {
+    /// The HTTP status code and reason phrase the server answers with.
+    pub fn status(&self) -> (u16, &'static str) {
+        match self {
+            HandshakeError::HeadersTooLarge { .. } | HandshakeError::TooManyHeaders { .. } => {
+                (431, "Request Header Fields Too Large")
+            }
+            HandshakeError::MethodNotGet(_) => (405, "Method Not Allowed"),
+            HandshakeError::UnsupportedVersion | HandshakeError::NotAnUpgrade => {
+                (426, "Upgrade Required")
+            }
+            HandshakeError::Timeout => (408, "Request Timeout"),
+            _ => (400, "Bad Request"),
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::MalformedRequest(why) => write!(f, "malformed HTTP request: {why}"),
+            HandshakeError::HeadersTooLarge { max } => {
+                write!(f, "request header section larger than {max} bytes")
+            }
+            HandshakeError::TooManyHeaders { max } => {
+                write!(f, "more than {max} request header fields")
+            }
+            HandshakeError::MethodNotGet(method) => {
+                write!(f, "method {method} is not GET (RFC 6455 §4.2.1)")
+            }
+            HandshakeError::HttpVersionTooOld => {
+                f.write_str("HTTP version below 1.1 (RFC 6455 §4.2.1)")
+            }
+            HandshakeError::MissingHost => f.write_str("missing Host header (RFC 6455 §4.2.1)"),
+            HandshakeError::NotAnUpgrade => {
+                f.write_str("this is a WebSocket endpoint; send a WebSocket upgrade request")
+            }
+            HandshakeError::UpgradeNotWebSocket => {
+                f.write_str("Upgrade header lacks the token \"websocket\" (RFC 6455 §4.2.1)")
+            }
+            HandshakeError::MissingConnectionUpgrade => {
+                f.write_str("Connection header lacks the token \"Upgrade\" (RFC 6455 §4.2.1)")
+            }
+            HandshakeError::MissingKey => {
+                f.write_str("missing Sec-WebSocket-Key header (RFC 6455 §4.2.1)")
+            }
+            HandshakeError::DuplicateKey => {
+                f.write_str("Sec-WebSocket-Key appears more than once (RFC 6455 §11.3.1)")
+            }
+            HandshakeError::InvalidKey => {
+                f.write_str("Sec-WebSocket-Key is not base64 of 16 bytes (RFC 6455 §4.2.1)")
+            }
+            HandshakeError::UnsupportedVersion => {
+                f.write_str("Sec-WebSocket-Version must be 13 (RFC 6455 §4.2.1)")
+            }
+            HandshakeError::Timeout => f.write_str("opening handshake timed out"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
+/// The caller asked for something the protocol does not allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsageError {
+    /// §5.5: a ping, pong or close payload over 125 bytes.
+    ControlPayloadTooLong(usize),
+    /// §7.4.1: the caller tried to send a code that is not valid on the wire.
+    InvalidCloseCode(u16),
+    /// §5.5.1: after sending a Close frame, no more data frames may be sent.
+    SendAfterClose,
+    /// §4.2.2: the server chose a subprotocol the client did not offer.
+    SubprotocolNotOffered(String),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::ControlPayloadTooLong(len) => {
+                write!(
+                    f,
+                    "control frame payload of {len} bytes exceeds 125 (RFC 6455 §5.5)"
+                )
+            }
+            UsageError::InvalidCloseCode(code) => {
+                write!(f, "close code {code} may not be sent (RFC 6455 §7.4.1)")
+            }
+            UsageError::SendAfterClose => {
+                f.write_str("cannot send after a Close frame (RFC 6455 §5.5.1)")
+            }
+            UsageError::SubprotocolNotOffered(p) => {
+                write!(
+                    f,
+                    "subprotocol {p:?} was not offered by the client (RFC 6455 §4.2.2)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Everything that can end or refuse a WebSocket operation.
+#[derive(Debug)]
+pub enum Error {
+    /// The stream failed. A peer that drops the connection without a Close
+    /// frame shows up as [`io::ErrorKind::UnexpectedEof`].
+    Io(io::Error),
+    /// The opening handshake was refused; the HTTP answer has been sent.
+    Handshake(HandshakeError),
+    /// The peer broke the protocol; the Close frame with
+    /// [`ProtocolError::close_code`] has been sent.
+    Protocol(ProtocolError),
+    /// The caller misused the API; nothing was sent.
+    Usage(UsageError),
+    /// The connection is closed: the close handshake finished or the
+    /// connection failed, and nothing more can be read or written.
+    Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Handshake(e) => write!(f, "handshake refused: {e}"),
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Usage(e) => write!(f, "usage error: {e}"),
+            Error::Closed => f.write_str("connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Usage(e) => Some(e),
+            Error::Closed => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Error {
+        Error::Protocol(e)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Error {
+        Error::Handshake(e)
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Error {
+        Error::Usage(e)
+    }
+}

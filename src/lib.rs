@@ -1,0 +1,60 @@
+//! # ws6455
+//!
+//! A from-scratch, strict implementation of the WebSocket protocol,
+//! [RFC 6455](https://www.rfc-editor.org/rfc/rfc6455), meant to be read
+//! alongside the RFC. Each MUST is checked where the RFC states it, with the
+//! section cited in a comment and a test named after it.
+//!
+//! The crate is layered the way the protocol is:
+//!
+//! | layer | module | does I/O |
+//! |---|---|---|
+//! | opening handshake (§4) | [`handshake`] | no |
+//! | frames (§5.2), masking (§5.3) | [`frame`], [`mask`] | no |
+//! | close codes (§5.5.1, §7.4) | [`close`] | no |
+//! | UTF-8 (§8.1) | [`utf8`] | no |
+//! | messages, fragmentation, control frames (§5.4–§5.6) | [`message`] | no |
+//! | a blocking connection | [`connection`], [`accept`] | yes |
+//! | a thread-per-connection server | [`server`] | yes |
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use ws6455::{Message, accept};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:9001")?;
+//! for stream in listener.incoming() {
+//!     std::thread::spawn(move || -> Result<(), ws6455::Error> {
+//!         let (mut ws, _request) = accept(stream?)?;
+//!         loop {
+//!             match ws.read()? {
+//!                 msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg)?,
+//!                 Message::Close(_) => return Ok(()),
+//!                 Message::Ping(_) | Message::Pong(_) => {}
+//!             }
+//!         }
+//!     });
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+pub mod accept;
+pub mod close;
+pub mod connection;
+pub mod decode;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod message;
+pub mod server;
+pub mod utf8;
+
+pub use accept::accept;
+pub use close::{CloseCode, CloseFrame};
+pub use connection::WebSocket;
+pub use error::{Error, HandshakeError, ProtocolError, UsageError};
+pub use message::{Limits, Message, Role};

@@ -1,0 +1,263 @@
+//! Message assembly (RFC 6455 §5.4, §5.5, §5.6, §8.1), without I/O.
+//!
+//! [`MessageDecoder::decode`] takes the bytes received so far and returns the
+//! next whole message, if they hold one. Data frames are consumed as their
+//! bytes arrive, so a text message's UTF-8 is checked as it comes in and an
+//! invalid byte fails the connection at once, even in the middle of a frame
+//! (§8.1). Control frames are small (§5.5) and are decoded once whole.
+
+use crate::close::CloseFrame;
+use crate::decode::Decoded;
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection we are. It decides who masks (§5.1, §5.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// We accepted the connection: client frames arrive masked, ours go out unmasked.
+    Server,
+    /// We opened the connection: our frames go out masked, server frames arrive unmasked.
+    Client,
+}
+
+/// Limits on what a peer may make us hold (RFC 6455 §10.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest frame payload accepted; a header announcing more fails the
+    /// connection with 1009 before anything is allocated. Default 16 MiB.
+    pub max_frame_size: u64,
+    /// The largest message accepted, across all its fragments. Default 64 MiB.
+    pub max_message_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+        }
+    }
+}
+
+/// A message, or a control frame, as the application sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message: always valid UTF-8.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+    /// A Ping (at most 125 bytes). Received pings are answered automatically.
+    Ping(Vec<u8>),
+    /// A Pong (at most 125 bytes).
+    Pong(Vec<u8>),
+    /// A Close frame; `None` when it carried no status code.
+    Close(Option<CloseFrame>),
+}
+
+/// The payload of a data frame still arriving.
+#[derive(Debug)]
+struct DataFrame {
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// How many payload bytes have been consumed (the masking offset).
+    done: u64,
+    /// How many payload bytes are still to come.
+    remaining: u64,
+}
+
+/// A data message whose frames are still arriving.
+#[derive(Debug)]
+struct PartialMessage {
+    data: Vec<u8>,
+    /// Present for text messages.
+    text: Option<Utf8Validator>,
+}
+
+/// What one call of [`MessageDecoder::decode`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// How many input bytes were consumed; the caller drops them.
+    pub used: usize,
+    /// The message completed by those bytes, if any. `None` means the caller
+    /// should read more input.
+    pub message: Option<Message>,
+}
+
+/// Turns received bytes into messages.
+#[derive(Debug)]
+pub struct MessageDecoder {
+    role: Role,
+    limits: Limits,
+    message: Option<PartialMessage>,
+    frame: Option<DataFrame>,
+}
+
+/// Capacity reserved for a new message before its bytes arrive: a peer cannot
+/// make us allocate much more than it has sent.
+const INITIAL_MESSAGE_CAPACITY: u64 = 64 << 10;
+
+impl MessageDecoder {
+    /// A decoder for the given role and limits.
+    pub fn new(role: Role, limits: Limits) -> MessageDecoder {
+        MessageDecoder {
+            role,
+            limits,
+            message: None,
+            frame: None,
+        }
+    }
+
+    /// Consumes bytes from the start of `input` (unmasking them in place) and
+    /// returns the next message if they complete one. Bytes of a data frame
+    /// are consumed as they arrive; a control frame or frame header cut short
+    /// is left in `input` for the next call. An error means the connection
+    /// must be failed with [`ProtocolError::close_code`].
+    pub fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
+        let mut used = 0;
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let take = frame.remaining.min((input.len() - used) as u64) as usize;
+                let chunk = &mut input[used..used + take];
+                if let Some(key) = frame.mask {
+                    apply_mask(chunk, key, frame.done as usize);
+                }
+                let message = self
+                    .message
+                    .as_mut()
+                    .expect("a data frame belongs to a message");
+                if let Some(validator) = &mut message.text {
+                    // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
+                    validator
+                        .feed(chunk)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+                message.data.extend_from_slice(chunk);
+                used += take;
+                frame.done += take as u64;
+                frame.remaining -= take as u64;
+                if frame.remaining > 0 {
+                    return Ok(Progress {
+                        used,
+                        message: None,
+                    });
+                }
+                let fin = frame.fin;
+                self.frame = None;
+                if fin {
+                    let message = Some(self.finish_message()?);
+                    return Ok(Progress { used, message });
+                }
+                continue;
+            }
+
+            let (header, header_len) = match FrameHeader::decode(&input[used..])? {
+                Decoded::Complete(header, len) => (header, len),
+                Decoded::NeedMore => {
+                    return Ok(Progress {
+                        used,
+                        message: None,
+                    });
+                }
+            };
+            self.check_header(&header)?;
+
+            // RFC 6455 §5.4: the fragmentation rules, one case per (opcode, message open?).
+            match (header.opcode, self.message.is_some()) {
+                (control @ (OpCode::Close | OpCode::Ping | OpCode::Pong), _) => {
+                    // §5.4: control frames MAY be injected in the middle of a
+                    // fragmented message. They are small, so wait until whole.
+                    let end = used + header_len + header.payload_len as usize;
+                    if input.len() < end {
+                        return Ok(Progress {
+                            used,
+                            message: None,
+                        });
+                    }
+                    let payload = &mut input[used + header_len..end];
+                    if let Some(key) = header.mask {
+                        apply_mask(payload, key, 0);
+                    }
+                    let message = match control {
+                        OpCode::Ping => Message::Ping(payload.to_vec()),
+                        OpCode::Pong => Message::Pong(payload.to_vec()),
+                        _ => Message::Close(CloseFrame::decode(payload)?),
+                    };
+                    return Ok(Progress {
+                        used: end,
+                        message: Some(message),
+                    });
+                }
+                (OpCode::Continuation, false) => {
+                    return Err(ProtocolError::ContinuationWithoutMessage);
+                }
+                (OpCode::Text | OpCode::Binary, true) => {
+                    return Err(ProtocolError::DataFrameInsideMessage(header.opcode));
+                }
+                (OpCode::Text | OpCode::Binary, false) => {
+                    let capacity = header.payload_len.min(INITIAL_MESSAGE_CAPACITY) as usize;
+                    self.message = Some(PartialMessage {
+                        data: Vec::with_capacity(capacity),
+                        text: (header.opcode == OpCode::Text).then(Utf8Validator::new),
+                    });
+                }
+                (OpCode::Continuation, true) => {}
+            }
+            let message = self.message.as_ref().expect("a message is open");
+            let message_len = message.data.len() as u64 + header.payload_len;
+            if message_len > self.limits.max_message_size {
+                return Err(ProtocolError::MessageTooLarge {
+                    len: message_len,
+                    max: self.limits.max_message_size,
+                });
+            }
+            used += header_len;
+            self.frame = Some(DataFrame {
+                fin: header.fin,
+                mask: header.mask,
+                done: 0,
+                remaining: header.payload_len,
+            });
+        }
+    }
+
+    /// The checks that depend on the connection rather than the header alone.
+    fn check_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an extension is
+        // negotiated that defines meanings for non-zero values."
+        if header.rsv != 0 {
+            return Err(ProtocolError::ReservedBitsSet(header.rsv));
+        }
+        // RFC 6455 §5.1: "The server MUST close the connection upon receiving
+        // a frame that is not masked" and "A client MUST close a connection if
+        // it detects a masked frame."
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedClientFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedServerFrame),
+            (Role::Server, true) | (Role::Client, false) => {}
+        }
+        // RFC 6455 §10.4: an implementation SHOULD impose a limit on frame size.
+        if header.payload_len > self.limits.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge {
+                len: header.payload_len,
+                max: self.limits.max_frame_size,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish_message(&mut self) -> Result<Message, ProtocolError> {
+        let message = self.message.take().expect("a message is open");
+        match message.text {
+            Some(mut validator) => {
+                // §8.1: a character cut short at the end of the message is invalid.
+                validator.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                let text =
+                    String::from_utf8(message.data).map_err(|_| ProtocolError::InvalidUtf8)?;
+                Ok(Message::Text(text))
+            }
+            None => Ok(Message::Binary(message.data)),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! A thread-per-connection server over [`WebSocket`].
+//!
+//! Each accepted TCP connection gets its own OS thread with a small stack.
+//! The thread reads the opening request under a deadline, lets the
+//! [`Service`] answer it, runs the service's session, and closes the TCP
+//! connection in the order RFC 6455 §7.1.1 asks of a server.
+
+pub mod echo;
+
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::accept::{answer_upgrade, read_request, reject, write_response};
+use crate::connection::WebSocket;
+use crate::error::{Error, HandshakeError};
+use crate::handshake::{HandshakeLimits, Request, Response, check_upgrade_request};
+use crate::message::{Limits, Role};
+
+/// How a server treats its connections.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Limits on the opening request.
+    pub handshake_limits: HandshakeLimits,
+    /// A client must finish its opening request within this time. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Limits on frames and messages.
+    pub limits: Limits,
+    /// A write to a client that does not read fails after this long. Default 30 s.
+    pub write_timeout: Duration,
+    /// How long to wait for the client to close its side after we close ours. Default 2 s.
+    pub close_timeout: Duration,
+    /// Stack size of each connection's thread. Default 128 KiB.
+    pub thread_stack_size: usize,
+    /// Log connects and disconnects to stderr. Default true.
+    pub log: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            handshake_limits: HandshakeLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
+            write_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(2),
+            thread_stack_size: 128 << 10,
+            log: true,
+        }
+    }
+}
+
+/// What a server does with its connections.
+pub trait Service: Send + Sync + 'static {
+    /// The answer to a request that is not a WebSocket upgrade at all.
+    fn plain_http(&self, request: &Request) -> Response {
+        let _ = request;
+        Response::rejection(&HandshakeError::NotAnUpgrade)
+    }
+
+    /// Chooses the subprotocol for a valid upgrade request, from those the
+    /// client offered. Default: none.
+    fn choose_subprotocol(&self, request: &Request) -> Option<String> {
+        let _ = request;
+        None
+    }
+
+    /// Runs one connection until it ends.
+    fn session(&self, ws: &mut WebSocket<TcpStream>, request: &Request) -> Result<(), Error>;
+}
+
+/// Accepts connections forever, one thread each.
+pub fn serve<S: Service>(
+    listener: TcpListener,
+    config: ServerConfig,
+    service: S,
+) -> io::Result<()> {
+    let service = Arc::new(service);
+    let config = Arc::new(config);
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Out of file descriptors or a connection reset before accept:
+                // keep serving the others.
+                eprintln!("accept failed: {e}");
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let (service, config) = (Arc::clone(&service), Arc::clone(&config));
+        let spawned = thread::Builder::new()
+            .name("ws6455-conn".to_owned())
+            .stack_size(config.thread_stack_size)
+            .spawn(move || handle_connection(stream, &config, &*service));
+        if let Err(e) = spawned {
+            eprintln!("cannot start a thread for a connection: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// Runs one connection on the current thread.
+pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, service: &S) {
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
+    let (outcome, stream) = match opening_handshake(&stream, config, service) {
+        Ok((request, already_read)) => {
+            if config.log {
+                eprintln!("{peer}: connected to {}", request.path);
+            }
+            let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
+            let result = service.session(&mut ws, &request);
+            (Outcome::Session(result), ws.into_inner())
+        }
+        Err(outcome) => (outcome, stream),
+    };
+    if config.log {
+        match &outcome {
+            Outcome::Http(status) => eprintln!("{peer}: plain HTTP request answered {status}"),
+            Outcome::Refused(e) => eprintln!("{peer}: handshake refused: {e}"),
+            Outcome::Session(Ok(())) => eprintln!("{peer}: disconnected"),
+            Outcome::Session(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
+        }
+    }
+    linger_close(&stream, config.close_timeout);
+}
+
+/// How a connection ended.
+enum Outcome {
+    /// A plain HTTP request was answered with this status.
+    Http(u16),
+    /// The opening handshake failed (and was answered, where it could be).
+    Refused(Error),
+    /// A WebSocket session ran and ended so.
+    Session(Result<(), Error>),
+}
+
+/// Reads the opening request under the handshake deadline and answers it.
+/// Returns the upgrade request and the bytes after it, or how it ended.
+fn opening_handshake<S: Service>(
+    stream: &TcpStream,
+    config: &ServerConfig,
+    service: &S,
+) -> Result<(Request, Vec<u8>), Outcome> {
+    let _ = stream.set_nodelay(true);
+    stream
+        .set_write_timeout(Some(config.write_timeout))
+        .map_err(|e| Outcome::Refused(e.into()))?;
+    let mut reader = DeadlineReader {
+        stream,
+        deadline: Instant::now() + config.handshake_timeout,
+    };
+    let mut writer = stream;
+    let (request, already_read) = match read_request(&mut reader, config.handshake_limits) {
+        Ok(parts) => parts,
+        Err(Error::Handshake(e)) => return Err(Outcome::Refused(reject(&mut writer, e))),
+        Err(e) => return Err(Outcome::Refused(e)),
+    };
+    let key = match check_upgrade_request(&request) {
+        Ok(key) => key,
+        Err(HandshakeError::NotAnUpgrade) => {
+            let response = service.plain_http(&request);
+            let _ = write_response(&mut writer, &response);
+            return Err(Outcome::Http(response.status));
+        }
+        Err(e) => return Err(Outcome::Refused(reject(&mut writer, e))),
+    };
+    let subprotocol = service.choose_subprotocol(&request);
+    answer_upgrade(&mut writer, &request, &key, subprotocol.as_deref())
+        .map_err(Outcome::Refused)?;
+    stream
+        .set_read_timeout(None)
+        .map_err(|e| Outcome::Refused(e.into()))?;
+    Ok((request, already_read))
+}
+
+/// Closes the TCP connection without losing our last frames: RFC 6455 §7.1.1
+/// says the server closes the TCP connection first. Closing a socket with
+/// unread input makes the kernel send a reset, which can destroy the Close
+/// frame we just sent before the peer reads it. So: shut down our side, read
+/// and discard until the peer closes its side or `timeout` passes, then close.
+fn linger_close(stream: &TcpStream, timeout: Duration) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + timeout;
+    let mut reader = DeadlineReader { stream, deadline };
+    let mut sink = [0u8; 4096];
+    while let Ok(n) = reader.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// Reads from a TCP stream, failing with `TimedOut` once `deadline` passes,
+/// however slowly the bytes trickle in.
+struct DeadlineReader<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
+}
+
+/// Binds `addr` and serves `service` on it.
+pub fn listen_and_serve<S: Service>(
+    addr: SocketAddr,
+    config: ServerConfig,
+    service: S,
+) -> io::Result<()> {
+    serve(TcpListener::bind(addr)?, config, service)
+}

@@ -1,0 +1,141 @@
+//! The echo server over real loopback sockets.
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+use ws6455::frame::OpCode;
+use ws6455::{CloseCode, CloseFrame, Error, Message};
+
+#[test]
+fn echoes_text_as_text() {
+    let mut ws = connect(start_echo());
+    ws.send(Message::Text("Hello, κόσμε".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("Hello, κόσμε".into()));
+}
+
+#[test]
+fn echoes_binary_as_binary() {
+    let mut ws = connect(start_echo());
+    ws.send(Message::Binary(vec![0, 1, 2, 255])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Binary(vec![0, 1, 2, 255]));
+}
+
+#[test]
+fn echoes_empty_messages() {
+    let mut ws = connect(start_echo());
+    ws.send(Message::Text(String::new())).unwrap();
+    ws.send(Message::Binary(Vec::new())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text(String::new()));
+    assert_eq!(ws.read().unwrap(), Message::Binary(Vec::new()));
+}
+
+#[test]
+fn echoes_16_mib_message() {
+    let mut ws = connect(start_echo());
+    let big: Vec<u8> = (0..16 << 20).map(|i: u32| (i * 7) as u8).collect();
+    let sender = {
+        let big = big.clone();
+        let mut writer = ws.get_ref().try_clone().unwrap();
+        // Write from another thread: the echo starts before we finish sending.
+        std::thread::spawn(move || {
+            let mut wire = Vec::new();
+            ws6455::frame::encode_frame(&mut wire, OpCode::Binary, Some([9, 8, 7, 6]), &big);
+            writer.write_all(&wire).unwrap();
+        })
+    };
+    assert_eq!(ws.read().unwrap(), Message::Binary(big));
+    sender.join().unwrap();
+}
+
+#[test]
+fn echoes_many_small_messages_in_order() {
+    let mut ws = connect(start_echo());
+    for i in 0..1000 {
+        ws.queue(Message::Text(i.to_string())).unwrap();
+    }
+    ws.flush().unwrap();
+    for i in 0..1000 {
+        assert_eq!(ws.read().unwrap(), Message::Text(i.to_string()));
+    }
+}
+
+#[test]
+fn rfc6455_5_4_fragmented_message_is_reassembled() {
+    let addr = start_echo();
+    let mut stream = connect_for_raw_frames(addr);
+    let mut wire = masked_raw(0x01, b"Hel"); // text, FIN clear
+    wire.extend(masked_raw(0x00, b"lo, ")); // continuation
+    wire.extend(masked_raw(0x80, b"world")); // continuation, FIN
+    stream.write_all(&wire).unwrap();
+    let mut ws = client(stream);
+    assert_eq!(ws.read().unwrap(), Message::Text("Hello, world".into()));
+}
+
+#[test]
+fn rfc6455_5_4_ping_inside_fragmented_message_is_answered_first() {
+    let addr = start_echo();
+    let mut stream = connect_for_raw_frames(addr);
+    let mut wire = masked_raw(0x02, b"ab");
+    wire.extend(masked(OpCode::Ping, b"are you there"));
+    wire.extend(masked_raw(0x80, b"cd"));
+    stream.write_all(&wire).unwrap();
+    let mut ws = client(stream);
+    assert_eq!(ws.read().unwrap(), Message::Pong(b"are you there".to_vec()));
+    assert_eq!(ws.read().unwrap(), Message::Binary(b"abcd".to_vec()));
+}
+
+#[test]
+fn rfc6455_5_5_3_unsolicited_pong_is_ignored() {
+    let mut ws = connect(start_echo());
+    ws.send(Message::Pong(b"heartbeat".to_vec())).unwrap();
+    ws.send(Message::Text("still here".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("still here".into()));
+}
+
+#[test]
+fn rfc6455_7_1_2_client_initiated_close_is_echoed_then_tcp_closed() {
+    let mut ws = connect(start_echo());
+    ws.close(CloseCode(4000), "bye").unwrap();
+    let expected = Some(CloseFrame {
+        code: CloseCode(4000),
+        reason: String::new(),
+    });
+    assert_eq!(ws.read().unwrap(), Message::Close(expected));
+    assert!(matches!(ws.read(), Err(Error::Closed)));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(ws.get_mut(), &mut rest).unwrap();
+    assert!(rest.is_empty(), "server closed TCP after its Close frame");
+}
+
+#[test]
+fn rfc6455_5_5_1_empty_close_is_answered_with_empty_close() {
+    let mut stream = connect_for_raw_frames(start_echo());
+    stream.write_all(&masked(OpCode::Close, b"")).unwrap();
+    assert_eq!(expect_close(&mut stream), None);
+}
+
+#[test]
+fn bytes_sent_with_the_request_are_kept_for_the_frame_reader() {
+    let addr = start_echo();
+    let mut stream = connect_raw(addr);
+    let mut wire = upgrade_request(addr).into_bytes();
+    wire.extend(masked(OpCode::Text, b"early"));
+    stream.write_all(&wire).unwrap();
+    let head = read_response_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 101 "));
+    let mut ws = client(stream);
+    assert_eq!(ws.read().unwrap(), Message::Text("early".into()));
+}
+
+#[test]
+fn server_keeps_serving_others_after_a_misbehaving_client() {
+    let addr = start_echo();
+    let mut bad = connect_for_raw_frames(addr);
+    bad.write_all(&[0xFF; 64]).unwrap();
+    let _ = expect_close(&mut bad);
+    let mut good = connect(addr);
+    good.send(Message::Text("fine".into())).unwrap();
+    assert_eq!(good.read().unwrap(), Message::Text("fine".into()));
+}

@@ -70,10 +70,8 @@ fn serve_tungstenite(listener: TcpListener) {
                 return;
             };
             while let Ok(message) = ws.read() {
-                if message.is_text() || message.is_binary() {
-                    if ws.send(message).is_err() {
-                        return;
-                    }
+                if (message.is_text() || message.is_binary()) && ws.send(message).is_err() {
+                    return;
                 }
             }
         });

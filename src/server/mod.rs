@@ -113,7 +113,14 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
                 eprintln!("{peer}: connected to {}", request.path);
             }
             let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
-            let result = service.session(&mut ws, &request);
+            let mut result = service.session(&mut ws, &request);
+            if ws.is_closing() {
+                // The session sent a Close: wait for the answer (§7.1.2), but not forever.
+                let waited = ws.get_ref().set_read_timeout(Some(config.close_timeout));
+                result = result
+                    .and(waited.map_err(Error::Io))
+                    .and_then(|()| ws.finish_close());
+            }
             (Outcome::Session(result), ws.into_inner())
         }
         Err(outcome) => (outcome, stream),

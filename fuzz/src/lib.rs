@@ -66,10 +66,11 @@ impl<'a> Chunked<'a> {
     }
 }
 
-/// A stream whose reads return the pieces of a [`Chunked`] input, then end of
-/// file. Writes (Pongs, Close replies) are accepted and dropped.
+/// A stream whose reads return the pieces of a [`Chunked`] input (read `i`
+/// returns piece `i`, cut short to the reader's buffer), then end of file.
+/// Writes (Pongs, Close replies) are accepted and dropped.
 #[derive(Debug)]
-pub struct PieceStream<'a> {
+struct PieceStream<'a> {
     input: Chunked<'a>,
     read: usize,
     reads: usize,
@@ -77,7 +78,7 @@ pub struct PieceStream<'a> {
 
 impl<'a> PieceStream<'a> {
     /// A stream that will yield `input.data` in its pieces.
-    pub fn new(input: Chunked<'a>) -> PieceStream<'a> {
+    fn new(input: Chunked<'a>) -> PieceStream<'a> {
         PieceStream {
             input,
             read: 0,
@@ -86,7 +87,7 @@ impl<'a> PieceStream<'a> {
     }
 
     /// The next piece, cut short to `max` bytes if it is longer; empty at the end.
-    pub fn next_piece(&mut self, max: usize) -> &'a [u8] {
+    fn next_piece(&mut self, max: usize) -> &'a [u8] {
         let rest = &self.input.data[self.read..];
         let n = self.input.piece_len(self.reads, rest.len().min(max));
         self.read += n;
@@ -122,7 +123,7 @@ pub const LIMITS: Limits = Limits {
 
 /// How a read loop ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum End {
+enum End {
     /// The peer broke the protocol or a limit.
     Protocol(ProtocolError),
     /// The stream ended (or failed).

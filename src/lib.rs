@@ -9,6 +9,7 @@
 //!
 //! | layer | module | does I/O |
 //! |---|---|---|
+//! | WebSocket URIs (§3) | [`ws_uri`] | no |
 //! | opening handshake (§4) | [`handshake`] | no |
 //! | frames (§5.2), masking (§5.3) | [`frame`], [`mask`] | no |
 //! | close codes (§5.5.1, §7.4) | [`close`] | no |
@@ -52,6 +53,7 @@ pub mod mask;
 pub mod message;
 pub mod server;
 pub mod utf8;
+pub mod ws_uri;
 
 pub use accept::accept;
 pub use close::{CloseCode, CloseFrame};

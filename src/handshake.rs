@@ -7,14 +7,17 @@
 //! base64 of the SHA-1 of the key followed by a fixed GUID (§4.2.2 item 5.4).
 //!
 //! The server's side (§4.2) is in [`server`]: it parses and checks the
-//! request and builds the answer. The parser finds the end of the header
-//! section by scanning each received byte once, and only then hands the
-//! section to httparse, so a head trickling in byte by byte costs linear time.
+//! request and builds the answer. The client's side (§4.1) is in [`client`]:
+//! it builds the request and parses and checks the answer. Both parsers find
+//! the end of the header section by scanning each received byte once, and
+//! only then hand the section to httparse, so a head trickling in byte by
+//! byte costs linear time.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
+pub mod client;
 pub mod server;
 
 pub use server::{RequestParser, check_upgrade_request};
@@ -132,10 +135,32 @@ fn encode_headers(headers: &[(String, Vec<u8>)], dst: &mut Vec<u8>) {
     dst.extend_from_slice(b"\r\n");
 }
 
+/// Finds where an HTTP head (start line and header section) ends while its
+/// bytes arrive, looking at each byte once.
+#[derive(Debug, Default)]
+pub(crate) struct HeadScanner {
+    /// How many bytes have already been searched.
+    scanned: usize,
+}
+
+impl HeadScanner {
+    /// The length of the head in `buf` (everything received so far, each
+    /// call with the previous bytes plus new ones), through its blank line;
+    /// `None` if it has not ended yet.
+    pub(crate) fn end_of_head(&mut self, buf: &[u8]) -> Option<usize> {
+        // The terminator may straddle the previous end: back up by its length less one.
+        let end = find_end_of_headers(buf, self.scanned.saturating_sub(3));
+        if end.is_none() {
+            self.scanned = buf.len();
+        }
+        end
+    }
+}
+
 /// The index just past the blank line ending an HTTP header section
 /// (`\r\n\r\n`, or the bare `\n\n` that httparse also accepts), searching
 /// line ends from `from`.
-pub(crate) fn find_end_of_headers(buf: &[u8], from: usize) -> Option<usize> {
+fn find_end_of_headers(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i < buf.len() {
         if buf[i] == b'\n' {
@@ -177,6 +202,14 @@ pub struct Response {
 }
 
 impl Response {
+    /// The values of every header field called `name` (case-insensitive).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers

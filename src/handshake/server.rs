@@ -10,22 +10,23 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::decode::Decoded;
 use crate::error::HandshakeError;
 use crate::handshake::{
-    HandshakeLimits, Request, Response, WEBSOCKET_VERSION, accept_key, find_end_of_headers,
-    httparse_reason,
+    HandshakeLimits, HeadScanner, Request, Response, WEBSOCKET_VERSION, accept_key, httparse_reason,
 };
 
 /// Parses a request that arrives in pieces, in time linear in its length.
 #[derive(Debug)]
 pub struct RequestParser {
     limits: HandshakeLimits,
-    /// How many bytes have already been searched for the end of the header section.
-    scanned: usize,
+    scanner: HeadScanner,
 }
 
 impl RequestParser {
     /// A parser at the start of a request.
     pub fn new(limits: HandshakeLimits) -> RequestParser {
-        RequestParser { limits, scanned: 0 }
+        RequestParser {
+            limits,
+            scanner: HeadScanner::default(),
+        }
     }
 
     /// Parses `buf`, everything received so far (each call with the previous
@@ -33,9 +34,7 @@ impl RequestParser {
     /// its header section; bytes after it belong to the WebSocket stream.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Decoded<Request>, HandshakeError> {
         let max = self.limits.max_header_bytes;
-        // The terminator may straddle the previous end: back up by its length less one.
-        let Some(end) = find_end_of_headers(buf, self.scanned.saturating_sub(3)) else {
-            self.scanned = buf.len();
+        let Some(end) = self.scanner.end_of_head(buf) else {
             if buf.len() > max {
                 return Err(HandshakeError::HeadersTooLarge { max });
             }

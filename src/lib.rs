@@ -15,7 +15,7 @@
 //! | close codes (§5.5.1, §7.4) | [`close`] | no |
 //! | UTF-8 (§8.1) | [`utf8`] | no |
 //! | messages, fragmentation, control frames (§5.4–§5.6) | [`message`] | no |
-//! | a blocking connection | [`connection`], [`accept`] | yes |
+//! | a blocking connection | [`connection`], [`accept`], [`connect`] | yes |
 //! | a thread-per-connection server | [`server`] | yes |
 //!
 //! ```no_run
@@ -44,7 +44,9 @@
 
 pub mod accept;
 pub mod close;
+pub mod connect;
 pub mod connection;
+mod deadline;
 pub mod decode;
 pub mod error;
 pub mod frame;
@@ -57,6 +59,7 @@ pub mod ws_uri;
 
 pub use accept::accept;
 pub use close::{CloseCode, CloseFrame};
+pub use connect::{ClientConfig, client_handshake, connect, connect_with};
 pub use connection::WebSocket;
-pub use error::{Error, HandshakeError, ProtocolError, UsageError};
+pub use error::{Error, HandshakeError, ProtocolError, ResponseError, UsageError};
 pub use message::{Limits, Message, Role};

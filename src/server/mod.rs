@@ -7,7 +7,7 @@
 
 pub mod echo;
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::accept::{answer_upgrade, read_request, reject, write_response};
 use crate::connection::WebSocket;
+use crate::deadline::{DeadlineReader, discard_until_eof};
 use crate::error::{Error, HandshakeError};
 use crate::handshake::{HandshakeLimits, Request, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
@@ -185,33 +186,8 @@ fn opening_handshake<S: Service>(
 /// and discard until the peer closes its side or `timeout` passes, then close.
 fn linger_close(stream: &TcpStream, timeout: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + timeout;
-    let mut reader = DeadlineReader { stream, deadline };
-    let mut sink = [0u8; 4096];
-    while let Ok(n) = reader.read(&mut sink) {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-/// Reads from a TCP stream, failing with `TimedOut` once `deadline` passes,
-/// however slowly the bytes trickle in.
-struct DeadlineReader<'a> {
-    stream: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.stream.set_read_timeout(Some(left))?;
-        let mut stream = self.stream;
-        stream.read(buf)
-    }
+    // The peer may never close, or reset; we close either way.
+    let _ = discard_until_eof(stream, Instant::now() + timeout);
 }
 
 /// Binds `addr` and serves `service` on it.

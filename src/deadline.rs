@@ -28,14 +28,16 @@ impl Read for DeadlineReader<'_> {
     }
 }
 
-/// Reads and discards until the peer closes its side (or sends a reset), or
-/// `deadline` passes.
+/// Reads and discards until the peer closes the connection, or `deadline`
+/// passes (`TimedOut`). A reset counts as closed: a peer that closes with
+/// our last bytes unread resets the connection.
 pub(crate) fn discard_until_eof(stream: &TcpStream, deadline: Instant) -> io::Result<()> {
     let mut reader = DeadlineReader { stream, deadline };
     let mut sink = [0u8; 4096];
     loop {
         match reader.read(&mut sink) {
             Ok(0) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

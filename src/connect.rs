@@ -18,6 +18,7 @@ use crate::error::{Error, ResponseError};
 use crate::handshake::client::{ClientHandshake, ResponseParser};
 use crate::handshake::{HandshakeLimits, Response};
 use crate::message::{Limits, Role};
+use crate::trace::{self, Direction};
 use crate::ws_uri::{Host, WsUri};
 
 /// How a client connects.
@@ -34,6 +35,9 @@ pub struct ClientConfig {
     /// Opening the TCP connection, and then the whole opening handshake, must
     /// each finish within this time. Default 10 s.
     pub handshake_timeout: Duration,
+    /// Print the opening handshake and every frame to stderr, annotated (see
+    /// [`crate::trace`]). Default false.
+    pub trace: bool,
 }
 
 impl Default for ClientConfig {
@@ -44,6 +48,7 @@ impl Default for ClientConfig {
             limits: Limits::default(),
             handshake_limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
+            trace: false,
         }
     }
 }
@@ -79,13 +84,12 @@ pub fn connect_with(
         stream: &stream,
         deadline: Instant::now() + config.handshake_timeout,
     };
-    send_request(&mut &stream, &handshake)?;
+    send_request(&mut &stream, &handshake, config.trace)?;
     let (response, already_read) = read_response(&mut reader, config.handshake_limits)?;
-    handshake.check_response(&response)?;
+    check_response(&handshake, &response, config.trace)?;
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
-    let ws = WebSocket::from_raw(stream, Role::Client, config.limits, already_read);
-    Ok((ws, response))
+    Ok((open(stream, config, already_read), response))
 }
 
 /// Performs the client's opening handshake for `uri` over `stream`, which
@@ -98,11 +102,19 @@ pub fn client_handshake<S: Read + Write>(
     config: &ClientConfig,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let handshake = ClientHandshake::new(uri, &config.subprotocols, &config.headers)?;
-    send_request(&mut stream, &handshake)?;
+    send_request(&mut stream, &handshake, config.trace)?;
     let (response, already_read) = read_response(&mut stream, config.handshake_limits)?;
-    handshake.check_response(&response)?;
-    let ws = WebSocket::from_raw(stream, Role::Client, config.limits, already_read);
-    Ok((ws, response))
+    check_response(&handshake, &response, config.trace)?;
+    Ok((open(stream, config, already_read), response))
+}
+
+/// The connection once the handshake succeeded, traced if asked.
+fn open<S: Read + Write>(stream: S, config: &ClientConfig, already_read: Vec<u8>) -> WebSocket<S> {
+    let mut ws = WebSocket::from_raw(stream, Role::Client, config.limits, already_read);
+    if config.trace {
+        ws.set_trace(trace::print_to_stderr(String::new()));
+    }
+    ws
 }
 
 /// Opens a TCP connection to the URI's host and port, trying each address
@@ -131,11 +143,32 @@ fn open_tcp(uri: &WsUri, timeout: Duration) -> Result<TcpStream, Error> {
 /// Sends the opening request. RFC 6455 §4.1: after it, "the client MUST
 /// wait for a response from the server before sending any further data":
 /// nothing else is sent until the response is checked.
-fn send_request<S: Write>(stream: &mut S, handshake: &ClientHandshake) -> io::Result<()> {
+fn send_request<S: Write>(
+    stream: &mut S,
+    handshake: &ClientHandshake,
+    trace: bool,
+) -> io::Result<()> {
     let mut wire = Vec::with_capacity(256);
     handshake.request().encode(&mut wire);
+    if trace {
+        eprint!("{}", trace::http_lines("", Direction::Sent, &wire));
+    }
     stream.write_all(&wire)?;
     stream.flush()
+}
+
+/// Checks the server's answer (§4.1), printing it first when tracing.
+fn check_response(
+    handshake: &ClientHandshake,
+    response: &Response,
+    trace: bool,
+) -> Result<Option<String>, ResponseError> {
+    if trace {
+        let mut wire = Vec::with_capacity(256);
+        response.encode(&mut wire);
+        eprint!("{}", trace::http_lines("", Direction::Received, &wire));
+    }
+    handshake.check_response(response)
 }
 
 /// How many bytes one read of the response asks for.

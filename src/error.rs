@@ -100,7 +100,12 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProtocolError::ReservedBitsSet(bits) => {
-                write!(f, "RSV bits {bits:03b} set but no extension negotiated")
+                let names: Vec<&str> = [(0b100, "RSV1"), (0b010, "RSV2"), (0b001, "RSV3")]
+                    .into_iter()
+                    .filter(|(bit, _)| bits & bit != 0)
+                    .map(|(_, name)| name)
+                    .collect();
+                write!(f, "{} set but no extension negotiated", names.join(" and "))
             }
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             ProtocolError::PayloadLengthTopBitSet => {
@@ -510,5 +515,22 @@ impl From<ResponseError> for Error {
 impl From<UriError> for Error {
     fn from(e: UriError) -> Error {
         Error::Uri(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_bits_are_named() {
+        assert_eq!(
+            ProtocolError::ReservedBitsSet(0b100).to_string(),
+            "RSV1 set but no extension negotiated (RFC 6455 §5.2)"
+        );
+        assert_eq!(
+            ProtocolError::ReservedBitsSet(0b011).to_string(),
+            "RSV2 and RSV3 set but no extension negotiated (RFC 6455 §5.2)"
+        );
     }
 }

@@ -17,6 +17,7 @@
 //! | messages, fragmentation, control frames (§5.4–§5.6) | [`message`] | no |
 //! | a blocking connection | [`connection`], [`accept`], [`connect`] | yes |
 //! | a thread-per-connection server | [`server`] | yes |
+//! | watching frames go by | [`trace`] | prints, when asked |
 //!
 //! ```no_run
 //! use std::net::TcpListener;
@@ -54,6 +55,7 @@ pub mod handshake;
 pub mod mask;
 pub mod message;
 pub mod server;
+pub mod trace;
 pub mod utf8;
 pub mod ws_uri;
 

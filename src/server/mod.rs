@@ -7,7 +7,7 @@
 
 pub mod echo;
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -19,6 +19,7 @@ use crate::deadline::{DeadlineReader, discard_until_eof};
 use crate::error::{Error, HandshakeError};
 use crate::handshake::{HandshakeLimits, Request, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
+use crate::trace::{self, Direction, PrintHttpWrites};
 
 /// How a server treats its connections.
 #[derive(Clone, Debug)]
@@ -37,6 +38,10 @@ pub struct ServerConfig {
     pub thread_stack_size: usize,
     /// Log connects and disconnects to stderr. Default true.
     pub log: bool,
+    /// Print each opening handshake and every frame of every connection to
+    /// stderr, annotated (see [`crate::trace`]), each line after the peer's
+    /// address. Default false.
+    pub trace: bool,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +54,7 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(2),
             thread_stack_size: 128 << 10,
             log: true,
+            trace: false,
         }
     }
 }
@@ -108,12 +114,16 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
-    let (outcome, stream) = match opening_handshake(&stream, config, service) {
+    let trace_prefix = config.trace.then(|| format!("{peer} "));
+    let (outcome, stream) = match opening_handshake(&stream, config, service, &trace_prefix) {
         Ok((request, already_read)) => {
             if config.log {
                 eprintln!("{peer}: connected to {}", request.path);
             }
             let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
+            if let Some(prefix) = trace_prefix {
+                ws.set_trace(trace::print_to_stderr(prefix));
+            }
             let result = service.session(&mut ws, &request);
             (Outcome::Session(result), ws.into_inner())
         }
@@ -140,12 +150,14 @@ enum Outcome {
     Session(Result<(), Error>),
 }
 
-/// Reads the opening request under the handshake deadline and answers it.
-/// Returns the upgrade request and the bytes after it, or how it ended.
+/// Reads the opening request under the handshake deadline and answers it,
+/// printing both when tracing. Returns the upgrade request and the bytes
+/// after it, or how it ended.
 fn opening_handshake<S: Service>(
     stream: &TcpStream,
     config: &ServerConfig,
     service: &S,
+    trace_prefix: &Option<String>,
 ) -> Result<(Request, Vec<u8>), Outcome> {
     let _ = stream.set_nodelay(true);
     stream
@@ -155,12 +167,25 @@ fn opening_handshake<S: Service>(
         stream,
         deadline: Instant::now() + config.handshake_timeout,
     };
-    let mut writer = stream;
+    let mut plain = stream;
+    let mut traced;
+    let mut writer: &mut dyn Write = match trace_prefix {
+        Some(prefix) => {
+            traced = PrintHttpWrites::new(stream, prefix.clone());
+            &mut traced
+        }
+        None => &mut plain,
+    };
     let (request, already_read) = match read_request(&mut reader, config.handshake_limits) {
         Ok(parts) => parts,
         Err(Error::Handshake(e)) => return Err(Outcome::Refused(reject(&mut writer, e))),
         Err(e) => return Err(Outcome::Refused(e)),
     };
+    if let Some(prefix) = trace_prefix {
+        let mut wire = Vec::new();
+        request.encode(&mut wire);
+        eprint!("{}", trace::http_lines(prefix, Direction::Received, &wire));
+    }
     let key = match check_upgrade_request(&request) {
         Ok(key) => key,
         Err(HandshakeError::NotAnUpgrade) => {

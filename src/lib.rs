@@ -18,6 +18,7 @@
 //! | a blocking connection | [`connection`], [`accept`], [`connect`] | yes |
 //! | a thread-per-connection server | [`server`] | yes |
 //! | watching frames go by | [`trace`] | prints, when asked |
+//! | explaining frames and keys | [`explain`] | no |
 //!
 //! ```no_run
 //! use std::net::TcpListener;
@@ -50,6 +51,7 @@ pub mod connection;
 mod deadline;
 pub mod decode;
 pub mod error;
+pub mod explain;
 pub mod frame;
 pub mod handshake;
 pub mod mask;

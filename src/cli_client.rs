@@ -76,12 +76,12 @@ pub(crate) fn run(options: ClientOptions) -> ExitCode {
                 match session(ws, &input, &mut pending, &options) {
                     SessionEnd::InputEnded => return ExitCode::SUCCESS,
                     SessionEnd::ClosedByServer(frame) => {
+                        // RFC 6455 §5.5.1: the reason "is not guaranteed to be
+                        // human readable, clients MUST NOT show it to end users"
+                        // (--trace shows it, as it shows every payload).
                         match frame {
-                            Some(CloseFrame { code, reason }) if reason.is_empty() => {
+                            Some(CloseFrame { code, .. }) => {
                                 eprintln!("closed by the server: {code}")
-                            }
-                            Some(CloseFrame { code, reason }) => {
-                                eprintln!("closed by the server: {code}, reason {reason:?}")
                             }
                             None => eprintln!("closed by the server, without a status code"),
                         }

@@ -11,6 +11,12 @@ use common::*;
 
 /// Runs `ws6455 args...` with `stdin`, and gives up after 10 seconds.
 fn ws6455(args: &[&str], stdin: &[u8]) -> Output {
+    run(args, Some(stdin))
+}
+
+/// Runs `ws6455 args...` with `stdin`, or with a stdin that stays open
+/// until it exits, and gives up after 10 seconds.
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
         .args(args)
         .stdin(Stdio::piped())
@@ -18,7 +24,13 @@ fn ws6455(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let open_stdin = match stdin {
+        Some(bytes) => {
+            child.stdin.take().unwrap().write_all(bytes).unwrap();
+            None
+        }
+        None => child.stdin.take(),
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -27,6 +39,7 @@ fn ws6455(args: &[&str], stdin: &[u8]) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    drop(open_stdin);
     child.wait_with_output().unwrap()
 }
 
@@ -129,4 +142,28 @@ fn accept_key_shows_the_sha1_on_the_way() {
         steps.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
         "{steps}"
     );
+}
+
+/// Closes every connection at once with 4000 and a reason.
+struct CloseWithReason;
+
+impl ws6455::server::Service for CloseWithReason {
+    fn session(
+        &self,
+        ws: &mut ws6455::WebSocket<std::net::TcpStream>,
+        _request: &ws6455::handshake::Request,
+    ) -> Result<(), ws6455::Error> {
+        ws.close(ws6455::CloseCode(4000), "internal detail")?;
+        while !matches!(ws.read()?, ws6455::Message::Close(_)) {}
+        Ok(())
+    }
+}
+
+#[test]
+fn rfc6455_5_5_1_client_does_not_show_the_close_reason() {
+    let url = format!("ws://{}/", start_server(quiet_config(), CloseWithReason));
+    let output = run(&["client", &url], None);
+    let shown = text(&output.stderr);
+    assert!(shown.contains("closed by the server: 4000"), "{shown}");
+    assert!(!shown.contains("internal detail"), "{shown}");
 }

@@ -417,3 +417,45 @@ fn rfc6455_7_1_1_client_gives_up_waiting_for_a_server_that_never_closes() {
     assert_eq!(result.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn rfc6455_5_5_2_client_answers_a_ping_with_an_identical_pong() {
+    let (sent, received) = mpsc::channel();
+    let addr = fake_server(
+        |_, accept| {
+            let mut wire = switching_protocols(accept).into_bytes();
+            encode_frame(&mut wire, OpCode::Ping, None, b"are you there");
+            wire
+        },
+        move |mut stream| {
+            let mut pong = [0u8; 2 + 4 + 13];
+            stream.read_exact(&mut pong).unwrap();
+            sent.send(pong).unwrap();
+        },
+    );
+    let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Ping(b"are you there".to_vec()));
+    // The Pong is queued; the next read flushes it before it blocks.
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let _ = ws.read();
+    let pong = received.recv().unwrap();
+    assert_eq!((pong[0], pong[1]), (0x8A, 0x80 | 13), "a masked Pong");
+    let mut payload = pong[6..].to_vec();
+    apply_mask(&mut payload, pong[2..6].try_into().unwrap(), 0);
+    assert_eq!(payload, b"are you there");
+}
+
+#[test]
+fn rfc6455_7_2_1_a_lost_connection_fails_the_client() {
+    let addr = fake_server(|_, accept| switching_protocols(accept).into_bytes(), drop);
+    let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
+    let error = ws.read().unwrap_err();
+    assert!(
+        matches!(&error, Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof),
+        "{error:?}"
+    );
+    assert!(matches!(ws.read(), Err(Error::Closed)));
+    assert!(!ws.is_open());
+}

@@ -7,7 +7,7 @@
 //! short timeout and, between reads, sends what stdin gave and the pings.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 use std::net::TcpStream;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
@@ -30,6 +30,9 @@ const BINARY_SHOWN: usize = 32;
 /// The first reconnection delay, before jitter; it doubles up to `BACKOFF_MAX`.
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// A connection that lasts this long resets the backoff.
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
 
 /// What `ws6455 client` was asked to do.
 #[derive(Debug)]
@@ -64,7 +67,7 @@ pub(crate) fn run(options: ClientOptions) -> ExitCode {
     loop {
         match ws6455::connect_with(&options.url, &options.config) {
             Ok((ws, response)) => {
-                backoff = Backoff::default();
+                let connected_at = Instant::now();
                 match response.header("Sec-WebSocket-Protocol") {
                     Some(protocol) => eprintln!(
                         "connected to {} (subprotocol {})",
@@ -73,7 +76,13 @@ pub(crate) fn run(options: ClientOptions) -> ExitCode {
                     ),
                     None => eprintln!("connected to {}", options.url),
                 }
-                match session(ws, &input, &mut pending, &options) {
+                let end = session(ws, &input, &mut pending, &options);
+                // A connection that lasted starts the backoff afresh; one that
+                // drops at once keeps it growing.
+                if connected_at.elapsed() >= BACKOFF_RESET_AFTER {
+                    backoff = Backoff::default();
+                }
+                match end {
                     SessionEnd::InputEnded => return ExitCode::SUCCESS,
                     SessionEnd::ClosedByServer(frame) => {
                         // RFC 6455 §5.5.1: the reason "is not guaranteed to be
@@ -206,7 +215,6 @@ fn session(
                 return SessionEnd::Dropped(e);
             }
         }
-        let _ = io::stdout().flush();
     }
 }
 

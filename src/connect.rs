@@ -1,5 +1,5 @@
 //! The client's opening handshake over a stream (RFC 6455 §4.1), the I/O
-//! beside [`crate::handshake::client`], as [`crate::accept`] is for servers.
+//! beside [`crate::handshake::client`], as [`crate::accept`](mod@crate::accept) is for servers.
 //!
 //! [`connect`] opens a TCP connection to a `ws://` URI and performs the
 //! handshake; [`client_handshake`] performs it over any `Read + Write`

@@ -15,7 +15,7 @@
 //! | close codes (§5.5.1, §7.4) | [`close`] | no |
 //! | UTF-8 (§8.1) | [`utf8`] | no |
 //! | messages, fragmentation, control frames (§5.4–§5.6) | [`message`] | no |
-//! | a blocking connection | [`connection`], [`accept`], [`connect`] | yes |
+//! | a blocking connection | [`connection`], [`accept`](mod@accept), [`connect`](mod@connect) | yes |
 //! | a thread-per-connection server | [`server`] | yes |
 //! | watching frames go by | [`trace`] | prints, when asked |
 //! | explaining frames and keys | [`explain`] | no |

@@ -281,20 +281,20 @@ else  # client
   wait_port "$PORT" "$WSTEST_PID" "wstest fuzzingserver"
 
   URL="ws://127.0.0.1:$PORT"
-  log "running the client against $URL (limit ${TIMEOUT}s)"
+  log "running the client against $URL (limit ${TIMEOUT}s; log: $TESTEE_LOG)"
   t0=$SECONDS
   rc=0
   if [[ -n "${AUTOBAHN_CLIENT_CMD:-}" ]]; then
-    ( cd "$ROOT" && exec timeout "$TIMEOUT" bash -c "exec $AUTOBAHN_CLIENT_CMD \"\$0\"" "$URL" ) </dev/null 8>&- &
+    ( cd "$ROOT" && exec timeout "$TIMEOUT" bash -c "exec $AUTOBAHN_CLIENT_CMD \"\$0\"" "$URL" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
   else
-    ( cd "$ROOT" && exec timeout "$TIMEOUT" cargo run --release --example autobahn_client -- "$URL" ) </dev/null 8>&- &
+    ( cd "$ROOT" && exec timeout "$TIMEOUT" cargo run --release --example autobahn_client -- "$URL" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
   fi
   TESTEE_PID=$!
   wait "$TESTEE_PID" || rc=$?
   TESTEE_PID=""
   log "client finished in $((SECONDS - t0)) s (exit $rc)"
   if (( rc == 124 )); then log "client timed out after ${TIMEOUT}s"; fi
-  (( rc == 0 )) || RUN_FAILED=1
+  if (( rc != 0 )); then RUN_FAILED=1; show_log_tail "$TESTEE_LOG" client; fi
 
   if kill -0 "$WSTEST_PID" 2>/dev/null; then
     request_client_report || { log "could not get wstest to write the report"; RUN_FAILED=1; }

@@ -7,6 +7,7 @@
 //! one call when [`WebSocket::read`] has decoded everything it holds and is
 //! about to block, or on [`WebSocket::flush`].
 
+use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, truncate_reason};
@@ -14,6 +15,7 @@ use crate::error::{Error, ProtocolError, UsageError};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_frame};
 use crate::mask::apply_mask;
 use crate::message::{Limits, Message, MessageDecoder, Role};
+use crate::trace::{Direction, FrameEvent};
 
 /// Where the connection is in its life (RFC 6455 §4, §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +56,34 @@ pub struct WebSocket<S> {
     read_buf: ReadBuffer,
     write_buf: Vec<u8>,
     mask_keys: MaskKeys,
+    trace: Option<Trace>,
+}
+
+/// The observer [`WebSocket::set_trace`] installs.
+struct Trace(Box<dyn FnMut(&FrameEvent<'_>) + Send + Sync>);
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Trace")
+    }
+}
+
+impl Trace {
+    /// Reports a frame we are about to send, before it is masked.
+    fn sent(&mut self, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) {
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        (self.0)(&FrameEvent {
+            direction: Direction::Sent,
+            header,
+            payload_start: &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)],
+        });
+    }
 }
 
 impl<S: Read + Write> WebSocket<S> {
@@ -68,7 +98,16 @@ impl<S: Read + Write> WebSocket<S> {
             read_buf: ReadBuffer::new(already_read),
             write_buf: Vec::new(),
             mask_keys: MaskKeys::default(),
+            trace: None,
         }
+    }
+
+    /// Shows `observe` every frame this connection sends or receives from now
+    /// on: its header and the start of its payload, unmasked (see
+    /// [`FrameEvent`]). [`crate::trace::print_to_stderr`] is the observer
+    /// behind `ws6455 --trace`. Without one, nothing is spent on tracing.
+    pub fn set_trace(&mut self, observe: impl FnMut(&FrameEvent<'_>) + Send + Sync + 'static) {
+        self.trace = Some(Trace(Box::new(observe)));
     }
 
     /// Reads the next message. Pings are answered with a Pong automatically
@@ -82,7 +121,20 @@ impl<S: Read + Write> WebSocket<S> {
             if !self.state.can_read() {
                 return Err(Error::Closed);
             }
-            let progress = match self.decoder.decode(self.read_buf.unread_mut()) {
+            let input = self.read_buf.unread_mut();
+            let decoded = match &mut self.trace {
+                None => self.decoder.decode(input),
+                Some(trace) => self
+                    .decoder
+                    .decode_observed(input, &mut |header, payload_start| {
+                        (trace.0)(&FrameEvent {
+                            direction: Direction::Received,
+                            header: *header,
+                            payload_start,
+                        })
+                    }),
+            };
+            let progress = match decoded {
                 Ok(progress) => progress,
                 Err(e) => return Err(self.fail(e)),
             };
@@ -279,6 +331,9 @@ impl<S: Read + Write> WebSocket<S> {
             .encode(&mut payload);
         }
         let mask = self.mask_key();
+        if let Some(trace) = &mut self.trace {
+            trace.sent(OpCode::Close, mask, &payload);
+        }
         encode_frame(&mut self.write_buf, OpCode::Close, mask, &payload);
     }
 
@@ -292,6 +347,9 @@ impl<S: Read + Write> WebSocket<S> {
 
     fn write_frame(&mut self, opcode: OpCode, mut payload: Vec<u8>) -> Result<(), Error> {
         let mask = self.mask_key();
+        if let Some(trace) = &mut self.trace {
+            trace.sent(opcode, mask, &payload);
+        }
         if payload.len() < DIRECT_WRITE_THRESHOLD {
             encode_frame(&mut self.write_buf, opcode, mask, &payload);
             return Ok(());

@@ -1,13 +1,16 @@
 //! Errors, split by who is at fault (see STYLE.md): the peer broke the
 //! protocol or one of our limits ([`ProtocolError`], which maps to the close
-//! code sent before the TCP connection is closed), the opening handshake
-//! failed ([`HandshakeError`], which maps to an HTTP status), or the caller
-//! misused the API ([`UsageError`]).
+//! code sent before the TCP connection is closed), a client's opening
+//! handshake was refused by us ([`HandshakeError`], which maps to the HTTP
+//! status we answer), the server's answer to our opening handshake fails it
+//! ([`ResponseError`]), or the caller misused the API ([`UsageError`], and
+//! [`UriError`] for a URI we cannot connect to).
 
 use std::{fmt, io};
 
 use crate::close::CloseCode;
 use crate::frame::OpCode;
+use crate::ws_uri::UriError;
 
 /// The peer broke RFC 6455 or exceeded one of our limits. Each variant fails
 /// the connection (§7.1.7) with the close code [`ProtocolError::close_code`].
@@ -97,7 +100,12 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProtocolError::ReservedBitsSet(bits) => {
-                write!(f, "RSV bits {bits:03b} set but no extension negotiated")
+                let names: Vec<&str> = [(0b100, "RSV1"), (0b010, "RSV2"), (0b001, "RSV3")]
+                    .into_iter()
+                    .filter(|(bit, _)| bits & bit != 0)
+                    .map(|(_, name)| name)
+                    .collect();
+                write!(f, "{} set but no extension negotiated", names.join(" and "))
             }
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             ProtocolError::PayloadLengthTopBitSet => {
@@ -237,6 +245,128 @@ impl fmt::Display for HandshakeError {
 
 impl std::error::Error for HandshakeError {}
 
+/// Why a client fails the connection on the server's answer to its opening
+/// handshake (RFC 6455 §4.1: "The client MUST validate the server's response").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponseError {
+    /// The response is not valid HTTP/1.1 (httparse's reason).
+    Malformed(&'static str),
+    /// The response head is larger than the configured limit.
+    HeadersTooLarge {
+        /// The configured limit in bytes.
+        max: usize,
+    },
+    /// More header fields than the configured limit.
+    TooManyHeaders {
+        /// The configured limit.
+        max: usize,
+    },
+    /// The server did not answer within the handshake timeout.
+    Timeout,
+    /// §4.1 item 1: the status is not 101, so this is not a WebSocket.
+    NotSwitchingProtocols {
+        /// The status code, e.g. 404.
+        status: u16,
+        /// The reason phrase, e.g. `Not Found`.
+        reason: String,
+    },
+    /// §4.1 item 1: a 3xx with a `Location`. Redirects are reported, not followed.
+    Redirect {
+        /// The status code, e.g. 301.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+        /// Where the server says to go instead.
+        location: String,
+    },
+    /// §4.1 item 2: no `Upgrade` header field.
+    MissingUpgrade,
+    /// §4.1 item 2: `Upgrade` is not `websocket`; the value received.
+    UpgradeNotWebSocket(String),
+    /// §4.1 item 3: `Connection` lacks the token `Upgrade`.
+    MissingConnectionUpgrade,
+    /// §4.1 item 4: no `Sec-WebSocket-Accept` header field.
+    MissingAccept,
+    /// §4.1 item 4: `Sec-WebSocket-Accept` does not prove the server read our key.
+    WrongAccept {
+        /// The value our key requires.
+        expected: String,
+        /// The value received.
+        received: String,
+    },
+    /// §11.3.2–§11.3.4: this header field MUST NOT appear more than once in a response.
+    RepeatedHeader(&'static str),
+    /// §4.1 item 6: the server chose a subprotocol we did not offer.
+    UnrequestedSubprotocol(String),
+    /// §4.1 item 5: the server answered with an extension we did not ask for
+    /// (we ask for none).
+    UnrequestedExtension(String),
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseError::Malformed(why) => write!(f, "malformed HTTP response: {why}"),
+            ResponseError::HeadersTooLarge { max } => {
+                write!(f, "response header section larger than {max} bytes")
+            }
+            ResponseError::TooManyHeaders { max } => {
+                write!(f, "more than {max} response header fields")
+            }
+            ResponseError::Timeout => {
+                f.write_str("the server did not answer the opening handshake in time")
+            }
+            ResponseError::NotSwitchingProtocols { status, reason } => {
+                write!(
+                    f,
+                    "the server answered {status} {reason}, not 101 Switching Protocols (RFC 6455 §4.1)"
+                )
+            }
+            ResponseError::Redirect {
+                status,
+                reason,
+                location,
+            } => write!(
+                f,
+                "the server answered {status} {reason}, redirecting to {location} (redirects are not followed; RFC 6455 §4.1)"
+            ),
+            ResponseError::MissingUpgrade => {
+                f.write_str("the response has no Upgrade header (RFC 6455 §4.1)")
+            }
+            ResponseError::UpgradeNotWebSocket(value) => write!(
+                f,
+                "the response's Upgrade is {value:?}, not \"websocket\" (RFC 6455 §4.1)"
+            ),
+            ResponseError::MissingConnectionUpgrade => f.write_str(
+                "the response's Connection header lacks the token \"Upgrade\" (RFC 6455 §4.1)",
+            ),
+            ResponseError::MissingAccept => {
+                f.write_str("the response has no Sec-WebSocket-Accept header (RFC 6455 §4.1)")
+            }
+            ResponseError::WrongAccept { expected, received } => write!(
+                f,
+                "Sec-WebSocket-Accept is {received:?} but our key requires {expected:?} (RFC 6455 §4.1)"
+            ),
+            ResponseError::RepeatedHeader(name) => {
+                write!(
+                    f,
+                    "{name} appears more than once in the response (RFC 6455 §11.3)"
+                )
+            }
+            ResponseError::UnrequestedSubprotocol(protocol) => write!(
+                f,
+                "the server chose subprotocol {protocol:?}, which we did not offer (RFC 6455 §4.1)"
+            ),
+            ResponseError::UnrequestedExtension(extensions) => write!(
+                f,
+                "the server chose extensions {extensions:?}, which we did not offer (RFC 6455 §4.1)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
 /// The caller asked for something the protocol does not allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UsageError {
@@ -248,6 +378,17 @@ pub enum UsageError {
     SendAfterClose,
     /// §4.2.2: the server chose a subprotocol the client did not offer.
     SubprotocolNotOffered(String),
+    /// §4.1 item 10: a subprotocol to offer must be a token (printable ASCII,
+    /// no separators).
+    InvalidSubprotocol(String),
+    /// §4.1 item 10: the subprotocols offered "MUST all be unique strings".
+    DuplicateSubprotocol(String),
+    /// An extra header field whose name is not a token or whose value holds
+    /// control characters.
+    InvalidHeader(String),
+    /// An extra header field that the opening handshake sets itself (or, for
+    /// `Sec-WebSocket-Extensions`, one for extensions this crate lacks).
+    ReservedHeader(String),
 }
 
 impl fmt::Display for UsageError {
@@ -271,6 +412,20 @@ impl fmt::Display for UsageError {
                     "subprotocol {p:?} was not offered by the client (RFC 6455 §4.2.2)"
                 )
             }
+            UsageError::InvalidSubprotocol(p) => write!(
+                f,
+                "subprotocol {p:?} is not a token: printable ASCII without separators (RFC 6455 §4.1)"
+            ),
+            UsageError::DuplicateSubprotocol(p) => {
+                write!(f, "subprotocol {p:?} is offered twice (RFC 6455 §4.1)")
+            }
+            UsageError::InvalidHeader(name) => write!(
+                f,
+                "header {name:?} is not a valid HTTP header field (a token name, a value without control characters)"
+            ),
+            UsageError::ReservedHeader(name) => {
+                write!(f, "header {name:?} is set by the opening handshake itself")
+            }
         }
     }
 }
@@ -288,8 +443,12 @@ pub enum Error {
     /// The peer broke the protocol; the Close frame with
     /// [`ProtocolError::close_code`] has been sent.
     Protocol(ProtocolError),
+    /// The server's answer to our opening handshake fails the connection (client side).
+    Response(ResponseError),
     /// The caller misused the API; nothing was sent.
     Usage(UsageError),
+    /// The URI to connect to is not a `ws://` URI we can use; nothing was sent.
+    Uri(UriError),
     /// The connection is closed: the close handshake finished or the
     /// connection failed, and nothing more can be read or written.
     Closed,
@@ -301,7 +460,9 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Handshake(e) => write!(f, "handshake refused: {e}"),
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Response(e) => write!(f, "opening handshake failed: {e}"),
             Error::Usage(e) => write!(f, "usage error: {e}"),
+            Error::Uri(e) => write!(f, "invalid URI: {e}"),
             Error::Closed => f.write_str("connection closed"),
         }
     }
@@ -313,7 +474,9 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
+            Error::Response(e) => Some(e),
             Error::Usage(e) => Some(e),
+            Error::Uri(e) => Some(e),
             Error::Closed => None,
         }
     }
@@ -340,5 +503,34 @@ impl From<HandshakeError> for Error {
 impl From<UsageError> for Error {
     fn from(e: UsageError) -> Error {
         Error::Usage(e)
+    }
+}
+
+impl From<ResponseError> for Error {
+    fn from(e: ResponseError) -> Error {
+        Error::Response(e)
+    }
+}
+
+impl From<UriError> for Error {
+    fn from(e: UriError) -> Error {
+        Error::Uri(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_bits_are_named() {
+        assert_eq!(
+            ProtocolError::ReservedBitsSet(0b100).to_string(),
+            "RSV1 set but no extension negotiated (RFC 6455 §5.2)"
+        );
+        assert_eq!(
+            ProtocolError::ReservedBitsSet(0b011).to_string(),
+            "RSV2 and RSV3 set but no extension negotiated (RFC 6455 §5.2)"
+        );
     }
 }

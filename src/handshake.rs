@@ -1,4 +1,4 @@
-//! The opening handshake, server side (RFC 6455 §4.2), without I/O.
+//! The opening handshake (RFC 6455 §4), without I/O.
 //!
 //! A client opens with an HTTP/1.1 GET carrying `Upgrade: websocket`,
 //! `Connection: Upgrade`, a random `Sec-WebSocket-Key` and
@@ -6,16 +6,21 @@
 //! answering `101 Switching Protocols` with `Sec-WebSocket-Accept`: the
 //! base64 of the SHA-1 of the key followed by a fixed GUID (§4.2.2 item 5.4).
 //!
-//! [`RequestParser`] finds the end of the header section by scanning each
-//! received byte once, and only then hands the section to httparse, so a
-//! request trickling in byte by byte costs linear time.
+//! The server's side (§4.2) is in [`server`]: it parses and checks the
+//! request and builds the answer. The client's side (§4.1) is in [`client`]:
+//! it builds the request and parses and checks the answer. Both parsers find
+//! the end of the header section by scanning each received byte once, and
+//! only then hand the section to httparse, so a head trickling in byte by
+//! byte costs linear time.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
-use crate::decode::Decoded;
-use crate::error::HandshakeError;
+pub mod client;
+pub mod server;
+
+pub use server::{RequestParser, check_upgrade_request};
 
 /// The GUID appended to the client's key (RFC 6455 §1.3).
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -37,7 +42,7 @@ pub fn accept_key_sha1(key: &[u8]) -> [u8; 20] {
     sha1.finalize().into()
 }
 
-/// Limits on the opening request (RFC 6455 §10.4 applies to it too).
+/// Limits on an opening request or response head (RFC 6455 §10.4 applies to them too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandshakeLimits {
     /// The largest header section accepted, in bytes. Default 16 KiB.
@@ -112,7 +117,7 @@ impl Request {
 }
 
 /// The non-empty, trimmed items of a comma-separated header value.
-fn tokens(value: &[u8]) -> impl Iterator<Item = &str> {
+pub(crate) fn tokens(value: &[u8]) -> impl Iterator<Item = &str> {
     std::str::from_utf8(value)
         .unwrap_or("")
         .split(',')
@@ -130,63 +135,25 @@ fn encode_headers(headers: &[(String, Vec<u8>)], dst: &mut Vec<u8>) {
     dst.extend_from_slice(b"\r\n");
 }
 
-/// Parses a request that arrives in pieces, in time linear in its length.
-#[derive(Debug)]
-pub struct RequestParser {
-    limits: HandshakeLimits,
-    /// How many bytes have already been searched for the end of the header section.
+/// Finds where an HTTP head (start line and header section) ends while its
+/// bytes arrive, looking at each byte once.
+#[derive(Debug, Default)]
+pub(crate) struct HeadScanner {
+    /// How many bytes have already been searched.
     scanned: usize,
 }
 
-impl RequestParser {
-    /// A parser at the start of a request.
-    pub fn new(limits: HandshakeLimits) -> RequestParser {
-        RequestParser { limits, scanned: 0 }
-    }
-
-    /// Parses `buf`, everything received so far (each call with the previous
-    /// bytes plus new ones). `Complete` gives the request and the length of
-    /// its header section; bytes after it belong to the WebSocket stream.
-    pub fn parse(&mut self, buf: &[u8]) -> Result<Decoded<Request>, HandshakeError> {
-        let max = self.limits.max_header_bytes;
+impl HeadScanner {
+    /// The length of the head in `buf` (everything received so far, each
+    /// call with the previous bytes plus new ones), through its blank line;
+    /// `None` if it has not ended yet.
+    pub(crate) fn end_of_head(&mut self, buf: &[u8]) -> Option<usize> {
         // The terminator may straddle the previous end: back up by its length less one.
-        let Some(end) = find_end_of_headers(buf, self.scanned.saturating_sub(3)) else {
+        let end = find_end_of_headers(buf, self.scanned.saturating_sub(3));
+        if end.is_none() {
             self.scanned = buf.len();
-            if buf.len() > max {
-                return Err(HandshakeError::HeadersTooLarge { max });
-            }
-            return Ok(Decoded::NeedMore);
-        };
-        if end > max {
-            return Err(HandshakeError::HeadersTooLarge { max });
         }
-        let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buf[..end]) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(HandshakeError::MalformedRequest(
-                    "header section ends early",
-                ));
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(HandshakeError::TooManyHeaders {
-                    max: self.limits.max_headers,
-                });
-            }
-            Err(e) => return Err(HandshakeError::MalformedRequest(httparse_reason(e))),
-        }
-        let parsed = Request {
-            method: request.method.unwrap_or_default().to_owned(),
-            path: request.path.unwrap_or_default().to_owned(),
-            minor_version: request.version.unwrap_or_default(),
-            headers: request
-                .headers
-                .iter()
-                .map(|h| (h.name.to_owned(), h.value.to_vec()))
-                .collect(),
-        };
-        Ok(Decoded::Complete(parsed, end))
+        end
     }
 }
 
@@ -209,7 +176,7 @@ fn find_end_of_headers(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn httparse_reason(e: httparse::Error) -> &'static str {
+pub(crate) fn httparse_reason(e: httparse::Error) -> &'static str {
     match e {
         httparse::Error::HeaderName => "invalid header name",
         httparse::Error::HeaderValue => "invalid header value",
@@ -219,57 +186,6 @@ fn httparse_reason(e: httparse::Error) -> &'static str {
         httparse::Error::TooManyHeaders => "too many headers",
         httparse::Error::Version => "invalid HTTP version",
     }
-}
-
-/// Checks an opening request against RFC 6455 §4.2.1 and returns the client's
-/// `Sec-WebSocket-Key`, trimmed.
-pub fn check_upgrade_request(request: &Request) -> Result<String, HandshakeError> {
-    // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
-    if request.method != "GET" {
-        return Err(HandshakeError::MethodNotGet(request.method.clone()));
-    }
-    if request.minor_version < 1 {
-        return Err(HandshakeError::HttpVersionTooOld);
-    }
-    // §4.2.1 item 2: "A |Host| header field containing the server's authority."
-    if request.header("Host").is_none() {
-        return Err(HandshakeError::MissingHost);
-    }
-    // §4.2.1 item 3: "An |Upgrade| header field containing the value
-    // "websocket", treated as an ASCII case-insensitive value."
-    if request.header("Upgrade").is_none() {
-        return Err(HandshakeError::NotAnUpgrade);
-    }
-    if !request.header_has_token("Upgrade", "websocket") {
-        return Err(HandshakeError::UpgradeNotWebSocket);
-    }
-    // §4.2.1 item 4: "A |Connection| header field that includes the token
-    // "Upgrade", treated as an ASCII case-insensitive value."
-    if !request.header_has_token("Connection", "Upgrade") {
-        return Err(HandshakeError::MissingConnectionUpgrade);
-    }
-    // §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded
-    // value that, when decoded, is 16 bytes in length." §11.3.1: it "MUST NOT
-    // appear more than once in an HTTP request."
-    let mut keys = request.header_values("Sec-WebSocket-Key");
-    let key = keys.next().ok_or(HandshakeError::MissingKey)?;
-    if keys.next().is_some() {
-        return Err(HandshakeError::DuplicateKey);
-    }
-    let key = std::str::from_utf8(key)
-        .map_err(|_| HandshakeError::InvalidKey)?
-        .trim();
-    match BASE64.decode(key) {
-        Ok(bytes) if bytes.len() == 16 => {}
-        _ => return Err(HandshakeError::InvalidKey),
-    }
-    // §4.2.1 item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
-    let mut versions = request.header_values("Sec-WebSocket-Version");
-    match (versions.next(), versions.next()) {
-        (Some(v), None) if v.trim_ascii() == WEBSOCKET_VERSION.as_bytes() => {}
-        _ => return Err(HandshakeError::UnsupportedVersion),
-    }
-    Ok(key.to_owned())
 }
 
 /// An HTTP response.
@@ -286,74 +202,12 @@ pub struct Response {
 }
 
 impl Response {
-    /// The server's `101 Switching Protocols` (RFC 6455 §4.2.2 item 5).
-    pub fn switching_protocols(key: &str, subprotocol: Option<&str>) -> Response {
-        let mut headers = vec![
-            ("Upgrade".to_owned(), b"websocket".to_vec()),
-            ("Connection".to_owned(), b"Upgrade".to_vec()),
-            (
-                "Sec-WebSocket-Accept".to_owned(),
-                accept_key(key.as_bytes()).into_bytes(),
-            ),
-        ];
-        if let Some(protocol) = subprotocol {
-            headers.push((
-                "Sec-WebSocket-Protocol".to_owned(),
-                protocol.as_bytes().to_vec(),
-            ));
-        }
-        Response {
-            status: 101,
-            reason: "Switching Protocols".to_owned(),
-            headers,
-            body: Vec::new(),
-        }
-    }
-
-    /// A plain-text response that closes the connection.
-    pub fn text(status: u16, reason: &str, body: &str) -> Response {
-        let body = format!("{body}\n").into_bytes();
-        let headers = vec![
-            (
-                "Content-Type".to_owned(),
-                b"text/plain; charset=utf-8".to_vec(),
-            ),
-            (
-                "Content-Length".to_owned(),
-                body.len().to_string().into_bytes(),
-            ),
-            ("Connection".to_owned(), b"close".to_vec()),
-        ];
-        Response {
-            status,
-            reason: reason.to_owned(),
-            headers,
-            body,
-        }
-    }
-
-    /// The answer to a refused handshake: its status and a one-line reason.
-    /// A version we do not speak gets `Sec-WebSocket-Version: 13` (§4.2.2,
-    /// §4.4), and a plain HTTP request gets told to upgrade.
-    pub fn rejection(error: &HandshakeError) -> Response {
-        let (status, reason) = error.status();
-        let mut response = Response::text(status, reason, &error.to_string());
-        match error {
-            HandshakeError::UnsupportedVersion | HandshakeError::NotAnUpgrade => {
-                response.headers.push((
-                    "Sec-WebSocket-Version".to_owned(),
-                    WEBSOCKET_VERSION.as_bytes().to_vec(),
-                ));
-                response
-                    .headers
-                    .push(("Upgrade".to_owned(), b"websocket".to_vec()));
-            }
-            HandshakeError::MethodNotGet(_) => {
-                response.headers.push(("Allow".to_owned(), b"GET".to_vec()));
-            }
-            _ => {}
-        }
-        response
+    /// The values of every header field called `name` (case-insensitive).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -375,40 +229,6 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    const RFC_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
-        Host: server.example.com\r\n\
-        Upgrade: websocket\r\n\
-        Connection: Upgrade\r\n\
-        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-        Origin: http://example.com\r\n\
-        Sec-WebSocket-Protocol: chat, superchat\r\n\
-        Sec-WebSocket-Version: 13\r\n\r\n";
-
-    fn parse(buf: &[u8]) -> Result<Decoded<Request>, HandshakeError> {
-        RequestParser::new(HandshakeLimits::default()).parse(buf)
-    }
-
-    fn parsed(buf: &[u8]) -> Request {
-        match parse(buf) {
-            Ok(Decoded::Complete(r, _)) => r,
-            other => panic!("expected a request, got {other:?}"),
-        }
-    }
-
-    fn with_header(name: &str, value: Option<&str>) -> Request {
-        let mut request = parsed(RFC_REQUEST);
-        request
-            .headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        if let Some(v) = value {
-            request
-                .headers
-                .push((name.to_owned(), v.as_bytes().to_vec()));
-        }
-        request
-    }
 
     #[test]
     fn rfc6455_1_3_example_accept_key() {
@@ -416,212 +236,5 @@ mod tests {
             accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-    }
-
-    #[test]
-    fn rfc6455_1_2_example_request_is_accepted() {
-        let request = parsed(RFC_REQUEST);
-        assert_eq!(request.path, "/chat");
-        assert_eq!(
-            check_upgrade_request(&request).as_deref(),
-            Ok("dGhlIHNhbXBsZSBub25jZQ==")
-        );
-        assert_eq!(
-            request.subprotocols().collect::<Vec<_>>(),
-            ["chat", "superchat"]
-        );
-    }
-
-    #[test]
-    fn every_prefix_of_a_valid_request_needs_more() {
-        for len in 0..RFC_REQUEST.len() {
-            assert_eq!(
-                parse(&RFC_REQUEST[..len]),
-                Ok(Decoded::NeedMore),
-                "prefix of {len}"
-            );
-        }
-    }
-
-    #[test]
-    fn request_fed_byte_by_byte_parses_and_keeps_following_bytes() {
-        let mut wire = RFC_REQUEST.to_vec();
-        wire.extend_from_slice(&[0x81, 0x80]);
-        let mut parser = RequestParser::new(HandshakeLimits::default());
-        for len in 0..=wire.len() {
-            if let Decoded::Complete(_, used) = parser.parse(&wire[..len]).unwrap() {
-                assert_eq!(len, RFC_REQUEST.len());
-                assert_eq!(used, RFC_REQUEST.len());
-                return;
-            }
-        }
-        panic!("never completed");
-    }
-
-    #[test]
-    fn rfc6455_10_4_header_section_over_limit_is_refused() {
-        let limits = HandshakeLimits {
-            max_header_bytes: 64,
-            max_headers: 64,
-        };
-        let long = vec![b'a'; 100];
-        let result = RequestParser::new(limits).parse(&long);
-        assert_eq!(result, Err(HandshakeError::HeadersTooLarge { max: 64 }));
-        assert_eq!(HandshakeError::HeadersTooLarge { max: 64 }.status().0, 431);
-    }
-
-    #[test]
-    fn too_many_headers_is_431() {
-        let limits = HandshakeLimits {
-            max_header_bytes: 16 << 10,
-            max_headers: 4,
-        };
-        assert_eq!(
-            RequestParser::new(limits).parse(RFC_REQUEST),
-            Err(HandshakeError::TooManyHeaders { max: 4 })
-        );
-    }
-
-    #[test]
-    fn rfc6455_4_2_1_method_must_be_get() {
-        let mut request = parsed(RFC_REQUEST);
-        request.method = "POST".to_owned();
-        let err = check_upgrade_request(&request).unwrap_err();
-        assert_eq!(
-            (err.status().0, err),
-            (405, HandshakeError::MethodNotGet("POST".into()))
-        );
-    }
-
-    #[test]
-    fn rfc6455_4_2_1_http_1_1_or_higher() {
-        let mut request = parsed(RFC_REQUEST);
-        request.minor_version = 0;
-        assert_eq!(
-            check_upgrade_request(&request),
-            Err(HandshakeError::HttpVersionTooOld)
-        );
-    }
-
-    #[test]
-    fn rfc6455_4_2_1_host_required() {
-        assert_eq!(
-            check_upgrade_request(&with_header("Host", None)),
-            Err(HandshakeError::MissingHost)
-        );
-    }
-
-    #[test]
-    fn rfc6455_4_2_1_upgrade_websocket_case_insensitive() {
-        assert!(check_upgrade_request(&with_header("Upgrade", Some("WebSocket"))).is_ok());
-        assert_eq!(
-            check_upgrade_request(&with_header("Upgrade", Some("h2c"))),
-            Err(HandshakeError::UpgradeNotWebSocket)
-        );
-        assert_eq!(
-            check_upgrade_request(&with_header("Upgrade", None)),
-            Err(HandshakeError::NotAnUpgrade)
-        );
-    }
-
-    #[test]
-    fn rfc6455_4_2_1_connection_token_list_contains_upgrade() {
-        assert!(
-            check_upgrade_request(&with_header("Connection", Some("keep-alive, upgrade"))).is_ok()
-        );
-        assert_eq!(
-            check_upgrade_request(&with_header("Connection", Some("keep-alive"))),
-            Err(HandshakeError::MissingConnectionUpgrade)
-        );
-        assert_eq!(
-            check_upgrade_request(&with_header("Connection", Some("Upgraded"))),
-            Err(HandshakeError::MissingConnectionUpgrade)
-        );
-    }
-
-    #[test]
-    fn rfc6455_4_2_1_key_is_base64_of_16_bytes() {
-        for bad in [
-            "",
-            "dGhlIHNhbXBsZSBub25jZQ",
-            "dGhlIHNhbXBsZSBub25jZXM=",
-            "!!!!",
-        ] {
-            assert_eq!(
-                check_upgrade_request(&with_header("Sec-WebSocket-Key", Some(bad))),
-                Err(HandshakeError::InvalidKey),
-                "{bad:?}"
-            );
-        }
-        assert_eq!(
-            check_upgrade_request(&with_header("Sec-WebSocket-Key", None)),
-            Err(HandshakeError::MissingKey)
-        );
-    }
-
-    #[test]
-    fn rfc6455_11_3_1_key_must_not_repeat() {
-        let mut request = parsed(RFC_REQUEST);
-        request.headers.push((
-            "Sec-WebSocket-Key".to_owned(),
-            b"AAAAAAAAAAAAAAAAAAAAAA==".to_vec(),
-        ));
-        assert_eq!(
-            check_upgrade_request(&request),
-            Err(HandshakeError::DuplicateKey)
-        );
-    }
-
-    #[test]
-    fn rfc6455_4_2_2_unsupported_version_is_426_with_version_header() {
-        let err =
-            check_upgrade_request(&with_header("Sec-WebSocket-Version", Some("8"))).unwrap_err();
-        assert_eq!(err, HandshakeError::UnsupportedVersion);
-        let response = Response::rejection(&err);
-        assert_eq!(response.status, 426);
-        assert_eq!(response.header("Sec-WebSocket-Version"), Some(&b"13"[..]));
-    }
-
-    #[test]
-    fn rfc6455_4_2_2_switching_protocols_response() {
-        let response = Response::switching_protocols("dGhlIHNhbXBsZSBub25jZQ==", Some("chat"));
-        let mut wire = Vec::new();
-        response.encode(&mut wire);
-        assert_eq!(
-            String::from_utf8(wire).unwrap(),
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
-        );
-    }
-
-    fn token() -> impl Strategy<Value = String> {
-        "[A-Za-z0-9-]{1,12}"
-    }
-
-    proptest! {
-        #[test]
-        fn request_round_trip(path in "/[a-z0-9/?=&]{0,20}",
-                              headers in proptest::collection::vec((token(), "[ -~]{0,20}"), 0..10)) {
-            let headers: Vec<(String, Vec<u8>)> = headers
-                .into_iter()
-                .map(|(n, v)| (n, v.trim().as_bytes().to_vec()))
-                .collect();
-            let request = Request { method: "GET".into(), path, minor_version: 1, headers };
-            let mut wire = Vec::new();
-            request.encode(&mut wire);
-            prop_assert_eq!(parse(&wire), Ok(Decoded::Complete(request, wire.len())));
-        }
-
-        #[test]
-        fn parser_never_panics_and_agrees_however_split(bytes in proptest::collection::vec(any::<u8>(), 0..300),
-                                                        cut in 0usize..300) {
-            let whole = parse(&bytes);
-            let cut = cut.min(bytes.len());
-            let mut parser = RequestParser::new(HandshakeLimits::default());
-            let first = parser.parse(&bytes[..cut]);
-            if first == Ok(Decoded::NeedMore) {
-                prop_assert_eq!(parser.parse(&bytes), whole);
-            }
-        }
     }
 }

@@ -9,13 +9,16 @@
 //!
 //! | layer | module | does I/O |
 //! |---|---|---|
+//! | WebSocket URIs (§3) | [`ws_uri`] | no |
 //! | opening handshake (§4) | [`handshake`] | no |
 //! | frames (§5.2), masking (§5.3) | [`frame`], [`mask`] | no |
 //! | close codes (§5.5.1, §7.4) | [`close`] | no |
 //! | UTF-8 (§8.1) | [`utf8`] | no |
 //! | messages, fragmentation, control frames (§5.4–§5.6) | [`message`] | no |
-//! | a blocking connection | [`connection`], [`accept`] | yes |
+//! | a blocking connection | [`connection`], [`accept`](mod@accept), [`connect`](mod@connect) | yes |
 //! | a thread-per-connection server | [`server`] | yes |
+//! | watching frames go by | [`trace`] | prints, when asked |
+//! | explaining frames and keys | [`explain`] | no |
 //!
 //! ```no_run
 //! use std::net::TcpListener;
@@ -43,18 +46,24 @@
 
 pub mod accept;
 pub mod close;
+pub mod connect;
 pub mod connection;
+mod deadline;
 pub mod decode;
 pub mod error;
+pub mod explain;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
 pub mod server;
+pub mod trace;
 pub mod utf8;
+pub mod ws_uri;
 
 pub use accept::accept;
 pub use close::{CloseCode, CloseFrame};
+pub use connect::{ClientConfig, client_handshake, connect, connect_with};
 pub use connection::WebSocket;
-pub use error::{Error, HandshakeError, ProtocolError, UsageError};
+pub use error::{Error, HandshakeError, ProtocolError, ResponseError, UsageError};
 pub use message::{Limits, Message, Role};

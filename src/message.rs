@@ -6,7 +6,7 @@
 //! invalid byte fails the connection at once, even in the middle of a frame
 //! (§8.1). Control frames are small (§5.5) and are decoded once whole.
 
-use crate::close::CloseFrame;
+use crate::close::{CloseFrame, MAX_CONTROL_PAYLOAD};
 use crate::decode::Decoded;
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, OpCode};
@@ -85,6 +85,10 @@ pub struct Progress {
     pub message: Option<Message>,
 }
 
+/// What [`MessageDecoder::decode_observed`] shows each frame header to, with
+/// the start of the frame's payload.
+pub type HeaderObserver<'a> = &'a mut dyn FnMut(&FrameHeader, &[u8]);
+
 /// Turns received bytes into messages.
 #[derive(Debug)]
 pub struct MessageDecoder {
@@ -115,6 +119,29 @@ impl MessageDecoder {
     /// is left in `input` for the next call. An error means the connection
     /// must be failed with [`ProtocolError::close_code`].
     pub fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
+        self.decode_frames(input, None)
+    }
+
+    /// [`MessageDecoder::decode`], also showing `observe` every frame header
+    /// once, with the start of the frame's payload, unmasked: all of a control
+    /// frame's (reported once the frame is whole), and of a data frame's what
+    /// arrived with its header, up to 125 bytes (reported as soon as the
+    /// header is decoded, since its payload streams in). A header that breaks
+    /// a rule is shown before the error is returned. This is for tracing;
+    /// [`MessageDecoder::decode`] does none of this work.
+    pub fn decode_observed(
+        &mut self,
+        input: &mut [u8],
+        observe: HeaderObserver<'_>,
+    ) -> Result<Progress, ProtocolError> {
+        self.decode_frames(input, Some(observe))
+    }
+
+    fn decode_frames(
+        &mut self,
+        input: &mut [u8],
+        mut observe: Option<HeaderObserver<'_>>,
+    ) -> Result<Progress, ProtocolError> {
         let mut used = 0;
         loop {
             if let Some(frame) = &mut self.frame {
@@ -161,7 +188,13 @@ impl MessageDecoder {
                     });
                 }
             };
-            self.check_header(&header)?;
+            let checked = self.check_header(&header);
+            if let Some(observe) = observe.as_mut() {
+                if checked.is_err() || !header.opcode.is_control() {
+                    observe_payload_start(*observe, &header, &input[used + header_len..]);
+                }
+            }
+            checked?;
 
             // RFC 6455 §5.4: the fragmentation rules, one case per (opcode, message open?).
             match (header.opcode, self.message.is_some()) {
@@ -178,6 +211,9 @@ impl MessageDecoder {
                     let payload = &mut input[used + header_len..end];
                     if let Some(key) = header.mask {
                         apply_mask(payload, key, 0);
+                    }
+                    if let Some(observe) = observe.as_mut() {
+                        observe(&header, payload);
                     }
                     let message = match control {
                         OpCode::Ping => Message::Ping(payload.to_vec()),
@@ -259,5 +295,122 @@ impl MessageDecoder {
             }
             None => Ok(Message::Binary(message.data)),
         }
+    }
+}
+
+/// Shows `observe` a header and the start of its payload in `after_header`
+/// (up to 125 bytes of what has arrived), unmasked in a copy.
+fn observe_payload_start(observe: HeaderObserver<'_>, header: &FrameHeader, after_header: &[u8]) {
+    let mut start = [0u8; MAX_CONTROL_PAYLOAD];
+    let len = after_header
+        .len()
+        .min(MAX_CONTROL_PAYLOAD)
+        .min(usize::try_from(header.payload_len).unwrap_or(usize::MAX));
+    start[..len].copy_from_slice(&after_header[..len]);
+    if let Some(key) = header.mask {
+        apply_mask(&mut start[..len], key, 0);
+    }
+    observe(header, &start[..len]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::encode_frame;
+
+    /// Feeds `wire` to a decoder in pieces of `step` bytes, the way a
+    /// connection does, and returns the messages and the observed headers.
+    fn decode_in_steps(
+        role: Role,
+        wire: &[u8],
+        step: usize,
+    ) -> (Vec<Message>, Vec<(FrameHeader, Vec<u8>)>) {
+        let mut decoder = MessageDecoder::new(role, Limits::default());
+        let (mut messages, mut seen) = (Vec::new(), Vec::new());
+        let mut buffer = Vec::new();
+        for piece in wire.chunks(step) {
+            buffer.extend_from_slice(piece);
+            loop {
+                let progress = decoder
+                    .decode_observed(&mut buffer, &mut |header, start| {
+                        seen.push((*header, start.to_vec()))
+                    })
+                    .unwrap();
+                buffer.drain(..progress.used);
+                match progress.message {
+                    Some(message) => messages.push(message),
+                    None => break,
+                }
+            }
+        }
+        (messages, seen)
+    }
+
+    /// RFC 6455 §5.7: "Hel", a ping, then "lo", as a server sends them.
+    fn fragmented_with_ping() -> Vec<u8> {
+        let mut wire = vec![0x01, 0x03, 0x48, 0x65, 0x6c];
+        wire.extend_from_slice(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        wire.extend_from_slice(&[0x80, 0x02, 0x6c, 0x6f]);
+        wire
+    }
+
+    #[test]
+    fn observed_decoding_reports_each_header_once_however_the_bytes_arrive() {
+        let wire = fragmented_with_ping();
+        let (expected, _) = decode_in_steps(Role::Client, &wire, wire.len());
+        assert_eq!(
+            expected,
+            [
+                Message::Ping(b"Hello".to_vec()),
+                Message::Text("Hello".into())
+            ]
+        );
+        for step in 1..=wire.len() {
+            let (messages, seen) = decode_in_steps(Role::Client, &wire, step);
+            assert_eq!(messages, expected, "step {step}");
+            let opcodes: Vec<OpCode> = seen.iter().map(|(h, _)| h.opcode).collect();
+            assert_eq!(
+                opcodes,
+                [OpCode::Text, OpCode::Ping, OpCode::Continuation],
+                "step {step}"
+            );
+            // A control frame is reported whole; a data frame with what came with it.
+            assert_eq!(seen[1].1, b"Hello");
+            assert!(b"Hel".starts_with(&seen[0].1), "step {step}");
+        }
+    }
+
+    #[test]
+    fn observed_payload_start_is_unmasked() {
+        let mut wire = Vec::new();
+        encode_frame(
+            &mut wire,
+            OpCode::Text,
+            Some([0x37, 0xfa, 0x21, 0x3d]),
+            b"Hello",
+        );
+        let (_, seen) = decode_in_steps(Role::Server, &wire, wire.len());
+        assert_eq!(seen[0].0.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
+        assert_eq!(seen[0].1, b"Hello");
+    }
+
+    #[test]
+    fn observed_payload_start_is_at_most_125_bytes() {
+        let mut wire = Vec::new();
+        encode_frame(&mut wire, OpCode::Binary, None, &[7; 1000]);
+        let (_, seen) = decode_in_steps(Role::Client, &wire, wire.len());
+        assert_eq!(seen[0].1, [7; 125]);
+    }
+
+    #[test]
+    fn a_header_breaking_a_rule_is_observed_before_the_error() {
+        let mut decoder = MessageDecoder::new(Role::Client, Limits::default());
+        let mut seen = Vec::new();
+        let mut wire = [0xC1, 0x02, b'h', b'i'];
+        let result = decoder.decode_observed(&mut wire, &mut |header, start| {
+            seen.push((header.rsv, start.to_vec()))
+        });
+        assert_eq!(result, Err(ProtocolError::ReservedBitsSet(0b100)));
+        assert_eq!(seen, [(0b100, b"hi".to_vec())]);
     }
 }

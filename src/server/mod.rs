@@ -7,7 +7,7 @@
 
 pub mod echo;
 
-use std::io::{self, Read};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 
 use crate::accept::{answer_upgrade, read_request, reject, write_response};
 use crate::connection::WebSocket;
+use crate::deadline::{DeadlineReader, discard_until_eof};
 use crate::error::{Error, HandshakeError};
 use crate::handshake::{HandshakeLimits, Request, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
+use crate::trace::{self, Direction, PrintHttpWrites};
 
 /// How a server treats its connections.
 #[derive(Clone, Debug)]
@@ -36,6 +38,10 @@ pub struct ServerConfig {
     pub thread_stack_size: usize,
     /// Log connects and disconnects to stderr. Default true.
     pub log: bool,
+    /// Print each opening handshake and every frame of every connection to
+    /// stderr, annotated (see [`crate::trace`]), each line after the peer's
+    /// address. Default false.
+    pub trace: bool,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +54,7 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(2),
             thread_stack_size: 128 << 10,
             log: true,
+            trace: false,
         }
     }
 }
@@ -107,12 +114,16 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
-    let (outcome, stream) = match opening_handshake(&stream, config, service) {
+    let trace_prefix = config.trace.then(|| format!("{peer} "));
+    let (outcome, stream) = match opening_handshake(&stream, config, service, &trace_prefix) {
         Ok((request, already_read)) => {
             if config.log {
                 eprintln!("{peer}: connected to {}", request.path);
             }
             let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
+            if let Some(prefix) = trace_prefix {
+                ws.set_trace(trace::print_to_stderr(prefix));
+            }
             let mut result = service.session(&mut ws, &request);
             if ws.is_closing() {
                 // The session sent a Close: wait for the answer (§7.1.2), but not forever.
@@ -146,12 +157,14 @@ enum Outcome {
     Session(Result<(), Error>),
 }
 
-/// Reads the opening request under the handshake deadline and answers it.
-/// Returns the upgrade request and the bytes after it, or how it ended.
+/// Reads the opening request under the handshake deadline and answers it,
+/// printing both when tracing. Returns the upgrade request and the bytes
+/// after it, or how it ended.
 fn opening_handshake<S: Service>(
     stream: &TcpStream,
     config: &ServerConfig,
     service: &S,
+    trace_prefix: &Option<String>,
 ) -> Result<(Request, Vec<u8>), Outcome> {
     let _ = stream.set_nodelay(true);
     stream
@@ -161,12 +174,25 @@ fn opening_handshake<S: Service>(
         stream,
         deadline: Instant::now() + config.handshake_timeout,
     };
-    let mut writer = stream;
+    let mut plain = stream;
+    let mut traced;
+    let mut writer: &mut dyn Write = match trace_prefix {
+        Some(prefix) => {
+            traced = PrintHttpWrites::new(stream, prefix.clone());
+            &mut traced
+        }
+        None => &mut plain,
+    };
     let (request, already_read) = match read_request(&mut reader, config.handshake_limits) {
         Ok(parts) => parts,
         Err(Error::Handshake(e)) => return Err(Outcome::Refused(reject(&mut writer, e))),
         Err(e) => return Err(Outcome::Refused(e)),
     };
+    if let Some(prefix) = trace_prefix {
+        let mut wire = Vec::new();
+        request.encode(&mut wire);
+        eprint!("{}", trace::http_lines(prefix, Direction::Received, &wire));
+    }
     let key = match check_upgrade_request(&request) {
         Ok(key) => key,
         Err(HandshakeError::NotAnUpgrade) => {
@@ -192,33 +218,8 @@ fn opening_handshake<S: Service>(
 /// and discard until the peer closes its side or `timeout` passes, then close.
 fn linger_close(stream: &TcpStream, timeout: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + timeout;
-    let mut reader = DeadlineReader { stream, deadline };
-    let mut sink = [0u8; 4096];
-    while let Ok(n) = reader.read(&mut sink) {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-/// Reads from a TCP stream, failing with `TimedOut` once `deadline` passes,
-/// however slowly the bytes trickle in.
-struct DeadlineReader<'a> {
-    stream: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.stream.set_read_timeout(Some(left))?;
-        let mut stream = self.stream;
-        stream.read(buf)
-    }
+    // The peer may never close, or reset; we close either way.
+    let _ = discard_until_eof(stream, Instant::now() + timeout);
 }
 
 /// Binds `addr` and serves `service` on it.

@@ -1,0 +1,226 @@
+//! The client's opening handshake over a stream (RFC 6455 §4.1), the I/O
+//! beside [`crate::handshake::client`], as [`crate::accept`](mod@crate::accept) is for servers.
+//!
+//! [`connect`] opens a TCP connection to a `ws://` URI and performs the
+//! handshake; [`client_handshake`] performs it over any `Read + Write`
+//! stream, for custom transports. Both return a [`WebSocket`] in the client
+//! role, which masks every frame it sends with a fresh key (§5.3), and the
+//! server's response.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use crate::connection::WebSocket;
+use crate::deadline::{DeadlineReader, discard_until_eof};
+use crate::decode::Decoded;
+use crate::error::{Error, ResponseError};
+use crate::handshake::client::{ClientHandshake, ResponseParser};
+use crate::handshake::{HandshakeLimits, Response};
+use crate::message::{Limits, Role};
+use crate::trace::{self, Direction};
+use crate::ws_uri::{Host, WsUri};
+
+/// How a client connects.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Subprotocols to offer, in order of preference (§4.1 item 10).
+    pub subprotocols: Vec<String>,
+    /// Extra header fields for the request, e.g. `Origin` or `Authorization`.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Limits on frames and messages received.
+    pub limits: Limits,
+    /// Limits on the server's response head.
+    pub handshake_limits: HandshakeLimits,
+    /// Opening the TCP connection, and then the whole opening handshake, must
+    /// each finish within this time. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Print the opening handshake and every frame to stderr, annotated (see
+    /// [`crate::trace`]). Default false.
+    pub trace: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            subprotocols: Vec::new(),
+            headers: Vec::new(),
+            limits: Limits::default(),
+            handshake_limits: HandshakeLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            trace: false,
+        }
+    }
+}
+
+/// Connects to a `ws://` URI with the default configuration. Returns the
+/// connection in the client role and the server's `101` response.
+///
+/// ```no_run
+/// use ws6455::{Message, connect};
+///
+/// let (mut ws, _response) = connect("ws://127.0.0.1:9001/")?;
+/// ws.send(Message::Text("hello".into()))?;
+/// println!("{:?}", ws.read()?);
+/// # Ok::<(), ws6455::Error>(())
+/// ```
+pub fn connect(uri: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
+    connect_with(uri, &ClientConfig::default())
+}
+
+/// Connects to a `ws://` URI: resolves the host, opens a TCP connection to
+/// the first address that answers, and performs the opening handshake, each
+/// within `config.handshake_timeout`.
+pub fn connect_with(
+    uri: &str,
+    config: &ClientConfig,
+) -> Result<(WebSocket<TcpStream>, Response), Error> {
+    let uri = WsUri::parse(uri)?;
+    let handshake = ClientHandshake::new(&uri, &config.subprotocols, &config.headers)?;
+    let stream = open_tcp(&uri, config.handshake_timeout)?;
+    let _ = stream.set_nodelay(true);
+    stream.set_write_timeout(Some(config.handshake_timeout))?;
+    let mut reader = DeadlineReader {
+        stream: &stream,
+        deadline: Instant::now() + config.handshake_timeout,
+    };
+    send_request(&mut &stream, &handshake, config.trace)?;
+    let (response, already_read) = read_response(&mut reader, config.handshake_limits)?;
+    check_response(&handshake, &response, config.trace)?;
+    stream.set_read_timeout(None)?;
+    stream.set_write_timeout(None)?;
+    Ok((open(stream, config, already_read), response))
+}
+
+/// Performs the client's opening handshake for `uri` over `stream`, which
+/// is already connected to the server (and, for a custom transport, set up
+/// however it needs to be). `config.handshake_timeout` is not applied: the
+/// stream's own timeouts are.
+pub fn client_handshake<S: Read + Write>(
+    mut stream: S,
+    uri: &WsUri,
+    config: &ClientConfig,
+) -> Result<(WebSocket<S>, Response), Error> {
+    let handshake = ClientHandshake::new(uri, &config.subprotocols, &config.headers)?;
+    send_request(&mut stream, &handshake, config.trace)?;
+    let (response, already_read) = read_response(&mut stream, config.handshake_limits)?;
+    check_response(&handshake, &response, config.trace)?;
+    Ok((open(stream, config, already_read), response))
+}
+
+/// The connection once the handshake succeeded, traced if asked.
+fn open<S: Read + Write>(stream: S, config: &ClientConfig, already_read: Vec<u8>) -> WebSocket<S> {
+    let mut ws = WebSocket::from_raw(stream, Role::Client, config.limits, already_read);
+    if config.trace {
+        ws.set_trace(trace::print_to_stderr(String::new()));
+    }
+    ws
+}
+
+/// Opens a TCP connection to the URI's host and port, trying each address
+/// the name resolves to in turn.
+fn open_tcp(uri: &WsUri, timeout: Duration) -> Result<TcpStream, Error> {
+    let addrs: Vec<SocketAddr> = match uri.host() {
+        Host::Name(name) => (name.as_str(), uri.port()).to_socket_addrs()?.collect(),
+        Host::V4(ip) => vec![SocketAddr::from((*ip, uri.port()))],
+        Host::V6(ip) => vec![SocketAddr::from((*ip, uri.port()))],
+    };
+    // RFC 6455 §4.1: "If the connection could not be opened [...] the
+    // client MUST _Fail the WebSocket Connection_": the last error is ours.
+    let mut last_error = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} resolves to no address", uri.host()),
+    );
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(Error::Io(last_error))
+}
+
+/// Sends the opening request. RFC 6455 §4.1: after it, "the client MUST
+/// wait for a response from the server before sending any further data":
+/// nothing else is sent until the response is checked.
+fn send_request<S: Write>(
+    stream: &mut S,
+    handshake: &ClientHandshake,
+    trace: bool,
+) -> io::Result<()> {
+    let mut wire = Vec::with_capacity(256);
+    handshake.request().encode(&mut wire);
+    if trace {
+        eprint!("{}", trace::http_lines("", Direction::Sent, &wire));
+    }
+    stream.write_all(&wire)?;
+    stream.flush()
+}
+
+/// Checks the server's answer (§4.1), printing it first when tracing.
+fn check_response(
+    handshake: &ClientHandshake,
+    response: &Response,
+    trace: bool,
+) -> Result<Option<String>, ResponseError> {
+    if trace {
+        let mut wire = Vec::with_capacity(256);
+        response.encode(&mut wire);
+        eprint!("{}", trace::http_lines("", Direction::Received, &wire));
+    }
+    handshake.check_response(response)
+}
+
+/// How many bytes one read of the response asks for.
+const RESPONSE_READ_CHUNK: usize = 1024;
+
+/// Reads the server's response head from `stream`. Returns it with the bytes
+/// received after it: after a 101, they are the server's first frames.
+///
+/// A read that times out becomes [`ResponseError::Timeout`]; a stream that
+/// ends first, `UnexpectedEof`.
+pub fn read_response<S: Read>(
+    stream: &mut S,
+    limits: HandshakeLimits,
+) -> Result<(Response, Vec<u8>), Error> {
+    let mut parser = ResponseParser::new(limits);
+    let mut buf = Vec::with_capacity(RESPONSE_READ_CHUNK);
+    loop {
+        let filled = buf.len();
+        buf.resize(filled + RESPONSE_READ_CHUNK, 0);
+        let n = match stream.read(&mut buf[filled..]) {
+            Ok(0) => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ResponseError::Timeout.into());
+            }
+            Err(e) => return Err(Error::Io(e)),
+        };
+        buf.truncate(filled + n);
+        if let Decoded::Complete(response, used) = parser.parse(&buf)? {
+            let already_read = buf.split_off(used);
+            return Ok((response, already_read));
+        }
+    }
+}
+
+impl WebSocket<TcpStream> {
+    /// Ends a client's connection the way RFC 6455 §7.1.1 asks: "when a
+    /// client is instructed to [close the connection], it SHOULD wait for a
+    /// TCP Close from the server", so that the server holds the TIME_WAIT
+    /// state. Call it once [`WebSocket::read`] has returned the server's Close
+    /// (or an error): it discards whatever else arrives until the server
+    /// closes TCP or `timeout` passes, then closes our side.
+    ///
+    /// Returns `Ok` if the server closed first, `TimedOut` if we gave up.
+    pub fn wait_for_server_close(self, timeout: Duration) -> io::Result<()> {
+        let stream = self.into_inner();
+        discard_until_eof(&stream, Instant::now() + timeout)
+    }
+}

@@ -1,0 +1,607 @@
+//! Explanations for people learning the protocol: a frame byte by byte
+//! (`ws6455 decode`), and how a key becomes its Accept value
+//! (`ws6455 accept-key`).
+//!
+//! The verdict on a frame comes from the same decoders a connection uses
+//! ([`FrameHeader::decode`] and [`MessageDecoder`]), so `decode` calls a
+//! frame invalid exactly when a connection would fail on it. The field names
+//! and previews are [`crate::trace`]'s.
+
+use std::fmt::{self, Write as _};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::decode::Decoded;
+use crate::frame::{FrameHeader, LengthEncoding, OpCode};
+use crate::handshake::{WEBSOCKET_GUID, accept_key, accept_key_sha1};
+use crate::mask::apply_mask;
+use crate::message::{Limits, Message, MessageDecoder, Role};
+use crate::trace::{
+    ascii_preview, close_summary, hex, hex_compact, length_field, opcode_name, text_preview,
+};
+
+/// How many payload bytes an explanation shows.
+const PAYLOAD_SHOWN: usize = 32;
+
+/// Why some text is not a byte string in hex.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HexError {
+    /// There were no bytes at all.
+    Empty,
+    /// A word with something other than hex digits in it.
+    NotHex(String),
+    /// A word with an odd number of hex digits.
+    OddDigits(String),
+}
+
+impl fmt::Display for HexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HexError::Empty => f.write_str("no bytes given"),
+            HexError::NotHex(word) => write!(f, "{word:?} is not hex"),
+            HexError::OddDigits(word) => {
+                write!(f, "{word:?} has an odd number of hex digits")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HexError {}
+
+/// Reads bytes written in hex the ways the RFC and tools write them:
+/// `81 05 48`, `0x81 0x05`, `810548`, `81:05`, and multi-byte words such as
+/// §5.7's `0x0100`.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
+    let mut bytes = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
+        if word.is_empty() {
+            continue;
+        }
+        let digits = word
+            .strip_prefix("0x")
+            .or_else(|| word.strip_prefix("0X"))
+            .unwrap_or(word);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(HexError::NotHex(word.to_owned()));
+        }
+        if digits.len() % 2 != 0 {
+            return Err(HexError::OddDigits(word.to_owned()));
+        }
+        for pair in digits.as_bytes().chunks(2) {
+            let pair = std::str::from_utf8(pair).map_err(|_| HexError::NotHex(word.to_owned()))?;
+            bytes
+                .push(u8::from_str_radix(pair, 16).map_err(|_| HexError::NotHex(word.to_owned()))?);
+        }
+    }
+    if bytes.is_empty() {
+        return Err(HexError::Empty);
+    }
+    Ok(bytes)
+}
+
+/// Explains `bytes` as a sequence of frames, field by field, until they end
+/// or a frame breaks a rule. Frames are judged as the receiver would judge
+/// them; which end sent them is read from the first frame's MASK bit.
+pub fn explain_frames(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let masked = bytes.get(1).is_some_and(|b| b & 0x80 != 0);
+    // The receiver of masked frames is a server, of unmasked ones a client.
+    let receiver = if masked { Role::Server } else { Role::Client };
+    // The protocol's rules, not this crate's size limits (§10.4), are the judge here.
+    let unlimited = Limits {
+        max_frame_size: u64::MAX,
+        max_message_size: u64::MAX,
+    };
+    let mut decoder = MessageDecoder::new(receiver, unlimited);
+    let mut message_open = false;
+    let mut at = 0;
+    let mut number = 1;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let _ = writeln!(out, "frame {number}, from byte {at}:");
+        explain_header_bytes(&mut out, at, rest);
+        let (header, header_len) = match FrameHeader::decode(rest) {
+            Err(e) => {
+                verdict_invalid(&mut out, &e);
+                return out;
+            }
+            Ok(Decoded::NeedMore) => {
+                let _ = writeln!(
+                    out,
+                    "  incomplete: the header continues past the last byte given"
+                );
+                return out;
+            }
+            Ok(Decoded::Complete(header, len)) => (header, len),
+        };
+        let available = rest.len() - header_len;
+        let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        let present = available.min(payload_len);
+        explain_payload(
+            &mut out,
+            at + header_len,
+            &header,
+            &rest[header_len..header_len + present],
+        );
+        let mut frame = rest[..header_len + present].to_vec();
+        match decoder.decode(&mut frame) {
+            Err(e) => {
+                verdict_invalid(&mut out, &e);
+                return out;
+            }
+            Ok(_) if present < payload_len => {
+                let _ = writeln!(
+                    out,
+                    "  incomplete: {present} of the {payload_len} payload bytes are here"
+                );
+                return out;
+            }
+            Ok(progress) => {
+                let _ = write!(out, "  valid");
+                match progress.message {
+                    Some(Message::Text(text)) => {
+                        let _ = writeln!(
+                            out,
+                            ": a whole text message, {}",
+                            text_preview(text.as_bytes())
+                        );
+                    }
+                    Some(Message::Binary(data)) => {
+                        let _ = writeln!(out, ": a whole binary message of {} bytes", data.len());
+                    }
+                    Some(Message::Ping(_)) => {
+                        let _ = writeln!(
+                            out,
+                            ": a ping; the receiver answers with a pong carrying the same data (RFC 6455 §5.5.2)"
+                        );
+                    }
+                    Some(Message::Pong(_)) => {
+                        let _ = writeln!(out, ": a pong");
+                    }
+                    Some(Message::Close(_)) => {
+                        let _ = writeln!(
+                            out,
+                            ": a close; the receiver answers with a close if it has not sent one (RFC 6455 §5.5.1)"
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, ": the message continues in a later frame");
+                    }
+                }
+                if !header.opcode.is_control() {
+                    message_open = !header.fin;
+                }
+            }
+        }
+        at += header_len + payload_len;
+        number += 1;
+    }
+    if message_open {
+        let _ = writeln!(
+            out,
+            "the last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)"
+        );
+    }
+    out
+}
+
+/// The header's fields, from whatever of them `rest` holds. `at` is the
+/// frame's offset, for byte numbers.
+fn explain_header_bytes(out: &mut String, at: usize, rest: &[u8]) {
+    let Some(&first) = rest.first() else {
+        return;
+    };
+    let fin = first >> 7;
+    let rsv = (first >> 4) & 0x7;
+    let opcode = first & 0x0F;
+    let _ = writeln!(
+        out,
+        "  byte {at}: {first:#04x} = {fin} {rsv:03b} {opcode:04b} (FIN, RSV1-3, opcode)"
+    );
+    field(
+        out,
+        &format!("FIN={fin}"),
+        if fin == 1 {
+            "the final fragment of its message"
+        } else {
+            "more fragments of this message follow"
+        },
+    );
+    field(
+        out,
+        &format!("RSV1-3={rsv:03b}"),
+        if rsv == 0 {
+            "no extension bits"
+        } else {
+            "extension bits: MUST be 0 unless an extension defines them (RFC 6455 §5.2)"
+        },
+    );
+    field(out, &format!("opcode={opcode:#x}"), opcode_name(opcode));
+    let Some(&second) = rest.get(1) else {
+        return;
+    };
+    let masked = second >> 7;
+    let len7 = second & 0x7F;
+    let _ = writeln!(
+        out,
+        "  byte {}: {second:#04x} = {masked} {len7:07b} (MASK, payload length)",
+        at + 1
+    );
+    field(
+        out,
+        &format!("MASK={masked}"),
+        if masked == 1 {
+            "the payload is masked: sent by a client (RFC 6455 §5.3)"
+        } else {
+            "the payload is not masked: sent by a server (RFC 6455 §5.1)"
+        },
+    );
+    let extension = match len7 {
+        126 => {
+            field(
+                out,
+                "length=126",
+                "the length is in the next 2 bytes (16-bit field)",
+            );
+            2
+        }
+        127 => {
+            field(
+                out,
+                "length=127",
+                "the length is in the next 8 bytes (64-bit field)",
+            );
+            8
+        }
+        len => {
+            field(
+                out,
+                &format!("length={len}"),
+                "the payload length itself (7-bit field, 0-125)",
+            );
+            0
+        }
+    };
+    if extension > 0 {
+        if let Some(b) = rest.get(2..2 + extension) {
+            let len = b.iter().fold(0u64, |len, &byte| len << 8 | u64::from(byte));
+            let _ = writeln!(
+                out,
+                "  bytes {}-{}: {}  payload length {len}",
+                at + 2,
+                at + 1 + extension,
+                hex(b)
+            );
+        }
+    }
+    let key_at = 2 + extension;
+    if masked == 1 {
+        if let Some(key) = rest.get(key_at..key_at + 4) {
+            let _ = writeln!(
+                out,
+                "  bytes {}-{}: {}  masking key {}",
+                at + key_at,
+                at + key_at + 3,
+                hex(key),
+                hex_compact(key)
+            );
+        }
+    }
+}
+
+/// One header field and what its value means.
+fn field(out: &mut String, name_and_value: &str, meaning: &str) {
+    let _ = writeln!(out, "    {name_and_value:<11} {meaning}");
+}
+
+/// The payload: where it is, as sent, unmasked, and what it says.
+/// `payload` is the part of it present in the input.
+fn explain_payload(out: &mut String, at: usize, header: &FrameHeader, payload: &[u8]) {
+    if header.payload_len == 0 {
+        let _ = writeln!(out, "  no payload");
+        return;
+    }
+    let encoding = FrameHeader::length_encoding(header.payload_len);
+    if encoding != LengthEncoding::Bits7 {
+        let _ = writeln!(
+            out,
+            "  ({} bytes need the {} field: the shortest that holds them, as RFC 6455 §5.2 requires)",
+            header.payload_len,
+            length_field(encoding)
+        );
+    }
+    let last = (at as u64).saturating_add(header.payload_len - 1);
+    let _ = writeln!(
+        out,
+        "  bytes {at}-{last}: payload, {} bytes",
+        header.payload_len
+    );
+    if payload.is_empty() {
+        return;
+    }
+    let shown = payload.len().min(PAYLOAD_SHOWN);
+    let more = if payload.len() > shown {
+        format!(" … ({} more)", payload.len() - shown)
+    } else {
+        String::new()
+    };
+    let mut unmasked = payload.to_vec();
+    if let Some(key) = header.mask {
+        apply_mask(&mut unmasked, key, 0);
+        let _ = writeln!(out, "    as sent:  {}{more}", hex(&payload[..shown]));
+        let _ = writeln!(
+            out,
+            "    unmasked: {}{more}  (byte i XOR key byte i mod 4)",
+            hex(&unmasked[..shown])
+        );
+    } else {
+        let _ = writeln!(out, "    {}{more}", hex(&payload[..shown]));
+    }
+    let meaning = match header.opcode {
+        OpCode::Close => close_summary(&unmasked),
+        OpCode::Binary => ascii_preview(&unmasked[..shown]),
+        _ => text_preview(&unmasked[..shown]),
+    };
+    let _ = writeln!(out, "    {meaning}");
+}
+
+fn verdict_invalid(out: &mut String, error: &crate::error::ProtocolError) {
+    let _ = writeln!(
+        out,
+        "  invalid: {error}; the receiver fails the connection with close code {}",
+        error.close_code()
+    );
+}
+
+/// How a `Sec-WebSocket-Key` becomes its `Sec-WebSocket-Accept` (RFC 6455
+/// §4.2.2 item 5.4), step by step.
+pub fn explain_accept_key(key: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Sec-WebSocket-Key:    {key}");
+    match BASE64.decode(key) {
+        Ok(nonce) if nonce.len() == 16 => {
+            let _ = writeln!(out, "  decodes to 16 bytes: {} (a valid key)", hex(&nonce));
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "  note: not base64 of 16 bytes, so a server refuses it (RFC 6455 §4.2.1); the steps still work"
+            );
+        }
+    }
+    let _ = writeln!(out, "key + GUID:           {key}{WEBSOCKET_GUID}");
+    let _ = writeln!(
+        out,
+        "SHA-1 of that:        {}",
+        hex_compact(&accept_key_sha1(key.as_bytes()))
+    );
+    let _ = writeln!(
+        out,
+        "Sec-WebSocket-Accept: {} (the SHA-1 in base64)",
+        accept_key(key.as_bytes())
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explain(hex: &str) -> String {
+        explain_frames(&parse_hex(hex).unwrap())
+    }
+
+    #[test]
+    fn parse_hex_reads_the_rfc_notation() {
+        assert_eq!(
+            parse_hex("0x82 0x7E 0x0100").unwrap(),
+            [0x82, 0x7e, 0x01, 0x00]
+        );
+        assert_eq!(parse_hex("81:05, 48").unwrap(), [0x81, 0x05, 0x48]);
+        assert_eq!(parse_hex("810548").unwrap(), [0x81, 0x05, 0x48]);
+        assert_eq!(parse_hex("0x8"), Err(HexError::OddDigits("0x8".into())));
+        assert_eq!(parse_hex("zz"), Err(HexError::NotHex("zz".into())));
+        assert_eq!(parse_hex("0x"), Err(HexError::NotHex("0x".into())));
+        assert_eq!(parse_hex("  "), Err(HexError::Empty));
+    }
+
+    #[test]
+    fn rfc6455_5_7_unmasked_hello() {
+        assert_eq!(
+            explain("0x81 0x05 0x48 0x65 0x6c 0x6c 0x6f"),
+            "frame 1, from byte 0:
+  byte 0: 0x81 = 1 000 0001 (FIN, RSV1-3, opcode)
+    FIN=1       the final fragment of its message
+    RSV1-3=000  no extension bits
+    opcode=0x1  text
+  byte 1: 0x05 = 0 0000101 (MASK, payload length)
+    MASK=0      the payload is not masked: sent by a server (RFC 6455 §5.1)
+    length=5    the payload length itself (7-bit field, 0-125)
+  bytes 2-6: payload, 5 bytes
+    48 65 6c 6c 6f
+    \"Hello\"
+  valid: a whole text message, \"Hello\"
+"
+        );
+    }
+
+    #[test]
+    fn rfc6455_5_7_masked_hello() {
+        let out = explain("0x81 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d 0x51 0x58");
+        assert!(
+            out.contains("MASK=1      the payload is masked: sent by a client"),
+            "{out}"
+        );
+        assert!(
+            out.contains("bytes 2-5: 37 fa 21 3d  masking key 37fa213d"),
+            "{out}"
+        );
+        assert!(out.contains("as sent:  7f 9f 4d 51 58"), "{out}");
+        assert!(out.contains("unmasked: 48 65 6c 6c 6f"), "{out}");
+        assert!(
+            out.ends_with("valid: a whole text message, \"Hello\"\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn rfc6455_5_7_fragmented_hello() {
+        let out = explain("0x01 0x03 0x48 0x65 0x6c 0x80 0x02 0x6c 0x6f");
+        assert!(out.contains("frame 1, from byte 0:"), "{out}");
+        assert!(
+            out.contains("FIN=0       more fragments of this message follow"),
+            "{out}"
+        );
+        assert!(
+            out.contains("valid: the message continues in a later frame"),
+            "{out}"
+        );
+        assert!(out.contains("frame 2, from byte 5:"), "{out}");
+        assert!(out.contains("opcode=0x0  continuation"), "{out}");
+        assert!(
+            out.ends_with("valid: a whole text message, \"Hello\"\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn rfc6455_5_7_ping_and_masked_pong() {
+        let ping = explain("0x89 0x05 0x48 0x65 0x6c 0x6c 0x6f");
+        assert!(ping.contains("opcode=0x9  ping"), "{ping}");
+        assert!(
+            ping.ends_with("answers with a pong carrying the same data (RFC 6455 §5.5.2)\n"),
+            "{ping}"
+        );
+        let pong = explain("0x8a 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d 0x51 0x58");
+        assert!(pong.contains("opcode=0xa  pong"), "{pong}");
+        assert!(pong.contains("\"Hello\""), "{pong}");
+        assert!(pong.ends_with("valid: a pong\n"), "{pong}");
+    }
+
+    #[test]
+    fn rfc6455_5_7_256_and_65536_byte_binary_messages() {
+        let mut frame = vec![0x82, 0x7E, 0x01, 0x00];
+        frame.extend(std::iter::repeat_n(0xAB, 256));
+        let out = explain_frames(&frame);
+        assert!(
+            out.contains("length=126  the length is in the next 2 bytes (16-bit field)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("bytes 2-3: 01 00  payload length 256"),
+            "{out}"
+        );
+        assert!(out.contains("bytes 4-259: payload, 256 bytes"), "{out}");
+        assert!(out.contains("… (224 more)"), "{out}");
+        assert!(
+            out.ends_with("valid: a whole binary message of 256 bytes\n"),
+            "{out}"
+        );
+
+        let out = explain("0x82 0x7F 0x0000000100000000");
+        assert!(
+            out.ends_with("incomplete: 0 of the 4294967296 payload bytes are here\n"),
+            "{out}"
+        );
+
+        let out = explain("0x82 0x7F 0x0000000000010000");
+        assert!(
+            out.contains("length=127  the length is in the next 8 bytes (64-bit field)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("bytes 2-9: 00 00 00 00 00 01 00 00  payload length 65536"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("incomplete: 0 of the 65536 payload bytes are here\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn rsv1_without_extension_is_explained() {
+        let out = explain("c1 02 68 69");
+        assert!(out.contains("RSV1-3=100  extension bits"), "{out}");
+        assert!(
+            out.contains("invalid: RSV1 set but no extension negotiated (RFC 6455 §5.2); the receiver fails the connection with close code 1002 (protocol error)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn header_errors_are_explained() {
+        let out = explain("83 00");
+        assert!(
+            out.contains("reserved for further non-control frames"),
+            "{out}"
+        );
+        assert!(
+            out.contains("invalid: reserved opcode 0x3 (RFC 6455 §5.2)"),
+            "{out}"
+        );
+        let out = explain("82 7e 00 7d");
+        assert!(
+            out.contains("invalid: length 125 not in the shortest encoding"),
+            "{out}"
+        );
+        let out = explain("09 00");
+        assert!(out.contains("invalid: fragmented ping frame"), "{out}");
+    }
+
+    #[test]
+    fn close_frames_name_their_code_and_invalid_text_is_caught() {
+        let out = explain("88 02 03 e8");
+        assert!(out.contains("1000 normal closure"), "{out}");
+        let out = explain("88 02 03 ed");
+        assert!(out.contains("invalid: invalid close code 1005"), "{out}");
+        let out = explain("81 02 c3 28");
+        assert!(
+            out.contains("invalid: text is not valid UTF-8 (RFC 6455 §8.1)"),
+            "{out}"
+        );
+        assert!(out.contains("close code 1007"), "{out}");
+    }
+
+    #[test]
+    fn a_masked_frame_after_an_unmasked_one_is_refused() {
+        let out = explain("81 01 61 81 81 00 00 00 00 61");
+        assert!(
+            out.contains("invalid: server frame masked (RFC 6455 §5.1)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn truncated_input_is_incomplete_not_an_error() {
+        assert!(
+            explain("81").ends_with("incomplete: the header continues past the last byte given\n")
+        );
+        assert!(explain("81 05 48").ends_with("incomplete: 1 of the 5 payload bytes are here\n"));
+        assert!(explain("01 01 48").ends_with(
+            "the last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n"
+        ));
+    }
+
+    #[test]
+    fn rfc6455_4_2_2_accept_key_steps() {
+        assert_eq!(
+            explain_accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "Sec-WebSocket-Key:    dGhlIHNhbXBsZSBub25jZQ==
+  decodes to 16 bytes: 74 68 65 20 73 61 6d 70 6c 65 20 6e 6f 6e 63 65 (a valid key)
+key + GUID:           dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11
+SHA-1 of that:        b37a4f2cc0624f1690f64606cf385945b2bec4ea
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo= (the SHA-1 in base64)
+"
+        );
+        assert!(explain_accept_key("short").contains("note: not base64 of 16 bytes"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn explaining_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = explain_frames(&bytes);
+        }
+    }
+}

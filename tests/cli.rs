@@ -1,0 +1,169 @@
+//! The `ws6455` command as a user runs it: `client` against the echo
+//! server, `decode` on RFC 6455 §5.7's examples, `accept-key` on §4.2.2's.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Runs `ws6455 args...` with `stdin`, and gives up after 10 seconds.
+fn ws6455(args: &[&str], stdin: &[u8]) -> Output {
+    run(args, Some(stdin))
+}
+
+/// Runs `ws6455 args...` with `stdin`, or with a stdin that stays open
+/// until it exits, and gives up after 10 seconds.
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let open_stdin = match stdin {
+        Some(bytes) => {
+            child.stdin.take().unwrap().write_all(bytes).unwrap();
+            None
+        }
+        None => child.stdin.take(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("ws6455 {args:?} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(open_stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn client_round_trips_stdin_lines_and_closes_with_1000() {
+    let url = format!("ws://{}/", start_echo());
+    let output = ws6455(&["client", &url], "hello\nκόσμε\n".as_bytes());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "hello\nκόσμε\n");
+}
+
+#[test]
+fn client_trace_shows_the_handshake_and_every_frame() {
+    let url = format!("ws://{}/", start_echo());
+    let output = ws6455(&["client", "--trace", &url], b"hello\n");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let trace = text(&output.stderr);
+    for expected in [
+        "> GET / HTTP/1.1\n",
+        "> Sec-WebSocket-Version: 13\n",
+        "< HTTP/1.1 101 Switching Protocols\n",
+        "> text FIN=1 RSV1-3=000 opcode=0x1 MASK=1 key=",
+        "< text FIN=1 RSV1-3=000 opcode=0x1 MASK=0 len=5 (7-bit) payload: 68 65 6c 6c 6f \"hello\"\n",
+        "= 1000 normal closure\n",
+    ] {
+        assert!(trace.contains(expected), "{expected:?} in\n{trace}");
+    }
+}
+
+#[test]
+fn client_binary_sends_lines_as_binary_and_shows_them_in_hex() {
+    let url = format!("ws://{}/", start_echo());
+    let output = ws6455(&["client", "--binary", &url], b"hello\n");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "[binary, 5 bytes] 68 65 6c 6c 6f\n");
+}
+
+#[test]
+fn client_reports_a_refused_handshake() {
+    let addr = start_echo();
+    let output = ws6455(
+        &["client", &format!("ws://{addr}/"), "--header", "Host: x"],
+        b"",
+    );
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("\"Host\" is set by the opening handshake"));
+    let output = ws6455(&["client", "wss://127.0.0.1:1/"], b"");
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("TLS not supported yet"));
+}
+
+#[test]
+fn decode_explains_the_rfc_examples() {
+    let output = ws6455(
+        &[
+            "decode", "0x81", "0x05", "0x48", "0x65", "0x6c", "0x6c", "0x6f",
+        ],
+        b"",
+    );
+    assert!(output.status.success());
+    let explanation = text(&output.stdout);
+    assert!(explanation.contains("opcode=0x1  text"), "{explanation}");
+    assert!(
+        explanation.ends_with("valid: a whole text message, \"Hello\"\n"),
+        "{explanation}"
+    );
+
+    let output = ws6455(&["decode", "81 85 37 fa 21 3d 7f 9f 4d 51 58"], b"");
+    assert!(text(&output.stdout).contains("unmasked: 48 65 6c 6c 6f"));
+}
+
+#[test]
+fn decode_says_why_a_frame_is_invalid() {
+    let output = ws6455(&["decode", "c1 02 68 69"], b"");
+    assert!(output.status.success());
+    assert!(
+        text(&output.stdout)
+            .contains("invalid: RSV1 set but no extension negotiated (RFC 6455 §5.2)"),
+        "{}",
+        text(&output.stdout)
+    );
+    let output = ws6455(&["decode", "xyz"], b"");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn accept_key_shows_the_sha1_on_the_way() {
+    let output = ws6455(&["accept-key", "dGhlIHNhbXBsZSBub25jZQ=="], b"");
+    assert!(output.status.success());
+    let steps = text(&output.stdout);
+    assert!(
+        steps.contains("b37a4f2cc0624f1690f64606cf385945b2bec4ea"),
+        "{steps}"
+    );
+    assert!(
+        steps.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{steps}"
+    );
+}
+
+/// Closes every connection at once with 4000 and a reason.
+struct CloseWithReason;
+
+impl ws6455::server::Service for CloseWithReason {
+    fn session(
+        &self,
+        ws: &mut ws6455::WebSocket<std::net::TcpStream>,
+        _request: &ws6455::handshake::Request,
+    ) -> Result<(), ws6455::Error> {
+        ws.close(ws6455::CloseCode(4000), "internal detail")?;
+        while !matches!(ws.read()?, ws6455::Message::Close(_)) {}
+        Ok(())
+    }
+}
+
+#[test]
+fn rfc6455_5_5_1_client_does_not_show_the_close_reason() {
+    let url = format!("ws://{}/", start_server(quiet_config(), CloseWithReason));
+    let output = run(&["client", &url], None);
+    let shown = text(&output.stderr);
+    assert!(shown.contains("closed by the server: 4000"), "{shown}");
+    assert!(!shown.contains("internal detail"), "{shown}");
+}

@@ -2,8 +2,14 @@
 //!
 //! Each accepted TCP connection gets its own OS thread with a small stack.
 //! The thread reads the opening request under a deadline, lets the
-//! [`Service`] answer it, runs the service's session, and closes the TCP
-//! connection in the order RFC 6455 §7.1.1 asks of a server.
+//! [`Service`] answer it (or refuse it), runs the service's session, and
+//! closes the TCP connection in the order RFC 6455 §7.1.1 asks of a server.
+//!
+//! A session receives the connection as [`Upgraded`]: the TCP stream, the
+//! bytes that followed the request, and the configuration. Most services
+//! turn it into a [`WebSocket`] with [`Upgraded::into_websocket`]; one that
+//! reads and writes on separate threads (the chat) builds its own halves
+//! from the same parts.
 
 pub mod echo;
 
@@ -18,6 +24,33 @@ use crate::connection::WebSocket;
 use crate::error::{Error, HandshakeError};
 use crate::handshake::{HandshakeLimits, Request, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
+
+/// A connection whose opening handshake succeeded, handed to
+/// [`Service::session`]. The server keeps the stream and closes it when the
+/// session returns, so a session may lend it to threads it scopes to itself.
+#[derive(Debug)]
+pub struct Upgraded<'a> {
+    /// The TCP stream, with no read timeout and the configured write timeout.
+    pub stream: &'a TcpStream,
+    /// Bytes the client sent after its opening request: the start of its
+    /// first frames (RFC 6455 §4.1 asks clients to wait for the 101, so
+    /// usually none).
+    pub already_read: Vec<u8>,
+    /// The server's configuration: limits, write and close timeouts.
+    pub config: &'a ServerConfig,
+}
+
+impl<'a> Upgraded<'a> {
+    /// The connection as a server-side [`WebSocket`] with the configured limits.
+    pub fn into_websocket(self) -> WebSocket<&'a TcpStream> {
+        WebSocket::from_raw(
+            self.stream,
+            Role::Server,
+            self.config.limits,
+            self.already_read,
+        )
+    }
+}
 
 /// How a server treats its connections.
 #[derive(Clone, Debug)]
@@ -60,15 +93,25 @@ pub trait Service: Send + Sync + 'static {
         Response::rejection(&HandshakeError::NotAnUpgrade)
     }
 
-    /// Chooses the subprotocol for a valid upgrade request, from those the
-    /// client offered. Default: none.
+    /// Decides whether a valid upgrade request may open a session, before
+    /// the 101 is sent. `Err(response)` refuses it with that response
+    /// instead, for example a 400 for a path the service does not serve.
+    /// Default: every valid upgrade request is admitted.
+    fn admit(&self, request: &Request) -> Result<(), Response> {
+        let _ = request;
+        Ok(())
+    }
+
+    /// Chooses the subprotocol for an admitted upgrade request, from those
+    /// the client offered. Default: none.
     fn choose_subprotocol(&self, request: &Request) -> Option<String> {
         let _ = request;
         None
     }
 
-    /// Runs one connection until it ends.
-    fn session(&self, ws: &mut WebSocket<TcpStream>, request: &Request) -> Result<(), Error>;
+    /// Runs one connection until it ends. The server closes the TCP
+    /// connection afterwards.
+    fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error>;
 }
 
 /// Accepts connections forever, one thread each.
@@ -107,20 +150,26 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
-    let (outcome, stream) = match opening_handshake(&stream, config, service) {
+    let outcome = match opening_handshake(&stream, config, service) {
         Ok((request, already_read)) => {
             if config.log {
                 eprintln!("{peer}: connected to {}", request.path);
             }
-            let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
-            let result = service.session(&mut ws, &request);
-            (Outcome::Session(result), ws.into_inner())
+            let connection = Upgraded {
+                stream: &stream,
+                already_read,
+                config,
+            };
+            Outcome::Session(service.session(connection, &request))
         }
-        Err(outcome) => (outcome, stream),
+        Err(outcome) => outcome,
     };
     if config.log {
         match &outcome {
             Outcome::Http(status) => eprintln!("{peer}: plain HTTP request answered {status}"),
+            Outcome::NotAdmitted(status) => {
+                eprintln!("{peer}: upgrade request not admitted, answered {status}")
+            }
             Outcome::Refused(e) => eprintln!("{peer}: handshake refused: {e}"),
             Outcome::Session(Ok(())) => eprintln!("{peer}: disconnected"),
             Outcome::Session(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
@@ -133,6 +182,8 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
 enum Outcome {
     /// A plain HTTP request was answered with this status.
     Http(u16),
+    /// The service did not admit a valid upgrade request and answered with this status.
+    NotAdmitted(u16),
     /// The opening handshake failed (and was answered, where it could be).
     Refused(Error),
     /// A WebSocket session ran and ended so.
@@ -169,6 +220,10 @@ fn opening_handshake<S: Service>(
         }
         Err(e) => return Err(Outcome::Refused(reject(&mut writer, e))),
     };
+    if let Err(response) = service.admit(&request) {
+        let _ = write_response(&mut writer, &response);
+        return Err(Outcome::NotAdmitted(response.status));
+    }
     let subprotocol = service.choose_subprotocol(&request);
     answer_upgrade(&mut writer, &request, &key, subprotocol.as_deref())
         .map_err(Outcome::Refused)?;

@@ -11,6 +11,7 @@
 //! reads and writes on separate threads (the chat) builds its own halves
 //! from the same parts.
 
+pub mod chat;
 pub mod echo;
 
 use std::io::{self, Read};

@@ -105,6 +105,10 @@ struct State {
     liveness: Liveness,
     /// The reader has stopped: it got the peer's Close, or the connection ended.
     reading_done: bool,
+    /// The writer is waiting on the condition variable; a push must wake it.
+    /// (A busy writer takes the new frame on its next pass, and a broadcast
+    /// to a room saves a wake-up call per member.)
+    writer_waiting: bool,
 }
 
 impl State {
@@ -169,6 +173,7 @@ impl Outbox {
                 phase: Phase::Open,
                 liveness: Liveness::HeardAt(Instant::now()),
                 reading_done: false,
+                writer_waiting: false,
             }),
             changed: Condvar::new(),
             capacity,
@@ -186,7 +191,9 @@ impl Outbox {
         }
         state.bytes += frame.len();
         state.queue.push_back(Arc::clone(frame));
-        self.changed.notify_one();
+        if state.writer_waiting {
+            self.changed.notify_one();
+        }
         Ok(())
     }
 
@@ -295,11 +302,13 @@ impl Outbox {
                 Phase::CloseSent { deadline } => deadline,
                 Phase::Finished => return Task::Stop(Stop::Done),
             };
+            state.writer_waiting = true;
             state = self
                 .changed
                 .wait_timeout(state, wake_at.saturating_duration_since(now))
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
+            state.writer_waiting = false;
         }
     }
 

@@ -88,7 +88,9 @@ impl Default for ServerConfig {
 
 /// What a server does with its connections.
 pub trait Service: Send + Sync + 'static {
-    /// The answer to a request that is not a WebSocket upgrade at all.
+    /// The answer to a request that is not a WebSocket upgrade at all: an
+    /// HTTP/1.1 GET with a Host and no `Upgrade` header. Other methods never
+    /// get here; they are answered 405 with `Allow: GET` (RFC 6455 §4.2.1).
     fn plain_http(&self, request: &Request) -> Response {
         let _ = request;
         Response::rejection(&HandshakeError::NotAnUpgrade)

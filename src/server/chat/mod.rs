@@ -5,7 +5,8 @@
 //! digits, `_` or `-` (the query string is ignored); any other path is
 //! refused with 400 before the 101. A plain GET of a room's path returns
 //! the chat page; its script and style sheet live at `/chat.js` and
-//! `/chat.css` (names no room can have).
+//! `/chat.css` (names no room can have). Other paths get 404, and other
+//! methods 405 (from the server, before any service is asked).
 //!
 //! # Protocol
 //!
@@ -283,15 +284,6 @@ fn asset(content_type: &str, body: &str) -> Response {
 
 impl Service for Chat {
     fn plain_http(&self, request: &Request) -> Response {
-        if request.method != "GET" {
-            let mut response = Response::text(
-                405,
-                "Method Not Allowed",
-                &format!("{} is not allowed here; use GET", request.method),
-            );
-            response.headers.push(("Allow".to_owned(), b"GET".to_vec()));
-            return response;
-        }
         let path = request
             .path
             .split_once('?')

@@ -10,7 +10,7 @@
 //!
 //! # Protocol
 //!
-//! The server sends JSON text frames (see [`event::Event`]): a `welcome`
+//! The server sends JSON text frames (see `chat/event.rs`): a `welcome`
 //! first, then `message`, `join`, `leave`, `nick` and `error` events. Every
 //! text message a client sends is delivered as a `message` to everyone in
 //! its room, the sender included, in the order the server received them.
@@ -30,8 +30,9 @@
 //! it decodes frames with [`MessageDecoder`] and acts on each message. A
 //! writer thread, scoped to the session, owns every write to the socket:
 //! broadcasts, Pongs, Pings and Close frames all reach it as whole encoded
-//! frames through the connection's [`Outbox`], so frames never interleave
-//! and the closing handshake has one author. The reader never writes.
+//! frames through the connection's outbox (`chat/outbox.rs`), a queue
+//! bounded by bytes, so frames never interleave and the closing handshake
+//! has one author. The reader never writes.
 //!
 //! # Slow consumers and limits
 //!

@@ -105,9 +105,10 @@ struct State {
     liveness: Liveness,
     /// The reader has stopped: it got the peer's Close, or the connection ended.
     reading_done: bool,
-    /// The writer is waiting on the condition variable; a push must wake it.
-    /// (A busy writer takes the new frame on its next pass, and a broadcast
-    /// to a room saves a wake-up call per member.)
+    /// The writer is waiting on the condition variable and nobody has woken
+    /// it yet; a push must wake it. (A busy or already woken writer takes
+    /// the new frame on its next pass, and a broadcast saves a wake-up call
+    /// per member.)
     writer_waiting: bool,
 }
 
@@ -192,6 +193,8 @@ impl Outbox {
         state.bytes += frame.len();
         state.queue.push_back(Arc::clone(frame));
         if state.writer_waiting {
+            // One wake-up is enough: the writer takes everything queued when it runs.
+            state.writer_waiting = false;
             self.changed.notify_one();
         }
         Ok(())

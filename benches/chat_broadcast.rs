@@ -24,6 +24,7 @@ use ws6455::{Limits, Message, Role, WebSocket};
 const CLIENTS: usize = 100;
 const TEXT_LEN: usize = 100;
 const WINDOW: u64 = 1000;
+const BURST: u64 = 16;
 const SEND_FOR: Duration = Duration::from_secs(3);
 const END: &str = "end";
 
@@ -70,17 +71,16 @@ fn main() {
         }
     });
 
-    let text = "m".repeat(TEXT_LEN);
-    let frame = client_frame(&text);
+    // The sender writes BURST messages at a time, as a client with a
+    // backlog would: the server decodes them from one read.
+    let burst = client_frame(&"m".repeat(TEXT_LEN)).repeat(BURST as usize);
     let start = Instant::now();
     let mut sent: u64 = 0;
     while start.elapsed() < SEND_FOR {
-        for _ in 0..16 {
-            writer.write_all(&frame).unwrap();
-        }
-        sent += 16;
+        writer.write_all(&burst).unwrap();
+        sent += BURST;
         while sent - slowest(&received) > WINDOW {
-            thread::yield_now();
+            thread::sleep(Duration::from_micros(200));
         }
     }
     writer.write_all(&client_frame(END)).unwrap();

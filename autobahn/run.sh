@@ -67,8 +67,8 @@ stop_pid() {  # stop_pid PID NAME: TERM, wait up to 5 s, then KILL
   wait "$pid" 2>/dev/null || true
 }
 cleanup() {
-  stop_pid "$TESTEE_PID" "server under test"; TESTEE_PID=""
-  stop_pid "$WSTEST_PID" "wstest";            WSTEST_PID=""
+  stop_pid "$TESTEE_PID" "testee";  TESTEE_PID=""
+  stop_pid "$WSTEST_PID" "wstest";  WSTEST_PID=""
   [[ -z "$SPEC" ]] || rm -f "$SPEC"
 }
 trap cleanup EXIT
@@ -207,10 +207,18 @@ WSTEST="$VENV/bin/wstest"
 if [[ "$MODE" == install ]]; then log "wstest is ready: $WSTEST"; exit 0; fi
 export PYTHONWARNINGS=ignore   # silence py2 deprecation noise from cryptography
 
-if port_open "$PORT"; then
-  die "port $PORT is already in use; stop whatever listens there or set AUTOBAHN_PORT"
-fi
+check_port_free() {  # called right before starting the listener, i.e. after any build
+  if port_open "$PORT"; then
+    die "port $PORT is already in use; stop whatever listens there or set AUTOBAHN_PORT"
+  fi
+}
 
+# Two runs of the same mode in one checkout would delete each other's reports.
+mkdir -p "$LOG_DIR"
+if command -v flock >/dev/null; then
+  exec 8>"$LOG_DIR/.run-$MODE.lock"
+  flock -n 8 || die "another 'run.sh $MODE' is already running in this checkout ($HERE)"
+fi
 rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
 TESTEE_LOG="$LOG_DIR/testee-$MODE.log"
@@ -226,13 +234,15 @@ RUN_FAILED=0
 if [[ "$MODE" == server ]]; then
   SPEC="$(make_spec "$HERE/fuzzingclient.json")"
   if [[ -n "${AUTOBAHN_SERVER_CMD:-}" ]]; then
+    check_port_free
     log "using stand-in server: $AUTOBAHN_SERVER_CMD"
-    ( cd "$ROOT" && AUTOBAHN_PORT="$PORT" exec bash -c "exec $AUTOBAHN_SERVER_CMD" ) >"$TESTEE_LOG" 2>&1 </dev/null &
+    ( cd "$ROOT" && AUTOBAHN_PORT="$PORT" exec bash -c "exec $AUTOBAHN_SERVER_CMD" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
     TESTEE_PID=$!
   else
     log "building ws6455 (cargo build --release)"
     ( cd "$ROOT" && cargo build --release )
-    ( cd "$ROOT" && exec "$TARGET_DIR/release/ws6455" echo --listen "127.0.0.1:$PORT" ) >"$TESTEE_LOG" 2>&1 </dev/null &
+    check_port_free
+    ( cd "$ROOT" && exec "$TARGET_DIR/release/ws6455" echo --listen "127.0.0.1:$PORT" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
     TESTEE_PID=$!
   fi
   wait_port "$PORT" "$TESTEE_PID" "server under test"
@@ -240,7 +250,12 @@ if [[ "$MODE" == server ]]; then
   log "running wstest -m fuzzingclient (limit ${TIMEOUT}s; log: $WSTEST_LOG)"
   t0=$SECONDS
   rc=0
-  ( cd "$HERE" && exec timeout "$TIMEOUT" "$WSTEST" -m fuzzingclient -s "$SPEC" ) >"$WSTEST_LOG" 2>&1 </dev/null || rc=$?
+  # Background + wait (not a foreground command): bash runs traps only between
+  # commands, and `wait` is interruptible, so INT/TERM still clean up at once.
+  ( cd "$HERE" && exec timeout "$TIMEOUT" "$WSTEST" -m fuzzingclient -s "$SPEC" ) >"$WSTEST_LOG" 2>&1 </dev/null 8>&- &
+  WSTEST_PID=$!
+  wait "$WSTEST_PID" || rc=$?
+  WSTEST_PID=""
   log "wstest finished in $((SECONDS - t0)) s (exit $rc); $(grep -c '^Running test case' "$WSTEST_LOG" || true) case(s) run"
   if (( rc == 124 )); then log "wstest timed out after ${TIMEOUT}s"; fi
   if (( rc != 0 )); then RUN_FAILED=1; show_log_tail "$WSTEST_LOG" wstest; fi
@@ -259,8 +274,9 @@ else  # client
     log "building autobahn_client example (cargo build --release --example autobahn_client)"
     ( cd "$ROOT" && cargo build --release --example autobahn_client )
   fi
+  check_port_free
   log "starting wstest -m fuzzingserver on port $PORT (log: $WSTEST_LOG)"
-  ( cd "$HERE" && exec "$WSTEST" -m fuzzingserver -s "$SPEC" --webport 0 ) >"$WSTEST_LOG" 2>&1 </dev/null &
+  ( cd "$HERE" && exec "$WSTEST" -m fuzzingserver -s "$SPEC" --webport 0 ) >"$WSTEST_LOG" 2>&1 </dev/null 8>&- &
   WSTEST_PID=$!
   wait_port "$PORT" "$WSTEST_PID" "wstest fuzzingserver"
 
@@ -269,10 +285,13 @@ else  # client
   t0=$SECONDS
   rc=0
   if [[ -n "${AUTOBAHN_CLIENT_CMD:-}" ]]; then
-    ( cd "$ROOT" && exec timeout "$TIMEOUT" bash -c "exec $AUTOBAHN_CLIENT_CMD \"\$0\"" "$URL" ) </dev/null || rc=$?
+    ( cd "$ROOT" && exec timeout "$TIMEOUT" bash -c "exec $AUTOBAHN_CLIENT_CMD \"\$0\"" "$URL" ) </dev/null 8>&- &
   else
-    ( cd "$ROOT" && exec timeout "$TIMEOUT" cargo run --release --example autobahn_client -- "$URL" ) </dev/null || rc=$?
+    ( cd "$ROOT" && exec timeout "$TIMEOUT" cargo run --release --example autobahn_client -- "$URL" ) </dev/null 8>&- &
   fi
+  TESTEE_PID=$!
+  wait "$TESTEE_PID" || rc=$?
+  TESTEE_PID=""
   log "client finished in $((SECONDS - t0)) s (exit $rc)"
   if (( rc == 124 )); then log "client timed out after ${TIMEOUT}s"; fi
   (( rc == 0 )) || RUN_FAILED=1

@@ -171,6 +171,21 @@ impl<S: Read + Write> WebSocket<S> {
         self.start_close(Some(code), reason)
     }
 
+    /// Finishes a closing handshake we started (§7.1.2): reads, discarding
+    /// messages, until the peer's Close arrives. Set a read timeout on the
+    /// stream first; a peer that never answers is then an `Io` error.
+    pub fn finish_close(&mut self) -> Result<(), Error> {
+        while self.state == State::CloseSent {
+            self.read()?;
+        }
+        Ok(())
+    }
+
+    /// Whether we sent a Close frame and the peer has not answered yet.
+    pub fn is_closing(&self) -> bool {
+        self.state == State::CloseSent
+    }
+
     /// Which end of the connection this is.
     pub fn role(&self) -> Role {
         self.role

@@ -42,7 +42,8 @@ fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 /// word-wise version is tested (and benchmarked) against.
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
-        *byte ^= key[(offset + i) & 3];
+        // Only the position modulo 4 matters, and wrapping keeps it.
+        *byte ^= key[offset.wrapping_add(i) & 3];
     }
 }
 
@@ -74,6 +75,19 @@ mod tests {
                     assert_eq!(fast, slow, "start {start} len {len} offset {offset}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn byte_loop_accepts_any_offset_up_to_usize_max() {
+        // Found by the `mask` fuzz target: `offset + i` overflowed.
+        let key = [0x12, 0x34, 0x56, 0x78];
+        for offset in [usize::MAX - 2, usize::MAX - 1, usize::MAX] {
+            let mut fast = [0xAA; 21];
+            let mut slow = [0xAA; 21];
+            apply_mask(&mut fast, key, offset);
+            apply_mask_bytewise(&mut slow, key, offset);
+            assert_eq!(fast, slow, "offset {offset}");
         }
     }
 

@@ -139,3 +139,49 @@ fn server_keeps_serving_others_after_a_misbehaving_client() {
     good.send(Message::Text("fine".into())).unwrap();
     assert_eq!(good.read().unwrap(), Message::Text("fine".into()));
 }
+
+/// A service that says goodbye as soon as the client connects.
+struct ClosesFirst;
+
+impl ws6455::server::Service for ClosesFirst {
+    fn session(
+        &self,
+        connection: ws6455::server::Upgraded<'_>,
+        _request: &ws6455::handshake::Request,
+    ) -> Result<(), Error> {
+        connection.with_websocket(|ws| ws.close(CloseCode::GOING_AWAY, "shutting down"))
+    }
+}
+
+#[test]
+fn rfc6455_7_1_2_server_initiated_close_waits_for_the_answer_then_closes_tcp() {
+    let mut ws = connect(start_server(quiet_config(), ClosesFirst));
+    let expected = CloseFrame {
+        code: CloseCode::GOING_AWAY,
+        reason: "shutting down".into(),
+    };
+    // Reading the server's Close sends our answer; then the server closes TCP.
+    assert_eq!(ws.read().unwrap(), Message::Close(Some(expected)));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(ws.get_mut(), &mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn rfc6455_7_1_2_server_stops_waiting_for_an_unanswered_close() {
+    use std::time::{Duration, Instant};
+    let config = ws6455::server::ServerConfig {
+        close_timeout: Duration::from_millis(300),
+        ..quiet_config()
+    };
+    let mut stream = connect_for_raw_frames(start_server(config, ClosesFirst));
+    let started = Instant::now();
+    // Never answer: the server gives up after its close timeout (twice: the
+    // wait for our Close, then the wait for our TCP close).
+    assert_eq!(expect_close(&mut stream), Some(1001));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
+}

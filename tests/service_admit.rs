@@ -23,10 +23,11 @@ impl Service for OnlyOpen {
     }
 
     fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error> {
-        let mut ws = connection.into_websocket();
-        ws.send(Message::Text(request.path.clone()))?;
-        while !matches!(ws.read()?, Message::Close(_)) {}
-        Ok(())
+        connection.with_websocket(|ws| {
+            ws.send(Message::Text(request.path.clone()))?;
+            while !matches!(ws.read()?, Message::Close(_)) {}
+            Ok(())
+        })
     }
 }
 

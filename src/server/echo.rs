@@ -28,13 +28,14 @@ impl Service for Echo {
     }
 
     fn session(&self, connection: Upgraded<'_>, _request: &Request) -> Result<(), Error> {
-        let mut ws = connection.into_websocket();
-        loop {
-            match ws.read()? {
-                message @ (Message::Text(_) | Message::Binary(_)) => ws.queue(message)?,
-                Message::Ping(_) | Message::Pong(_) => {}
-                Message::Close(_) => return Ok(()),
+        connection.with_websocket(|ws| {
+            loop {
+                match ws.read()? {
+                    message @ (Message::Text(_) | Message::Binary(_)) => ws.queue(message)?,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                    Message::Close(_) => return Ok(()),
+                }
             }
-        }
+        })
     }
 }

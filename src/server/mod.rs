@@ -7,9 +7,10 @@
 //!
 //! A session receives the connection as [`Upgraded`]: the TCP stream, the
 //! bytes that followed the request, and the configuration. Most services
-//! turn it into a [`WebSocket`] with [`Upgraded::into_websocket`]; one that
-//! reads and writes on separate threads (the chat) builds its own halves
-//! from the same parts.
+//! run over a [`WebSocket`] with [`Upgraded::with_websocket`], which also
+//! finishes a closing handshake the session started; one that reads and
+//! writes on separate threads (the chat) builds its own halves from the
+//! same parts.
 
 pub mod chat;
 pub mod echo;
@@ -42,14 +43,30 @@ pub struct Upgraded<'a> {
 }
 
 impl<'a> Upgraded<'a> {
-    /// The connection as a server-side [`WebSocket`] with the configured limits.
-    pub fn into_websocket(self) -> WebSocket<&'a TcpStream> {
-        WebSocket::from_raw(
+    /// Runs `session` over the connection as a server-side [`WebSocket`]
+    /// with the configured limits. If the session sent a Close and returned
+    /// before the peer answered, waits for the answer (RFC 6455 §7.1.2), but
+    /// no longer than the close timeout.
+    pub fn with_websocket(
+        self,
+        session: impl FnOnce(&mut WebSocket<&'a TcpStream>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut ws = WebSocket::from_raw(
             self.stream,
             Role::Server,
             self.config.limits,
             self.already_read,
-        )
+        );
+        let result = session(&mut ws);
+        if !ws.is_closing() {
+            return result;
+        }
+        let waited = self
+            .stream
+            .set_read_timeout(Some(self.config.close_timeout));
+        result
+            .and(waited.map_err(Error::Io))
+            .and_then(|()| ws.finish_close())
     }
 }
 

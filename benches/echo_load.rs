@@ -1,0 +1,216 @@
+//! End-to-end echo benchmark: ws6455's echo server beside tungstenite's
+//! blocking one, driven by the same load generator in one run.
+//!
+//! Each server runs as a child process pinned to core 0; the load generator
+//! runs pinned to core 1. For every scenario and server it takes the median
+//! of three rounds. Run it with `cargo bench --bench echo_load`.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::{FrameCounter, ServerKind, ServerProcess, frames, handshake};
+
+const ROUNDS: usize = 3;
+const ROUND_TIME: Duration = Duration::from_secs(2);
+
+struct Scenario {
+    name: &'static str,
+    connections: usize,
+    size: usize,
+    window: usize,
+}
+
+const SCENARIOS: [Scenario; 4] = [
+    Scenario {
+        name: "8 conns x 16 B, window 64",
+        connections: 8,
+        size: 16,
+        window: 64,
+    },
+    Scenario {
+        name: "1 conn x 16 B, window 1",
+        connections: 1,
+        size: 16,
+        window: 1,
+    },
+    Scenario {
+        name: "4 conns x 64 KiB, window 8",
+        connections: 4,
+        size: 64 << 10,
+        window: 8,
+    },
+    Scenario {
+        name: "1 conn x 16 MiB, window 1",
+        connections: 1,
+        size: 16 << 20,
+        window: 1,
+    },
+];
+
+/// What one round measured.
+#[derive(Clone, Default)]
+struct Measured {
+    messages_per_sec: f64,
+    mib_per_sec: f64,
+    /// Round-trip latencies, for window-1 scenarios.
+    p50_us: f64,
+    p99_us: f64,
+}
+
+fn main() {
+    support::serve_if_asked();
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    support::pin_self_to_load_core();
+    println!(
+        "echo_load: servers pinned to core 0, load to core 1: {}; median of {ROUNDS} rounds of {ROUND_TIME:?}",
+        support::can_pin()
+    );
+    let mut table = Vec::new();
+    for (i, scenario) in SCENARIOS.iter().enumerate() {
+        let mut row = Vec::new();
+        for (j, kind) in ServerKind::ALL.into_iter().enumerate() {
+            let server = ServerProcess::start(kind, 9700 + (i * 2 + j) as u16);
+            let mut rounds: Vec<Measured> = (0..ROUNDS)
+                .map(|_| run_round(server.addr, scenario))
+                .collect();
+            rounds.sort_by(|a, b| a.messages_per_sec.total_cmp(&b.messages_per_sec));
+            row.push(rounds[ROUNDS / 2].clone());
+        }
+        table.push(row);
+    }
+    print_table(&table);
+}
+
+fn run_round(addr: SocketAddr, scenario: &Scenario) -> Measured {
+    if scenario.window == 1 {
+        return ping_pong(addr, scenario.size);
+    }
+    let workers: Vec<_> = (0..scenario.connections)
+        .map(|_| {
+            let (size, window) = (scenario.size, scenario.window);
+            thread::spawn(move || windowed(addr, size, window))
+        })
+        .collect();
+    let messages: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let secs = ROUND_TIME.as_secs_f64();
+    Measured {
+        messages_per_sec: messages as f64 / secs,
+        mib_per_sec: (messages as f64 * scenario.size as f64) / secs / f64::from(1 << 20),
+        ..Measured::default()
+    }
+}
+
+/// Keeps `window` messages in flight on one connection for [`ROUND_TIME`];
+/// returns how many came back. A reader thread counts echoes and hands the
+/// writer one credit per echo, so neither side can block the other.
+fn windowed(addr: SocketAddr, size: usize, window: usize) -> u64 {
+    let mut writer = handshake(addr).unwrap();
+    let mut reader = writer.try_clone().unwrap();
+    let batch = frames(size, window);
+    let frame_len = batch.len() / window;
+    let (credits, returned) = mpsc::channel::<u64>();
+    let deadline = Instant::now() + ROUND_TIME;
+    let counting = thread::spawn(move || {
+        let mut counter = FrameCounter::default();
+        let mut buf = vec![0u8; 256 << 10];
+        let mut echoed = 0u64;
+        while Instant::now() < deadline {
+            let n = match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let done = counter.feed(&buf[..n]);
+            echoed += done;
+            if done > 0 && credits.send(done).is_err() {
+                break;
+            }
+        }
+        echoed
+    });
+    writer.write_all(&batch).unwrap();
+    while let Ok(done) = returned.recv() {
+        let mut done = done as usize;
+        while let Ok(more) = returned.try_recv() {
+            done += more as usize;
+        }
+        let mut left = done;
+        while left > 0 {
+            let now = left.min(window);
+            if writer.write_all(&batch[..now * frame_len]).is_err() {
+                break;
+            }
+            left -= now;
+        }
+    }
+    let echoed = counting.join().unwrap();
+    let _ = writer.shutdown(std::net::Shutdown::Both);
+    echoed
+}
+
+/// One message at a time: the round-trip latency, and throughput for large ones.
+fn ping_pong(addr: SocketAddr, size: usize) -> Measured {
+    let mut stream = handshake(addr).unwrap();
+    let frame = frames(size, 1);
+    let mut counter = FrameCounter::default();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < ROUND_TIME {
+        let sent = Instant::now();
+        stream.write_all(&frame).unwrap();
+        loop {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "server closed the connection");
+            if counter.feed(&buf[..n]) > 0 {
+                break;
+            }
+        }
+        latencies.push(sent.elapsed());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    let messages = latencies.len() as f64;
+    Measured {
+        messages_per_sec: messages / secs,
+        mib_per_sec: messages * size as f64 / secs / f64::from(1 << 20),
+        p50_us: at(0.5),
+        p99_us: at(0.99),
+    }
+}
+
+fn print_table(table: &[Vec<Measured>]) {
+    println!();
+    println!(
+        "| scenario | ws6455 msgs/s | ws6455 MiB/s | tungstenite msgs/s | tungstenite MiB/s | ratio | latency p50 / p99 (ws6455 vs tungstenite) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|");
+    for (scenario, row) in SCENARIOS.iter().zip(table) {
+        let (ours, theirs) = (&row[0], &row[1]);
+        let latency = if scenario.window == 1 {
+            format!(
+                "{:.1} / {:.1} µs vs {:.1} / {:.1} µs",
+                ours.p50_us, ours.p99_us, theirs.p50_us, theirs.p99_us
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "| {} | {:.0} | {:.1} | {:.0} | {:.1} | {:.2}x | {} |",
+            scenario.name,
+            ours.messages_per_sec,
+            ours.mib_per_sec,
+            theirs.messages_per_sec,
+            theirs.mib_per_sec,
+            ours.messages_per_sec / theirs.messages_per_sec,
+            latency
+        );
+    }
+}

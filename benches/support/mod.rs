@@ -1,0 +1,237 @@
+//! What the end-to-end benchmarks share: the two echo servers under test,
+//! run as child processes of the bench binary pinned to their own core, and
+//! a cheap client side (handshake, pre-encoded frames, a frame counter).
+
+#![allow(dead_code)] // each bench binary uses its own subset
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ws6455::frame::{OpCode, encode_frame};
+
+/// The servers compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `ws6455 echo`: the crate's thread-per-connection echo service.
+    Ws6455,
+    /// tungstenite's blocking API, one thread per connection, `read` then `send`.
+    Tungstenite,
+}
+
+impl ServerKind {
+    pub const ALL: [ServerKind; 2] = [ServerKind::Ws6455, ServerKind::Tungstenite];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Ws6455 => "ws6455",
+            ServerKind::Tungstenite => "tungstenite",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<ServerKind> {
+        ServerKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// If this process was started as a server (`--serve KIND PORT`), serves
+/// forever and never returns.
+pub fn serve_if_asked() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(at) = args.iter().position(|a| a == "--serve") else {
+        return;
+    };
+    let kind = ServerKind::from_name(&args[at + 1]).expect("unknown server kind");
+    let listener = TcpListener::bind(("127.0.0.1", args[at + 2].parse::<u16>().unwrap())).unwrap();
+    match kind {
+        ServerKind::Ws6455 => {
+            let config = ws6455::server::ServerConfig {
+                log: false,
+                ..Default::default()
+            };
+            ws6455::server::serve(listener, config, ws6455::server::echo::Echo).unwrap();
+        }
+        ServerKind::Tungstenite => serve_tungstenite(listener),
+    }
+    std::process::exit(0);
+}
+
+/// The peer: tungstenite's documented blocking server, with `TCP_NODELAY`
+/// like ours, echoing each data message with `send` (write and flush).
+fn serve_tungstenite(listener: TcpListener) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        thread::spawn(move || {
+            let _ = stream.set_nodelay(true);
+            let Ok(mut ws) = tungstenite::accept(stream) else {
+                return;
+            };
+            while let Ok(message) = ws.read() {
+                if (message.is_text() || message.is_binary()) && ws.send(message).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Whether there are cores enough to keep server and load generator apart.
+/// Decided once: after we pin ourselves, our own affinity shows one core.
+pub fn can_pin() -> bool {
+    static CAN_PIN: OnceLock<bool> = OnceLock::new();
+    *CAN_PIN.get_or_init(|| {
+        thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+            && Command::new("taskset").arg("--version").output().is_ok()
+    })
+}
+
+/// Pins this process (and the threads it starts from now on) to core 1.
+pub fn pin_self_to_load_core() {
+    if can_pin() {
+        let pid = std::process::id().to_string();
+        let _ = Command::new("taskset")
+            .args(["-a", "-cp", "1", &pid])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// A server child process; killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `kind` on `port`, pinned to core 0 where possible.
+    pub fn start(kind: ServerKind, port: u16) -> ServerProcess {
+        let exe = std::env::current_exe().unwrap();
+        let args = [
+            "--serve".to_owned(),
+            kind.name().to_owned(),
+            port.to_string(),
+        ];
+        let mut command = if can_pin() {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let child = command.args(args).stdout(Stdio::null()).spawn().unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{} did not start",
+                kind.name()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        ServerProcess { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Opens a WebSocket connection and returns the stream after the 101.
+pub fn handshake(addr: SocketAddr) -> io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes())?;
+    // Byte by byte to the blank line, so no frame bytes are swallowed (the
+    // server sends none before we do anyway).
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        return Err(io::Error::other("handshake refused"));
+    }
+    Ok(stream)
+}
+
+/// `count` copies of one masked binary frame of `size` bytes. The key is
+/// fixed: this is a load generator, and servers cannot tell.
+pub fn frames(size: usize, count: usize) -> Vec<u8> {
+    let payload = vec![b'x'; size];
+    let mut one = Vec::new();
+    encode_frame(&mut one, OpCode::Binary, Some([1, 2, 3, 4]), &payload);
+    one.repeat(count)
+}
+
+/// Counts whole unmasked frames in a byte stream that arrives in pieces,
+/// skipping payloads without looking at them.
+#[derive(Default)]
+pub struct FrameCounter {
+    header: Vec<u8>,
+    payload_left: u64,
+}
+
+impl FrameCounter {
+    /// Feeds received bytes; returns how many frames they completed.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut done = 0;
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let skip = self.payload_left.min(bytes.len() as u64);
+                self.payload_left -= skip;
+                bytes = &bytes[skip as usize..];
+                if self.payload_left == 0 {
+                    done += 1;
+                }
+                continue;
+            }
+            self.header.push(bytes[0]);
+            bytes = &bytes[1..];
+            let need = match self.header.get(1).map(|b| b & 0x7F) {
+                None => continue,
+                Some(126) => 4,
+                Some(127) => 10,
+                Some(_) => 2,
+            };
+            if self.header.len() < need {
+                continue;
+            }
+            let h = &self.header;
+            self.payload_left = match need {
+                2 => u64::from(h[1] & 0x7F),
+                4 => u64::from(u16::from_be_bytes([h[2], h[3]])),
+                _ => u64::from_be_bytes(h[2..10].try_into().unwrap()),
+            };
+            self.header.clear();
+            if self.payload_left == 0 {
+                done += 1;
+            }
+        }
+        done
+    }
+}

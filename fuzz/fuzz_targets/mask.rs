@@ -1,0 +1,16 @@
+//! Word-wise unmasking against the byte loop of RFC 6455 §5.3, for any key,
+//! offset into the payload, length and alignment of the slice.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ws6455::mask::{apply_mask, apply_mask_bytewise};
+
+fuzz_target!(|input: ([u8; 4], usize, u8, &[u8])| {
+    let (key, offset, start, data) = input;
+    let start = usize::from(start % 16).min(data.len());
+    let mut fast = data.to_vec();
+    let mut slow = data.to_vec();
+    apply_mask(&mut fast[start..], key, offset);
+    apply_mask_bytewise(&mut slow[start..], key, offset);
+    assert_eq!(fast, slow);
+});

@@ -1,0 +1,7 @@
+//! The whole read path of a client: a server's byte stream, in pieces.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ws6455::Role;
+
+fuzz_target!(|input: &[u8]| ws6455_fuzz::read_path(Role::Client, input));

@@ -1,5 +1,5 @@
-//! The `ws6455` command: a WebSocket echo server, a client, and tools for
-//! studying the protocol.
+//! The `ws6455` command: a WebSocket echo server, a chat server, a client,
+//! and tools for studying the protocol.
 
 mod cli_client;
 
@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ws6455::ClientConfig;
 use ws6455::explain::{explain_accept_key, explain_frames, parse_hex};
-use ws6455::server::{ServerConfig, echo::Echo, listen_and_serve};
+use ws6455::server::chat::{self, Chat, ChatConfig};
+use ws6455::server::{ServerConfig, Service, echo::Echo, listen_and_serve};
+use ws6455::{ClientConfig, Limits};
 
 use crate::cli_client::ClientOptions;
 
@@ -75,6 +76,33 @@ enum Command {
         /// The client's key, e.g. dGhlIHNhbXBsZSBub25jZQ==
         key: String,
     },
+    /// A chat with rooms: open http://ADDRESS/ or http://ADDRESS/ROOM in a browser.
+    Chat {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// The largest message a client may send, in bytes (larger: close 1009).
+        #[arg(long, default_value_t = chat::DEFAULT_MAX_MESSAGE)]
+        max_message: u64,
+        /// The most bytes waiting to be sent to one client (more: close 1008).
+        #[arg(long, default_value_t = ChatConfig::default().outgoing_queue_bytes)]
+        queue_bytes: usize,
+        /// Seconds without a word from a client before it is pinged.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds,
+              default_value = "30")]
+        ping_interval: Duration,
+        /// Seconds a pinged client has to answer before it is closed with 1001.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds,
+              default_value = "10")]
+        pong_timeout: Duration,
+        /// Do not log connects and disconnects.
+        #[arg(long)]
+        quiet: bool,
+        /// Print every opening handshake and every frame in and out to
+        /// stderr, annotated field by field.
+        #[arg(long)]
+        trace: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,11 +124,34 @@ fn main() -> ExitCode {
                 ..ServerConfig::default()
             };
             eprintln!("ws6455 echo server listening on ws://{listen}");
-            if let Err(e) = listen_and_serve(listen, config, Echo) {
-                eprintln!("ws6455: cannot serve on {listen}: {e}");
-                return ExitCode::FAILURE;
-            }
-            ExitCode::SUCCESS
+            run(listen, config, Echo)
+        }
+        Command::Chat {
+            listen,
+            max_message,
+            queue_bytes,
+            ping_interval,
+            pong_timeout,
+            quiet,
+            trace,
+        } => {
+            let config = ServerConfig {
+                limits: Limits {
+                    max_frame_size: max_message,
+                    max_message_size: max_message,
+                },
+                log: !quiet,
+                trace,
+                ..chat::server_config()
+            };
+            let chat_config = ChatConfig {
+                outgoing_queue_bytes: queue_bytes,
+                ping_interval,
+                pong_timeout,
+            };
+            eprintln!("ws6455 chat: open http://{listen}/ (or http://{listen}/ROOM) in a browser");
+            let service = Chat::new(chat_config, config.close_timeout);
+            run(listen, config, service)
         }
         Command::Client {
             url,
@@ -135,6 +186,16 @@ fn main() -> ExitCode {
         Command::AcceptKey { key } => {
             print!("{}", explain_accept_key(&key));
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run<S: Service>(listen: SocketAddr, config: ServerConfig, service: S) -> ExitCode {
+    match listen_and_serve(listen, config, service) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ws6455: cannot serve on {listen}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

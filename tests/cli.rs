@@ -150,12 +150,14 @@ struct CloseWithReason;
 impl ws6455::server::Service for CloseWithReason {
     fn session(
         &self,
-        ws: &mut ws6455::WebSocket<std::net::TcpStream>,
+        connection: ws6455::server::Upgraded<'_>,
         _request: &ws6455::handshake::Request,
     ) -> Result<(), ws6455::Error> {
-        ws.close(ws6455::CloseCode(4000), "internal detail")?;
-        while !matches!(ws.read()?, ws6455::Message::Close(_)) {}
-        Ok(())
+        connection.with_websocket(|ws| {
+            ws.close(ws6455::CloseCode(4000), "internal detail")?;
+            while !matches!(ws.read()?, ws6455::Message::Close(_)) {}
+            Ok(())
+        })
     }
 }
 
@@ -166,4 +168,55 @@ fn rfc6455_5_5_1_client_does_not_show_the_close_reason() {
     let shown = text(&output.stderr);
     assert!(shown.contains("closed by the server: 4000"), "{shown}");
     assert!(!shown.contains("internal detail"), "{shown}");
+}
+
+#[test]
+fn chat_trace_shows_frames_both_ways() {
+    use std::io::Read;
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use ws6455::{CloseCode, Message};
+
+    let addr: SocketAddr = {
+        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+        .args(["chat", "--trace", "--quiet", "--listen", &addr.to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "chat did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut ws = connect_to(addr, "/kitchen");
+    assert!(matches!(ws.read().unwrap(), Message::Text(t) if t.contains("\"welcome\"")));
+    ws.send(Message::Text("hello".into())).unwrap();
+    assert!(matches!(ws.read().unwrap(), Message::Text(t) if t.contains("\"hello\"")));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    ws.finish_close().unwrap();
+    server.kill().unwrap();
+    let mut trace = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut trace)
+        .unwrap();
+    server.wait().unwrap();
+    for expected in [
+        "< GET /kitchen HTTP/1.1\n",
+        "> HTTP/1.1 101 Switching Protocols\n",
+        "< text FIN=1 RSV1-3=000 opcode=0x1 MASK=1 key=",
+        " len=5 (7-bit) payload: 68 65 6c 6c 6f \"hello\"\n",
+        "> text FIN=1 RSV1-3=000 opcode=0x1 MASK=0 len=",
+        "< close FIN=1",
+        "> close FIN=1",
+    ] {
+        assert!(trace.contains(expected), "{expected:?} in\n{trace}");
+    }
 }

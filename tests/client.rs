@@ -17,7 +17,7 @@ use ws6455::mask::apply_mask;
 use ws6455::server::Service;
 use ws6455::ws_uri::{UriError, WsUri};
 use ws6455::{
-    ClientConfig, CloseCode, CloseFrame, Error, Message, ProtocolError, ResponseError, WebSocket,
+    ClientConfig, CloseCode, CloseFrame, Error, Message, ProtocolError, ResponseError,
     client_handshake, connect, connect_with,
 };
 
@@ -307,10 +307,10 @@ impl Service for LastSubprotocol {
 
     fn session(
         &self,
-        ws: &mut WebSocket<TcpStream>,
+        connection: ws6455::server::Upgraded<'_>,
         request: &ws6455::handshake::Request,
     ) -> Result<(), Error> {
-        ws6455::server::echo::Echo.session(ws, request)
+        ws6455::server::echo::Echo.session(connection, request)
     }
 }
 

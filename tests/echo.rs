@@ -146,10 +146,10 @@ struct ClosesFirst;
 impl ws6455::server::Service for ClosesFirst {
     fn session(
         &self,
-        ws: &mut ws6455::WebSocket<std::net::TcpStream>,
+        connection: ws6455::server::Upgraded<'_>,
         _request: &ws6455::handshake::Request,
     ) -> Result<(), Error> {
-        ws.close(CloseCode::GOING_AWAY, "shutting down")
+        connection.with_websocket(|ws| ws.close(CloseCode::GOING_AWAY, "shutting down"))
     }
 }
 

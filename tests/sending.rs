@@ -4,13 +4,13 @@
 mod common;
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::thread;
 
 use common::*;
 use ws6455::frame::{OpCode, encode_frame};
 use ws6455::handshake::Request;
-use ws6455::server::Service;
+use ws6455::server::{Service, Upgraded};
 use ws6455::{
     CloseCode, Error, Limits, Message, ResponseError, Role, UsageError, WebSocket, connect,
 };
@@ -89,7 +89,7 @@ impl Service for ChoosesUnoffered {
         Some("bogus".to_owned())
     }
 
-    fn session(&self, _ws: &mut WebSocket<TcpStream>, _request: &Request) -> Result<(), Error> {
+    fn session(&self, _connection: Upgraded<'_>, _request: &Request) -> Result<(), Error> {
         Ok(())
     }
 }

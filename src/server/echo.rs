@@ -1,14 +1,11 @@
 //! The echo service: every text message comes back as text, every binary
 //! message as binary. It answers each batch of frames decoded from one read
-//! with one write (see [`WebSocket::queue`]).
+//! with one write (see [`crate::WebSocket::queue`]).
 
-use std::net::TcpStream;
-
-use crate::connection::WebSocket;
 use crate::error::Error;
 use crate::handshake::{Request, Response};
 use crate::message::Message;
-use crate::server::Service;
+use crate::server::{Service, Upgraded};
 
 /// Echoes every data message back to its sender.
 #[derive(Clone, Copy, Debug, Default)]
@@ -30,13 +27,15 @@ impl Service for Echo {
         response
     }
 
-    fn session(&self, ws: &mut WebSocket<TcpStream>, _request: &Request) -> Result<(), Error> {
-        loop {
-            match ws.read()? {
-                message @ (Message::Text(_) | Message::Binary(_)) => ws.queue(message)?,
-                Message::Ping(_) | Message::Pong(_) => {}
-                Message::Close(_) => return Ok(()),
+    fn session(&self, connection: Upgraded<'_>, _request: &Request) -> Result<(), Error> {
+        connection.with_websocket(|ws| {
+            loop {
+                match ws.read()? {
+                    message @ (Message::Text(_) | Message::Binary(_)) => ws.queue(message)?,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                    Message::Close(_) => return Ok(()),
+                }
             }
-        }
+        })
     }
 }

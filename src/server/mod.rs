@@ -2,9 +2,17 @@
 //!
 //! Each accepted TCP connection gets its own OS thread with a small stack.
 //! The thread reads the opening request under a deadline, lets the
-//! [`Service`] answer it, runs the service's session, and closes the TCP
-//! connection in the order RFC 6455 §7.1.1 asks of a server.
+//! [`Service`] answer it (or refuse it), runs the service's session, and
+//! closes the TCP connection in the order RFC 6455 §7.1.1 asks of a server.
+//!
+//! A session receives the connection as [`Upgraded`]: the TCP stream, the
+//! bytes that followed the request, and the configuration. Most services
+//! run over a [`WebSocket`] with [`Upgraded::with_websocket`], which also
+//! finishes a closing handshake the session started; one that reads and
+//! writes on separate threads (the chat) builds its own halves from the
+//! same parts.
 
+pub mod chat;
 pub mod echo;
 
 use std::io::{self, Write};
@@ -20,6 +28,54 @@ use crate::error::{Error, HandshakeError};
 use crate::handshake::{HandshakeLimits, Request, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
 use crate::trace::{self, Direction, PrintHttpWrites};
+
+/// A connection whose opening handshake succeeded, handed to
+/// [`Service::session`]. The server keeps the stream and closes it when the
+/// session returns, so a session may lend it to threads it scopes to itself.
+#[derive(Debug)]
+pub struct Upgraded<'a> {
+    /// The TCP stream, with no read timeout and the configured write timeout.
+    pub stream: &'a TcpStream,
+    /// Bytes the client sent after its opening request: the start of its
+    /// first frames (RFC 6455 §4.1 asks clients to wait for the 101, so
+    /// usually none).
+    pub already_read: Vec<u8>,
+    /// The server's configuration: limits, write and close timeouts.
+    pub config: &'a ServerConfig,
+    /// With `--trace`: what starts each trace line (the peer's address).
+    pub trace_prefix: Option<String>,
+}
+
+impl<'a> Upgraded<'a> {
+    /// Runs `session` over the connection as a server-side [`WebSocket`]
+    /// with the configured limits, traced when the server traces. If the session sent a Close and returned
+    /// before the peer answered, waits for the answer (RFC 6455 §7.1.2), but
+    /// no longer than the close timeout.
+    pub fn with_websocket(
+        self,
+        session: impl FnOnce(&mut WebSocket<&'a TcpStream>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut ws = WebSocket::from_raw(
+            self.stream,
+            Role::Server,
+            self.config.limits,
+            self.already_read,
+        );
+        if let Some(prefix) = self.trace_prefix {
+            ws.set_trace(trace::print_to_stderr(prefix));
+        }
+        let result = session(&mut ws);
+        if !ws.is_closing() {
+            return result;
+        }
+        let waited = self
+            .stream
+            .set_read_timeout(Some(self.config.close_timeout));
+        result
+            .and(waited.map_err(Error::Io))
+            .and_then(|()| ws.finish_close())
+    }
+}
 
 /// How a server treats its connections.
 #[derive(Clone, Debug)]
@@ -61,21 +117,33 @@ impl Default for ServerConfig {
 
 /// What a server does with its connections.
 pub trait Service: Send + Sync + 'static {
-    /// The answer to a request that is not a WebSocket upgrade at all.
+    /// The answer to a request that is not a WebSocket upgrade at all: an
+    /// HTTP/1.1 GET with a Host and no `Upgrade` header. Other methods never
+    /// get here; they are answered 405 with `Allow: GET` (RFC 6455 §4.2.1).
     fn plain_http(&self, request: &Request) -> Response {
         let _ = request;
         Response::rejection(&HandshakeError::NotAnUpgrade)
     }
 
-    /// Chooses the subprotocol for a valid upgrade request, from those the
-    /// client offered. Default: none.
+    /// Decides whether a valid upgrade request may open a session, before
+    /// the 101 is sent. `Err(response)` refuses it with that response
+    /// instead, for example a 400 for a path the service does not serve.
+    /// Default: every valid upgrade request is admitted.
+    fn admit(&self, request: &Request) -> Result<(), Response> {
+        let _ = request;
+        Ok(())
+    }
+
+    /// Chooses the subprotocol for an admitted upgrade request, from those
+    /// the client offered. Default: none.
     fn choose_subprotocol(&self, request: &Request) -> Option<String> {
         let _ = request;
         None
     }
 
-    /// Runs one connection until it ends.
-    fn session(&self, ws: &mut WebSocket<TcpStream>, request: &Request) -> Result<(), Error>;
+    /// Runs one connection until it ends. The server closes the TCP
+    /// connection afterwards.
+    fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error>;
 }
 
 /// Accepts connections forever, one thread each.
@@ -115,30 +183,27 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
     let trace_prefix = config.trace.then(|| format!("{peer} "));
-    let (outcome, stream) = match opening_handshake(&stream, config, service, &trace_prefix) {
+    let outcome = match opening_handshake(&stream, config, service, &trace_prefix) {
         Ok((request, already_read)) => {
             if config.log {
                 eprintln!("{peer}: connected to {}", request.path);
             }
-            let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
-            if let Some(prefix) = trace_prefix {
-                ws.set_trace(trace::print_to_stderr(prefix));
-            }
-            let mut result = service.session(&mut ws, &request);
-            if ws.is_closing() {
-                // The session sent a Close: wait for the answer (§7.1.2), but not forever.
-                let waited = ws.get_ref().set_read_timeout(Some(config.close_timeout));
-                result = result
-                    .and(waited.map_err(Error::Io))
-                    .and_then(|()| ws.finish_close());
-            }
-            (Outcome::Session(result), ws.into_inner())
+            let connection = Upgraded {
+                stream: &stream,
+                already_read,
+                config,
+                trace_prefix,
+            };
+            Outcome::Session(service.session(connection, &request))
         }
-        Err(outcome) => (outcome, stream),
+        Err(outcome) => outcome,
     };
     if config.log {
         match &outcome {
             Outcome::Http(status) => eprintln!("{peer}: plain HTTP request answered {status}"),
+            Outcome::NotAdmitted(status) => {
+                eprintln!("{peer}: upgrade request not admitted, answered {status}")
+            }
             Outcome::Refused(e) => eprintln!("{peer}: handshake refused: {e}"),
             Outcome::Session(Ok(())) => eprintln!("{peer}: disconnected"),
             Outcome::Session(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
@@ -151,6 +216,8 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
 enum Outcome {
     /// A plain HTTP request was answered with this status.
     Http(u16),
+    /// The service did not admit a valid upgrade request and answered with this status.
+    NotAdmitted(u16),
     /// The opening handshake failed (and was answered, where it could be).
     Refused(Error),
     /// A WebSocket session ran and ended so.
@@ -202,6 +269,10 @@ fn opening_handshake<S: Service>(
         }
         Err(e) => return Err(Outcome::Refused(reject(&mut writer, e))),
     };
+    if let Err(response) = service.admit(&request) {
+        let _ = write_response(&mut writer, &response);
+        return Err(Outcome::NotAdmitted(response.status));
+    }
     let subprotocol = service.choose_subprotocol(&request);
     answer_upgrade(&mut writer, &request, &key, subprotocol.as_deref())
         .map_err(Outcome::Refused)?;

@@ -37,8 +37,13 @@ pub fn start_echo() -> SocketAddr {
 
 /// A valid opening request for `addr`.
 pub fn upgrade_request(addr: SocketAddr) -> String {
+    upgrade_request_to(addr, "/")
+}
+
+/// A valid opening request for `path` on `addr`.
+pub fn upgrade_request_to(addr: SocketAddr, path: &str) -> String {
     format!(
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
 }
@@ -77,8 +82,15 @@ pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> String {
 
 /// Opens a WebSocket to `addr` as a client.
 pub fn connect(addr: SocketAddr) -> WebSocket<TcpStream> {
+    connect_to(addr, "/")
+}
+
+/// Opens a WebSocket to `path` on `addr` as a client.
+pub fn connect_to(addr: SocketAddr, path: &str) -> WebSocket<TcpStream> {
     let mut stream = connect_raw(addr);
-    stream.write_all(upgrade_request(addr).as_bytes()).unwrap();
+    stream
+        .write_all(upgrade_request_to(addr, path).as_bytes())
+        .unwrap();
     let head = read_response_head(&mut stream);
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     assert!(

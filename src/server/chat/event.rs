@@ -1,0 +1,168 @@
+//! What the chat server sends: JSON objects in text frames, one per event,
+//! told apart by their `"type"`. serde_json does all quoting and escaping.
+
+use serde::Serialize;
+
+use crate::frame::OpCode;
+use crate::server::chat::outbox::{Frame, server_frame};
+
+/// One server-to-client message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub(crate) enum Event<'a> {
+    /// The first message on every connection: the room, your name, and
+    /// everyone in the room (you included) in the order they joined.
+    Welcome {
+        room: &'a str,
+        you: &'a str,
+        users: Vec<&'a str>,
+    },
+    /// A text message from `from`, delivered to the whole room, sender included.
+    Message {
+        room: &'a str,
+        from: &'a str,
+        text: &'a str,
+    },
+    /// `user` entered the room (sent to everyone else).
+    Join { room: &'a str, user: &'a str },
+    /// `user` left the room, or was removed from it (sent to everyone else).
+    Leave { room: &'a str, user: &'a str },
+    /// `from` is now called `to` (sent to the whole room, the renamed included).
+    Nick {
+        room: &'a str,
+        from: &'a str,
+        to: &'a str,
+    },
+    /// A command of yours was refused (sent to you only).
+    Error { reason: &'a str },
+}
+
+impl Event<'_> {
+    /// The event as a text frame, ready for any number of outboxes.
+    pub(crate) fn frame(&self) -> Frame {
+        // Serializing strings and lists of strings has no failure case.
+        let json = serde_json::to_vec(self).expect("chat events serialize to JSON");
+        server_frame(OpCode::Text, &json)
+    }
+}
+
+/// The longest user name.
+pub(crate) const MAX_NAME_LEN: usize = 32;
+
+/// The longest room name.
+pub(crate) const MAX_ROOM_LEN: usize = 64;
+
+/// Whether `name` is 1 to `max` ASCII letters, digits, `_` or `-`: the
+/// alphabet of room names and user names.
+pub(crate) fn is_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn payload(event: &Event<'_>) -> Value {
+        let frame = event.frame();
+        // An unmasked text frame: FIN + opcode 1, then the length.
+        assert_eq!(frame[0], 0x81);
+        let start = match frame[1] {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        };
+        serde_json::from_slice(&frame[start..]).unwrap()
+    }
+
+    #[test]
+    fn welcome_lists_the_room_you_and_the_users() {
+        let event = Event::Welcome {
+            room: "kitchen",
+            you: "guest-2",
+            users: vec!["alice", "guest-2"],
+        };
+        assert_eq!(
+            payload(&event),
+            json!({"type": "welcome", "room": "kitchen", "you": "guest-2", "users": ["alice", "guest-2"]})
+        );
+    }
+
+    #[test]
+    fn every_event_is_tagged_with_its_type() {
+        let cases = [
+            (
+                Event::Message {
+                    room: "r",
+                    from: "a",
+                    text: "t",
+                },
+                json!({"type": "message", "room": "r", "from": "a", "text": "t"}),
+            ),
+            (
+                Event::Join {
+                    room: "r",
+                    user: "a",
+                },
+                json!({"type": "join", "room": "r", "user": "a"}),
+            ),
+            (
+                Event::Leave {
+                    room: "r",
+                    user: "a",
+                },
+                json!({"type": "leave", "room": "r", "user": "a"}),
+            ),
+            (
+                Event::Nick {
+                    room: "r",
+                    from: "a",
+                    to: "b",
+                },
+                json!({"type": "nick", "room": "r", "from": "a", "to": "b"}),
+            ),
+            (
+                Event::Error { reason: "no" },
+                json!({"type": "error", "reason": "no"}),
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(payload(&event), expected);
+        }
+    }
+
+    #[test]
+    fn message_text_survives_quotes_controls_and_unicode() {
+        let text = "\"quoted\" \\ back\nslash \u{0} nul </script> κόσμε 🎉";
+        let event = Event::Message {
+            room: "r",
+            from: "a",
+            text,
+        };
+        assert_eq!(payload(&event)["text"], text);
+    }
+
+    #[test]
+    fn large_events_use_the_longer_length_fields() {
+        let text = "x".repeat(70_000);
+        let event = Event::Message {
+            room: "r",
+            from: "a",
+            text: &text,
+        };
+        assert_eq!(payload(&event)["text"].as_str().unwrap().len(), 70_000);
+    }
+
+    #[test]
+    fn names_are_1_to_max_letters_digits_underscores_or_dashes() {
+        for good in ["a", "kitchen", "Room_2", "a-b", &"z".repeat(64)] {
+            assert!(is_name(good, MAX_ROOM_LEN), "{good:?}");
+        }
+        for bad in ["", "a b", "a/b", "a.b", "é", "%41", &"z".repeat(65)] {
+            assert!(!is_name(bad, MAX_ROOM_LEN), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The chat service: rooms by URL path, JSON events, and a browser page.
+//!
+//! A WebSocket upgrade to `/` joins room `lobby`; to `/kitchen`, room
+//! `kitchen`. A room name is one path segment of 1 to 64 ASCII letters,
+//! digits, `_` or `-` (the query string is ignored); any other path is
+//! refused with 400 before the 101. A plain GET of a room's path returns
+//! the chat page; its script and style sheet live at `/chat.js` and
+//! `/chat.css` (names no room can have). Other paths get 404, and other
+//! methods 405 (from the server, before any service is asked).
+//!
+//! # Protocol
+//!
+//! The server sends JSON text frames (see `chat/event.rs`): a `welcome`
+//! first, then `message`, `join`, `leave`, `nick` and `error` events. Every
+//! text message a client sends is delivered as a `message` to everyone in
+//! its room, the sender included, in the order the server received them.
+//! `/nick NAME` renames the sender (1 to 32 ASCII letters, digits, `_` or
+//! `-`, unique in the room ignoring case); a refused name, or any other
+//! text starting with `/`, gets an `error` to the sender alone.
+//!
+//! Binary messages are refused: the chat speaks JSON text, a binary message
+//! has no text to show, so the connection is closed with 1003 (RFC 6455
+//! §7.4.1: "a type of data it cannot accept (e.g., an endpoint that
+//! understands only text data MAY send this if it receives a binary
+//! message)").
+//!
+//! # Threads and the write side
+//!
+//! Each connection has two threads. The server's connection thread reads:
+//! it decodes frames with [`MessageDecoder`] and acts on each message. A
+//! writer thread, scoped to the session, owns every write to the socket:
+//! broadcasts, Pongs, Pings and Close frames all reach it as whole encoded
+//! frames through the connection's outbox (`chat/outbox.rs`), a queue
+//! bounded by bytes, so frames never interleave and the closing handshake
+//! has one author. The reader never writes.
+//!
+//! # Slow consumers and limits
+//!
+//! Each outbox holds at most [`ChatConfig::outgoing_queue_bytes`] (1 MiB by
+//! default) of frames queued or being written. Broadcasting pushes into
+//! outboxes without blocking; a member whose outbox is full is closed with
+//! 1008 "outgoing queue full" and removed from its room at once, so a
+//! client that stops reading never slows the others. If it does not finish
+//! the closing handshake within the close timeout, its TCP connection is cut.
+//!
+//! A message over the server's message limit ([`server_config`]: 64 KiB)
+//! fails the connection with 1009 (§7.4.1). A client from which nothing
+//! has arrived for [`ChatConfig::ping_interval`] (30 s) gets a Ping; if
+//! nothing arrives within [`ChatConfig::pong_timeout`] (10 s) after that,
+//! it is closed with 1001.
+
+mod event;
+mod outbox;
+mod room;
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crate::close::CloseCode;
+use crate::error::Error;
+use crate::frame::OpCode;
+use crate::handshake::{Request, Response};
+use crate::message::{Limits, Message, MessageDecoder, Role};
+use crate::server::{ServerConfig, Service, Upgraded};
+use crate::trace::{Direction, FrameEvent};
+use event::{Event, MAX_ROOM_LEN, is_name};
+use outbox::{Outbox, Refused, Timing, server_frame};
+use room::{Membership, QUEUE_FULL, Rooms};
+
+/// The room of the path `/`.
+pub const LOBBY: &str = "lobby";
+
+/// The chat's default limit on a client's message: 64 KiB.
+pub const DEFAULT_MAX_MESSAGE: u64 = 64 << 10;
+
+/// The chat's own settings; the server's (limits, write and close timeouts)
+/// are in [`ServerConfig`].
+#[derive(Clone, Copy, Debug)]
+pub struct ChatConfig {
+    /// The most bytes of frames waiting for one client; a client whose queue
+    /// would grow past this is closed with 1008. Default 1 MiB.
+    pub outgoing_queue_bytes: usize,
+    /// A client from which nothing has arrived for this long is pinged. Default 30 s.
+    pub ping_interval: Duration,
+    /// A pinged client that sends nothing for this long is closed with 1001. Default 10 s.
+    pub pong_timeout: Duration,
+}
+
+impl Default for ChatConfig {
+    fn default() -> ChatConfig {
+        ChatConfig {
+            outgoing_queue_bytes: 1 << 20,
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The server's defaults, with the chat's message limit (64 KiB).
+pub fn server_config() -> ServerConfig {
+    ServerConfig {
+        limits: Limits {
+            max_frame_size: DEFAULT_MAX_MESSAGE,
+            max_message_size: DEFAULT_MAX_MESSAGE,
+        },
+        ..ServerConfig::default()
+    }
+}
+
+/// Stack size of each connection's writer thread: it only moves bytes.
+const WRITER_STACK_SIZE: usize = 64 << 10;
+
+/// Bytes the reader asks the socket for at a time.
+const READ_CHUNK: usize = 16 << 10;
+
+const PAGE_HTML: &str = include_str!("page/index.html");
+const PAGE_JS: &str = include_str!("page/chat.js");
+const PAGE_CSS: &str = include_str!("page/chat.css");
+
+/// The chat service; see the module documentation.
+#[derive(Debug)]
+pub struct Chat {
+    config: ChatConfig,
+    rooms: Rooms,
+}
+
+impl Chat {
+    /// A chat with no rooms yet. `close_timeout` bounds how long a client
+    /// dropped for a full queue may take to close (use the server's).
+    pub fn new(config: ChatConfig, close_timeout: Duration) -> Chat {
+        Chat {
+            config,
+            rooms: Rooms::new(close_timeout),
+        }
+    }
+
+    /// Reads and acts on the client's messages until the connection ends.
+    fn read_messages(
+        &self,
+        connection: Upgraded<'_>,
+        member: &mut Membership,
+        outbox: &Outbox,
+        timing: &Timing,
+    ) -> Result<(), Error> {
+        let Upgraded {
+            stream,
+            already_read,
+            config,
+            trace_prefix,
+        } = connection;
+        let mut decoder = MessageDecoder::new(Role::Server, config.limits);
+        let mut received = Received::new(already_read);
+        loop {
+            let input = received.unread_mut();
+            let decoded = match trace_prefix.as_deref() {
+                None => decoder.decode(input),
+                Some(prefix) => decoder.decode_observed(input, &mut |header, payload_start| {
+                    let event = FrameEvent {
+                        direction: Direction::Received,
+                        header: *header,
+                        payload_start,
+                    };
+                    eprintln!("{prefix}{event}");
+                }),
+            };
+            let progress = match decoded {
+                Ok(progress) => progress,
+                Err(e) => {
+                    // RFC 6455 §7.1.7: fail the connection with the error's
+                    // close code and read no further.
+                    outbox.close(Some(e.close_code()), &e.to_string(), timing.close_timeout);
+                    return Err(e.into());
+                }
+            };
+            received.consume(progress.used);
+            let Some(message) = progress.message else {
+                match received.fill_from(stream) {
+                    Ok(0) => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
+                    Ok(_) => outbox.heard_from_peer(),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+                continue;
+            };
+            match message {
+                // §5.5.1: after our Close, data that still arrives is dropped.
+                Message::Text(_) | Message::Binary(_) | Message::Ping(_) if !outbox.is_open() => {}
+                Message::Text(text) => self.on_text(member, outbox, &text, timing),
+                Message::Binary(_) => outbox.close(
+                    Some(CloseCode::UNSUPPORTED_DATA),
+                    "binary messages are not accepted; send text",
+                    timing.close_timeout,
+                ),
+                // §5.5.2: a Ping MUST be answered with a Pong carrying its data.
+                Message::Ping(data) => {
+                    push_or_close(outbox, &server_frame(OpCode::Pong, &data), timing)
+                }
+                Message::Pong(_) => {}
+                // §5.5.1: answer a Close (echoing its code) unless we sent
+                // one; either way the closing handshake is now complete.
+                Message::Close(frame) => {
+                    let code = frame.map(|f| f.code);
+                    outbox.close(code, "", timing.close_timeout);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn on_text(&self, member: &mut Membership, outbox: &Outbox, text: &str, timing: &Timing) {
+        let refusal = match Command::parse(text) {
+            Command::Say => {
+                member.say(text);
+                return;
+            }
+            Command::Nick(name) => match member.rename(name) {
+                Ok(()) => return,
+                Err(e) => e.to_string(),
+            },
+            Command::Unknown(command) => {
+                format!("unknown command /{command}; the only command is /nick NAME")
+            }
+        };
+        let error = Event::Error { reason: &refusal }.frame();
+        push_or_close(outbox, &error, timing);
+    }
+}
+
+/// Queues a frame for this connection alone, closing it with 1008 if its
+/// queue is full.
+fn push_or_close(outbox: &Outbox, frame: &outbox::Frame, timing: &Timing) {
+    if outbox.push(frame) == Err(Refused::Full) {
+        let code = Some(CloseCode::POLICY_VIOLATION);
+        outbox.close(code, QUEUE_FULL, timing.close_timeout);
+    }
+}
+
+/// What a client's text message asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command<'a> {
+    /// Broadcast it.
+    Say,
+    /// `/nick NAME`: rename.
+    Nick(&'a str),
+    /// `/WORD ...` for any other word.
+    Unknown(&'a str),
+}
+
+impl Command<'_> {
+    fn parse(text: &str) -> Command<'_> {
+        let Some(line) = text.strip_prefix('/') else {
+            return Command::Say;
+        };
+        let (word, argument) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        match word {
+            "nick" => Command::Nick(argument.trim()),
+            _ => Command::Unknown(word),
+        }
+    }
+}
+
+/// The room a request path names: `/` is the lobby, `/NAME` is room NAME.
+/// The query string is not part of it.
+fn room_of(target: &str) -> Option<&str> {
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    match path.strip_prefix('/')? {
+        "" => Some(LOBBY),
+        name if is_name(name, MAX_ROOM_LEN) => Some(name),
+        _ => None,
+    }
+}
+
+fn not_a_room(target: &str) -> String {
+    format!(
+        "{target} is not a chat room: use / for the lobby, or /NAME where NAME is 1 to \
+         {MAX_ROOM_LEN} ASCII letters, digits, '_' or '-'"
+    )
+}
+
+/// A `200 OK` with a built-in file.
+fn asset(content_type: &str, body: &str) -> Response {
+    let headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", &body.len().to_string()),
+        ("Cache-Control", "no-cache"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Connection", "close"),
+    ];
+    Response {
+        status: 200,
+        reason: "OK".to_owned(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+impl Service for Chat {
+    fn plain_http(&self, request: &Request) -> Response {
+        let path = request
+            .path
+            .split_once('?')
+            .map_or(&*request.path, |(p, _)| p);
+        match path {
+            "/chat.js" => asset("text/javascript; charset=utf-8", PAGE_JS),
+            "/chat.css" => asset("text/css; charset=utf-8", PAGE_CSS),
+            _ if room_of(path).is_some() => asset("text/html; charset=utf-8", PAGE_HTML),
+            _ => Response::text(404, "Not Found", &not_a_room(path)),
+        }
+    }
+
+    fn admit(&self, request: &Request) -> Result<(), Response> {
+        match room_of(&request.path) {
+            Some(_) => Ok(()),
+            None => Err(Response::text(
+                400,
+                "Bad Request",
+                &not_a_room(&request.path),
+            )),
+        }
+    }
+
+    fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error> {
+        let room = room_of(&request.path).expect("admit refuses paths that name no room");
+        let (stream, config) = (connection.stream, connection.config);
+        let writer_trace = connection.trace_prefix.clone();
+        let timing = Timing {
+            ping_interval: self.config.ping_interval,
+            pong_timeout: self.config.pong_timeout,
+            write_timeout: config.write_timeout,
+            close_timeout: config.close_timeout,
+        };
+        let outbox = Arc::new(Outbox::new(self.config.outgoing_queue_bytes));
+        thread::scope(|scope| {
+            thread::Builder::new()
+                .name("ws6455-chat-writer".to_owned())
+                .stack_size(WRITER_STACK_SIZE)
+                .spawn_scoped(scope, || {
+                    outbox.run_writer(stream, &timing, writer_trace.as_deref())
+                })?;
+            let mut member = self.rooms.join(room, Arc::clone(&outbox));
+            if config.log {
+                eprintln!("chat: {} joined {}", member.name(), member.room_name());
+            }
+            let result = self.read_messages(connection, &mut member, &outbox, &timing);
+            if config.log {
+                eprintln!("chat: {} left {}", member.name(), member.room_name());
+            }
+            self.rooms.leave(member);
+            outbox.reading_finished();
+            result
+        })
+    }
+}
+
+/// The reader's receive buffer. The decoder consumes data frames as their
+/// bytes arrive, so what is left between reads is at most a frame header or
+/// a control frame, and a fixed size suffices.
+#[derive(Debug)]
+struct Received {
+    bytes: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Received {
+    fn new(already_read: Vec<u8>) -> Received {
+        let end = already_read.len();
+        let mut bytes = already_read;
+        bytes.resize(end.max(READ_CHUNK), 0);
+        Received {
+            bytes,
+            start: 0,
+            end,
+        }
+    }
+
+    fn unread_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// Moves what is unread to the front and reads once into the space after it.
+    fn fill_from(&mut self, mut stream: &TcpStream) -> io::Result<usize> {
+        self.bytes.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let n = stream.read(&mut self.bytes[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_rooms() {
+        assert_eq!(room_of("/"), Some(LOBBY));
+        assert_eq!(room_of("/kitchen"), Some("kitchen"));
+        assert_eq!(room_of("/kitchen?since=3"), Some("kitchen"));
+        assert_eq!(
+            room_of(&format!("/{}", "r".repeat(64))).map(str::len),
+            Some(64)
+        );
+        for bad in [
+            "",
+            "kitchen",
+            "/kitchen/",
+            "/a/b",
+            "/chat.js",
+            "/k%20itchen",
+            "//",
+            &format!("/{}", "r".repeat(65)),
+        ] {
+            assert_eq!(room_of(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn slash_starts_a_command() {
+        assert_eq!(Command::parse("hello"), Command::Say);
+        assert_eq!(Command::parse(""), Command::Say);
+        assert_eq!(Command::parse("/nick alice"), Command::Nick("alice"));
+        assert_eq!(Command::parse("/nick  alice "), Command::Nick("alice"));
+        assert_eq!(Command::parse("/nick"), Command::Nick(""));
+        assert_eq!(Command::parse("/nick a b"), Command::Nick("a b"));
+        assert_eq!(Command::parse("/me waves"), Command::Unknown("me"));
+        assert_eq!(Command::parse("/nickalice"), Command::Unknown("nickalice"));
+    }
+}

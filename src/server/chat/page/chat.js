@@ -1,0 +1,129 @@
+// The ws6455 chat page: one WebSocket to this page's own path (its room),
+// JSON events in, plain text out, and reconnection with backoff.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const messages = $('messages');
+  const usersList = $('users');
+  const statusLine = $('status');
+  const input = $('input');
+
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const url = `${scheme}//${location.host}${location.pathname}`;
+
+  // Reconnection backoff: 0.5 s doubling to 8 s, with jitter so that many
+  // pages do not all come back at the same instant.
+  const FIRST_DELAY_MS = 500;
+  const MAX_DELAY_MS = 8000;
+
+  let socket = null;
+  let failures = 0;
+  let me = null;
+  // The name this page chose with /nick; asked for again after a reconnect.
+  let chosenName = null;
+  let users = [];
+
+  function setStatus(text, offline) {
+    statusLine.textContent = text;
+    statusLine.classList.toggle('offline', offline);
+  }
+
+  function addLine(className, from, text) {
+    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 8;
+    const li = document.createElement('li');
+    li.className = className;
+    if (from !== null) {
+      const name = document.createElement('span');
+      name.className = 'from';
+      name.textContent = from;
+      li.append(name);
+    }
+    li.append(text);
+    messages.append(li);
+    if (atBottom) messages.scrollTop = messages.scrollHeight;
+  }
+
+  function renderUsers() {
+    usersList.replaceChildren(...users.map((name) => {
+      const li = document.createElement('li');
+      li.textContent = name;
+      if (name === me) li.className = 'me';
+      return li;
+    }));
+  }
+
+  function onEvent(event) {
+    switch (event.type) {
+      case 'welcome':
+        me = event.you;
+        users = event.users;
+        $('room').textContent = `#${event.room}`;
+        document.title = `#${event.room} · ws6455 chat`;
+        setStatus(`connected to #${event.room} as ${me}`, false);
+        addLine('notice', null, `you joined #${event.room} as ${me}`);
+        if (chosenName !== null && chosenName !== me) socket.send(`/nick ${chosenName}`);
+        break;
+      case 'message':
+        addLine(event.from === me ? 'mine' : 'theirs', event.from, event.text);
+        break;
+      case 'join':
+        users.push(event.user);
+        addLine('notice', null, `${event.user} joined`);
+        break;
+      case 'leave':
+        users = users.filter((name) => name !== event.user);
+        addLine('notice', null, `${event.user} left`);
+        break;
+      case 'nick':
+        users = users.map((name) => (name === event.from ? event.to : name));
+        if (event.from === me) {
+          me = event.to;
+          chosenName = event.to;
+          setStatus(`connected to ${$('room').textContent} as ${me}`, false);
+        }
+        addLine('notice', null, `${event.from} is now ${event.to}`);
+        break;
+      case 'error':
+        addLine('error', null, event.reason);
+        break;
+      default:
+        return;
+    }
+    renderUsers();
+  }
+
+  function connect() {
+    setStatus(failures === 0 ? 'connecting…' : 'reconnecting…', failures > 0);
+    socket = new WebSocket(url);
+    socket.onopen = () => { failures = 0; };
+    socket.onmessage = (message) => onEvent(JSON.parse(message.data));
+    socket.onclose = (close) => {
+      socket = null;
+      me = null;
+      users = [];
+      renderUsers();
+      if (close.code !== 1006 || close.reason) {
+        addLine('notice', null, `disconnected (${close.code}${close.reason ? `: ${close.reason}` : ''})`);
+      }
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** failures) * (0.75 + Math.random() / 2);
+      failures += 1;
+      setStatus(`reconnecting… (next try in ${(delay / 1000).toFixed(1)} s)`, true);
+      setTimeout(connect, delay);
+    };
+  }
+
+  $('composer').addEventListener('submit', (submit) => {
+    submit.preventDefault();
+    const text = input.value;
+    if (text === '') return;
+    if (socket === null || socket.readyState !== WebSocket.OPEN) {
+      addLine('error', null, 'not connected; message not sent');
+      return;
+    }
+    socket.send(text);
+    input.value = '';
+  });
+
+  connect();
+})();

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The chat page in real Chromium. Installs what it needs on a fresh machine:
+# Debian's chromium package (if /usr/bin/chromium is missing) and the pinned
+# playwright-core from package-lock.json; builds ws6455; runs chat.test.mjs.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ ! -x /usr/bin/chromium ]; then
+    echo "installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+npm ci --no-audit --no-fund --loglevel=error
+cargo build --quiet --bin ws6455
+npm test

@@ -1,0 +1,614 @@
+//! The chat server over real loopback sockets: rooms, the JSON events, the
+//! order of delivery, slow consumers, limits, keep-alive and the page.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+use ws6455::frame::OpCode;
+use ws6455::server::ServerConfig;
+use ws6455::server::chat::{self, Chat, ChatConfig};
+use ws6455::{CloseCode, CloseFrame, Limits, Message, Role, WebSocket};
+
+fn chat_server_config() -> ServerConfig {
+    ServerConfig {
+        log: false,
+        ..chat::server_config()
+    }
+}
+
+fn start_chat_with(config: ServerConfig, chat: ChatConfig) -> SocketAddr {
+    let service = Chat::new(chat, config.close_timeout);
+    start_server(config, service)
+}
+
+fn start_chat() -> SocketAddr {
+    start_chat_with(chat_server_config(), ChatConfig::default())
+}
+
+/// A chat client that has read its welcome.
+struct Client {
+    ws: WebSocket<TcpStream>,
+    name: String,
+}
+
+impl Client {
+    fn join(addr: SocketAddr, path: &str) -> (Client, Value) {
+        let mut ws = connect_to(addr, path);
+        let welcome = next_event(&mut ws);
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        let name = welcome["you"].as_str().unwrap().to_owned();
+        (Client { ws, name }, welcome)
+    }
+
+    fn event(&mut self) -> Value {
+        next_event(&mut self.ws)
+    }
+
+    fn say(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.to_owned())).unwrap();
+    }
+
+    /// Reads until the server's Close, skipping events.
+    fn close_frame(&mut self) -> Option<CloseFrame> {
+        loop {
+            match self.ws.read().unwrap() {
+                Message::Close(frame) => return frame,
+                Message::Binary(data) => panic!("unexpected binary {data:?}"),
+                Message::Text(_) | Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+    }
+}
+
+/// The next JSON event, skipping Pings (which the client answers).
+fn next_event<S: Read + Write>(ws: &mut WebSocket<S>) -> Value {
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+}
+
+fn message(room: &str, from: &str, text: &str) -> Value {
+    json!({"type": "message", "room": room, "from": from, "text": text})
+}
+
+#[test]
+fn welcome_names_the_room_you_and_everyone_there() {
+    let addr = start_chat();
+    let (a, welcome) = Client::join(addr, "/kitchen");
+    assert_eq!(welcome["room"], "kitchen");
+    assert_eq!(welcome["users"], json!([a.name]));
+    let (b, welcome) = Client::join(addr, "/kitchen");
+    assert_ne!(a.name, b.name);
+    assert_eq!(welcome["users"], json!([a.name, b.name]));
+}
+
+#[test]
+fn root_path_joins_the_lobby() {
+    let addr = start_chat();
+    let (_first, welcome) = Client::join(addr, "/");
+    assert_eq!(welcome["room"], "lobby");
+    let (_second, welcome) = Client::join(addr, "/?tab=2");
+    assert_eq!(welcome["room"], "lobby");
+    assert_eq!(welcome["users"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn join_and_leave_are_told_to_the_rest_of_the_room() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let (mut b, _) = Client::join(addr, "/r");
+    assert_eq!(
+        a.event(),
+        json!({"type": "join", "room": "r", "user": b.name})
+    );
+    b.ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(
+        a.event(),
+        json!({"type": "leave", "room": "r", "user": b.name})
+    );
+    // A client that drops the TCP connection without a Close leaves too.
+    let (c, _) = Client::join(addr, "/r");
+    assert_eq!(a.event()["user"], c.name);
+    let c_name = c.name.clone();
+    drop(c);
+    assert_eq!(
+        a.event(),
+        json!({"type": "leave", "room": "r", "user": c_name})
+    );
+}
+
+#[test]
+fn every_message_reaches_the_whole_room_sender_included() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let (mut b, _) = Client::join(addr, "/r");
+    a.event();
+    a.say("hello, \"world\"\n</script> κόσμε");
+    let expected = message("r", &a.name, "hello, \"world\"\n</script> κόσμε");
+    assert_eq!(a.event(), expected);
+    assert_eq!(b.event(), expected);
+}
+
+#[test]
+fn rooms_are_isolated() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/roomA");
+    let (mut b, welcome) = Client::join(addr, "/roomB");
+    assert_eq!(
+        welcome["users"],
+        json!([b.name]),
+        "roomA's member is not listed"
+    );
+    a.say("for roomA only");
+    assert_eq!(a.event(), message("roomA", &a.name, "for roomA only"));
+    b.say("marker");
+    // Had A's message reached roomB, it would arrive before B's own.
+    assert_eq!(b.event(), message("roomB", &b.name, "marker"));
+}
+
+#[test]
+fn broadcast_order_is_the_servers_and_the_same_for_every_member() {
+    const SENDERS: usize = 3;
+    const EACH: usize = 300;
+    let addr = start_chat();
+    let mut clients = Vec::new();
+    for i in 0..SENDERS {
+        let (client, _) = Client::join(addr, "/order");
+        clients.push(client);
+        // Everyone already there is told of the newcomer.
+        for earlier in clients.iter_mut().take(i) {
+            assert_eq!(earlier.event()["type"], "join");
+        }
+    }
+    let barrier = Arc::new(Barrier::new(SENDERS));
+    let runs: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut client)| {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                let mut writer = client.ws.get_ref().try_clone().unwrap();
+                barrier.wait();
+                let sender = thread::spawn(move || {
+                    for k in 0..EACH {
+                        let text = format!("{i}:{k}");
+                        writer
+                            .write_all(&masked(OpCode::Text, text.as_bytes()))
+                            .unwrap();
+                    }
+                });
+                let mut seen = Vec::new();
+                while seen.len() < SENDERS * EACH {
+                    let event = client.event();
+                    assert_eq!(event["type"], "message", "{event}");
+                    seen.push(event["text"].as_str().unwrap().to_owned());
+                }
+                sender.join().unwrap();
+                seen
+            })
+        })
+        .collect();
+    let seen: Vec<Vec<String>> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(
+        seen.iter().all(|s| *s == seen[0]),
+        "members disagree on order"
+    );
+    for i in 0..SENDERS {
+        let from_i: Vec<&String> = seen[0]
+            .iter()
+            .filter(|t| t.starts_with(&format!("{i}:")))
+            .collect();
+        let sent: Vec<String> = (0..EACH).map(|k| format!("{i}:{k}")).collect();
+        assert_eq!(from_i, sent.iter().collect::<Vec<_>>(), "sender {i}");
+    }
+}
+
+#[test]
+fn nick_renames_and_tells_the_whole_room() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let (mut b, _) = Client::join(addr, "/r");
+    a.event();
+    a.say("/nick alice");
+    let nick = json!({"type": "nick", "room": "r", "from": a.name, "to": "alice"});
+    assert_eq!(a.event(), nick);
+    assert_eq!(b.event(), nick);
+    a.say("hi");
+    assert_eq!(b.event(), message("r", "alice", "hi"));
+    let (_, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["users"][0], "alice");
+}
+
+#[test]
+fn refused_nick_and_unknown_command_get_an_error_to_the_sender_only() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let (mut b, _) = Client::join(addr, "/r");
+    a.event();
+    a.say("/nick alice");
+    a.event();
+    b.event();
+    for (command, reason) in [
+        (
+            "/nick",
+            "a name is 1 to 32 ASCII letters, digits, '_' or '-'",
+        ),
+        (
+            "/nick bad name",
+            "a name is 1 to 32 ASCII letters, digits, '_' or '-'",
+        ),
+        ("/nick ALICE", "the name ALICE is taken in this room"),
+        (
+            "/shrug",
+            "unknown command /shrug; the only command is /nick NAME",
+        ),
+    ] {
+        b.say(command);
+        assert_eq!(b.event(), json!({"type": "error", "reason": reason}));
+    }
+    b.say("marker");
+    // A saw none of B's errors: the marker is the next thing it gets.
+    assert_eq!(a.event(), message("r", &b.name, "marker"));
+}
+
+#[test]
+fn binary_message_is_refused_with_1003() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    a.ws.send(Message::Binary(vec![1, 2, 3])).unwrap();
+    let frame = a.close_frame().unwrap();
+    assert_eq!(frame.code, CloseCode::UNSUPPORTED_DATA);
+    assert_eq!(frame.reason, "binary messages are not accepted; send text");
+}
+
+#[test]
+fn rfc6455_7_4_1_message_over_64_kib_is_closed_with_1009() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let limit = chat::DEFAULT_MAX_MESSAGE as usize;
+    a.say(&"x".repeat(limit));
+    assert_eq!(a.event()["text"].as_str().unwrap().len(), limit);
+    a.say(&"x".repeat(limit + 1));
+    assert_eq!(
+        a.close_frame().map(|f| f.code),
+        Some(CloseCode::MESSAGE_TOO_BIG)
+    );
+}
+
+#[test]
+fn rfc6455_5_5_1_client_close_is_answered_with_its_code() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    a.ws.close(CloseCode(4001), "done").unwrap();
+    assert_eq!(a.close_frame().map(|f| f.code), Some(CloseCode(4001)));
+    // The server closes the TCP connection after the handshake (§7.1.1).
+    let mut rest = Vec::new();
+    let mut stream = a.ws.into_inner();
+    assert_eq!(stream.read_to_end(&mut rest).unwrap(), 0);
+}
+
+#[test]
+fn rfc6455_5_5_2_ping_from_client_is_answered_with_its_data() {
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    a.ws.send(Message::Ping(b"are you there".to_vec())).unwrap();
+    assert_eq!(
+        a.ws.read().unwrap(),
+        Message::Pong(b"are you there".to_vec())
+    );
+}
+
+#[test]
+fn rfc6455_5_1_unmasked_frame_fails_the_chat_connection_with_1002() {
+    let addr = start_chat();
+    let mut stream = connect_raw(addr);
+    stream
+        .write_all(upgrade_request_to(addr, "/r").as_bytes())
+        .unwrap();
+    read_response_head(&mut stream);
+    stream.write_all(&[0x81, 0x02, b'h', b'i']).unwrap();
+    assert_eq!(expect_close_after_text(&mut stream), 1002);
+}
+
+/// Reads a server's frames (texts, then a Close) to the end of the stream
+/// and returns the Close's code.
+fn expect_close_after_text(stream: &mut TcpStream) -> u16 {
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received);
+    let mut ws = WebSocket::from_raw(
+        io::Cursor::new(received),
+        Role::Client,
+        Limits::default(),
+        Vec::new(),
+    );
+    loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => return frame.unwrap().code.0,
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+#[test]
+fn upgrade_to_a_path_that_is_not_a_room_is_400_with_the_reason() {
+    let addr = start_chat();
+    for path in ["/a/b", "/chat.js", "/%41", &format!("/{}", "r".repeat(65))] {
+        let response = http_exchange(addr, upgrade_request_to(addr, path).as_bytes());
+        assert!(response.starts_with("HTTP/1.1 400 "), "{path}: {response}");
+        assert!(response.contains("is not a chat room"), "{response}");
+        assert!(!response.contains("Sec-WebSocket-Accept"));
+    }
+}
+
+fn get(addr: SocketAddr, method: &str, path: &str) -> String {
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    http_exchange(addr, request.as_bytes())
+}
+
+#[test]
+fn plain_get_of_a_room_returns_the_page_and_its_assets() {
+    let addr = start_chat();
+    for path in ["/", "/kitchen", "/kitchen?x=1"] {
+        let page = get(addr, "GET", path);
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+        assert!(page.contains("Content-Type: text/html; charset=utf-8\r\n"));
+        assert!(page.contains(r#"<script src="/chat.js""#));
+        assert!(page.contains(r#"<input id="input""#));
+        assert!(page.contains(r#"<button id="send""#));
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no CDN"
+        );
+    }
+    let script = get(addr, "GET", "/chat.js");
+    assert!(script.contains("Content-Type: text/javascript; charset=utf-8\r\n"));
+    assert!(script.contains("new WebSocket(url)"));
+    assert!(script.contains("reconnecting…"));
+    let style = get(addr, "GET", "/chat.css");
+    assert!(style.contains("Content-Type: text/css; charset=utf-8\r\n"));
+}
+
+#[test]
+fn other_paths_are_404_and_other_methods_405() {
+    let addr = start_chat();
+    for path in ["/a/b", "/favicon.ico", "/kitchen/"] {
+        let response = get(addr, "GET", path);
+        assert!(response.starts_with("HTTP/1.1 404 "), "{path}: {response}");
+    }
+    for method in ["POST", "HEAD", "DELETE"] {
+        let response = get(addr, method, "/kitchen");
+        assert!(
+            response.starts_with("HTTP/1.1 405 "),
+            "{method}: {response}"
+        );
+        assert!(response.contains("Allow: GET\r\n"), "{response}");
+    }
+}
+
+fn fast_pings() -> ChatConfig {
+    ChatConfig {
+        ping_interval: Duration::from_millis(200),
+        pong_timeout: Duration::from_millis(300),
+        ..ChatConfig::default()
+    }
+}
+
+#[test]
+fn idle_client_is_pinged_and_stays_while_it_answers() {
+    let addr = start_chat_with(chat_server_config(), fast_pings());
+    let (mut a, _) = Client::join(addr, "/r");
+    let start = Instant::now();
+    let mut pings = 0;
+    while pings < 4 {
+        match a.ws.read().unwrap() {
+            Message::Ping(_) => pings += 1, // answered by the client
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(start.elapsed() >= Duration::from_millis(700));
+    a.say("still here");
+    assert_eq!(a.event()["text"], "still here");
+}
+
+/// Reads from a socket and never writes to it: a client that never answers.
+struct NeverWrites(TcpStream);
+
+impl Read for NeverWrites {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for NeverWrites {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn client_that_never_answers_a_ping_is_closed_with_1001() {
+    let addr = start_chat_with(chat_server_config(), fast_pings());
+    let stream = connect_to(addr, "/r").into_inner();
+    let mut ws = WebSocket::from_raw(
+        NeverWrites(stream),
+        Role::Client,
+        Limits::default(),
+        Vec::new(),
+    );
+    let start = Instant::now();
+    assert_eq!(next_event(&mut ws)["type"], "welcome");
+    assert!(matches!(ws.read().unwrap(), Message::Ping(_)));
+    let Message::Close(Some(frame)) = ws.read().unwrap() else {
+        panic!("expected a close");
+    };
+    assert_eq!(frame.code, CloseCode::GOING_AWAY);
+    assert!(
+        frame.reason.starts_with("no pong within"),
+        "{}",
+        frame.reason
+    );
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+/// Sends 64,000-byte messages from `sender` until `stop` says so, at most
+/// `window` of them on their way back to it at once, so the sender itself
+/// reads as fast as it writes. Returns how many it sent.
+fn flood(sender: &mut Client, count: usize, window: usize, on_event: impl FnMut(&Value)) -> usize {
+    let mut on_event = on_event;
+    let mut writer = sender.ws.get_ref().try_clone().unwrap();
+    let (sent_tx, sent_rx) = mpsc::sync_channel::<()>(window);
+    let text = "x".repeat(64_000);
+    let writing = thread::spawn(move || {
+        let frame = masked(OpCode::Text, text.as_bytes());
+        for _ in 0..count {
+            // Blocks while `window` messages are on their way back.
+            if sent_tx.send(()).is_err() {
+                return;
+            }
+            writer.write_all(&frame).unwrap();
+        }
+    });
+    let mut returned = 0;
+    while returned < count {
+        let event = sender.event();
+        if event["type"] == "message" && event["from"] == sender.name {
+            returned += 1;
+            sent_rx.recv().unwrap();
+        }
+        on_event(&event);
+    }
+    writing.join().unwrap();
+    returned
+}
+
+#[test]
+fn stalled_client_is_dropped_while_two_others_keep_talking() {
+    const MESSAGES: usize = 160; // 160 × 64,000 bytes: 10.24 MB to the room
+    let addr = start_chat();
+    let (mut a, _) = Client::join(addr, "/busy");
+    let (mut b, _) = Client::join(addr, "/busy");
+    a.event();
+    // The stalled client completes the handshake and never reads again.
+    let mut stalled = connect_to(addr, "/busy").into_inner();
+    let stalled_name = a.event()["user"].as_str().unwrap().to_owned();
+    assert_eq!(b.event()["user"], stalled_name);
+
+    let start = Instant::now();
+    let (a_name, b_name) = (a.name.clone(), b.name.clone());
+    let leave = json!({"type": "leave", "room": "busy", "user": stalled_name});
+    let a_run = {
+        let leave = leave.clone();
+        thread::spawn(move || {
+            let mut dropped_after = None;
+            let mut b_messages = 0;
+            let sent = flood(&mut a, MESSAGES, 4, |event| {
+                if *event == leave {
+                    dropped_after = Some(start.elapsed());
+                }
+                if event["from"] == b_name {
+                    b_messages += 1;
+                }
+            });
+            (sent, dropped_after, b_messages)
+        })
+    };
+    // B chats in small messages all through A's flood, each sent as soon as
+    // the last came back, and times each one's trip through the room.
+    let mut round_trips = Vec::new();
+    let mut from_a = 0;
+    let mut saw_leave = false;
+    let mut sent_at = Instant::now();
+    b.say("b0");
+    loop {
+        let event = b.event();
+        if event == leave {
+            saw_leave = true;
+        } else if event["from"] == a_name {
+            from_a += 1;
+        } else if event["from"] == b.name {
+            round_trips.push(sent_at.elapsed());
+            if from_a == MESSAGES {
+                break;
+            }
+            sent_at = Instant::now();
+            b.say(&format!("b{}", round_trips.len()));
+        }
+    }
+    let (a_sent, dropped_after, a_saw_b) = a_run.join().unwrap();
+    let worst = round_trips.iter().max().unwrap();
+    eprintln!(
+        "stalled client dropped after {:?}; A sent {a_sent} × 64,000 B in {:?}; \
+         B's {} round trips: worst {worst:?}; A saw {a_saw_b} of B's messages",
+        dropped_after,
+        start.elapsed(),
+        round_trips.len(),
+    );
+    assert_eq!(a_sent, MESSAGES);
+    assert!(saw_leave, "B was told the stalled client left");
+    assert!(
+        dropped_after.is_some(),
+        "A was told the stalled client left"
+    );
+    assert!(*worst < Duration::from_secs(1), "B waited {worst:?}");
+
+    // Its TCP connection is cut once the close timeout (2 s) passes without
+    // it reading: what it can still read ends, with no Close frame after
+    // the backlog.
+    thread::sleep(Duration::from_secs(3));
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut sink = vec![0; 1 << 16];
+    loop {
+        match stalled.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the stalled client's connection was not cut: {e}"),
+        }
+    }
+}
+
+#[test]
+fn slow_consumer_that_reads_again_gets_its_backlog_then_close_1008() {
+    let chat_config = ChatConfig {
+        outgoing_queue_bytes: 256 << 10,
+        ..ChatConfig::default()
+    };
+    let addr = start_chat_with(chat_server_config(), chat_config);
+    let (mut a, _) = Client::join(addr, "/busy");
+    let (mut slow, _) = Client::join(addr, "/busy");
+    a.event();
+    let leave = json!({"type": "leave", "room": "busy", "user": slow.name});
+    let mut dropped = false;
+    let mut rounds = 0;
+    while !dropped {
+        flood(&mut a, 1, 1, |event| dropped |= *event == leave);
+        rounds += 1;
+        assert!(rounds < 2000, "never dropped");
+    }
+    let frame = slow.close_frame().unwrap();
+    assert_eq!(frame.code, CloseCode::POLICY_VIOLATION);
+    assert_eq!(frame.reason, "outgoing queue full");
+}

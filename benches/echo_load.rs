@@ -2,8 +2,11 @@
 //! blocking one, driven by the same load generator in one run.
 //!
 //! Each server runs as a child process pinned to core 0; the load generator
-//! runs pinned to core 1. For every scenario and server it takes the median
-//! of three rounds. Run it with `cargo bench --bench echo_load`.
+//! runs pinned to core 1, except for the latency scenario, whose one client
+//! thread shares core 0 with the server. For every scenario and server it
+//! takes the median of three rounds. Run it with `cargo bench --bench
+//! echo_load`, or `cargo bench --bench echo_load -- 16MiB` for the scenarios
+//! whose names contain a word.
 
 mod support;
 
@@ -19,6 +22,8 @@ const ROUNDS: usize = 3;
 const ROUND_TIME: Duration = Duration::from_secs(2);
 
 struct Scenario {
+    /// Whether the client shares the server's core (for latency).
+    same_core: bool,
     name: &'static str,
     connections: usize,
     size: usize,
@@ -31,24 +36,28 @@ const SCENARIOS: [Scenario; 4] = [
         connections: 8,
         size: 16,
         window: 64,
+        same_core: false,
     },
     Scenario {
-        name: "1 conn x 16 B, window 1",
+        name: "1 conn x 16 B, window 1, same core",
         connections: 1,
         size: 16,
         window: 1,
+        same_core: true,
     },
     Scenario {
         name: "4 conns x 64 KiB, window 8",
         connections: 4,
         size: 64 << 10,
         window: 8,
+        same_core: false,
     },
     Scenario {
         name: "1 conn x 16 MiB, window 1",
         connections: 1,
         size: 16 << 20,
         window: 1,
+        same_core: false,
     },
 ];
 
@@ -72,8 +81,18 @@ fn main() {
         "echo_load: servers pinned to core 0, load to core 1: {}; median of {ROUNDS} rounds of {ROUND_TIME:?}",
         support::can_pin()
     );
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let chosen = |s: &Scenario| {
+        words.is_empty()
+            || words
+                .iter()
+                .any(|w| s.name.replace(' ', "").contains(w.as_str()))
+    };
     let mut table = Vec::new();
-    for (i, scenario) in SCENARIOS.iter().enumerate() {
+    for (i, scenario) in SCENARIOS.iter().enumerate().filter(|(_, s)| chosen(s)) {
         let mut row = Vec::new();
         for (j, kind) in ServerKind::ALL.into_iter().enumerate() {
             let server = ServerProcess::start(kind, 9700 + (i * 2 + j) as u16);
@@ -83,14 +102,22 @@ fn main() {
             rounds.sort_by(|a, b| a.messages_per_sec.total_cmp(&b.messages_per_sec));
             row.push(rounds[ROUNDS / 2].clone());
         }
-        table.push(row);
+        table.push((scenario, row));
     }
     print_table(&table);
 }
 
 fn run_round(addr: SocketAddr, scenario: &Scenario) -> Measured {
     if scenario.window == 1 {
-        return ping_pong(addr, scenario.size);
+        let (size, same_core) = (scenario.size, scenario.same_core);
+        return thread::spawn(move || {
+            if same_core {
+                support::pin_this_thread_to_server_core();
+            }
+            ping_pong(addr, size)
+        })
+        .join()
+        .unwrap();
     }
     let workers: Vec<_> = (0..scenario.connections)
         .map(|_| {
@@ -186,13 +213,13 @@ fn ping_pong(addr: SocketAddr, size: usize) -> Measured {
     }
 }
 
-fn print_table(table: &[Vec<Measured>]) {
+fn print_table(table: &[(&Scenario, Vec<Measured>)]) {
     println!();
     println!(
         "| scenario | ws6455 msgs/s | ws6455 MiB/s | tungstenite msgs/s | tungstenite MiB/s | ratio | latency p50 / p99 (ws6455 vs tungstenite) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|");
-    for (scenario, row) in SCENARIOS.iter().zip(table) {
+    for (scenario, row) in table {
         let (ours, theirs) = (&row[0], &row[1]);
         let latency = if scenario.window == 1 {
             format!(

@@ -99,6 +99,19 @@ pub fn pin_self_to_load_core() {
     }
 }
 
+/// Pins the calling thread to core 0, beside the server: latency is measured
+/// with both ends on one core, so no cross-core wake-up is timed.
+pub fn pin_this_thread_to_server_core() {
+    if can_pin() {
+        let thread = std::fs::read_link("/proc/thread-self").unwrap();
+        let tid = thread.file_name().unwrap().to_string_lossy().into_owned();
+        let _ = Command::new("taskset")
+            .args(["-cp", "0", &tid])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
 /// A server child process; killed when dropped.
 pub struct ServerProcess {
     child: Child,

@@ -15,7 +15,7 @@ use crate::connection::WebSocket;
 use crate::deadline::{DeadlineReader, discard_until_eof};
 use crate::decode::Decoded;
 use crate::error::{Error, ResponseError};
-use crate::handshake::client::{ClientHandshake, ResponseParser};
+use crate::handshake::client::{ClientHandshake, ResponseParser, random_key};
 use crate::handshake::{HandshakeLimits, Response};
 use crate::message::{Limits, Role};
 use crate::trace::{self, Direction};
@@ -76,7 +76,8 @@ pub fn connect_with(
     config: &ClientConfig,
 ) -> Result<(WebSocket<TcpStream>, Response), Error> {
     let uri = WsUri::parse(uri)?;
-    let handshake = ClientHandshake::new(&uri, &config.subprotocols, &config.headers)?;
+    let handshake =
+        ClientHandshake::with_key(&uri, &config.subprotocols, &config.headers, random_key()?)?;
     let stream = open_tcp(&uri, config.handshake_timeout)?;
     let _ = stream.set_nodelay(true);
     stream.set_write_timeout(Some(config.handshake_timeout))?;
@@ -101,7 +102,8 @@ pub fn client_handshake<S: Read + Write>(
     uri: &WsUri,
     config: &ClientConfig,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    let handshake = ClientHandshake::new(uri, &config.subprotocols, &config.headers)?;
+    let handshake =
+        ClientHandshake::with_key(uri, &config.subprotocols, &config.headers, random_key()?)?;
     send_request(&mut stream, &handshake, config.trace)?;
     let (response, already_read) = read_response(&mut stream, config.handshake_limits)?;
     check_response(&handshake, &response, config.trace)?;

@@ -277,7 +277,7 @@ impl<S: Read + Write> WebSocket<S> {
         if reason.len() > MAX_CLOSE_REASON || (code.is_none() && !reason.is_empty()) {
             return Err(UsageError::ControlPayloadTooLong(reason.len() + 2).into());
         }
-        self.queue_close(code, reason);
+        self.queue_close(code, reason)?;
         self.state = State::CloseSent;
         self.flush()
     }
@@ -294,10 +294,12 @@ impl<S: Read + Write> WebSocket<S> {
             // previously send a Close frame, the endpoint MUST send a Close
             // frame in response." It echoes the status code it received.
             (Message::Close(frame), State::Open) => {
-                self.queue_close(frame.as_ref().map(|f| f.code), "");
+                let replied = self.queue_close(frame.as_ref().map(|f| f.code), "");
                 self.state = State::Closed;
                 // The peer may already be gone; the close is complete either way.
-                let _ = self.flush();
+                if replied.is_ok() {
+                    let _ = self.flush();
+                }
             }
             // §7.1.2: our Close was answered; the closing handshake is complete.
             (Message::Close(_), State::CloseSent) => self.state = State::Closed,
@@ -311,17 +313,19 @@ impl<S: Read + Write> WebSocket<S> {
     fn fail(&mut self, error: ProtocolError) -> Error {
         if self.state == State::Open {
             let reason = error.to_string();
-            self.queue_close(
-                Some(error.close_code()),
-                truncate_reason(&reason, MAX_CLOSE_REASON),
-            );
-            let _ = self.flush();
+            let code = Some(error.close_code());
+            if self
+                .queue_close(code, truncate_reason(&reason, MAX_CLOSE_REASON))
+                .is_ok()
+            {
+                let _ = self.flush();
+            }
         }
         self.state = State::Closed;
         Error::Protocol(error)
     }
 
-    fn queue_close(&mut self, code: Option<CloseCode>, reason: &str) {
+    fn queue_close(&mut self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
         let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
         if let Some(code) = code {
             CloseFrame {
@@ -330,23 +334,24 @@ impl<S: Read + Write> WebSocket<S> {
             }
             .encode(&mut payload);
         }
-        let mask = self.mask_key();
+        let mask = self.mask_key()?;
         if let Some(trace) = &mut self.trace {
             trace.sent(OpCode::Close, mask, &payload);
         }
         encode_frame(&mut self.write_buf, OpCode::Close, mask, &payload);
+        Ok(())
     }
 
-    fn mask_key(&mut self) -> Option<[u8; 4]> {
+    fn mask_key(&mut self) -> Result<Option<[u8; 4]>, Error> {
         // §5.3: a client masks every frame; §5.1: a server MUST NOT mask.
         match self.role {
-            Role::Client => Some(self.mask_keys.next()),
-            Role::Server => None,
+            Role::Client => Ok(Some(self.mask_keys.next()?)),
+            Role::Server => Ok(None),
         }
     }
 
     fn write_frame(&mut self, opcode: OpCode, mut payload: Vec<u8>) -> Result<(), Error> {
-        let mask = self.mask_key();
+        let mask = self.mask_key()?;
         if let Some(trace) = &mut self.trace {
             trace.sent(opcode, mask, &payload);
         }
@@ -463,27 +468,36 @@ impl ReadBuffer {
 /// Masking keys for a client (RFC 6455 §5.3, §10.3): each frame gets a fresh
 /// key from a strong source the server cannot predict. Keys come from the
 /// operating system's generator in batches, so there is no system call per frame.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct MaskKeys {
-    batch: Vec<[u8; 4]>,
+    batch: [u8; MASK_KEY_BATCH * 4],
+    /// Where the next unused key starts; the batch's end when it is used up.
+    next: usize,
 }
 
 /// Keys fetched per system call.
 const MASK_KEY_BATCH: usize = 256;
 
-impl MaskKeys {
-    fn next(&mut self) -> [u8; 4] {
-        if let Some(key) = self.batch.pop() {
-            return key;
+impl Default for MaskKeys {
+    fn default() -> MaskKeys {
+        MaskKeys {
+            batch: [0; MASK_KEY_BATCH * 4],
+            next: MASK_KEY_BATCH * 4,
         }
-        let mut bytes = [0u8; MASK_KEY_BATCH * 4];
-        // §10.3: the key MUST be unpredictable. Without the OS generator we
-        // would have no acceptable source, so its failure is fatal.
-        getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-        self.batch = bytes
-            .chunks_exact(4)
-            .map(|c| [c[0], c[1], c[2], c[3]])
-            .collect();
-        self.batch.pop().expect("a fresh batch is not empty")
+    }
+}
+
+impl MaskKeys {
+    fn next(&mut self) -> io::Result<[u8; 4]> {
+        if self.next == self.batch.len() {
+            // §10.3: the key MUST be unpredictable. Without the OS generator
+            // there is no acceptable source, so its failure is an error.
+            getrandom::fill(&mut self.batch)
+                .map_err(|e| io::Error::other(format!("no random masking key: {e}")))?;
+            self.next = 0;
+        }
+        let key = &self.batch[self.next..self.next + 4];
+        self.next += 4;
+        Ok([key[0], key[1], key[2], key[3]])
     }
 }

@@ -5,6 +5,8 @@
 //! reads the server's answer as it arrives; [`ClientHandshake::check_response`]
 //! validates it the way §4.1 lists, and gives the subprotocol in use.
 
+use std::io;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -31,11 +33,12 @@ const HANDSHAKE_HEADERS: [&str; 7] = [
 
 /// A fresh `Sec-WebSocket-Key`: base64 of 16 random bytes. RFC 6455 §4.1
 /// item 7: "The nonce MUST be selected randomly for each connection."
-pub fn random_key() -> String {
+/// Without the operating system's generator there is no acceptable source,
+/// so its failure is an error.
+pub fn random_key() -> io::Result<String> {
     let mut nonce = [0u8; 16];
-    // Without the operating system's generator we have no acceptable source.
-    getrandom::fill(&mut nonce).expect("the operating system's random number generator failed");
-    BASE64.encode(nonce)
+    getrandom::fill(&mut nonce).map_err(|e| io::Error::other(format!("no random key: {e}")))?;
+    Ok(BASE64.encode(nonce))
 }
 
 /// A client's opening handshake: the request to send, and what the server's
@@ -48,18 +51,10 @@ pub struct ClientHandshake {
 }
 
 impl ClientHandshake {
-    /// The handshake for `uri` with a fresh random key, offering
-    /// `subprotocols` (in order of preference) and sending `extra_headers`
-    /// after the required ones (e.g. `Origin`, `Authorization`, cookies).
-    pub fn new(
-        uri: &WsUri,
-        subprotocols: &[String],
-        extra_headers: &[(String, Vec<u8>)],
-    ) -> Result<ClientHandshake, UsageError> {
-        ClientHandshake::with_key(uri, subprotocols, extra_headers, random_key())
-    }
-
-    /// The same with a given key; only tests and examples should need this.
+    /// The handshake for `uri` with `key` (a fresh [`random_key`] for every
+    /// connection), offering `subprotocols` (in order of preference) and
+    /// sending `extra_headers` after the required ones (e.g. `Origin`,
+    /// `Authorization`, cookies).
     pub fn with_key(
         uri: &WsUri,
         subprotocols: &[String],
@@ -301,6 +296,14 @@ impl ResponseParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fresh_handshake(
+        uri: &WsUri,
+        subprotocols: &[String],
+        extra_headers: &[(String, Vec<u8>)],
+    ) -> Result<ClientHandshake, UsageError> {
+        ClientHandshake::with_key(uri, subprotocols, extra_headers, random_key().unwrap())
+    }
     use crate::handshake::RequestParser;
     use crate::handshake::server::check_upgrade_request;
     use proptest::prelude::*;
@@ -374,7 +377,7 @@ mod tests {
     fn rfc6455_4_1_host_has_port_only_when_not_default() {
         let host = |uri: &str| {
             let uri = WsUri::parse(uri).unwrap();
-            let handshake = ClientHandshake::new(&uri, &[], &[]).unwrap();
+            let handshake = fresh_handshake(&uri, &[], &[]).unwrap();
             handshake.request().header("Host").unwrap().to_vec()
         };
         assert_eq!(host("ws://example.com/"), b"example.com");
@@ -386,12 +389,7 @@ mod tests {
     fn rfc6455_4_1_key_is_a_fresh_16_byte_nonce_per_connection() {
         let uri = WsUri::parse("ws://h/").unwrap();
         let keys: Vec<String> = (0..32)
-            .map(|_| {
-                ClientHandshake::new(&uri, &[], &[])
-                    .unwrap()
-                    .key()
-                    .to_owned()
-            })
+            .map(|_| fresh_handshake(&uri, &[], &[]).unwrap().key().to_owned())
             .collect();
         for key in &keys {
             assert_eq!(BASE64.decode(key).unwrap().len(), 16, "{key}");
@@ -407,7 +405,7 @@ mod tests {
         let uri = WsUri::parse("ws://h/").unwrap();
         let offer = |list: &[&str]| {
             let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-            ClientHandshake::new(&uri, &list, &[]).map(|_| ())
+            fresh_handshake(&uri, &list, &[]).map(|_| ())
         };
         assert_eq!(offer(&["chat", "v2.chat"]), Ok(()));
         for bad in ["", "a b", "a,b", "é", "a/b"] {
@@ -426,7 +424,7 @@ mod tests {
     fn extra_headers_follow_and_may_not_replace_the_handshake_fields() {
         let uri = WsUri::parse("ws://h/").unwrap();
         let with = |name: &str, value: &[u8]| {
-            ClientHandshake::new(&uri, &[], &[(name.to_owned(), value.to_vec())])
+            fresh_handshake(&uri, &[], &[(name.to_owned(), value.to_vec())])
         };
         let handshake = with("Origin", b"http://example.com").unwrap();
         assert_eq!(
@@ -694,7 +692,7 @@ mod tests {
                 .into_iter()
                 .map(|(n, v)| (n, v.trim().as_bytes().to_vec()))
                 .collect();
-            let handshake = ClientHandshake::new(&uri, &subprotocols, &extra).unwrap();
+            let handshake = fresh_handshake(&uri, &subprotocols, &extra).unwrap();
             let mut wire = Vec::new();
             handshake.request().encode(&mut wire);
             let parsed = RequestParser::new(HandshakeLimits::default()).parse(&wire);
@@ -710,7 +708,7 @@ mod tests {
         ) {
             let subprotocols: Vec<String> = subprotocols.into_iter().collect();
             let uri = WsUri::parse("ws://h/").unwrap();
-            let handshake = ClientHandshake::new(&uri, &subprotocols, &[]).unwrap();
+            let handshake = fresh_handshake(&uri, &subprotocols, &[]).unwrap();
             let chosen = (!subprotocols.is_empty()).then(|| subprotocols[pick.index(subprotocols.len())].clone());
             let mut wire = Vec::new();
             Response::switching_protocols(handshake.key(), chosen.as_deref()).encode(&mut wire);

@@ -76,18 +76,12 @@ pub struct Request {
 impl Request {
     /// The values of every header field called `name` (case-insensitive).
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        values_of(&self.headers, name)
     }
 
     /// The first value of header `name`, if present.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        first_value_of(&self.headers, name)
     }
 
     /// Whether the comma-separated header `name` holds `token` (case-insensitive),
@@ -123,6 +117,25 @@ pub(crate) fn tokens(value: &[u8]) -> impl Iterator<Item = &str> {
         .split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
+}
+
+/// The values of every field called `name` (header names are case-insensitive).
+fn values_of<'a>(
+    headers: &'a [(String, Vec<u8>)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// The first value of the field called `name`, if any.
+fn first_value_of<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
 }
 
 fn encode_headers(headers: &[(String, Vec<u8>)], dst: &mut Vec<u8>) {
@@ -204,18 +217,12 @@ pub struct Response {
 impl Response {
     /// The values of every header field called `name` (case-insensitive).
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        values_of(&self.headers, name)
     }
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        first_value_of(&self.headers, name)
     }
 
     /// Appends the response as it goes on the wire.

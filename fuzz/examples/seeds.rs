@@ -1,5 +1,5 @@
-//! Writes the seed corpora: valid frames, messages and opening requests, each
-//! whole and in a few splits, into `fuzz/corpus/<target>/` (or the directory
+//! Writes the seed corpora: valid frames, messages, opening requests and
+//! responses, each whole and in a few splits, into `fuzz/corpus/<target>/` (or the directory
 //! given as the first argument).
 //!
 //! ```sh
@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::{env, fs, io};
 
 use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws6455::handshake::Response;
 use ws6455::mask::apply_mask;
-use ws6455_fuzz::{Chunked, LIMITS};
+use ws6455_fuzz::{CLIENT_KEY, Chunked, LIMITS, SUBPROTOCOLS};
 
 /// How the seeds cut their streams: whole, byte by byte, and a few mixed sizes.
 const SPLITS: [&[u8]; 4] = [&[], &[1], &[3, 7, 0], &[2, 13, 5, 64]];
@@ -50,6 +51,15 @@ fn main() -> io::Result<()> {
                 "handshake_request",
                 &format!("{name}-split{i}"),
                 &Chunked::encode(sizes, &request),
+            )?;
+        }
+    }
+    for (name, response) in responses() {
+        for (i, sizes) in SPLITS.iter().enumerate() {
+            write(
+                "handshake_response",
+                &format!("{name}-split{i}"),
+                &Chunked::encode(sizes, &response),
             )?;
         }
     }
@@ -139,6 +149,53 @@ fn requests() -> Vec<(&'static str, Vec<u8>)> {
             rfc.replace("Origin", "X-A: 1\r\nX-B: 2\r\nX-C: 3\r\nOrigin")
                 .into_bytes(),
         ),
+    ]
+}
+
+/// Servers' answers to the client of RFC 6455 §1.3 ([`CLIENT_KEY`], offering
+/// [`SUBPROTOCOLS`]): accepted, refused, redirected, and near misses.
+fn responses() -> Vec<(&'static str, Vec<u8>)> {
+    let wire = |response: Response| {
+        let mut wire = Vec::new();
+        response.encode(&mut wire);
+        wire
+    };
+    let accepted = wire(Response::switching_protocols(CLIENT_KEY, None));
+    let text = String::from_utf8_lossy(&accepted);
+    let mut with_frame = accepted.clone();
+    with_frame.extend(frame(true, OpCode::Text, None, b"Hello"));
+    let mut redirect = Response::text(301, "Moved Permanently", "Moved");
+    redirect.headers.push((
+        "Location".to_owned(),
+        b"ws://elsewhere.example/chat".to_vec(),
+    ));
+    vec![
+        ("101", accepted.clone()),
+        (
+            "101-subprotocol",
+            wire(Response::switching_protocols(
+                CLIENT_KEY,
+                Some(SUBPROTOCOLS[0]),
+            )),
+        ),
+        ("101-then-frame", with_frame),
+        ("bare-lf", text.replace("\r\n", "\n").into_bytes()),
+        (
+            "wrong-accept",
+            wire(Response::switching_protocols(
+                "AAAAAAAAAAAAAAAAAAAAAA==",
+                None,
+            )),
+        ),
+        (
+            "400-with-body",
+            wire(Response::text(
+                400,
+                "Bad Request",
+                "Missing Sec-WebSocket-Key",
+            )),
+        ),
+        ("301-location", wire(redirect)),
     ]
 }
 

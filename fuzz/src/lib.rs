@@ -1,12 +1,18 @@
 //! What the fuzz targets share: an input format that cuts a byte stream into
-//! pieces of fuzzer-chosen sizes, an in-memory stream that hands those pieces
-//! to a [`WebSocket`], and the whole read-path check behind `read_server` and
-//! `read_client`. See `fuzz/README.md`.
+//! pieces of fuzzer-chosen sizes, the split and linear-time check behind
+//! `handshake_request` and `handshake_response`, an in-memory stream that
+//! hands those pieces to a [`WebSocket`], and the whole read-path check behind
+//! `read_server` and `read_client`. See `fuzz/README.md`.
 
 #![forbid(unsafe_code)]
 
+use std::fmt::Debug;
 use std::io::{self, Read, Write};
 
+use ws6455::decode::Decoded;
+use ws6455::handshake::HandshakeLimits;
+use ws6455::handshake::client::ClientHandshake;
+use ws6455::ws_uri::WsUri;
 use ws6455::{Error, Limits, Message, ProtocolError, Role, WebSocket};
 
 /// A fuzz input read as a byte stream and the sizes of the pieces it arrives in:
@@ -112,6 +118,70 @@ impl Write for PieceStream<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The limits the handshake targets run under: small enough that fuzz inputs
+/// cross them.
+pub const HANDSHAKE_LIMITS: HandshakeLimits = HandshakeLimits {
+    max_header_bytes: 1 << 10,
+    max_headers: 16,
+};
+
+/// The header section ends with `\r\n\r\n`, so a parser that already searched
+/// a buffer needs to look again at its last three bytes only.
+const TERMINATOR_OVERLAP: usize = 3;
+
+/// An HTTP head parser's answer to `input.data` in one piece, checked against
+/// its answers in `input`'s pieces. `new_parser` makes a parser and `parse`
+/// calls it with everything received so far.
+///
+/// In pieces, one parser reaches the same answer. It stays linear: while it
+/// answers "need more", a twin given the same calls with every byte already
+/// searched overwritten by line ends (which would end the header section)
+/// must answer the same, so no byte is searched twice.
+pub fn parse_head<P, T, E>(
+    input: Chunked<'_>,
+    new_parser: impl Fn() -> P,
+    parse: impl Fn(&mut P, &[u8]) -> Result<Decoded<T>, E>,
+) -> Result<Decoded<T>, E>
+where
+    T: PartialEq + Debug,
+    E: PartialEq + Debug,
+{
+    let whole = parse(&mut new_parser(), input.data);
+    let (mut parser, mut twin) = (new_parser(), new_parser());
+    let (mut end, mut blanked) = (0usize, 0);
+    let mut twin_buf = Vec::with_capacity(input.data.len());
+    for piece in input.pieces() {
+        let searched = end.saturating_sub(TERMINATOR_OVERLAP);
+        twin_buf[blanked..searched].fill(b'\n');
+        blanked = searched;
+        twin_buf.extend_from_slice(piece);
+        end += piece.len();
+        let answer = parse(&mut parser, &input.data[..end]);
+        if answer != Ok(Decoded::NeedMore) {
+            assert_eq!(answer, whole, "the split changed the answer");
+            return whole;
+        }
+        assert_eq!(parse(&mut twin, &twin_buf), Ok(Decoded::NeedMore));
+    }
+    assert_eq!(whole, Ok(Decoded::NeedMore), "the split changed the answer");
+    whole
+}
+
+/// The `Sec-WebSocket-Key` of RFC 6455 §1.3, which the client targets and
+/// seeds send.
+pub const CLIENT_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/// The subprotocols the client targets and seeds offer (RFC 6455 §1.3).
+pub const SUBPROTOCOLS: [&str; 2] = ["chat", "superchat"];
+
+/// The client handshake of RFC 6455 §1.3: [`CLIENT_KEY`], offering [`SUBPROTOCOLS`].
+pub fn client_handshake() -> ClientHandshake {
+    let uri = WsUri::parse("ws://server.example.com/chat").expect("a valid URI");
+    let offered = SUBPROTOCOLS.map(str::to_owned);
+    ClientHandshake::with_key(&uri, &offered, &[], CLIENT_KEY.to_owned())
+        .expect("valid subprotocols")
 }
 
 /// The limits the read-path targets run under: small enough that fuzz inputs

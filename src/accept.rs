@@ -8,13 +8,10 @@
 use std::io::{self, Read, Write};
 
 use crate::connection::WebSocket;
-use crate::decode::Decoded;
 use crate::error::{Error, HandshakeError, UsageError};
 use crate::handshake::{HandshakeLimits, Request, RequestParser, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
-
-/// How many bytes one read of the request asks for.
-const REQUEST_READ_CHUNK: usize = 1024;
+use crate::read_head::read_head;
 
 /// Reads an HTTP request from `stream`. Returns it with the bytes that came
 /// after its header section (the start of the WebSocket stream, if any).
@@ -26,33 +23,12 @@ pub fn read_request<S: Read>(
     limits: HandshakeLimits,
 ) -> Result<(Request, Vec<u8>), Error> {
     let mut parser = RequestParser::new(limits);
-    let mut buf = Vec::with_capacity(REQUEST_READ_CHUNK);
-    loop {
-        let filled = buf.len();
-        // Never read much past the limit: the parser reports it once exceeded.
-        let want = REQUEST_READ_CHUNK
-            .min(limits.max_header_bytes + 1 - filled.min(limits.max_header_bytes));
-        buf.resize(filled + want.max(1), 0);
-        let n = match stream.read(&mut buf[filled..]) {
-            Ok(0) => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(HandshakeError::Timeout.into());
-            }
-            Err(e) => return Err(Error::Io(e)),
-        };
-        buf.truncate(filled + n);
-        if let Decoded::Complete(request, used) = parser.parse(&buf)? {
-            let already_read = buf.split_off(used);
-            return Ok((request, already_read));
-        }
-    }
+    read_head(
+        stream,
+        limits.max_header_bytes,
+        |buf| Ok(parser.parse(buf)?),
+        || HandshakeError::Timeout.into(),
+    )
 }
 
 /// Writes an HTTP response.

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use crate::connection::WebSocket;
 use crate::deadline::{DeadlineReader, discard_until_eof};
-use crate::decode::Decoded;
 use crate::error::{Error, ResponseError};
 use crate::handshake::client::{ClientHandshake, ResponseParser, random_key};
 use crate::handshake::{HandshakeLimits, Response};
 use crate::message::{Limits, Role};
+use crate::read_head::read_head;
 use crate::trace::{self, Direction};
 use crate::ws_uri::{Host, WsUri};
 
@@ -173,9 +173,6 @@ fn check_response(
     handshake.check_response(response)
 }
 
-/// How many bytes one read of the response asks for.
-const RESPONSE_READ_CHUNK: usize = 1024;
-
 /// Reads the server's response head from `stream`. Returns it with the bytes
 /// received after it: after a 101, they are the server's first frames.
 ///
@@ -186,30 +183,12 @@ pub fn read_response<S: Read>(
     limits: HandshakeLimits,
 ) -> Result<(Response, Vec<u8>), Error> {
     let mut parser = ResponseParser::new(limits);
-    let mut buf = Vec::with_capacity(RESPONSE_READ_CHUNK);
-    loop {
-        let filled = buf.len();
-        buf.resize(filled + RESPONSE_READ_CHUNK, 0);
-        let n = match stream.read(&mut buf[filled..]) {
-            Ok(0) => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ResponseError::Timeout.into());
-            }
-            Err(e) => return Err(Error::Io(e)),
-        };
-        buf.truncate(filled + n);
-        if let Decoded::Complete(response, used) = parser.parse(&buf)? {
-            let already_read = buf.split_off(used);
-            return Ok((response, already_read));
-        }
-    }
+    read_head(
+        stream,
+        limits.max_header_bytes,
+        |buf| Ok(parser.parse(buf)?),
+        || ResponseError::Timeout.into(),
+    )
 }
 
 impl WebSocket<TcpStream> {

@@ -15,6 +15,7 @@ use crate::error::{Error, ProtocolError, UsageError};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_frame};
 use crate::mask::apply_mask;
 use crate::message::{Limits, Message, MessageDecoder, Role};
+use crate::read_buffer::ReadBuffer;
 use crate::trace::{Direction, FrameEvent};
 
 /// Where the connection is in its life (RFC 6455 §4, §7).
@@ -395,74 +396,6 @@ fn write_all_vectored<W: Write>(stream: &mut W, a: &[u8], b: &[u8]) -> io::Resul
         }
     }
     Ok(())
-}
-
-/// The receive buffer. It starts small, grows while reads fill it, and
-/// shrinks back when the connection goes quiet, so an idle connection holds
-/// little memory.
-#[derive(Debug)]
-struct ReadBuffer {
-    bytes: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// The size the next read will use.
-    target: usize,
-}
-
-/// The smallest read buffer: room for any control frame (14 + 125 bytes).
-const READ_BUFFER_MIN: usize = 1 << 10;
-/// The largest read buffer.
-const READ_BUFFER_MAX: usize = 64 << 10;
-
-impl ReadBuffer {
-    fn new(already_read: Vec<u8>) -> ReadBuffer {
-        let end = already_read.len();
-        ReadBuffer {
-            bytes: already_read,
-            start: 0,
-            end,
-            target: READ_BUFFER_MIN,
-        }
-    }
-
-    fn unread_mut(&mut self) -> &mut [u8] {
-        &mut self.bytes[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-    }
-
-    /// One `read` call into the free space; returns what it returned.
-    fn fill_from<R: Read>(&mut self, reader: &mut R) -> io::Result<usize> {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-            if self.bytes.len() > self.target {
-                self.bytes.truncate(self.target);
-                self.bytes.shrink_to_fit();
-            }
-        } else if self.start > 0 {
-            // Keep the unfinished frame header or control frame at the front.
-            self.bytes.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.bytes.len() < self.target.max(self.end + READ_BUFFER_MIN / 2) {
-            self.bytes
-                .resize(self.target.max(self.end + READ_BUFFER_MIN / 2), 0);
-        }
-        let free = self.bytes.len() - self.end;
-        let n = reader.read(&mut self.bytes[self.end..])?;
-        self.end += n;
-        // Grow while reads fill the buffer; shrink while they use little of it.
-        if n == free {
-            self.target = (self.target * 2).min(READ_BUFFER_MAX);
-        } else if n < free / 8 {
-            self.target = (self.target / 2).max(READ_BUFFER_MIN);
-        }
-        Ok(n)
-    }
 }
 
 /// Masking keys for a client (RFC 6455 §5.3, §10.3): each frame gets a fresh

@@ -56,6 +56,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+mod read_buffer;
 mod read_head;
 pub mod server;
 pub mod trace;

@@ -53,8 +53,7 @@ mod event;
 mod outbox;
 mod room;
 
-use std::io::{self, Read};
-use std::net::TcpStream;
+use std::io;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -64,6 +63,7 @@ use crate::error::Error;
 use crate::frame::OpCode;
 use crate::handshake::{Request, Response};
 use crate::message::{Limits, Message, MessageDecoder, Role};
+use crate::read_buffer::ReadBuffer;
 use crate::server::{ServerConfig, Service, Upgraded};
 use crate::trace::{Direction, FrameEvent};
 use event::{Event, MAX_ROOM_LEN, is_name};
@@ -113,9 +113,6 @@ pub fn server_config() -> ServerConfig {
 /// Stack size of each connection's writer thread: it only moves bytes.
 const WRITER_STACK_SIZE: usize = 64 << 10;
 
-/// Bytes the reader asks the socket for at a time.
-const READ_CHUNK: usize = 16 << 10;
-
 const PAGE_HTML: &str = include_str!("page/index.html");
 const PAGE_JS: &str = include_str!("page/chat.js");
 const PAGE_CSS: &str = include_str!("page/chat.css");
@@ -152,7 +149,9 @@ impl Chat {
             trace_prefix,
         } = connection;
         let mut decoder = MessageDecoder::new(Role::Server, config.limits);
-        let mut received = Received::new(already_read);
+        let mut received = ReadBuffer::new(already_read);
+        // `Read` is implemented for `&TcpStream`: the writer thread shares the stream.
+        let mut socket = stream;
         loop {
             let input = received.unread_mut();
             let decoded = match trace_prefix.as_deref() {
@@ -177,7 +176,7 @@ impl Chat {
             };
             received.consume(progress.used);
             let Some(message) = progress.message else {
-                match received.fill_from(stream) {
+                match received.fill_from(&mut socket) {
                     Ok(0) => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
                     Ok(_) => outbox.heard_from_peer(),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -355,47 +354,6 @@ impl Service for Chat {
             outbox.reading_finished();
             result
         })
-    }
-}
-
-/// The reader's receive buffer. The decoder consumes data frames as their
-/// bytes arrive, so what is left between reads is at most a frame header or
-/// a control frame, and a fixed size suffices.
-#[derive(Debug)]
-struct Received {
-    bytes: Vec<u8>,
-    start: usize,
-    end: usize,
-}
-
-impl Received {
-    fn new(already_read: Vec<u8>) -> Received {
-        let end = already_read.len();
-        let mut bytes = already_read;
-        bytes.resize(end.max(READ_CHUNK), 0);
-        Received {
-            bytes,
-            start: 0,
-            end,
-        }
-    }
-
-    fn unread_mut(&mut self) -> &mut [u8] {
-        &mut self.bytes[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-    }
-
-    /// Moves what is unread to the front and reads once into the space after it.
-    fn fill_from(&mut self, mut stream: &TcpStream) -> io::Result<usize> {
-        self.bytes.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        let n = stream.read(&mut self.bytes[self.end..])?;
-        self.end += n;
-        Ok(n)
     }
 }
 

@@ -1,0 +1,74 @@
+//! The receive buffer of a connection: frames are decoded straight out of
+//! it, and whatever is left between reads (at most a frame header or a
+//! control frame, since data frames' payloads are consumed as they arrive)
+//! moves to its front before the next read.
+
+use std::io::{self, Read};
+
+/// The receive buffer. It starts small, grows while reads fill it, and
+/// shrinks back when the connection goes quiet, so an idle connection holds
+/// little memory.
+#[derive(Debug)]
+pub(crate) struct ReadBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The size the next read will use.
+    target: usize,
+}
+
+/// The smallest read buffer: room for any control frame (14 + 125 bytes).
+const READ_BUFFER_MIN: usize = 1 << 10;
+/// The largest read buffer.
+const READ_BUFFER_MAX: usize = 64 << 10;
+
+impl ReadBuffer {
+    pub(crate) fn new(already_read: Vec<u8>) -> ReadBuffer {
+        let end = already_read.len();
+        ReadBuffer {
+            bytes: already_read,
+            start: 0,
+            end,
+            target: READ_BUFFER_MIN,
+        }
+    }
+
+    pub(crate) fn unread_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.start..self.end]
+    }
+
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// One `read` call into the free space; returns what it returned.
+    pub(crate) fn fill_from<R: Read>(&mut self, reader: &mut R) -> io::Result<usize> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.bytes.len() > self.target {
+                self.bytes.truncate(self.target);
+                self.bytes.shrink_to_fit();
+            }
+        } else if self.start > 0 {
+            // Keep the unfinished frame header or control frame at the front.
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.bytes.len() < self.target.max(self.end + READ_BUFFER_MIN / 2) {
+            self.bytes
+                .resize(self.target.max(self.end + READ_BUFFER_MIN / 2), 0);
+        }
+        let free = self.bytes.len() - self.end;
+        let n = reader.read(&mut self.bytes[self.end..])?;
+        self.end += n;
+        // Grow while reads fill the buffer; shrink while they use little of it.
+        if n == free {
+            self.target = (self.target * 2).min(READ_BUFFER_MAX);
+        } else if n < free / 8 {
+            self.target = (self.target / 2).max(READ_BUFFER_MIN);
+        }
+        Ok(n)
+    }
+}

@@ -445,6 +445,9 @@ impl Write for NeverWrites {
 #[test]
 fn client_that_never_answers_a_ping_is_closed_with_1001() {
     let addr = start_chat_with(chat_server_config(), fast_pings());
+    // Timed from before the handshake: the server's clock starts when the
+    // session does, which may be before connect_to returns.
+    let start = Instant::now();
     let stream = connect_to(addr, "/r").into_inner();
     let mut ws = WebSocket::from_raw(
         NeverWrites(stream),
@@ -452,7 +455,6 @@ fn client_that_never_answers_a_ping_is_closed_with_1001() {
         Limits::default(),
         Vec::new(),
     );
-    let start = Instant::now();
     assert_eq!(next_event(&mut ws)["type"], "welcome");
     assert!(matches!(ws.read().unwrap(), Message::Ping(_)));
     let Message::Close(Some(frame)) = ws.read().unwrap() else {

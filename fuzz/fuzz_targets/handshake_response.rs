@@ -1,0 +1,33 @@
+//! Arbitrary bytes as a server's answer to the client's opening request
+//! (RFC 6455 §4.1), whole and in fuzzer-chosen pieces through one parser.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use ws6455::decode::Decoded;
+use ws6455::handshake::HandshakeLimits;
+use ws6455::handshake::client::{ClientHandshake, ResponseParser};
+use ws6455_fuzz::{Chunked, HANDSHAKE_LIMITS, SUBPROTOCOLS, client_handshake, parse_head};
+
+static HANDSHAKE: LazyLock<ClientHandshake> = LazyLock::new(client_handshake);
+
+fuzz_target!(|input: &[u8]| {
+    let new_parser = || ResponseParser::new(HANDSHAKE_LIMITS);
+    let parsed = parse_head(Chunked::parse(input), new_parser, ResponseParser::parse);
+    if let Ok(Decoded::Complete(response, _)) = parsed {
+        // §4.1: only a 101 is accepted, with no subprotocol or one offered.
+        if let Ok(chosen) = HANDSHAKE.check_response(&response) {
+            assert_eq!(response.status, 101);
+            assert!(chosen.is_none_or(|p| SUBPROTOCOLS.contains(&p.as_str())));
+        }
+        // `Response::encode` drops a status's leading zeros, so `050`, which
+        // httparse reads as 50, would come back as an invalid `50`.
+        if response.status >= 100 {
+            let mut wire = Vec::new();
+            response.encode(&mut wire);
+            let reparsed = ResponseParser::new(HandshakeLimits::default()).parse(&wire);
+            assert_eq!(reparsed, Ok(Decoded::Complete(response, wire.len())));
+        }
+    }
+});

@@ -21,13 +21,10 @@ fuzz_target!(|input: &[u8]| {
             assert_eq!(response.status, 101);
             assert!(chosen.is_none_or(|p| SUBPROTOCOLS.contains(&p.as_str())));
         }
-        // `Response::encode` drops a status's leading zeros, so `050`, which
-        // httparse reads as 50, would come back as an invalid `50`.
-        if response.status >= 100 {
-            let mut wire = Vec::new();
-            response.encode(&mut wire);
-            let reparsed = ResponseParser::new(HandshakeLimits::default()).parse(&wire);
-            assert_eq!(reparsed, Ok(Decoded::Complete(response, wire.len())));
-        }
+        // Whatever parses re-encodes to the same response.
+        let mut wire = Vec::new();
+        response.encode(&mut wire);
+        let reparsed = ResponseParser::new(HandshakeLimits::default()).parse(&wire);
+        assert_eq!(reparsed, Ok(Decoded::Complete(response, wire.len())));
     }
 });

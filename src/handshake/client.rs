@@ -279,8 +279,14 @@ impl ResponseParser {
             }
             Err(e) => return Err(ResponseError::Malformed(httparse_reason(e))),
         }
+        // RFC 9110 §15: a status code is a three-digit integer from 100 to
+        // 599; httparse accepts any three digits.
+        let status = response.code.unwrap_or_default();
+        if !(100..=599).contains(&status) {
+            return Err(ResponseError::Malformed("status code outside 100-599"));
+        }
         let parsed = Response {
-            status: response.code.unwrap_or_default(),
+            status,
             reason: response.reason.unwrap_or_default().to_owned(),
             headers: response
                 .headers
@@ -296,6 +302,26 @@ impl ResponseParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_status_outside_100_to_599_is_malformed() {
+        // Found by the handshake_response fuzz target: "050" parsed as 50
+        // and re-encoded as an unparsable "50".
+        for head in [
+            &b"HTTP/1.1 050 X\r\n\r\n"[..],
+            b"HTTP/1.1 600 X\r\n\r\n",
+            b"HTTP/1.1 000 X\r\n\r\n",
+        ] {
+            let parsed = ResponseParser::new(HandshakeLimits::default()).parse(head);
+            assert_eq!(
+                parsed,
+                Err(ResponseError::Malformed("status code outside 100-599"))
+            );
+        }
+        let head = b"HTTP/1.1 599 X\r\n\r\n";
+        let parsed = ResponseParser::new(HandshakeLimits::default()).parse(head);
+        assert!(matches!(parsed, Ok(Decoded::Complete(r, _)) if r.status == 599));
+    }
 
     fn fresh_handshake(
         uri: &WsUri,

@@ -204,7 +204,8 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
             Outcome::NotAdmitted(status) => {
                 eprintln!("{peer}: upgrade request not admitted, answered {status}")
             }
-            Outcome::Refused(e) => eprintln!("{peer}: handshake refused: {e}"),
+            Outcome::Refused(e @ Error::Handshake(_)) => eprintln!("{peer}: {e}"),
+            Outcome::Refused(e) => eprintln!("{peer}: during the opening handshake: {e}"),
             Outcome::Session(Ok(())) => eprintln!("{peer}: disconnected"),
             Outcome::Session(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
         }

@@ -72,13 +72,7 @@ impl fmt::Debug for Trace {
 impl Trace {
     /// Reports a frame we are about to send, before it is masked.
     fn sent(&mut self, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) {
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
+        let header = FrameHeader::new(true, opcode, mask, payload.len() as u64);
         (self.0)(&FrameEvent {
             direction: Direction::Sent,
             header,
@@ -360,13 +354,7 @@ impl<S: Read + Write> WebSocket<S> {
             encode_frame(&mut self.write_buf, opcode, mask, &payload);
             return Ok(());
         }
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
+        let header = FrameHeader::new(true, opcode, mask, payload.len() as u64);
         let mut head = [0; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
         self.write_buf.extend_from_slice(&head[..head_len]);

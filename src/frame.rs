@@ -111,6 +111,17 @@ pub struct FrameHeader {
 }
 
 impl FrameHeader {
+    /// The header of a frame with no RSV bits (no extension is negotiated).
+    pub fn new(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload_len: u64) -> FrameHeader {
+        FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len,
+        }
+    }
+
     /// Decodes a header from the start of `buf`.
     ///
     /// Errors are found as early as the bytes allow: a reserved opcode after
@@ -237,13 +248,19 @@ pub enum LengthEncoding {
 /// Appends a whole frame with FIN set and no RSV bits to `dst`, masking the
 /// payload with `mask` if one is given.
 pub fn encode_frame(dst: &mut Vec<u8>, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) {
-    let header = FrameHeader {
-        fin: true,
-        rsv: 0,
-        opcode,
-        mask,
-        payload_len: payload.len() as u64,
-    };
+    encode_fragment(dst, true, opcode, mask, payload);
+}
+
+/// Appends one frame with no RSV bits to `dst`: the final one of its message
+/// when `fin` is set. The payload is masked with `mask` if one is given.
+pub fn encode_fragment(
+    dst: &mut Vec<u8>,
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+) {
+    let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
     let mut head = [0; MAX_HEADER_LEN];
     let head_len = header.encode(&mut head);
     dst.reserve(head_len + payload.len());

@@ -6,8 +6,7 @@
 use std::io::{self, Read, Write};
 
 use proptest::prelude::*;
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use ws6455::mask::apply_mask;
+use ws6455::frame::{OpCode, encode_fragment};
 use ws6455::message::MessageDecoder;
 use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, Role, WebSocket};
 
@@ -123,20 +122,8 @@ fn fragmented() -> impl Strategy<Value = Fragmented> {
 
 /// A frame as a peer sends it: masked with `mask` if one is given.
 fn frame(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        fin,
-        rsv: 0,
-        opcode,
-        mask,
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0; MAX_HEADER_LEN];
-    let head_len = header.encode(&mut head);
-    let mut wire = head[..head_len].to_vec();
-    wire.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut wire[head_len..], key, 0);
-    }
+    let mut wire = Vec::new();
+    encode_fragment(&mut wire, fin, opcode, mask, payload);
     wire
 }
 

@@ -9,9 +9,8 @@
 use std::path::PathBuf;
 use std::{env, fs, io};
 
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_fragment};
 use ws6455::handshake::Response;
-use ws6455::mask::apply_mask;
 use ws6455_fuzz::{CLIENT_KEY, Chunked, LIMITS, SUBPROTOCOLS};
 
 /// How the seeds cut their streams: whole, byte by byte, and a few mixed sizes.
@@ -199,24 +198,11 @@ fn responses() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// A frame with the given FIN bit, masked with `mask` if one is given.
+/// A frame as a peer sends it: masked with `mask` if one is given.
 fn frame(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        fin,
-        rsv: 0,
-        opcode,
-        mask,
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0; MAX_HEADER_LEN];
-    let len = header.encode(&mut head);
-    let mut frame = head[..len].to_vec();
-    let start = frame.len();
-    frame.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut frame[start..], key, 0);
-    }
-    frame
+    let mut wire = Vec::new();
+    encode_fragment(&mut wire, fin, opcode, mask, payload);
+    wire
 }
 
 type Frames = Vec<(bool, OpCode, Vec<u8>)>;

@@ -320,6 +320,7 @@ impl<S: Read + Write> WebSocket<S> {
         Error::Protocol(error)
     }
 
+    /// Queues a Close frame; at most 125 bytes, so it is always buffered.
     fn queue_close(&mut self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
         let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
         if let Some(code) = code {
@@ -329,12 +330,7 @@ impl<S: Read + Write> WebSocket<S> {
             }
             .encode(&mut payload);
         }
-        let mask = self.mask_key()?;
-        if let Some(trace) = &mut self.trace {
-            trace.sent(OpCode::Close, mask, &payload);
-        }
-        encode_frame(&mut self.write_buf, OpCode::Close, mask, &payload);
-        Ok(())
+        self.write_frame(OpCode::Close, payload)
     }
 
     fn mask_key(&mut self) -> Result<Option<[u8; 4]>, Error> {

@@ -3,14 +3,14 @@
 
 mod cli_client;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ws6455::explain::{explain_accept_key, explain_frames, parse_hex};
 use ws6455::server::chat::{self, Chat, ChatConfig};
-use ws6455::server::{ServerConfig, Service, echo::Echo, listen_and_serve};
+use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
 use ws6455::{ClientConfig, Limits};
 
 use crate::cli_client::ClientOptions;
@@ -123,8 +123,9 @@ fn main() -> ExitCode {
                 trace,
                 ..ServerConfig::default()
             };
-            eprintln!("ws6455 echo server listening on ws://{listen}");
-            run(listen, config, Echo)
+            run(listen, config, Echo, |addr| {
+                format!("ws6455 echo server listening on ws://{addr}")
+            })
         }
         Command::Chat {
             listen,
@@ -149,9 +150,10 @@ fn main() -> ExitCode {
                 ping_interval,
                 pong_timeout,
             };
-            eprintln!("ws6455 chat: open http://{listen}/ (or http://{listen}/ROOM) in a browser");
             let service = Chat::new(chat_config, config.close_timeout);
-            run(listen, config, service)
+            run(listen, config, service, |addr| {
+                format!("ws6455 chat: open http://{addr}/ (or http://{addr}/ROOM) in a browser")
+            })
         }
         Command::Client {
             url,
@@ -190,8 +192,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run<S: Service>(listen: SocketAddr, config: ServerConfig, service: S) -> ExitCode {
-    match listen_and_serve(listen, config, service) {
+/// Binds `listen` and serves on it, first printing `banner` for the address
+/// actually bound (port 0 picks a free one).
+fn run<S: Service>(
+    listen: SocketAddr,
+    config: ServerConfig,
+    service: S,
+    banner: impl FnOnce(SocketAddr) -> String,
+) -> ExitCode {
+    let served = TcpListener::bind(listen).and_then(|listener| {
+        eprintln!("{}", banner(listener.local_addr()?));
+        serve(listener, config, service)
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ws6455: cannot serve on {listen}: {e}");

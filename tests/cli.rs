@@ -172,27 +172,25 @@ fn rfc6455_5_5_1_client_does_not_show_the_close_reason() {
 
 #[test]
 fn chat_trace_shows_frames_both_ways() {
-    use std::io::Read;
-    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::SocketAddr;
     use ws6455::{CloseCode, Message};
 
-    let addr: SocketAddr = {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap()
-    };
+    // Port 0: the server binds a free port and its first line names it.
     let mut server = Command::new(env!("CARGO_BIN_EXE_ws6455"))
-        .args(["chat", "--trace", "--quiet", "--listen", &addr.to_string()])
+        .args(["chat", "--trace", "--quiet", "--listen", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "chat did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    let addr: SocketAddr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"));
     let mut ws = connect_to(addr, "/kitchen");
     assert!(matches!(ws.read().unwrap(), Message::Text(t) if t.contains("\"welcome\"")));
     ws.send(Message::Text("hello".into())).unwrap();
@@ -201,12 +199,7 @@ fn chat_trace_shows_frames_both_ways() {
     ws.finish_close().unwrap();
     server.kill().unwrap();
     let mut trace = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut trace)
-        .unwrap();
+    stderr.read_to_string(&mut trace).unwrap();
     server.wait().unwrap();
     for expected in [
         "< GET /kitchen HTTP/1.1\n",

@@ -16,7 +16,7 @@ pub mod chat;
 pub mod echo;
 
 use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -292,13 +292,4 @@ fn linger_close(stream: &TcpStream, timeout: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
     // The peer may never close, or reset; we close either way.
     let _ = discard_until_eof(stream, Instant::now() + timeout);
-}
-
-/// Binds `addr` and serves `service` on it.
-pub fn listen_and_serve<S: Service>(
-    addr: SocketAddr,
-    config: ServerConfig,
-    service: S,
-) -> io::Result<()> {
-    serve(TcpListener::bind(addr)?, config, service)
 }

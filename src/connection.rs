@@ -175,11 +175,7 @@ impl<S: Read + Write> WebSocket<S> {
             Message::Ping(data) => (OpCode::Ping, data),
             Message::Pong(data) => (OpCode::Pong, data),
             Message::Close(frame) => {
-                let (code, reason) = match &frame {
-                    Some(f) => (Some(f.code), f.reason.as_str()),
-                    None => (None, ""),
-                };
-                return self.start_close(code, reason);
+                return self.start_close(frame.as_ref().map(|f| (f.code, f.reason.as_str())));
             }
         };
         if !self.state.can_read() {
@@ -215,7 +211,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// and `reason`. Keep calling [`WebSocket::read`] until it returns the
     /// peer's Close (or an error); messages that arrive meanwhile are returned.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.start_close(Some(code), reason)
+        self.start_close(Some((code, reason)))
     }
 
     /// Finishes a closing handshake we started (§7.1.2): reads, discarding
@@ -258,21 +254,23 @@ impl<S: Read + Write> WebSocket<S> {
         self.stream
     }
 
-    fn start_close(&mut self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
+    /// Sends a Close frame with a status code and reason, or with none
+    /// (`None`: an empty payload, §5.5.1).
+    fn start_close(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
         match self.state {
             State::Open => {}
             State::CloseSent => return Ok(()),
             State::Closed => return Err(Error::Closed),
         }
-        if let Some(code) = code {
+        if let Some((code, reason)) = close {
             if !code.is_valid_on_wire() {
                 return Err(UsageError::InvalidCloseCode(code.0).into());
             }
+            if reason.len() > MAX_CLOSE_REASON {
+                return Err(UsageError::ControlPayloadTooLong(reason.len() + 2).into());
+            }
         }
-        if reason.len() > MAX_CLOSE_REASON || (code.is_none() && !reason.is_empty()) {
-            return Err(UsageError::ControlPayloadTooLong(reason.len() + 2).into());
-        }
-        self.queue_close(code, reason)?;
+        self.queue_close(close)?;
         self.state = State::CloseSent;
         self.flush()
     }
@@ -289,7 +287,7 @@ impl<S: Read + Write> WebSocket<S> {
             // previously send a Close frame, the endpoint MUST send a Close
             // frame in response." It echoes the status code it received.
             (Message::Close(frame), State::Open) => {
-                let replied = self.queue_close(frame.as_ref().map(|f| f.code), "");
+                let replied = self.queue_close(frame.as_ref().map(|f| (f.code, "")));
                 self.state = State::Closed;
                 // The peer may already be gone; the close is complete either way.
                 if replied.is_ok() {
@@ -308,11 +306,11 @@ impl<S: Read + Write> WebSocket<S> {
     fn fail(&mut self, error: ProtocolError) -> Error {
         if self.state == State::Open {
             let reason = error.to_string();
-            let code = Some(error.close_code());
-            if self
-                .queue_close(code, truncate_reason(&reason, MAX_CLOSE_REASON))
-                .is_ok()
-            {
+            let close = (
+                error.close_code(),
+                truncate_reason(&reason, MAX_CLOSE_REASON),
+            );
+            if self.queue_close(Some(close)).is_ok() {
                 let _ = self.flush();
             }
         }
@@ -321,9 +319,9 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Queues a Close frame; at most 125 bytes, so it is always buffered.
-    fn queue_close(&mut self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
+    fn queue_close(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
         let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
-        if let Some(code) = code {
+        if let Some((code, reason)) = close {
             CloseFrame {
                 code,
                 reason: reason.to_owned(),
@@ -370,7 +368,6 @@ impl<S: Read + Write> WebSocket<S> {
 fn write_all_vectored<W: Write>(stream: &mut W, a: &[u8], b: &[u8]) -> io::Result<()> {
     let mut slices = [IoSlice::new(a), IoSlice::new(b)];
     let mut slices = &mut slices[..];
-    IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match stream.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

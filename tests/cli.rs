@@ -177,12 +177,14 @@ fn chat_trace_shows_frames_both_ways() {
     use ws6455::{CloseCode, Message};
 
     // Port 0: the server binds a free port and its first line names it.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_ws6455"))
-        .args(["chat", "--trace", "--quiet", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_ws6455"))
+            .args(["chat", "--trace", "--quiet", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
     let mut banner = String::new();
     stderr.read_line(&mut banner).unwrap();
     let addr: SocketAddr = banner
@@ -197,10 +199,9 @@ fn chat_trace_shows_frames_both_ways() {
     assert!(matches!(ws.read().unwrap(), Message::Text(t) if t.contains("\"hello\"")));
     ws.close(CloseCode::NORMAL, "").unwrap();
     ws.finish_close().unwrap();
-    server.kill().unwrap();
+    drop(server);
     let mut trace = String::new();
     stderr.read_to_string(&mut trace).unwrap();
-    server.wait().unwrap();
     for expected in [
         "< GET /kitchen HTTP/1.1\n",
         "> HTTP/1.1 101 Switching Protocols\n",
@@ -211,5 +212,16 @@ fn chat_trace_shows_frames_both_ways() {
         "> close FIN=1",
     ] {
         assert!(trace.contains(expected), "{expected:?} in\n{trace}");
+    }
+}
+
+/// A child process that is killed when dropped, so a failing test leaves no
+/// server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -6,9 +6,12 @@
 //! invalid byte fails the connection at once, even in the middle of a frame
 //! (§8.1). Control frames are small (§5.5) and are decoded once whole.
 
+use std::fmt;
+
 use crate::close::{CloseFrame, MAX_CONTROL_PAYLOAD};
 use crate::decode::Decoded;
 use crate::error::ProtocolError;
+use crate::extension::InboundTransform;
 use crate::frame::{FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
@@ -56,6 +59,27 @@ pub enum Message {
     Close(Option<CloseFrame>),
 }
 
+/// A data message whose payload is borrowed, for sending one payload on
+/// many connections without a copy per connection (see
+/// [`crate::WebSocket::send_ref`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// A text message.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+}
+
+impl MessageRef<'_> {
+    /// The message with its payload copied.
+    pub fn to_message(self) -> Message {
+        match self {
+            MessageRef::Text(text) => Message::Text(text.to_owned()),
+            MessageRef::Binary(data) => Message::Binary(data.to_vec()),
+        }
+    }
+}
+
 /// The payload of a data frame still arriving.
 #[derive(Debug)]
 struct DataFrame {
@@ -73,6 +97,20 @@ struct PartialMessage {
     data: Vec<u8>,
     /// Present for text messages.
     text: Option<Utf8Validator>,
+    /// The negotiated extension transformed it: its payload goes through the
+    /// extension's [`InboundTransform`] on the way in.
+    transformed: bool,
+}
+
+/// Where the decoder is between messages and frames (RFC 6455 §5.4).
+#[derive(Debug)]
+enum Assembly {
+    /// No message is open: the next data frame must start one.
+    Idle,
+    /// A fragmented message is open and waits for its next frame.
+    BetweenFrames(PartialMessage),
+    /// A data frame's payload is arriving.
+    InFrame(PartialMessage, DataFrame),
 }
 
 /// What one call of [`MessageDecoder::decode`] did.
@@ -90,12 +128,23 @@ pub struct Progress {
 pub type HeaderObserver<'a> = &'a mut dyn FnMut(&FrameHeader, &[u8]);
 
 /// Turns received bytes into messages.
-#[derive(Debug)]
 pub struct MessageDecoder {
     role: Role,
     limits: Limits,
-    message: Option<PartialMessage>,
-    frame: Option<DataFrame>,
+    assembly: Assembly,
+    /// The RSV bits the negotiated extension owns, and its inbound side.
+    extension: Option<(u8, Box<dyn InboundTransform>)>,
+}
+
+impl fmt::Debug for MessageDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageDecoder")
+            .field("role", &self.role)
+            .field("limits", &self.limits)
+            .field("assembly", &self.assembly)
+            .field("extension_rsv_bits", &self.extension.as_ref().map(|e| e.0))
+            .finish()
+    }
 }
 
 /// Capacity reserved for a new message before its bytes arrive: a peer cannot
@@ -103,13 +152,27 @@ pub struct MessageDecoder {
 const INITIAL_MESSAGE_CAPACITY: u64 = 64 << 10;
 
 impl MessageDecoder {
-    /// A decoder for the given role and limits.
+    /// A decoder for the given role and limits, with no extension.
     pub fn new(role: Role, limits: Limits) -> MessageDecoder {
         MessageDecoder {
             role,
             limits,
-            message: None,
-            frame: None,
+            assembly: Assembly::Idle,
+            extension: None,
+        }
+    }
+
+    /// A decoder that lets the extension owning `rsv_bits` undo its
+    /// transform on the messages it marks (see [`crate::extension`]).
+    pub fn with_extension(
+        role: Role,
+        limits: Limits,
+        rsv_bits: u8,
+        inbound: Box<dyn InboundTransform>,
+    ) -> MessageDecoder {
+        MessageDecoder {
+            extension: Some((rsv_bits, inbound)),
+            ..MessageDecoder::new(role, limits)
         }
     }
 
@@ -144,44 +207,40 @@ impl MessageDecoder {
     ) -> Result<Progress, ProtocolError> {
         let mut used = 0;
         loop {
-            if let Some(frame) = &mut self.frame {
-                let take = frame.remaining.min((input.len() - used) as u64) as usize;
-                let chunk = &mut input[used..used + take];
-                if let Some(key) = frame.mask {
-                    apply_mask(chunk, key, frame.done as usize);
+            let open = match std::mem::replace(&mut self.assembly, Assembly::Idle) {
+                Assembly::Idle => None,
+                Assembly::BetweenFrames(message) => Some(message),
+                Assembly::InFrame(mut message, mut frame) => {
+                    let take = frame.remaining.min((input.len() - used) as u64) as usize;
+                    let chunk = &mut input[used..used + take];
+                    if let Some(key) = frame.mask {
+                        apply_mask(chunk, key, frame.done as usize);
+                    }
+                    used += take;
+                    frame.done += take as u64;
+                    frame.remaining -= take as u64;
+                    let frame_done = frame.remaining == 0;
+                    self.take_payload(&mut message, chunk, frame_done && frame.fin)?;
+                    if !frame_done {
+                        self.assembly = Assembly::InFrame(message, frame);
+                        return Ok(Progress {
+                            used,
+                            message: None,
+                        });
+                    }
+                    if frame.fin {
+                        let message = Some(finish_message(message)?);
+                        return Ok(Progress { used, message });
+                    }
+                    self.assembly = Assembly::BetweenFrames(message);
+                    continue;
                 }
-                let message = self
-                    .message
-                    .as_mut()
-                    .expect("a data frame belongs to a message");
-                if let Some(validator) = &mut message.text {
-                    // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
-                    validator
-                        .feed(chunk)
-                        .map_err(|_| ProtocolError::InvalidUtf8)?;
-                }
-                message.data.extend_from_slice(chunk);
-                used += take;
-                frame.done += take as u64;
-                frame.remaining -= take as u64;
-                if frame.remaining > 0 {
-                    return Ok(Progress {
-                        used,
-                        message: None,
-                    });
-                }
-                let fin = frame.fin;
-                self.frame = None;
-                if fin {
-                    let message = Some(self.finish_message()?);
-                    return Ok(Progress { used, message });
-                }
-                continue;
-            }
+            };
 
             let (header, header_len) = match FrameHeader::decode(&input[used..])? {
                 Decoded::Complete(header, len) => (header, len),
                 Decoded::NeedMore => {
+                    self.assembly = open.map_or(Assembly::Idle, Assembly::BetweenFrames);
                     return Ok(Progress {
                         used,
                         message: None,
@@ -197,10 +256,11 @@ impl MessageDecoder {
             checked?;
 
             // RFC 6455 §5.4: the fragmentation rules, one case per (opcode, message open?).
-            match (header.opcode, self.message.is_some()) {
-                (control @ (OpCode::Close | OpCode::Ping | OpCode::Pong), _) => {
+            let message = match (header.opcode, open) {
+                (control @ (OpCode::Close | OpCode::Ping | OpCode::Pong), open) => {
                     // §5.4: control frames MAY be injected in the middle of a
                     // fragmented message. They are small, so wait until whole.
+                    self.assembly = open.map_or(Assembly::Idle, Assembly::BetweenFrames);
                     let end = used + header_len + header.payload_len as usize;
                     if input.len() < end {
                         return Ok(Progress {
@@ -225,45 +285,88 @@ impl MessageDecoder {
                         message: Some(message),
                     });
                 }
-                (OpCode::Continuation, false) => {
+                (OpCode::Continuation, None) => {
                     return Err(ProtocolError::ContinuationWithoutMessage);
                 }
-                (OpCode::Text | OpCode::Binary, true) => {
+                (OpCode::Text | OpCode::Binary, Some(_)) => {
                     return Err(ProtocolError::DataFrameInsideMessage(header.opcode));
                 }
-                (OpCode::Text | OpCode::Binary, false) => {
+                (OpCode::Text | OpCode::Binary, None) => {
+                    let transformed = match &mut self.extension {
+                        Some((_, inbound)) => inbound.begin(header.rsv),
+                        None => false,
+                    };
                     let capacity = header.payload_len.min(INITIAL_MESSAGE_CAPACITY) as usize;
-                    self.message = Some(PartialMessage {
+                    PartialMessage {
                         data: Vec::with_capacity(capacity),
                         text: (header.opcode == OpCode::Text).then(Utf8Validator::new),
-                    });
+                        transformed,
+                    }
                 }
-                (OpCode::Continuation, true) => {}
-            }
-            let message = self.message.as_ref().expect("a message is open");
+                (OpCode::Continuation, Some(message)) => message,
+            };
+            // §10.4: a transformed message is held to the limit as it is
+            // decoded instead (its frames' sizes say nothing of what they
+            // decode to).
             let message_len = message.data.len() as u64 + header.payload_len;
-            if message_len > self.limits.max_message_size {
+            if !message.transformed && message_len > self.limits.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
                     len: message_len,
                     max: self.limits.max_message_size,
                 });
             }
             used += header_len;
-            self.frame = Some(DataFrame {
+            let frame = DataFrame {
                 fin: header.fin,
                 mask: header.mask,
                 done: 0,
                 remaining: header.payload_len,
-            });
+            };
+            self.assembly = Assembly::InFrame(message, frame);
         }
+    }
+
+    /// Adds received payload bytes (unmasked) to the message, through the
+    /// extension if it transformed the message, checking text as it grows.
+    fn take_payload(
+        &mut self,
+        message: &mut PartialMessage,
+        chunk: &[u8],
+        last: bool,
+    ) -> Result<(), ProtocolError> {
+        let before = message.data.len();
+        match (&mut self.extension, message.transformed) {
+            (Some((_, inbound)), true) => {
+                let limit = self.limits.max_message_size;
+                inbound.feed(chunk, &mut message.data, limit)?;
+                if last {
+                    inbound.finish(&mut message.data, limit)?;
+                }
+            }
+            (Some(_), false) | (None, _) => message.data.extend_from_slice(chunk),
+        }
+        if let Some(validator) = &mut message.text {
+            // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
+            validator
+                .feed(&message.data[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
     }
 
     /// The checks that depend on the connection rather than the header alone.
     fn check_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
         // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an extension is
-        // negotiated that defines meanings for non-zero values."
-        if header.rsv != 0 {
-            return Err(ProtocolError::ReservedBitsSet(header.rsv));
+        // negotiated that defines meanings for non-zero values." A
+        // per-message extension's bits belong on the first frame of a data
+        // message only (RFC 7692 §6.1).
+        let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        let allowed = match &self.extension {
+            Some((bits, _)) if starts_message => *bits,
+            _ => 0,
+        };
+        if header.rsv & !allowed != 0 {
+            return Err(ProtocolError::ReservedBitsSet(header.rsv & !allowed));
         }
         // RFC 6455 §5.1: "The server MUST close the connection upon receiving
         // a frame that is not masked" and "A client MUST close a connection if
@@ -282,19 +385,17 @@ impl MessageDecoder {
         }
         Ok(())
     }
+}
 
-    fn finish_message(&mut self) -> Result<Message, ProtocolError> {
-        let message = self.message.take().expect("a message is open");
-        match message.text {
-            Some(mut validator) => {
-                // §8.1: a character cut short at the end of the message is invalid.
-                validator.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                let text =
-                    String::from_utf8(message.data).map_err(|_| ProtocolError::InvalidUtf8)?;
-                Ok(Message::Text(text))
-            }
-            None => Ok(Message::Binary(message.data)),
+fn finish_message(message: PartialMessage) -> Result<Message, ProtocolError> {
+    match message.text {
+        Some(mut validator) => {
+            // §8.1: a character cut short at the end of the message is invalid.
+            validator.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            let text = String::from_utf8(message.data).map_err(|_| ProtocolError::InvalidUtf8)?;
+            Ok(Message::Text(text))
         }
+        None => Ok(Message::Binary(message.data)),
     }
 }
 

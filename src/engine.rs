@@ -1,0 +1,472 @@
+//! The connection's protocol engine, without I/O: RFC 6455 §5.5 and §7 as a
+//! state machine that reads no socket and no clock.
+//!
+//! Bytes in, messages out: [`Engine::receive`] decodes what the peer sent
+//! and, as the RFC requires, answers it: a Pong for each Ping (§5.5.2), a
+//! Close for the peer's Close (§5.5.1), a Close with the error's code when
+//! the peer breaks the protocol (§7.1.7). Messages in, bytes out:
+//! [`Engine::send`] encodes a message as a frame, masked with a fresh key in
+//! the client role (§5.3). Everything to be sent collects in
+//! [`Engine::output`], for whatever does the I/O to write when it can.
+//!
+//! The engine is two sides that share only the closing state: the
+//! [`Receiver`] (message assembly, UTF-8, limits, the inbound side of an
+//! extension) and the [`Sender`] (the close state, the bytes to send, the
+//! masking keys, the outbound side of an extension). [`crate::WebSocket`]
+//! drives both from one thread; a split connection ([`crate::split`]) gives
+//! the receiver to the read half and shares the sender between the read
+//! half's automatic answers and the write half.
+
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, truncate_reason};
+use crate::error::{Error, ProtocolError, UsageError};
+use crate::extension::{Extension, OutboundTransform};
+use crate::frame::{FrameHeader, OpCode};
+use crate::message::{Limits, Message, MessageDecoder, MessageRef, Progress, Role};
+use crate::outgoing::Outgoing;
+use crate::trace::{Direction, FrameEvent};
+
+/// Where the connection is in its life (RFC 6455 §4, §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close frame and wait for the peer's (§7.1.2); we may still
+    /// receive messages but send no more data (§5.5.1).
+    CloseSent,
+    /// The close handshake finished or the connection failed.
+    Closed,
+}
+
+impl State {
+    fn can_read(self) -> bool {
+        self != State::Closed
+    }
+
+    fn can_send_data(self) -> bool {
+        self == State::Open
+    }
+}
+
+/// A connection's protocol state machine, with no I/O; see the module
+/// documentation.
+#[derive(Debug)]
+pub struct Engine {
+    receiver: Receiver,
+    sender: Sender,
+}
+
+impl Engine {
+    /// An open connection in `role`, holding the peer to `limits`, with no extension.
+    pub fn new(role: Role, limits: Limits) -> Engine {
+        Engine {
+            receiver: Receiver {
+                decoder: MessageDecoder::new(role, limits),
+                trace: None,
+            },
+            sender: Sender::new(role, None),
+        }
+    }
+
+    /// An open connection with a negotiated extension (see [`crate::extension`]).
+    pub fn with_extension(role: Role, limits: Limits, extension: Extension) -> Engine {
+        let decoder =
+            MessageDecoder::with_extension(role, limits, extension.rsv_bits, extension.inbound);
+        Engine {
+            receiver: Receiver {
+                decoder,
+                trace: None,
+            },
+            sender: Sender::new(role, Some(extension.outbound)),
+        }
+    }
+
+    /// Shows `observe` every frame sent or received from now on (see
+    /// [`crate::trace`]).
+    pub fn set_trace(&mut self, observe: impl FnMut(&FrameEvent<'_>) + Send + 'static) {
+        let trace = Trace(Arc::new(Mutex::new(Box::new(observe))));
+        self.sender.trace = Some(trace.clone());
+        self.receiver.trace = Some(trace);
+    }
+
+    /// Decodes received bytes from the start of `input` (unmasking them in
+    /// place) and returns how many it used and the message they completed,
+    /// if any. What the message requires of us (a Pong, a Close reply) is
+    /// queued in [`Engine::output`] before it is returned. A protocol error
+    /// fails the connection: the Close with the error's code is queued, and
+    /// the error returned.
+    pub fn receive(&mut self, input: &mut [u8]) -> Result<Progress, Error> {
+        if !self.sender.can_read() {
+            return Err(Error::Closed);
+        }
+        let decoded = self.receiver.decode(input);
+        self.sender.on_received(decoded)
+    }
+
+    /// Encodes a message into [`Engine::output`]. A `Close` starts the
+    /// closing handshake, as [`Engine::close`] does.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.sender.send(message)
+    }
+
+    /// Encodes a data message whose payload is borrowed, copying it into
+    /// [`Engine::output`]: the way to send one payload to many connections.
+    pub fn send_ref(&mut self, message: MessageRef<'_>) -> Result<(), Error> {
+        self.sender.send_ref(message)
+    }
+
+    /// Starts the closing handshake (§7.1.2): queues a Close frame with
+    /// `code` and `reason`. Does nothing if we sent a Close already.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.sender.close(Some((code, reason)))
+    }
+
+    /// The bytes waiting to be sent.
+    pub fn output(&mut self) -> &mut Outgoing {
+        &mut self.sender.output
+    }
+
+    /// Records that writing the output failed for good: the connection is over.
+    pub fn write_failed(&mut self) {
+        self.sender.state = State::Closed;
+    }
+
+    /// Records that the peer's stream ended or failed: nothing more will be read.
+    pub fn read_failed(&mut self) {
+        self.sender.state = State::Closed;
+    }
+
+    /// Which end of the connection this is.
+    pub fn role(&self) -> Role {
+        self.sender.role
+    }
+
+    /// Whether messages can still be sent: no Close has been sent or received.
+    pub fn is_open(&self) -> bool {
+        self.sender.state == State::Open
+    }
+
+    /// Whether we sent a Close frame and the peer has not answered yet.
+    pub fn is_closing(&self) -> bool {
+        self.sender.state == State::CloseSent
+    }
+
+    /// Whether the closing handshake is over or the connection failed.
+    pub fn is_closed(&self) -> bool {
+        self.sender.state == State::Closed
+    }
+
+    /// The two sides, for a connection read and written from two threads.
+    pub(crate) fn into_sides(self) -> (Receiver, Sender) {
+        (self.receiver, self.sender)
+    }
+}
+
+/// The receiving side: message assembly and the trace of received frames.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    decoder: MessageDecoder,
+    trace: Option<Trace>,
+}
+
+impl Receiver {
+    pub(crate) fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
+        match &self.trace {
+            None => self.decoder.decode(input),
+            Some(trace) => self
+                .decoder
+                .decode_observed(input, &mut |header, payload_start| {
+                    trace.show(&FrameEvent {
+                        direction: Direction::Received,
+                        header: *header,
+                        payload_start,
+                    })
+                }),
+        }
+    }
+}
+
+/// The sending side: the closing state, the bytes to send, masking keys.
+#[derive(Debug)]
+pub(crate) struct Sender {
+    role: Role,
+    state: State,
+    output: Outgoing,
+    /// A client's masking keys, fetched on its first frame.
+    mask_keys: Option<Box<MaskKeys>>,
+    outbound: Option<OutboundDebug>,
+    trace: Option<Trace>,
+}
+
+impl Sender {
+    fn new(role: Role, outbound: Option<Box<dyn OutboundTransform>>) -> Sender {
+        Sender {
+            role,
+            state: State::Open,
+            output: Outgoing::default(),
+            mask_keys: None,
+            outbound: outbound.map(OutboundDebug),
+            trace: None,
+        }
+    }
+
+    pub(crate) fn output(&mut self) -> &mut Outgoing {
+        &mut self.output
+    }
+
+    pub(crate) fn can_read(&self) -> bool {
+        self.state.can_read()
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    pub(crate) fn set_closed(&mut self) {
+        self.state = State::Closed;
+    }
+
+    /// Acts on what the receiver decoded: answers a Ping or a Close, or fails
+    /// the connection on a protocol error.
+    pub(crate) fn on_received(
+        &mut self,
+        decoded: Result<Progress, ProtocolError>,
+    ) -> Result<Progress, Error> {
+        match decoded {
+            Ok(progress) => {
+                if let Some(message) = &progress.message {
+                    self.answer(message)?;
+                }
+                Ok(progress)
+            }
+            Err(error) => {
+                self.fail(&error);
+                Err(Error::Protocol(error))
+            }
+        }
+    }
+
+    /// Handles what a received message requires of us.
+    fn answer(&mut self, message: &Message) -> Result<(), Error> {
+        match (message, self.state) {
+            // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
+            // Pong frame in response", with "identical Application data" (§5.5.3).
+            (Message::Ping(payload), State::Open) => {
+                self.queue_frame(OpCode::Pong, 0, payload.clone())?;
+            }
+            // §5.5.1: "If an endpoint receives a Close frame and did not
+            // previously send a Close frame, the endpoint MUST send a Close
+            // frame in response." It echoes the status code it received.
+            (Message::Close(frame), State::Open) => {
+                // The peer may be gone already; the close is complete either way.
+                let _ = self.queue_close(frame.as_ref().map(|f| (f.code, "")));
+                self.state = State::Closed;
+            }
+            // §7.1.2: our Close was answered; the closing handshake is complete.
+            (Message::Close(_), State::CloseSent) => self.state = State::Closed,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Fails the connection (§7.1.7): queues a Close frame with the error's
+    /// code, unless one was sent already, and stops reading.
+    fn fail(&mut self, error: &ProtocolError) {
+        if self.state == State::Open {
+            let reason = error.to_string();
+            let close = (
+                error.close_code(),
+                truncate_reason(&reason, MAX_CLOSE_REASON),
+            );
+            // Without a masking key the Close cannot be sent; the connection fails all the same.
+            let _ = self.queue_close(Some(close));
+        }
+        self.state = State::Closed;
+    }
+
+    pub(crate) fn send(&mut self, message: Message) -> Result<(), Error> {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.into_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
+            Message::Ping(data) => (OpCode::Ping, data),
+            Message::Pong(data) => (OpCode::Pong, data),
+            Message::Close(frame) => {
+                return self.close(frame.as_ref().map(|f| (f.code, f.reason.as_str())));
+            }
+        };
+        self.check_can_send(opcode, payload.len())?;
+        let (rsv, payload) = match &mut self.outbound {
+            Some(outbound) if !opcode.is_control() => outbound.0.transform(opcode, payload),
+            _ => (0, payload),
+        };
+        self.queue_frame(opcode, rsv, payload)
+    }
+
+    pub(crate) fn send_ref(&mut self, message: MessageRef<'_>) -> Result<(), Error> {
+        let (opcode, payload) = match message {
+            MessageRef::Text(text) => (OpCode::Text, text.as_bytes()),
+            MessageRef::Binary(data) => (OpCode::Binary, data),
+        };
+        if self.outbound.is_some() {
+            // The transform takes the payload whole.
+            return self.send(message.to_message());
+        }
+        self.check_can_send(opcode, payload.len())?;
+        let mask = self.mask_key()?;
+        let header = FrameHeader::new(true, opcode, mask, payload.len() as u64);
+        if let Some(trace) = &self.trace {
+            trace.sent(&header, payload);
+        }
+        self.output.push_frame_copied(&header, payload);
+        Ok(())
+    }
+
+    fn check_can_send(&self, opcode: OpCode, len: usize) -> Result<(), Error> {
+        if !self.state.can_read() {
+            return Err(Error::Closed);
+        }
+        if !self.state.can_send_data() {
+            // §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
+            return Err(UsageError::SendAfterClose.into());
+        }
+        if opcode.is_control() && len > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong(len).into());
+        }
+        Ok(())
+    }
+
+    /// Sends a Close frame with a status code and reason, or with none
+    /// (`None`: an empty payload, §5.5.1).
+    pub(crate) fn close(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
+        match self.state {
+            State::Open => {}
+            State::CloseSent => return Ok(()),
+            State::Closed => return Err(Error::Closed),
+        }
+        if let Some((code, reason)) = close {
+            if !code.is_valid_on_wire() {
+                return Err(UsageError::InvalidCloseCode(code.0).into());
+            }
+            if reason.len() > MAX_CLOSE_REASON {
+                return Err(UsageError::ControlPayloadTooLong(reason.len() + 2).into());
+            }
+        }
+        self.queue_close(close)?;
+        self.state = State::CloseSent;
+        Ok(())
+    }
+
+    /// Queues a Close frame.
+    fn queue_close(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
+        let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
+        if let Some((code, reason)) = close {
+            CloseFrame {
+                code,
+                reason: reason.to_owned(),
+            }
+            .encode(&mut payload);
+        }
+        self.queue_frame(OpCode::Close, 0, payload)
+    }
+
+    fn mask_key(&mut self) -> Result<Option<[u8; 4]>, Error> {
+        // §5.3: a client masks every frame; §5.1: a server MUST NOT mask.
+        match self.role {
+            Role::Client => Ok(Some(self.mask_keys.get_or_insert_default().next()?)),
+            Role::Server => Ok(None),
+        }
+    }
+
+    fn queue_frame(&mut self, opcode: OpCode, rsv: u8, payload: Vec<u8>) -> Result<(), Error> {
+        let mask = self.mask_key()?;
+        let header = FrameHeader {
+            rsv,
+            ..FrameHeader::new(true, opcode, mask, payload.len() as u64)
+        };
+        if let Some(trace) = &self.trace {
+            trace.sent(&header, &payload);
+        }
+        self.output.push_frame(&header, payload);
+        Ok(())
+    }
+}
+
+/// The outbound transform, shown in `Debug` by name only.
+struct OutboundDebug(Box<dyn OutboundTransform>);
+
+impl fmt::Debug for OutboundDebug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OutboundTransform")
+    }
+}
+
+/// The observer [`Engine::set_trace`] installs, shared by both sides.
+#[derive(Clone)]
+struct Trace(Arc<Mutex<Box<dyn FnMut(&FrameEvent<'_>) + Send>>>);
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Trace")
+    }
+}
+
+impl Trace {
+    fn show(&self, event: &FrameEvent<'_>) {
+        // A panicking observer leaves nothing half-done that matters here.
+        let mut observe = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        observe(event);
+    }
+
+    /// Reports a frame we are about to send, before it is masked.
+    fn sent(&self, header: &FrameHeader, payload: &[u8]) {
+        self.show(&FrameEvent {
+            direction: Direction::Sent,
+            header: *header,
+            payload_start: &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)],
+        });
+    }
+}
+
+/// Masking keys for a client (RFC 6455 §5.3, §10.3): each frame gets a fresh
+/// key from a strong source the server cannot predict. Keys come from the
+/// operating system's generator in batches, so there is no system call per frame.
+#[derive(Debug)]
+struct MaskKeys {
+    batch: [u8; MASK_KEY_BATCH * 4],
+    /// Where the next unused key starts; the batch's end when it is used up.
+    next: usize,
+}
+
+/// Keys fetched per system call.
+const MASK_KEY_BATCH: usize = 256;
+
+impl Default for MaskKeys {
+    fn default() -> MaskKeys {
+        MaskKeys {
+            batch: [0; MASK_KEY_BATCH * 4],
+            next: MASK_KEY_BATCH * 4,
+        }
+    }
+}
+
+impl MaskKeys {
+    fn next(&mut self) -> io::Result<[u8; 4]> {
+        if self.next == self.batch.len() {
+            // §10.3: the key MUST be unpredictable. Without the OS generator
+            // there is no acceptable source, so its failure is an error.
+            getrandom::fill(&mut self.batch)
+                .map_err(|e| io::Error::other(format!("no random masking key: {e}")))?;
+            self.next = 0;
+        }
+        let key = &self.batch[self.next..self.next + 4];
+        self.next += 4;
+        Ok([key[0], key[1], key[2], key[3]])
+    }
+}

@@ -1,0 +1,71 @@
+//! The seam for extensions (RFC 6455 §9): what a negotiated extension may
+//! change in the frames, and where it plugs into the connection.
+//!
+//! RFC 6455 §5.2: "RSV1, RSV2, RSV3: 1 bit each. MUST be 0 unless an
+//! extension is negotiated that defines meanings for non-zero values." An
+//! [`Extension`] names the bits it owns; the message decoder checks every
+//! frame's bits against them in one place (`check_header` in
+//! `message.rs`). The extensions this hook is made for are per-message ones
+//! (RFC 7692 §6: a message transformed as a whole, the bit set on its first
+//! frame only), so an extension's bits are allowed on the first frame of a
+//! data message and nowhere else: a continuation or control frame with them
+//! set fails the connection with 1002.
+//!
+//! Each direction has its own transform, so the two halves of a split
+//! connection ([`crate::split`]) each own theirs: [`InboundTransform`] turns
+//! a received message's payload back into the message as it streams in,
+//! under the message limit (which counts what comes out, not what came in);
+//! [`OutboundTransform`] turns a message's payload into what goes on the
+//! wire, and says which bits to set.
+
+use std::fmt;
+
+use crate::error::ProtocolError;
+use crate::frame::OpCode;
+
+/// A negotiated extension, as the connection uses it.
+pub struct Extension {
+    /// The RSV bits it gives a meaning to, as `0b0RRR` (`0b100` is RSV1).
+    pub rsv_bits: u8,
+    /// Undoes the transform on received messages.
+    pub inbound: Box<dyn InboundTransform>,
+    /// Applies the transform to messages we send.
+    pub outbound: Box<dyn OutboundTransform>,
+}
+
+impl fmt::Debug for Extension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extension")
+            .field("rsv_bits", &format_args!("{:03b}", self.rsv_bits))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The receiving side of a per-message extension.
+pub trait InboundTransform: Send {
+    /// A data message starts whose first frame carries `rsv` (only bits the
+    /// extension owns can be set here; the others were refused already).
+    /// Returns whether this message was transformed and must go through
+    /// [`InboundTransform::feed`].
+    fn begin(&mut self, rsv: u8) -> bool;
+
+    /// Takes the next received payload bytes of a transformed message (in
+    /// order, unmasked) and appends what they decode to to `out`, which holds
+    /// the message so far. It must stop with
+    /// [`ProtocolError::MessageTooLarge`] as soon as `out` would grow past
+    /// `limit` bytes, so that a small frame cannot make the receiver hold
+    /// more than the message limit.
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError>;
+
+    /// The transformed message's last frame is complete: appends whatever
+    /// remains to `out`, under the same limit.
+    fn finish(&mut self, out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError>;
+}
+
+/// The sending side of a per-message extension.
+pub trait OutboundTransform: Send {
+    /// Transforms the payload of a data message about to be sent. Returns
+    /// the RSV bits to set on its first frame with the payload to send: no
+    /// bits and the payload as it was when the transform does not pay.
+    fn transform(&mut self, opcode: OpCode, payload: Vec<u8>) -> (u8, Vec<u8>);
+}

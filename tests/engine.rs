@@ -1,0 +1,271 @@
+//! The protocol engine with no I/O at all: bytes in, messages and bytes to
+//! send out; and the hooks an extension plugs into.
+
+use std::io::IoSlice;
+
+use ws6455::engine::Engine;
+use ws6455::extension::{Extension, InboundTransform, OutboundTransform};
+use ws6455::frame::{OpCode, encode_fragment, encode_frame};
+use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, ProtocolError, Role};
+
+/// Takes everything the engine has to send.
+fn take_output(engine: &mut Engine) -> Vec<u8> {
+    let output = engine.output();
+    let mut bytes = Vec::new();
+    while !output.is_empty() {
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = output.io_slices(&mut slices);
+        let taken: usize = slices[..n].iter().map(|s| s.len()).sum();
+        for slice in &slices[..n] {
+            bytes.extend_from_slice(slice);
+        }
+        output.advance(taken);
+    }
+    bytes
+}
+
+/// Feeds `wire` to the engine and returns every message it completes.
+fn receive_all(engine: &mut Engine, wire: &[u8]) -> Result<Vec<Message>, Error> {
+    let mut input = wire.to_vec();
+    let mut messages = Vec::new();
+    loop {
+        let progress = engine.receive(&mut input)?;
+        input.drain(..progress.used);
+        match progress.message {
+            Some(message) => messages.push(message),
+            None => return Ok(messages),
+        }
+        if engine.is_closed() {
+            return Ok(messages);
+        }
+    }
+}
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    encode_frame(&mut wire, opcode, Some(KEY), payload);
+    wire
+}
+
+#[test]
+fn a_ping_in_gives_the_ping_out_and_a_pong_to_send() {
+    let mut engine = Engine::new(Role::Server, Limits::default());
+    let messages = receive_all(&mut engine, &masked(OpCode::Ping, b"Hello")).unwrap();
+    assert_eq!(messages, [Message::Ping(b"Hello".to_vec())]);
+    // RFC 6455 §5.7: an unmasked Pong with "Hello".
+    assert_eq!(
+        take_output(&mut engine),
+        [0x8a, 0x05, b'H', b'e', b'l', b'l', b'o']
+    );
+}
+
+#[test]
+fn a_protocol_error_queues_the_close_that_fails_the_connection() {
+    let mut engine = Engine::new(Role::Server, Limits::default());
+    let result = receive_all(&mut engine, &[0x81, 0x02, b'h', b'i']);
+    assert!(matches!(
+        result,
+        Err(Error::Protocol(ProtocolError::UnmaskedClientFrame))
+    ));
+    let output = take_output(&mut engine);
+    assert_eq!(&output[..4], [0x88, output[1], 0x03, 0xea], "Close 1002");
+    assert!(engine.is_closed());
+    assert!(matches!(
+        engine.receive(&mut masked(OpCode::Text, b"x")),
+        Err(Error::Closed)
+    ));
+}
+
+#[test]
+fn a_close_in_is_answered_once_and_ends_the_connection() {
+    let mut engine = Engine::new(Role::Server, Limits::default());
+    let mut close = Vec::new();
+    CloseFrame {
+        code: CloseCode::GOING_AWAY,
+        reason: "bye".into(),
+    }
+    .encode(&mut close);
+    let messages = receive_all(&mut engine, &masked(OpCode::Close, &close)).unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(take_output(&mut engine), [0x88, 0x02, 0x03, 0xe9]);
+    assert!(engine.is_closed());
+    assert!(matches!(
+        engine.close(CloseCode::NORMAL, ""),
+        Err(Error::Closed)
+    ));
+    assert!(take_output(&mut engine).is_empty());
+}
+
+#[test]
+fn messages_out_are_frames_masked_in_the_client_role() {
+    let mut client = Engine::new(Role::Client, Limits::default());
+    client.send(Message::Text("Hello".into())).unwrap();
+    let wire = take_output(&mut client);
+    assert_eq!(wire[0], 0x81);
+    assert_eq!(wire[1], 0x80 | 5);
+    let mut server = Engine::new(Role::Server, Limits::default());
+    assert_eq!(
+        receive_all(&mut server, &wire).unwrap(),
+        [Message::Text("Hello".into())]
+    );
+}
+
+/// A toy per-message extension on RSV1: payloads XORed with 0x55, and
+/// each received byte may stand for `expand` bytes (to test the limit).
+struct Xor {
+    expand: usize,
+}
+
+impl InboundTransform for Xor {
+    fn begin(&mut self, rsv: u8) -> bool {
+        rsv & 0b100 != 0
+    }
+
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+        for &byte in input {
+            for _ in 0..self.expand {
+                if out.len() as u64 == limit {
+                    return Err(ProtocolError::MessageTooLarge {
+                        len: limit + 1,
+                        max: limit,
+                    });
+                }
+                out.push(byte ^ 0x55);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Vec<u8>, _limit: u64) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+}
+
+impl OutboundTransform for Xor {
+    fn transform(&mut self, _opcode: OpCode, mut payload: Vec<u8>) -> (u8, Vec<u8>) {
+        payload.iter_mut().for_each(|b| *b ^= 0x55);
+        (0b100, payload)
+    }
+}
+
+fn xor_engine(role: Role, limits: Limits, expand: usize) -> Engine {
+    let extension = Extension {
+        rsv_bits: 0b100,
+        inbound: Box::new(Xor { expand }),
+        outbound: Box::new(Xor { expand }),
+    };
+    Engine::with_extension(role, limits, extension)
+}
+
+#[test]
+fn an_extension_transforms_messages_both_ways_and_owns_rsv1() {
+    let mut client = xor_engine(Role::Client, Limits::default(), 1);
+    client.send(Message::Text("Hello".into())).unwrap();
+    client.send(Message::Ping(b"p".to_vec())).unwrap();
+    let wire = take_output(&mut client);
+    assert_eq!(wire[0], 0xC1, "FIN, RSV1, text");
+    let mut server = xor_engine(Role::Server, Limits::default(), 1);
+    assert_eq!(
+        receive_all(&mut server, &wire).unwrap(),
+        [Message::Text("Hello".into()), Message::Ping(b"p".to_vec())]
+    );
+    // A message without RSV1 is not transformed.
+    let plain = masked(OpCode::Binary, b"as is");
+    assert_eq!(
+        receive_all(&mut server, &plain).unwrap(),
+        [Message::Binary(b"as is".to_vec())]
+    );
+}
+
+/// The RSV bits of `wire`'s first byte set to `rsv`.
+fn with_rsv(mut wire: Vec<u8>, rsv: u8) -> Vec<u8> {
+    wire[0] |= rsv << 4;
+    wire
+}
+
+#[test]
+fn rfc6455_5_2_extension_bits_only_on_the_first_frame_of_a_data_message() {
+    // RFC 7692 §6.1: RSV1 on a continuation or a control frame is an error,
+    // and RSV2/RSV3 stay reserved.
+    let mut first = Vec::new();
+    encode_fragment(&mut first, false, OpCode::Text, Some(KEY), b"a");
+    let mut continuation = Vec::new();
+    encode_fragment(
+        &mut continuation,
+        true,
+        OpCode::Continuation,
+        Some(KEY),
+        b"b",
+    );
+    let cases = [
+        (
+            [
+                with_rsv(first.clone(), 0b100),
+                with_rsv(continuation.clone(), 0b100),
+            ]
+            .concat(),
+            0b100,
+        ),
+        (with_rsv(masked(OpCode::Ping, b""), 0b100), 0b100),
+        (with_rsv(masked(OpCode::Text, b"x"), 0b010), 0b010),
+        (with_rsv(masked(OpCode::Text, b"x"), 0b101), 0b001),
+    ];
+    for (wire, refused) in cases {
+        let mut server = xor_engine(Role::Server, Limits::default(), 1);
+        let result = receive_all(&mut server, &wire);
+        assert!(
+            matches!(result, Err(Error::Protocol(ProtocolError::ReservedBitsSet(bits))) if bits == refused),
+            "{result:?}"
+        );
+    }
+    let mut server = xor_engine(Role::Server, Limits::default(), 1);
+    let ok = [with_rsv(first, 0b100), continuation].concat();
+    assert_eq!(
+        receive_all(&mut server, &ok).unwrap(),
+        [Message::Text("\x34\x37".into())]
+    );
+}
+
+#[test]
+fn rfc6455_10_4_the_limit_counts_what_a_transformed_message_decodes_to() {
+    let limits = Limits {
+        max_frame_size: 1 << 20,
+        max_message_size: 1000,
+    };
+    let mut server = xor_engine(Role::Server, limits, 100);
+    // 11 bytes on the wire, 1100 decoded: over the limit while decoding.
+    let wire = with_rsv(masked(OpCode::Binary, &[0; 11]), 0b100);
+    let result = receive_all(&mut server, &wire);
+    assert!(
+        matches!(
+            result,
+            Err(Error::Protocol(ProtocolError::MessageTooLarge {
+                max: 1000,
+                ..
+            }))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(&take_output(&mut server)[2..4], [0x03, 0xf1], "Close 1009");
+}
+
+#[test]
+fn rfc6455_8_1_invalid_utf8_from_a_transform_fails_as_soon_as_it_comes_out() {
+    let mut server = xor_engine(Role::Server, Limits::default(), 1);
+    // 0xFF ^ 0x55 = 0xAA: a continuation byte with no lead, invalid at once.
+    let mut first = Vec::new();
+    encode_fragment(
+        &mut first,
+        false,
+        OpCode::Text,
+        Some(KEY),
+        &[b'o' ^ 0x55, 0xFF],
+    );
+    let result = receive_all(&mut server, &with_rsv(first, 0b100));
+    assert!(
+        matches!(result, Err(Error::Protocol(ProtocolError::InvalidUtf8))),
+        "{result:?}"
+    );
+}

@@ -26,22 +26,36 @@
 //!
 //! # Threads and the write side
 //!
-//! Each connection has two threads. The server's connection thread reads:
-//! it decodes frames with [`MessageDecoder`] and acts on each message. A
-//! writer thread, scoped to the session, owns every write to the socket:
-//! broadcasts, Pongs, Pings and Close frames all reach it as whole encoded
-//! frames through the connection's outbox (`chat/outbox.rs`), a queue
-//! bounded by bytes, so frames never interleave and the closing handshake
-//! has one author. The reader never writes.
+//! Each connection is a [`WebSocket`] split into its two halves
+//! ([`crate::split`]), each used by one thread. The server's connection
+//! thread holds the [`ReadHalf`]: it reads messages and acts on each, while
+//! the library answers Pings and Closes by itself and fails the connection
+//! with the right close code when the client breaks the protocol. A writer
+//! thread, scoped to the session, holds the
+//! [`WriteHalf`](crate::WriteHalf) and does the waiting on a slow client:
+//! broadcasts reach it through the connection's outbox (`chat/outbox.rs`),
+//! a queue of shared JSON texts bounded by bytes; it writes them in batches,
+//! pings an idle client, and sends the Close the chat decides on. All frames
+//! go through the one write half, so they never interleave, and the
+//! connection sends exactly one Close, whichever side closes first.
+//!
+//! The reader never waits behind the writer. An automatic answer goes out
+//! with the write under way, or the reader writes it itself when there is
+//! none; if that write times out (one slice of the socket's write timeout,
+//! see `chat/outbox.rs`), the answer stays queued, and in any case the
+//! reader wakes the writer to make sure it is sent.
+//!
+//! With `--trace`, the connection prints every frame it sends and receives.
 //!
 //! # Slow consumers and limits
 //!
 //! Each outbox holds at most [`ChatConfig::outgoing_queue_bytes`] (1 MiB by
-//! default) of frames queued or being written. Broadcasting pushes into
-//! outboxes without blocking; a member whose outbox is full is closed with
-//! 1008 "outgoing queue full" and removed from its room at once, so a
-//! client that stops reading never slows the others. If it does not finish
-//! the closing handshake within the close timeout, its TCP connection is cut.
+//! default) of events (their JSON text) queued or being written.
+//! Broadcasting pushes into outboxes without blocking; a member whose
+//! outbox is full is closed with 1008 "outgoing queue full" and removed
+//! from its room at once, so a client that stops reading never slows the
+//! others. If it does not finish the closing handshake within the close
+//! timeout, its TCP connection is cut.
 //!
 //! A message over the server's message limit ([`server_config`]: 64 KiB)
 //! fails the connection with 1009 (§7.4.1). A client from which nothing
@@ -53,21 +67,21 @@ mod event;
 mod outbox;
 mod room;
 
-use std::io;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::thread;
 use std::time::Duration;
 
 use crate::close::CloseCode;
+use crate::connection::WebSocket;
 use crate::error::Error;
-use crate::frame::OpCode;
 use crate::handshake::{Request, Response};
-use crate::message::{Limits, Message, MessageDecoder, Role};
-use crate::read_buffer::ReadBuffer;
+use crate::message::{Limits, Message, Role};
 use crate::server::{ServerConfig, Service, Upgraded};
-use crate::trace::{Direction, FrameEvent};
+use crate::split::ReadHalf;
+use crate::trace;
 use event::{Event, MAX_ROOM_LEN, is_name};
-use outbox::{Outbox, Refused, Timing, server_frame};
+use outbox::{Outbox, Refused, Socket, Timing};
 use room::{Membership, QUEUE_FULL, Rooms};
 
 /// The room of the path `/`.
@@ -80,8 +94,8 @@ pub const DEFAULT_MAX_MESSAGE: u64 = 64 << 10;
 /// are in [`ServerConfig`].
 #[derive(Clone, Copy, Debug)]
 pub struct ChatConfig {
-    /// The most bytes of frames waiting for one client; a client whose queue
-    /// would grow past this is closed with 1008. Default 1 MiB.
+    /// The most bytes of events (their JSON text) waiting for one client; a
+    /// client whose queue would grow past this is closed with 1008. Default 1 MiB.
     pub outgoing_queue_bytes: usize,
     /// A client from which nothing has arrived for this long is pinged. Default 30 s.
     pub ping_interval: Duration,
@@ -137,72 +151,41 @@ impl Chat {
     /// Reads and acts on the client's messages until the connection ends.
     fn read_messages(
         &self,
-        connection: Upgraded<'_>,
+        read: &mut ReadHalf<Socket<'_>>,
         member: &mut Membership,
         outbox: &Outbox,
         timing: &Timing,
     ) -> Result<(), Error> {
-        let Upgraded {
-            stream,
-            already_read,
-            config,
-            trace_prefix,
-        } = connection;
-        let mut decoder = MessageDecoder::new(Role::Server, config.limits);
-        let mut received = ReadBuffer::new(already_read);
-        // `Read` is implemented for `&TcpStream`: the writer thread shares the stream.
-        let mut socket = stream;
         loop {
-            let input = received.unread_mut();
-            let decoded = match trace_prefix.as_deref() {
-                None => decoder.decode(input),
-                Some(prefix) => decoder.decode_observed(input, &mut |header, payload_start| {
-                    let event = FrameEvent {
-                        direction: Direction::Received,
-                        header: *header,
-                        payload_start,
-                    };
-                    eprintln!("{prefix}{event}");
-                }),
-            };
-            let progress = match decoded {
-                Ok(progress) => progress,
-                Err(e) => {
-                    // RFC 6455 §7.1.7: fail the connection with the error's
-                    // close code and read no further.
-                    outbox.close(Some(e.close_code()), &e.to_string(), timing.close_timeout);
-                    return Err(e.into());
+            let message = match read.read() {
+                Ok(message) => message,
+                Err(e @ Error::Protocol(_)) => {
+                    // RFC 6455 §7.1.7: the read half queued the Close with
+                    // the error's code, and reads no further.
+                    outbox.read_half_closed(timing.close_timeout);
+                    return Err(e);
                 }
+                Err(e) => return Err(e),
             };
-            received.consume(progress.used);
-            let Some(message) = progress.message else {
-                match received.fill_from(&mut socket) {
-                    Ok(0) => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
-                    Ok(_) => outbox.heard_from_peer(),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e.into()),
-                }
-                continue;
-            };
+            outbox.heard_from_peer();
             match message {
                 // §5.5.1: after our Close, data that still arrives is dropped.
-                Message::Text(_) | Message::Binary(_) | Message::Ping(_) if !outbox.is_open() => {}
+                Message::Text(_) | Message::Binary(_) if !outbox.is_open() => {}
                 Message::Text(text) => self.on_text(member, outbox, &text, timing),
                 Message::Binary(_) => outbox.close(
-                    Some(CloseCode::UNSUPPORTED_DATA),
+                    CloseCode::UNSUPPORTED_DATA,
                     "binary messages are not accepted; send text",
                     timing.close_timeout,
                 ),
-                // §5.5.2: a Ping MUST be answered with a Pong carrying its data.
-                Message::Ping(data) => {
-                    push_or_close(outbox, &server_frame(OpCode::Pong, &data), timing)
-                }
+                // §5.5.2: the read half queued the Pong; the writer makes
+                // sure it goes out.
+                Message::Ping(_) => outbox.answer_queued(),
                 Message::Pong(_) => {}
-                // §5.5.1: answer a Close (echoing its code) unless we sent
-                // one; either way the closing handshake is now complete.
-                Message::Close(frame) => {
-                    let code = frame.map(|f| f.code);
-                    outbox.close(code, "", timing.close_timeout);
+                // §5.5.1: the read half answered the Close (echoing its code)
+                // unless we sent one; either way the closing handshake is
+                // now complete.
+                Message::Close(_) => {
+                    outbox.read_half_closed(timing.close_timeout);
                     return Ok(());
                 }
             }
@@ -223,17 +206,20 @@ impl Chat {
                 format!("unknown command /{command}; the only command is /nick NAME")
             }
         };
-        let error = Event::Error { reason: &refusal }.frame();
+        let error = Event::Error { reason: &refusal }.json();
         push_or_close(outbox, &error, timing);
     }
 }
 
-/// Queues a frame for this connection alone, closing it with 1008 if its
+/// Queues an event for this connection alone, closing it with 1008 if its
 /// queue is full.
-fn push_or_close(outbox: &Outbox, frame: &outbox::Frame, timing: &Timing) {
-    if outbox.push(frame) == Err(Refused::Full) {
-        let code = Some(CloseCode::POLICY_VIOLATION);
-        outbox.close(code, QUEUE_FULL, timing.close_timeout);
+fn push_or_close(outbox: &Outbox, event: &Arc<str>, timing: &Timing) {
+    if outbox.push(event) == Err(Refused::Full) {
+        outbox.close(
+            CloseCode::POLICY_VIOLATION,
+            QUEUE_FULL,
+            timing.close_timeout,
+        );
     }
 }
 
@@ -326,27 +312,39 @@ impl Service for Chat {
 
     fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error> {
         let room = room_of(&request.path).expect("admit refuses paths that name no room");
-        let (stream, config) = (connection.stream, connection.config);
-        let writer_trace = connection.trace_prefix.clone();
+        let Upgraded {
+            stream,
+            already_read,
+            config,
+            trace_prefix,
+        } = connection;
         let timing = Timing {
             ping_interval: self.config.ping_interval,
             pong_timeout: self.config.pong_timeout,
             write_timeout: config.write_timeout,
             close_timeout: config.close_timeout,
         };
+        let written = AtomicU64::new(0);
+        let socket = Socket::new(stream, &written)?;
+        let mut ws = WebSocket::from_raw(socket, Role::Server, config.limits, already_read);
+        if let Some(prefix) = trace_prefix {
+            ws.set_trace(trace::print_to_stderr(prefix));
+        }
+        let (mut read, write) = ws.split()?;
         let outbox = Arc::new(Outbox::new(self.config.outgoing_queue_bytes));
         thread::scope(|scope| {
+            let (writer_outbox, timing) = (&*outbox, &timing);
             thread::Builder::new()
                 .name("ws6455-chat-writer".to_owned())
                 .stack_size(WRITER_STACK_SIZE)
-                .spawn_scoped(scope, || {
-                    outbox.run_writer(stream, &timing, writer_trace.as_deref())
+                .spawn_scoped(scope, move || {
+                    writer_outbox.run_writer(write, socket, timing)
                 })?;
             let mut member = self.rooms.join(room, Arc::clone(&outbox));
             if config.log {
                 eprintln!("chat: {} joined {}", member.name(), member.room_name());
             }
-            let result = self.read_messages(connection, &mut member, &outbox, &timing);
+            let result = self.read_messages(&mut read, &mut member, &outbox, timing);
             if config.log {
                 eprintln!("chat: {} left {}", member.name(), member.room_name());
             }

@@ -1,57 +1,126 @@
-//! A connection's outgoing side: a queue of encoded frames bounded by bytes,
-//! and the writer that drains it.
+//! A connection's outgoing side: a queue of events bounded by bytes, and the
+//! writer thread that drains it into the connection's [`WriteHalf`].
 //!
-//! The writer thread is the only thing that writes to the connection's
-//! socket. Everything else hands it whole, encoded frames: broadcasts from
-//! any room member's thread, Pongs and Close frames from the connection's
-//! reader. Frames never interleave on the wire because one thread writes
-//! them, each in full, in queue order.
+//! Every event is one JSON text, serialized once and shared (`Arc<str>`) by
+//! the outboxes of everyone it goes to. [`Outbox::push`] never blocks: it
+//! takes the outbox's lock, appends, and wakes the writer if it sleeps. If
+//! the events queued or being written would exceed the capacity, it refuses
+//! with [`Refused::Full`] and the caller closes the connection: a client
+//! that stops reading costs its room nothing but that refusal.
 //!
-//! [`Outbox::push`] never blocks: it takes the outbox's lock, appends, and
-//! wakes the writer. If the frames queued or being written would exceed the
-//! capacity, it refuses with [`Refused::Full`] and the caller closes the
-//! connection: a client that stops reading costs its room nothing but that
-//! refusal.
+//! The writer thread is the only one that waits on the peer. It takes a
+//! batch of events, queues each on the connection ([`WriteHalf::queue_ref`]
+//! copies the shared text behind its frame header), and flushes them in one
+//! write; their bytes count against the outbox until that flush is done.
+//! The read half's automatic answers (a Pong, the reply to the peer's Close,
+//! the Close that fails the connection) are queued on the same connection,
+//! so frames never interleave. The read half writes an answer itself only
+//! when no write is under way, and gives up on it after one slice of the
+//! write timeout, leaving it queued; so the reader wakes the writer after
+//! each one ([`Outbox::answer_queued`], [`Outbox::read_half_closed`]) to
+//! make sure it goes out.
 //!
-//! The closing handshake (RFC 6455 §7) runs through [`Outbox::close`]: it
-//! drops the frames not yet started, puts the Close frame next, and accepts
-//! nothing more (§5.5.1: after a Close, no more data frames). The writer
-//! sends the frame it is writing, then the Close, then waits until the
-//! reader is finished (it got the peer's Close, or the connection ended)
-//! or the close timeout passes. Every wait is bounded: a peer that stops
-//! reading or answering is cut off (`shutdown`, which also wakes the
-//! reader) once its deadline passes.
+//! The closing handshake (RFC 6455 §7) runs through [`Outbox::close`] (our
+//! Close) or [`Outbox::read_half_closed`] (the read half's): the events not
+//! yet taken are dropped and nothing more is accepted (§5.5.1: after a
+//! Close, no more data frames). The writer finishes the batch it is writing,
+//! sends the Close, then waits until the reader is finished (it got the
+//! peer's Close, or the connection ended) or the close timeout passes. The
+//! connection itself sends exactly one Close, whichever side asks first.
+//!
+//! Every wait is bounded. The socket's write timeout is a short slice
+//! ([`WRITE_SLICE`]): a flush that meets it keeps the unwritten bytes queued
+//! and returns, and the writer checks its deadlines before flushing again.
+//! A peer that takes no bytes for the write timeout, or has not finished the
+//! closing handshake by its deadline, is cut off (`shutdown`, which also
+//! wakes the reader).
 //!
 //! The writer also keeps the connection alive: when nothing has arrived
 //! from the peer for the ping interval it sends a Ping, and when nothing
 //! arrives within the pong timeout after that, it closes with 1001.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON, truncate_reason};
-use crate::frame::{OpCode, encode_frame};
-use crate::trace::{Direction, encoded_frame_event};
+use crate::error::Error;
+use crate::message::{Message, MessageRef};
+use crate::split::{SplitStream, WriteHalf};
 
-/// A whole server frame as it goes on the wire. Server frames are not masked
-/// (RFC 6455 §5.1), so one encoding serves every member of a room.
-pub(crate) type Frame = Arc<[u8]>;
+/// The writer takes at most this many events from the queue per flush.
+const BATCH_EVENTS: usize = 64;
 
-/// Encodes one unmasked frame with FIN set.
-pub(crate) fn server_frame(opcode: OpCode, payload: &[u8]) -> Frame {
-    let mut wire = Vec::with_capacity(payload.len() + 10);
-    encode_frame(&mut wire, opcode, None, payload);
-    wire.into()
+/// The socket's write timeout: a blocked write wakes this often to let the
+/// writer check its deadlines.
+const WRITE_SLICE: Duration = Duration::from_millis(100);
+
+/// The connection's socket as its two halves use it. The read half reads the
+/// stream itself; the write half writes through this, which counts the bytes
+/// the socket takes, so a flush that timed out tells a slow peer (the count
+/// moved) from a stalled one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Socket<'s> {
+    stream: &'s TcpStream,
+    written: &'s AtomicU64,
 }
 
-/// The writer takes at most this many frames from the queue per write call.
-const BATCH_FRAMES: usize = 64;
+impl<'s> Socket<'s> {
+    /// The socket, with its write timeout set to [`WRITE_SLICE`]; `written`
+    /// counts the bytes written to it.
+    pub(crate) fn new(stream: &'s TcpStream, written: &'s AtomicU64) -> io::Result<Socket<'s>> {
+        stream.set_write_timeout(Some(WRITE_SLICE))?;
+        Ok(Socket { stream, written })
+    }
 
-/// A blocked write wakes this often to check its deadlines.
-const WRITE_SLICE: Duration = Duration::from_millis(100);
+    fn bytes_written(self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    fn counted(self, written: io::Result<usize>) -> io::Result<usize> {
+        if let Ok(n) = written {
+            self.written.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        written
+    }
+}
+
+impl Read for Socket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Socket<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.stream.write(buf);
+        self.counted(written)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let written = self.stream.write_vectored(bufs);
+        self.counted(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl<'s> SplitStream for Socket<'s> {
+    type Reader = &'s TcpStream;
+    type Writer = Socket<'s>;
+
+    fn split_stream(self) -> io::Result<(&'s TcpStream, Socket<'s>)> {
+        Ok((self.stream, self))
+    }
+}
+
+/// The connection's write half, as the writer thread holds it.
+pub(crate) type Writer<'s> = WriteHalf<Socket<'s>>;
 
 /// When the writer pings, gives up, and closes.
 #[derive(Clone, Copy, Debug)]
@@ -60,29 +129,39 @@ pub(crate) struct Timing {
     pub(crate) ping_interval: Duration,
     /// After a Ping, the peer must send something (its Pong) within this time.
     pub(crate) pong_timeout: Duration,
-    /// A write that makes no progress for this long fails.
+    /// A flush during which the peer takes no bytes for this long fails.
     pub(crate) write_timeout: Duration,
-    /// After our Close is queued, the closing handshake must end within this time.
+    /// After a Close is under way, the closing handshake must end within this time.
     pub(crate) close_timeout: Duration,
 }
 
-/// Why [`Outbox::push`] did not queue a frame.
+/// Why [`Outbox::push`] did not queue an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// The frames queued and being written would exceed the capacity.
+    /// The events queued and being written would exceed the capacity.
     Full,
-    /// The connection is closing; no more frames are sent (§5.5.1).
+    /// The connection is closing; no more events are sent (§5.5.1).
     Closing,
+}
+
+/// Whose Close frame the writer sends.
+#[derive(Clone, Debug)]
+enum CloseFrom {
+    /// Ours, with this code and reason: the writer starts the closing handshake.
+    Us(CloseCode, String),
+    /// The read half's, already queued on the connection: its answer to the
+    /// peer's Close (§5.5.1), or the Close that failed the connection (§7.1.7).
+    ReadHalf,
 }
 
 /// Where the outgoing side is in its life.
 #[derive(Debug)]
 enum Phase {
-    /// Frames are accepted.
+    /// Events are accepted.
     Open,
-    /// A Close frame goes out after the frame being written; nothing more is accepted.
-    CloseQueued { frame: Frame, deadline: Instant },
-    /// Our Close is on the wire (or abandoned); waiting for the reader to finish.
+    /// A Close goes out after the batch being written; nothing more is accepted.
+    CloseQueued { close: CloseFrom, deadline: Instant },
+    /// The Close is on the wire (or abandoned); waiting for the reader to finish.
     CloseSent { deadline: Instant },
     /// The writer has stopped.
     Finished,
@@ -99,43 +178,37 @@ enum Liveness {
 
 #[derive(Debug)]
 struct State {
-    queue: VecDeque<Frame>,
-    /// Bytes queued plus bytes taken by the writer and not yet written.
+    queue: VecDeque<Arc<str>>,
+    /// Bytes of events queued, plus those taken by the writer and not yet written.
     bytes: usize,
     phase: Phase,
     liveness: Liveness,
+    /// The read half queued an answer that may still be waiting for a flush.
+    answer_waiting: bool,
     /// The reader has stopped: it got the peer's Close, or the connection ended.
     reading_done: bool,
     /// The writer is waiting on the condition variable and nobody has woken
     /// it yet; a push must wake it. (A busy or already woken writer takes
-    /// the new frame on its next pass, and a broadcast saves a wake-up call
+    /// the new event on its next pass, and a broadcast saves a wake-up call
     /// per member.)
     writer_waiting: bool,
 }
 
 impl State {
     /// See [`Outbox::close`].
-    fn queue_close(&mut self, code: Option<CloseCode>, reason: &str, timeout: Duration) {
+    fn queue_close(&mut self, close: CloseFrom, timeout: Duration) {
         if !matches!(self.phase, Phase::Open) {
             return;
         }
-        let mut payload = Vec::new();
-        if let Some(code) = code {
-            CloseFrame {
-                code,
-                reason: truncate_reason(reason, MAX_CLOSE_REASON).to_owned(),
-            }
-            .encode(&mut payload);
-        }
         self.drop_queued();
         self.phase = Phase::CloseQueued {
-            frame: server_frame(OpCode::Close, &payload),
+            close,
             deadline: Instant::now() + timeout,
         };
     }
 
     fn drop_queued(&mut self) {
-        let dropped: usize = self.queue.drain(..).map(|f| f.len()).sum();
+        let dropped: usize = self.queue.drain(..).map(|e| e.len()).sum();
         self.bytes -= dropped;
     }
 }
@@ -150,9 +223,11 @@ pub(crate) struct Outbox {
 
 /// What the writer does next.
 enum Task {
-    Write(Vec<Frame>),
+    Write(Vec<Arc<str>>),
+    /// Send what the read half queued.
+    Flush,
     Ping,
-    Close(Frame),
+    Close(CloseFrom),
     Stop(Stop),
 }
 
@@ -166,7 +241,7 @@ enum Stop {
 }
 
 impl Outbox {
-    /// An empty, open outbox that holds at most `capacity` bytes of frames.
+    /// An empty, open outbox that holds at most `capacity` bytes of events.
     pub(crate) fn new(capacity: usize) -> Outbox {
         Outbox {
             state: Mutex::new(State {
@@ -174,6 +249,7 @@ impl Outbox {
                 bytes: 0,
                 phase: Phase::Open,
                 liveness: Liveness::HeardAt(Instant::now()),
+                answer_waiting: false,
                 reading_done: false,
                 writer_waiting: false,
             }),
@@ -182,41 +258,55 @@ impl Outbox {
         }
     }
 
-    /// Queues a frame for the writer. Never blocks.
-    pub(crate) fn push(&self, frame: &Frame) -> Result<(), Refused> {
+    /// Queues an event for the writer. Never blocks.
+    pub(crate) fn push(&self, event: &Arc<str>) -> Result<(), Refused> {
         let mut state = self.lock();
         if !matches!(state.phase, Phase::Open) {
             return Err(Refused::Closing);
         }
-        if state.bytes + frame.len() > self.capacity {
+        if state.bytes + event.len() > self.capacity {
             return Err(Refused::Full);
         }
-        state.bytes += frame.len();
-        state.queue.push_back(Arc::clone(frame));
-        if state.writer_waiting {
-            // One wake-up is enough: the writer takes everything queued when it runs.
-            state.writer_waiting = false;
-            self.changed.notify_one();
-        }
+        state.bytes += event.len();
+        state.queue.push_back(Arc::clone(event));
+        self.wake_writer(&mut state);
         Ok(())
     }
 
-    /// Starts the closing handshake from our side, or answers the peer's
-    /// (RFC 6455 §5.5.1): frames not yet started are dropped, the Close frame
-    /// goes next, and nothing more is accepted. `None` sends a Close without
-    /// a status code. Does nothing if a Close is already under way.
-    pub(crate) fn close(&self, code: Option<CloseCode>, reason: &str, timeout: Duration) {
-        let mut state = self.lock();
-        state.queue_close(code, reason, timeout);
+    /// Starts the closing handshake from our side with `code` and `reason`
+    /// (cut to fit a Close frame): events not yet taken by the writer are
+    /// dropped, the Close goes next, and nothing more is accepted. Does
+    /// nothing if a Close is already under way.
+    pub(crate) fn close(&self, code: CloseCode, reason: &str, timeout: Duration) {
+        let reason = truncate_reason(reason, MAX_CLOSE_REASON).to_owned();
+        self.lock()
+            .queue_close(CloseFrom::Us(code, reason), timeout);
         self.changed.notify_one();
     }
 
-    /// Whether frames are still accepted: no Close is under way.
+    /// Records that the read half queued a Close (an answer to the peer's,
+    /// or a failure's): as with [`Outbox::close`], except that the writer
+    /// only sends the Close that is already queued.
+    pub(crate) fn read_half_closed(&self, timeout: Duration) {
+        self.lock().queue_close(CloseFrom::ReadHalf, timeout);
+        self.changed.notify_one();
+    }
+
+    /// Records that the read half queued an automatic answer (a Pong): the
+    /// writer flushes the connection so that it goes out even if the read
+    /// half could not write it.
+    pub(crate) fn answer_queued(&self) {
+        let mut state = self.lock();
+        state.answer_waiting = true;
+        self.wake_writer(&mut state);
+    }
+
+    /// Whether events are still accepted: no Close is under way.
     pub(crate) fn is_open(&self) -> bool {
         matches!(self.lock().phase, Phase::Open)
     }
 
-    /// Records that bytes arrived from the peer: it is alive.
+    /// Records that something arrived from the peer: it is alive.
     pub(crate) fn heard_from_peer(&self) {
         self.lock().liveness = Liveness::HeardAt(Instant::now());
     }
@@ -228,55 +318,61 @@ impl Outbox {
         self.changed.notify_one();
     }
 
-    /// Writes queued frames to `stream` until the connection is over. When a
-    /// peer does not finish in time, shuts the stream down, which also ends
-    /// the reader's blocking read. With a `trace_prefix`, prints each frame
-    /// as it is written (`--trace`).
-    pub(crate) fn run_writer(
-        &self,
-        stream: &TcpStream,
-        timing: &Timing,
-        trace_prefix: Option<&str>,
-    ) {
-        let stop = match stream.set_write_timeout(Some(WRITE_SLICE)) {
-            Ok(()) => self.write_until_stopped(stream, timing, trace_prefix),
-            Err(_) => Stop::CutOff,
-        };
-        if stop == Stop::CutOff {
+    fn wake_writer(&self, state: &mut State) {
+        if state.writer_waiting {
+            // One wake-up is enough: the writer takes everything queued when it runs.
+            state.writer_waiting = false;
+            self.changed.notify_one();
+        }
+    }
+
+    /// Writes queued events through `write` until the connection is over.
+    /// When a peer does not finish in time, shuts the socket down, which
+    /// also ends the reader's blocking read.
+    pub(crate) fn run_writer(&self, write: Writer<'_>, socket: Socket<'_>, timing: &Timing) {
+        if self.write_until_stopped(&write, socket, timing) == Stop::CutOff {
             // Wakes the reader too: its blocking read returns at once.
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = socket.stream.shutdown(Shutdown::Both);
         }
         let mut state = self.lock();
         state.phase = Phase::Finished;
         state.drop_queued();
     }
 
-    fn write_until_stopped(
-        &self,
-        stream: &TcpStream,
-        timing: &Timing,
-        trace_prefix: Option<&str>,
-    ) -> Stop {
+    fn write_until_stopped(&self, write: &Writer<'_>, socket: Socket<'_>, timing: &Timing) -> Stop {
         loop {
-            // Queued frames count against the outbox's bytes until written.
-            let (frames, queued) = match self.next_task(timing) {
+            let written = match self.next_task(timing) {
                 Task::Stop(stop) => return stop,
-                Task::Write(frames) => (frames, true),
-                Task::Ping => (vec![server_frame(OpCode::Ping, b"")], false),
-                Task::Close(frame) => (vec![frame], false),
-            };
-            if let Some(prefix) = trace_prefix {
-                for event in frames
-                    .iter()
-                    .filter_map(|f| encoded_frame_event(Direction::Sent, f))
-                {
-                    eprintln!("{prefix}{event}");
+                Task::Write(events) => {
+                    for event in &events {
+                        // Refused once the read half has answered the
+                        // peer's Close or failed the connection: the rest
+                        // is not sent, and the flush sends that Close.
+                        if write.queue_ref(MessageRef::Text(event)).is_err() {
+                            break;
+                        }
+                    }
+                    let written = self.flush(write, socket, timing);
+                    // Events count against the outbox until written.
+                    self.lock().bytes -= events.iter().map(|e| e.len()).sum::<usize>();
+                    written
                 }
-            }
-            let written = self.write_frames(stream, &frames, timing);
-            if queued {
-                self.lock().bytes -= frames.iter().map(|f| f.len()).sum::<usize>();
-            }
+                Task::Flush => self.flush(write, socket, timing),
+                Task::Ping => match write.queue(Message::Ping(Vec::new())) {
+                    Ok(()) => self.flush(write, socket, timing),
+                    // The read half has closed the connection meanwhile.
+                    Err(_) => Ok(()),
+                },
+                Task::Close(close) => {
+                    if let CloseFrom::Us(code, reason) = close {
+                        // Refused when the read half's Close went first: the
+                        // connection sends one Close, and the flush sends it.
+                        let close = Some(CloseFrame { code, reason });
+                        let _ = write.queue(Message::Close(close));
+                    }
+                    self.flush(write, socket, timing)
+                }
+            };
             if written.is_err() {
                 return Stop::CutOff;
             }
@@ -293,8 +389,14 @@ impl Outbox {
                 return Task::Stop(Stop::Done);
             }
             if !state.queue.is_empty() {
-                let take = state.queue.len().min(BATCH_FRAMES);
+                let take = state.queue.len().min(BATCH_EVENTS);
+                // The flush after the batch sends the read half's answers too.
+                state.answer_waiting = false;
                 return Task::Write(state.queue.drain(..take).collect());
+            }
+            if state.answer_waiting {
+                state.answer_waiting = false;
+                return Task::Flush;
             }
             let wake_at = match state.phase {
                 Phase::Open => match state.liveness {
@@ -305,19 +407,19 @@ impl Outbox {
                     Liveness::HeardAt(at) => at + timing.ping_interval,
                     Liveness::PingSentAt(at) if now >= at + timing.pong_timeout => {
                         let reason = format!("no pong within {:?}", timing.pong_timeout);
-                        let code = Some(CloseCode::GOING_AWAY);
-                        state.queue_close(code, &reason, timing.close_timeout);
+                        let close = CloseFrom::Us(CloseCode::GOING_AWAY, reason);
+                        state.queue_close(close, timing.close_timeout);
                         continue;
                     }
                     Liveness::PingSentAt(at) => at + timing.pong_timeout,
                 },
                 Phase::CloseQueued {
-                    ref frame,
+                    ref close,
                     deadline,
                 } => {
-                    let frame = Arc::clone(frame);
+                    let close = close.clone();
                     state.phase = Phase::CloseSent { deadline };
-                    return Task::Close(frame);
+                    return Task::Close(close);
                 }
                 Phase::CloseSent { .. } if state.reading_done => return Task::Stop(Stop::Done),
                 Phase::CloseSent { deadline } if now >= deadline => {
@@ -336,42 +438,32 @@ impl Outbox {
         }
     }
 
-    /// Writes `frames` in full, in as few calls as the socket allows. Fails
-    /// when the peer takes nothing for the write timeout, or once a Close is
-    /// under way and its deadline has passed.
-    fn write_frames(
-        &self,
-        mut stream: &TcpStream,
-        frames: &[Frame],
-        timing: &Timing,
-    ) -> io::Result<()> {
-        let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f)).collect();
-        let mut slices = &mut slices[..];
+    /// Writes everything queued on the connection, flushing again each time
+    /// a write times out ([`WRITE_SLICE`]). Fails when the peer takes no
+    /// bytes for the write timeout, or once a Close is under way and its
+    /// deadline has passed.
+    fn flush(&self, write: &Writer<'_>, socket: Socket<'_>, timing: &Timing) -> Result<(), Error> {
+        let mut written = socket.bytes_written();
         let mut progress_at = Instant::now();
         loop {
-            if slices.is_empty() {
-                return Ok(());
-            }
-            match stream.write_vectored(slices) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    IoSlice::advance_slices(&mut slices, n);
-                    progress_at = Instant::now();
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
+            match write.flush() {
+                Err(Error::Io(e))
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
                     let now = Instant::now();
+                    if socket.bytes_written() != written {
+                        written = socket.bytes_written();
+                        progress_at = now;
+                    }
                     let stalled = now >= progress_at + timing.write_timeout;
                     if stalled || self.close_deadline_passed(now) {
-                        return Err(io::ErrorKind::TimedOut.into());
+                        return Err(Error::Io(e));
                     }
                 }
-                Err(e) => return Err(e),
+                flushed => return flushed,
             }
         }
     }

@@ -1,4 +1,4 @@
-//! Rooms, their members, and the broadcast that fans a frame out to them.
+//! Rooms, their members, and the broadcast that fans an event out to them.
 //!
 //! Each room's member list has its own lock. Everything sent to a room is
 //! pushed into the members' outboxes while that lock is held, so every
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::close::CloseCode;
 use crate::server::chat::event::{Event, MAX_NAME_LEN, is_name};
-use crate::server::chat::outbox::{Frame, Outbox, Refused};
+use crate::server::chat::outbox::{Outbox, Refused};
 
 /// The close reason of a member whose outgoing queue overflowed.
 pub(crate) const QUEUE_FULL: &str = "outgoing queue full";
@@ -57,7 +57,7 @@ pub(crate) struct Membership {
     name: String,
 }
 
-/// Who gets a frame.
+/// Who gets an event.
 #[derive(Clone, Copy, Debug)]
 enum Audience {
     Everyone,
@@ -136,12 +136,12 @@ impl Rooms {
             you: &guest,
             users: members.iter().map(|m| m.name.as_str()).collect(),
         }
-        .frame();
+        .json();
         let join = Event::Join {
             room: &room.name,
             user: &guest,
         }
-        .frame();
+        .json();
         room.deliver(
             &mut members,
             [(Audience::Only(id), welcome), (Audience::AllBut(id), join)],
@@ -167,7 +167,7 @@ impl Rooms {
                 room: &room.name,
                 user: &member.name,
             }
-            .frame();
+            .json();
             room.deliver(&mut members, [(Audience::Everyone, leave)]);
         }
         if members.is_empty() {
@@ -200,16 +200,16 @@ impl Membership {
     /// Sends `text` from this member to everyone in the room, itself included.
     /// Does nothing if the member has been removed from the room.
     pub(crate) fn say(&self, text: &str) {
-        let frame = Event::Message {
+        let message = Event::Message {
             room: &self.room.name,
             from: &self.name,
             text,
         }
-        .frame();
+        .json();
         let mut members = lock(&self.room.members);
         if members.iter().any(|m| m.id == self.id) {
             self.room
-                .deliver(&mut members, [(Audience::Everyone, frame)]);
+                .deliver(&mut members, [(Audience::Everyone, message)]);
         }
     }
 
@@ -234,7 +234,7 @@ impl Membership {
             from: &self.name,
             to,
         }
-        .frame();
+        .json();
         self.room
             .deliver(&mut members, [(Audience::Everyone, nick)]);
         self.name = to.to_owned();
@@ -243,23 +243,27 @@ impl Membership {
 }
 
 impl Room {
-    /// Pushes each frame to its audience, in order. A member whose outbox is
+    /// Pushes each event to its audience, in order. A member whose outbox is
     /// full is closed with 1008 (RFC 6455 §7.4.1: a message that violates
     /// the endpoint's policy; here, that it reads what it is sent) and
-    /// removed, and a leave for it goes to the rest after the frames before it.
-    fn deliver<const N: usize>(&self, members: &mut Vec<Member>, frames: [(Audience, Frame); N]) {
-        let mut pending = VecDeque::from(frames);
-        while let Some((audience, frame)) = pending.pop_front() {
+    /// removed, and a leave for it goes to the rest after the events before it.
+    fn deliver<const N: usize>(
+        &self,
+        members: &mut Vec<Member>,
+        events: [(Audience, Arc<str>); N],
+    ) {
+        let mut pending = VecDeque::from(events);
+        while let Some((audience, event)) = pending.pop_front() {
             let mut removed = Vec::new();
             members.retain(|member| {
                 if !audience.includes(member.id) {
                     return true;
                 }
-                match member.outbox.push(&frame) {
+                match member.outbox.push(&event) {
                     Ok(()) | Err(Refused::Closing) => true,
                     Err(Refused::Full) => {
                         member.outbox.close(
-                            Some(CloseCode::POLICY_VIOLATION),
+                            CloseCode::POLICY_VIOLATION,
                             QUEUE_FULL,
                             self.close_timeout,
                         );
@@ -273,7 +277,7 @@ impl Room {
                     room: &self.name,
                     user,
                 }
-                .frame();
+                .json();
                 pending.push_back((Audience::Everyone, leave));
             }
         }

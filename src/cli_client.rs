@@ -2,23 +2,33 @@
 //! become messages, received messages go to stdout. Part of the `ws6455`
 //! binary, not of the library.
 //!
-//! A thread reads stdin and hands lines over a channel. The connection is
-//! blocking and not split in halves, so the main thread reads it with a
-//! short timeout and, between reads, sends what stdin gave and the pings.
+//! A thread reads stdin and hands lines over a channel. Each connection is
+//! split ([`ws6455::split`]): the main thread blocks in [`ReadHalf::read`]
+//! and prints what arrives, while a sending thread, scoped to the
+//! connection, blocks on the channel until a line comes or the next ping
+//! is due and sends through the [`WriteHalf`]. Neither polls.
+//!
+//! The session ends when the read half does (the server's Close, or an
+//! error). The sending thread ends it early by shutting the socket down,
+//! which wakes the read half: when the server leaves our Close unanswered
+//! for `CLOSE_TIMEOUT`, or when a write fails. The session then tells the
+//! sending thread through the same channel (`Event::SessionOver`), and
+//! joins it before the next connection.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead};
-use std::net::TcpStream;
+use std::io::{self, BufRead, Read};
+use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ws6455::trace::hex;
-use ws6455::{ClientConfig, CloseCode, CloseFrame, Error, Message, ResponseError, WebSocket};
-
-/// How long one read waits before stdin and pings get their turn.
-const POLL_INTERVAL: Duration = Duration::from_millis(25);
+use ws6455::{
+    ClientConfig, CloseCode, CloseFrame, Error, Message, MessageRef, ReadHalf, ResponseError,
+    WebSocket, WriteHalf,
+};
 
 /// How long to wait for the server's Close after ours, and then for it to
 /// close TCP (RFC 6455 §7.1.1).
@@ -33,6 +43,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// A connection that lasts this long resets the backoff.
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
+
+/// The payload of the pings `--ping-interval` sends.
+const PING_PAYLOAD: &[u8] = b"ws6455";
 
 /// What `ws6455 client` was asked to do.
 #[derive(Debug)]
@@ -50,6 +63,16 @@ enum Input {
     End,
 }
 
+/// What the channel carries to whoever waits on it: the sending thread of
+/// the current connection, or `run` between connections.
+enum Event {
+    Stdin(Input),
+    /// The connection's read half is done: its sending thread stops. The
+    /// session sends exactly one, and its sending thread takes it, so none
+    /// is left for the next connection.
+    SessionOver,
+}
+
 /// How a connection ended.
 enum SessionEnd {
     /// Stdin ended and we closed the connection with 1000.
@@ -61,7 +84,8 @@ enum SessionEnd {
 }
 
 pub(crate) fn run(options: ClientOptions) -> ExitCode {
-    let input = spawn_stdin_reader();
+    let (events_tx, mut events) = mpsc::channel();
+    spawn_stdin_reader(events_tx.clone());
     let mut pending = VecDeque::new();
     let mut backoff = Backoff::default();
     loop {
@@ -76,7 +100,7 @@ pub(crate) fn run(options: ClientOptions) -> ExitCode {
                     ),
                     None => eprintln!("connected to {}", options.url),
                 }
-                let end = session(ws, &input, &mut pending, &options);
+                let end = session(ws, &mut events, &events_tx, &mut pending, &options);
                 // A connection that lasted starts the backoff afresh; one that
                 // drops at once keeps it growing.
                 if connected_at.elapsed() >= BACKOFF_RESET_AFTER {
@@ -124,9 +148,13 @@ pub(crate) fn run(options: ClientOptions) -> ExitCode {
                 }
             }
         }
+        if nothing_left_to_send(&pending) {
+            // Stdin ended while the connection went down, with every line sent.
+            return ExitCode::SUCCESS;
+        }
         let delay = backoff.next_delay(random_fraction());
         eprintln!("reconnecting in {:.1} s", delay.as_secs_f64());
-        if wait_keeping_input(&input, &mut pending, delay) {
+        if wait_keeping_input(&events, &mut pending, delay) {
             // Stdin ended while we were not connected: nothing left to send.
             return ExitCode::SUCCESS;
         }
@@ -143,129 +171,344 @@ fn worth_retrying(error: &Error) -> bool {
     )
 }
 
+/// Whether stdin has ended and every line it gave has been sent: the end is
+/// all that is pending (it is always last).
+fn nothing_left_to_send(pending: &VecDeque<Input>) -> bool {
+    matches!(pending.front(), Some(Input::End))
+}
+
 /// Reads stdin line by line on its own thread.
-fn spawn_stdin_reader() -> Receiver<Input> {
-    let (sender, receiver) = mpsc::channel();
+fn spawn_stdin_reader(events: Sender<Event>) {
     thread::spawn(move || {
         for line in io::stdin().lock().split(b'\n') {
             let Ok(mut line) = line else { break };
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            if sender.send(Input::Line(line)).is_err() {
+            if events.send(Event::Stdin(Input::Line(line))).is_err() {
                 return;
             }
         }
-        let _ = sender.send(Input::End);
+        let _ = events.send(Event::Stdin(Input::End));
     });
-    receiver
 }
 
 /// Runs one connection until stdin ends, the server closes, or it fails.
+/// The sending thread it starts has ended when it returns.
 fn session(
-    mut ws: WebSocket<TcpStream>,
-    input: &Receiver<Input>,
+    ws: WebSocket<TcpStream>,
+    events: &mut Receiver<Event>,
+    events_tx: &Sender<Event>,
     pending: &mut VecDeque<Input>,
     options: &ClientOptions,
 ) -> SessionEnd {
-    if let Err(e) = ws.get_ref().set_read_timeout(Some(POLL_INTERVAL)) {
-        return SessionEnd::Dropped(e.into());
-    }
-    let mut next_ping = options.ping_interval.map(|every| Instant::now() + every);
-    let mut close_sent_at = None;
+    // A handle of our own on the socket, to shut it down and to wait for
+    // the server to close TCP once the halves are done.
+    let socket = match ws.get_ref().try_clone() {
+        Ok(socket) => socket,
+        Err(e) => return SessionEnd::Dropped(e.into()),
+    };
+    let (mut reader, writer) = match ws.split() {
+        Ok(halves) => halves,
+        Err(e) => return SessionEnd::Dropped(e),
+    };
+    let stopping = Mutex::new(Stopping::default());
+    thread::scope(|scope| {
+        let sending = Sending {
+            ws: writer,
+            socket: &socket,
+            stopping: &stopping,
+            events,
+            pending,
+            binary: options.binary,
+            ping_interval: options.ping_interval,
+        };
+        let sending = scope.spawn(move || sending.run());
+        let read = read_until_close(&mut reader);
+        let stopped = lock(&stopping).session_over();
+        // The channel never disconnects while `run` holds `events_tx`.
+        let _ = events_tx.send(Event::SessionOver);
+        if !matches!(stopped, Some(Stop::NoCloseAnswer)) {
+            wait_for_tcp_close(&socket, CLOSE_TIMEOUT);
+        }
+        // Our side closes now; a write still blocked on a server that stopped
+        // reading fails, so the sending thread ends.
+        let _ = socket.shutdown(Shutdown::Both);
+        let close_sent = sending
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match (read, stopped) {
+            (Ok(_), _) if close_sent => SessionEnd::InputEnded,
+            (Ok(frame), _) => SessionEnd::ClosedByServer(frame),
+            (Err(_), Some(Stop::NoCloseAnswer)) => {
+                eprintln!("the server did not answer our Close; closing anyway");
+                SessionEnd::InputEnded
+            }
+            (Err(_), Some(Stop::Failed(e))) | (Err(e), None) => SessionEnd::Dropped(e),
+        }
+    })
+}
+
+/// Prints the messages that arrive until the server's Close, which it
+/// returns, or an error. Pings are answered by the read half itself.
+fn read_until_close(reader: &mut ReadHalf<TcpStream>) -> Result<Option<CloseFrame>, Error> {
     loop {
-        if close_sent_at.is_none() {
-            if let Err(e) = send_input(&mut ws, input, pending, options.binary, &mut close_sent_at)
-            {
-                return SessionEnd::Dropped(e);
-            }
-        }
-        if let (Some(at), Some(every)) = (next_ping, options.ping_interval) {
-            if Instant::now() >= at && close_sent_at.is_none() {
-                if let Err(e) = ws.send(Message::Ping(b"ws6455".to_vec())) {
-                    return SessionEnd::Dropped(e);
-                }
-                next_ping = Some(at + every);
-            }
-        }
-        match ws.read() {
-            Ok(Message::Text(text)) => println!("{text}"),
-            Ok(Message::Binary(data)) => println!("{}", binary_line(&data)),
-            Ok(Message::Ping(_) | Message::Pong(_)) => {}
-            Ok(Message::Close(frame)) => {
-                let _ = ws.wait_for_server_close(CLOSE_TIMEOUT);
-                return match close_sent_at {
-                    Some(_) => SessionEnd::InputEnded,
-                    None => SessionEnd::ClosedByServer(frame),
-                };
-            }
-            Err(Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if close_sent_at.is_some_and(|at: Instant| at.elapsed() > CLOSE_TIMEOUT) {
-                    eprintln!("the server did not answer our Close; closing anyway");
-                    return SessionEnd::InputEnded;
-                }
-            }
-            Err(e) => {
-                let _ = ws.wait_for_server_close(CLOSE_TIMEOUT);
-                return SessionEnd::Dropped(e);
-            }
+        match reader.read()? {
+            Message::Text(text) => println!("{text}"),
+            Message::Binary(data) => println!("{}", binary_line(&data)),
+            Message::Ping(_) | Message::Pong(_) => {}
+            Message::Close(frame) => return Ok(frame),
         }
     }
 }
 
-/// Sends every line stdin has given so far; at its end, starts the closing
-/// handshake with 1000.
-fn send_input(
-    ws: &mut WebSocket<TcpStream>,
-    input: &Receiver<Input>,
-    pending: &mut VecDeque<Input>,
-    binary: bool,
-    close_sent_at: &mut Option<Instant>,
-) -> Result<(), Error> {
+/// RFC 6455 §7.1.1: the client "SHOULD wait for a TCP Close from the
+/// server". Discards whatever arrives until the server closes TCP, or
+/// `timeout` passes; a reset counts as closed.
+fn wait_for_tcp_close(socket: &TcpStream, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut sink = [0u8; 4096];
     loop {
-        let next = match pending.pop_front() {
-            Some(item) => item,
-            None => match input.try_recv() {
-                Ok(item) => item,
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => Input::End,
-            },
-        };
-        match next {
-            Input::Line(line) if binary => ws.queue(Message::Binary(line))?,
-            Input::Line(line) => match String::from_utf8(line) {
-                Ok(text) => ws.queue(Message::Text(text))?,
-                Err(_) => eprintln!("not sent: the line is not UTF-8 (use --binary)"),
-            },
-            Input::End => {
-                ws.close(CloseCode::NORMAL, "")?;
-                *close_sent_at = Some(Instant::now());
-                break;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        let mut stream = socket;
+        match stream.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Why the sending thread shut the connection down.
+enum Stop {
+    /// The server did not answer our Close within `CLOSE_TIMEOUT`.
+    NoCloseAnswer,
+    /// A write failed.
+    Failed(Error),
+}
+
+/// What the session and its sending thread share: why the sending thread
+/// shut the connection down, and whether the session is over, after which
+/// the sending thread's failures are the session's own doing.
+#[derive(Default)]
+struct Stopping {
+    over: bool,
+    stop: Option<Stop>,
+}
+
+impl Stopping {
+    /// Marks the session over; returns why the sending thread stopped it, if it did.
+    fn session_over(&mut self) -> Option<Stop> {
+        self.over = true;
+        self.stop.take()
+    }
+}
+
+fn lock(stopping: &Mutex<Stopping>) -> std::sync::MutexGuard<'_, Stopping> {
+    // Every change to it is complete before anything can panic.
+    stopping.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How the sending thread's sending ended.
+enum Sent {
+    /// Stdin ended and our Close went out.
+    Close,
+    /// The connection can no longer carry messages.
+    Unusable,
+    /// The session told us it is over.
+    SessionOver,
+}
+
+/// The sending thread of one connection.
+struct Sending<'a> {
+    ws: WriteHalf<TcpStream>,
+    socket: &'a TcpStream,
+    stopping: &'a Mutex<Stopping>,
+    events: &'a mut Receiver<Event>,
+    pending: &'a mut VecDeque<Input>,
+    binary: bool,
+    ping_interval: Option<Duration>,
+}
+
+impl Sending<'_> {
+    /// Sends until stdin ends or the connection is done, then waits for the
+    /// session to be over. Returns whether we sent the Close.
+    fn run(mut self) -> bool {
+        match self.send_input() {
+            Sent::SessionOver => false,
+            Sent::Unusable => {
+                self.wait_for_session_over(None);
+                false
+            }
+            Sent::Close => {
+                self.wait_for_session_over(Some(Instant::now() + CLOSE_TIMEOUT));
+                true
             }
         }
     }
-    ws.flush()
+
+    /// Sends the pending lines, then each line stdin gives and the pings, in
+    /// the order they come; at the end of stdin, starts the closing
+    /// handshake with 1000. What cannot be sent because the connection is
+    /// closed stays pending for the next one.
+    fn send_input(&mut self) -> Sent {
+        let mut next_ping = self.ping_interval.map(|every| Instant::now() + every);
+        let mut queued = false;
+        loop {
+            let input = match self.pending.pop_front() {
+                Some(input) => input,
+                None => match self.events.try_recv() {
+                    Ok(Event::Stdin(input)) => input,
+                    Ok(Event::SessionOver) => return Sent::SessionOver,
+                    Err(TryRecvError::Disconnected) => Input::End,
+                    Err(TryRecvError::Empty) => {
+                        // Everything given so far is queued: write it before waiting.
+                        if queued {
+                            if let Err(e) = self.ws.flush() {
+                                return self.fail(e);
+                            }
+                            queued = false;
+                        }
+                        match self.wait(next_ping) {
+                            Some(Event::Stdin(input)) => input,
+                            Some(Event::SessionOver) => return Sent::SessionOver,
+                            None => {
+                                if let Err(e) = self.ws.queue(Message::Ping(PING_PAYLOAD.to_vec()))
+                                {
+                                    return self.fail(e);
+                                }
+                                queued = true;
+                                let now = Instant::now();
+                                next_ping = next_ping.zip(self.ping_interval).map(|(at, every)| {
+                                    // A late ping moves the next ones on rather than bringing a burst.
+                                    if at + every > now {
+                                        at + every
+                                    } else {
+                                        now + every
+                                    }
+                                });
+                                continue;
+                            }
+                        }
+                    }
+                },
+            };
+            match input {
+                Input::Line(line) => {
+                    let message = if self.binary {
+                        MessageRef::Binary(&line)
+                    } else {
+                        match std::str::from_utf8(&line) {
+                            Ok(text) => MessageRef::Text(text),
+                            Err(_) => {
+                                eprintln!("not sent: the line is not UTF-8 (use --binary)");
+                                continue;
+                            }
+                        }
+                    };
+                    match self.ws.queue_ref(message) {
+                        Ok(()) => queued = true,
+                        Err(e) => {
+                            self.pending.push_front(Input::Line(line));
+                            return self.fail(e);
+                        }
+                    }
+                }
+                Input::End => match self.ws.close(CloseCode::NORMAL, "") {
+                    Ok(()) => return Sent::Close,
+                    Err(e) => {
+                        self.pending.push_front(Input::End);
+                        return self.fail(e);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Waits for an event until the next ping is due (`None`).
+    fn wait(&mut self, next_ping: Option<Instant>) -> Option<Event> {
+        let Some(at) = next_ping else {
+            return Some(self.events.recv().unwrap_or(Event::Stdin(Input::End)));
+        };
+        match self
+            .events
+            .recv_timeout(at.saturating_duration_since(Instant::now()))
+        {
+            Ok(event) => Some(event),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Event::Stdin(Input::End)),
+        }
+    }
+
+    /// The connection cannot take `error`'s message. `Closed` means the read
+    /// half is done (or about to be) and the session ends by itself;
+    /// anything else fails the connection, which the read half must see.
+    fn fail(&self, error: Error) -> Sent {
+        if !matches!(error, Error::Closed) {
+            self.stop(Stop::Failed(error));
+        }
+        Sent::Unusable
+    }
+
+    /// Shuts the socket down, which ends the blocked read, unless the
+    /// session is over already or was stopped.
+    fn stop(&self, why: Stop) {
+        let mut stopping = lock(self.stopping);
+        if !stopping.over && stopping.stop.is_none() {
+            stopping.stop = Some(why);
+            let _ = self.socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Waits for the session to be over, keeping the lines stdin gives
+    /// meanwhile for the next connection. With a deadline for the server's
+    /// answer to our Close, stops the connection when it passes.
+    fn wait_for_session_over(&mut self, mut close_deadline: Option<Instant>) {
+        loop {
+            let event = match close_deadline {
+                Some(deadline) => match self
+                    .events
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                {
+                    Ok(event) => event,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.stop(Stop::NoCloseAnswer);
+                        close_deadline = None;
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return,
+                },
+                None => match self.events.recv() {
+                    Ok(event) => event,
+                    Err(_) => return,
+                },
+            };
+            match event {
+                Event::SessionOver => return,
+                Event::Stdin(input) => self.pending.push_back(input),
+            }
+        }
+    }
 }
 
 /// Waits `delay`, keeping what stdin gives meanwhile for the next
 /// connection. Returns true if stdin ended with nothing left to send, so
 /// there is no reason to connect again.
 fn wait_keeping_input(
-    input: &Receiver<Input>,
+    events: &Receiver<Event>,
     pending: &mut VecDeque<Input>,
     delay: Duration,
 ) -> bool {
     let deadline = Instant::now() + delay;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match input.recv_timeout(left) {
-            Ok(Input::Line(line)) => pending.push_back(Input::Line(line)),
-            Ok(Input::End) | Err(RecvTimeoutError::Disconnected) => {
+        match events.recv_timeout(left) {
+            Ok(Event::Stdin(Input::Line(line))) => pending.push_back(Input::Line(line)),
+            Ok(Event::Stdin(Input::End)) | Err(RecvTimeoutError::Disconnected) => {
                 if pending.is_empty() {
                     return true;
                 }
@@ -273,6 +516,8 @@ fn wait_keeping_input(
                 thread::sleep(deadline.saturating_duration_since(Instant::now()));
                 return false;
             }
+            // Every session's sending thread takes its own; none is left here.
+            Ok(Event::SessionOver) => {}
             Err(RecvTimeoutError::Timeout) => return false,
         }
     }

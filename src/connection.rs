@@ -1,12 +1,3 @@
-//! The blocking connection: [`WebSocket`] over any `Read + Write` stream.
-//!
-//! This is the only layer that does I/O. Reads are buffered: one `read` call
-//! may bring many frames, and every one of them is decoded before the next
-//! call. Writes are corked: messages queued with [`WebSocket::queue`] (and
-//! automatic replies such as Pongs) collect in a buffer that is written in
-//! one call when [`WebSocket::read`] has decoded everything it holds and is
-//! about to block, or on [`WebSocket::flush`].
-
 //! The blocking connection: [`WebSocket`], the protocol [`Engine`] over any
 //! `Read + Write` stream.
 //!

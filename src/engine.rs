@@ -271,7 +271,11 @@ impl Sender {
             }
             // §7.1.2: our Close was answered; the closing handshake is complete.
             (Message::Close(_), State::CloseSent) => self.state = State::Closed,
-            _ => {}
+            // §5.5.3: a Pong needs no answer, and data none from the engine.
+            (Message::Text(_) | Message::Binary(_) | Message::Pong(_), _) => {}
+            // §5.5.1: our Close is the last frame we send; later Pings go unanswered.
+            (Message::Ping(_), State::CloseSent | State::Closed) => {}
+            (Message::Close(_), State::Closed) => {}
         }
         Ok(())
     }

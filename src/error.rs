@@ -71,7 +71,18 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
-            _ => CloseCode::PROTOCOL_ERROR,
+            ProtocolError::ReservedBitsSet(_)
+            | ProtocolError::ReservedOpcode(_)
+            | ProtocolError::PayloadLengthTopBitSet
+            | ProtocolError::NonMinimalLength(_)
+            | ProtocolError::FragmentedControlFrame(_)
+            | ProtocolError::ControlFrameTooLong(..)
+            | ProtocolError::UnmaskedClientFrame
+            | ProtocolError::MaskedServerFrame
+            | ProtocolError::ContinuationWithoutMessage
+            | ProtocolError::DataFrameInsideMessage(_)
+            | ProtocolError::ClosePayloadOneByte
+            | ProtocolError::InvalidCloseCode(_) => CloseCode::PROTOCOL_ERROR,
         }
     }
 
@@ -195,7 +206,14 @@ impl HandshakeError {
                 (426, "Upgrade Required")
             }
             HandshakeError::Timeout => (408, "Request Timeout"),
-            _ => (400, "Bad Request"),
+            HandshakeError::MalformedRequest(_)
+            | HandshakeError::HttpVersionTooOld
+            | HandshakeError::MissingHost
+            | HandshakeError::UpgradeNotWebSocket
+            | HandshakeError::MissingConnectionUpgrade
+            | HandshakeError::MissingKey
+            | HandshakeError::DuplicateKey
+            | HandshakeError::InvalidKey => (400, "Bad Request"),
         }
     }
 }

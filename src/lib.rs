@@ -15,7 +15,8 @@
 //! | close codes (§5.5.1, §7.4) | [`close`] | no |
 //! | UTF-8 (§8.1) | [`utf8`] | no |
 //! | messages, fragmentation, control frames (§5.4–§5.6) | [`message`] | no |
-//! | a blocking connection | [`connection`], [`accept`](mod@accept), [`connect`](mod@connect) | yes |
+//! | the connection's state machine (§5.5, §7), bytes to send, extension hooks (§9) | [`engine`], [`outgoing`], [`extension`] | no |
+//! | a blocking connection, and its two halves for two threads | [`connection`], [`split`], [`accept`](mod@accept), [`connect`](mod@connect) | yes |
 //! | a thread-per-connection server | [`server`] | yes |
 //! | watching frames go by | [`trace`] | prints, when asked |
 //! | explaining frames and keys | [`explain`] | no |

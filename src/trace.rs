@@ -19,8 +19,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::close::{CloseCode, CloseFrame, MAX_CONTROL_PAYLOAD};
-use crate::decode::Decoded;
+use crate::close::{CloseCode, CloseFrame};
 use crate::frame::{FrameHeader, LengthEncoding, OpCode};
 
 /// How many payload bytes a trace line shows.
@@ -102,23 +101,6 @@ impl fmt::Display for FrameEvent<'_> {
 /// [`WebSocket::set_trace`]: crate::WebSocket::set_trace
 pub fn print_to_stderr(prefix: String) -> impl FnMut(&FrameEvent<'_>) + Send + Sync + 'static {
     move |event| eprintln!("{prefix}{event}")
-}
-
-/// The event for a whole frame as encoded for the wire (unmasked, or with
-/// its payload still masked as sent), for writers that hold encoded frames.
-/// `None` if `wire` does not start with a valid frame header.
-pub fn encoded_frame_event(direction: Direction, wire: &[u8]) -> Option<FrameEvent<'_>> {
-    match FrameHeader::decode(wire) {
-        Ok(Decoded::Complete(header, used)) if header.mask.is_none() => {
-            let end = wire.len().min(used + MAX_CONTROL_PAYLOAD);
-            Some(FrameEvent {
-                direction,
-                header,
-                payload_start: &wire[used..end],
-            })
-        }
-        _ => None,
-    }
 }
 
 /// An HTTP head (and body, if any) as text, one line per line after `prefix`

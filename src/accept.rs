@@ -1,24 +1,246 @@
-//! The server's opening handshake over a stream (RFC 6455 §4.2).
+//! The server's opening handshake over a stream (RFC 6455 §4.2), one
+//! implementation for [`accept`], [`accept_with`] and the
+//! thread-per-connection server ([`crate::server`]).
 //!
-//! [`read_request`] reads until the header section is complete and keeps any
-//! bytes after it; [`check_upgrade_request`] decides whether it is a valid
-//! upgrade; the application chooses a subprotocol; [`write_response`] sends
-//! the answer. [`accept`] does all of it with defaults.
+//! It reads the request until its header section is complete (keeping any
+//! bytes after it: the client's first frames), decides whether it is a
+//! valid upgrade ([`check_upgrade_request`]), lets the application answer
+//! a plain HTTP request, refuse the upgrade or choose a subprotocol, and
+//! writes the answer: a `101`, or the refusal's status.
 
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 use crate::connection::WebSocket;
 use crate::error::{Error, HandshakeError, UsageError};
 use crate::handshake::{HandshakeLimits, Request, RequestParser, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
 use crate::read_head::read_head;
+use crate::trace::{self, Direction};
+use crate::transport::{Deadline, Transport};
+
+/// How a server treats its connections: the opening handshake's limits and
+/// deadline, the subprotocols it speaks, the limits on frames and messages,
+/// and (for [`crate::server`]) its timeouts and logging.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Limits on the opening request.
+    pub handshake_limits: HandshakeLimits,
+    /// A client must finish its opening request within this time. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// The subprotocols this server speaks, in order of preference: the
+    /// first of them the client offers is chosen (§4.2.2), unless a
+    /// [`crate::server::Service`] chooses. Default none.
+    pub subprotocols: Vec<String>,
+    /// Limits on frames and messages.
+    pub limits: Limits,
+    /// A write to a client that does not read fails after this long. Default 30 s.
+    pub write_timeout: Duration,
+    /// How long to wait for the client to close its side after we close ours. Default 2 s.
+    pub close_timeout: Duration,
+    /// Stack size of each connection's thread. Default 128 KiB.
+    pub thread_stack_size: usize,
+    /// Log connects and disconnects to stderr. Default true.
+    pub log: bool,
+    /// Print each opening handshake and every frame of every connection to
+    /// stderr, annotated (see [`crate::trace`]), each line after the peer's
+    /// address. Default false.
+    pub trace: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            handshake_limits: HandshakeLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            subprotocols: Vec::new(),
+            limits: Limits::default(),
+            write_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(2),
+            thread_stack_size: 128 << 10,
+            log: true,
+            trace: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The first of [`ServerConfig::subprotocols`] the client offered.
+    pub fn choose_subprotocol(&self, request: &Request) -> Option<String> {
+        self.subprotocols
+            .iter()
+            .find(|ours| request.subprotocols().any(|offered| offered == *ours))
+            .cloned()
+    }
+}
+
+/// Performs the server handshake on `stream` with default limits, no
+/// subprotocol and no deadline, answering a bad request with its 4xx before
+/// returning the error. Returns the connection and the client's request.
+pub fn accept<S: Read + Write>(mut stream: S) -> Result<(WebSocket<S>, Request), Error> {
+    let choose_none = |_: &Request| None;
+    let answers = Answers::admit_all(&choose_none);
+    let (request, already_read) = respond(&mut stream, HandshakeLimits::default(), &answers, None)
+        .map_err(Refusal::into_error)?;
+    let ws = WebSocket::from_raw(stream, Role::Server, Limits::default(), already_read);
+    Ok((ws, request))
+}
+
+/// Performs the server handshake on `stream` as `config` says: its limits,
+/// the handshake deadline (a client that has not sent its whole request by
+/// then gets a 408), the write timeout (kept for the connection), the
+/// subprotocol choice and tracing. A bad request is answered with its 4xx
+/// before the error is returned.
+pub fn accept_with<T: Transport>(
+    stream: T,
+    config: &ServerConfig,
+) -> Result<(WebSocket<T>, Request), Error> {
+    let trace_prefix = match config.trace {
+        true => Some(trace_prefix(&stream)),
+        false => None,
+    };
+    let choose = |request: &Request| config.choose_subprotocol(request);
+    let answers = Answers::admit_all(&choose);
+    let (request, already_read) =
+        respond_under_deadline(&stream, config, &answers, trace_prefix.as_deref())
+            .map_err(Refusal::into_error)?;
+    let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
+    if let Some(prefix) = trace_prefix {
+        ws.set_trace(trace::print_to_stderr(prefix));
+    }
+    Ok((ws, request))
+}
+
+/// What starts each trace line of a connection: the peer's address.
+pub(crate) fn trace_prefix<T: Transport>(stream: &T) -> String {
+    stream
+        .peer_addr()
+        .map_or_else(|_| "unknown peer ".to_owned(), |a| format!("{a} "))
+}
+
+/// The parts of the handshake that are the application's to answer.
+pub(crate) struct Answers<'a> {
+    /// The answer to a plain HTTP request (no `Upgrade` at all).
+    pub(crate) plain_http: &'a dyn Fn(&Request) -> Response,
+    /// Whether a valid upgrade request may open a connection.
+    pub(crate) admit: &'a dyn Fn(&Request) -> Result<(), Response>,
+    /// The subprotocol, from those the client offered.
+    pub(crate) choose_subprotocol: &'a dyn Fn(&Request) -> Option<String>,
+}
+
+impl<'a> Answers<'a> {
+    /// Every valid upgrade is admitted; a plain HTTP request gets 426.
+    fn admit_all(choose_subprotocol: &'a dyn Fn(&Request) -> Option<String>) -> Answers<'a> {
+        Answers {
+            plain_http: &|_| Response::rejection(&HandshakeError::NotAnUpgrade),
+            admit: &|_| Ok(()),
+            choose_subprotocol,
+        }
+    }
+}
+
+/// How a handshake ended when it opened no connection.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// A plain HTTP request was answered with this status.
+    Http(u16),
+    /// The application did not admit a valid upgrade request and answered with this status.
+    NotAdmitted(u16),
+    /// The request was refused (and answered, where it could be), or the stream failed.
+    Failed(Error),
+}
+
+impl Refusal {
+    fn into_error(self) -> Error {
+        match self {
+            Refusal::Http(_) => HandshakeError::NotAnUpgrade.into(),
+            Refusal::NotAdmitted(status) => Error::Io(io::Error::other(format!(
+                "the upgrade request was not admitted (answered {status})"
+            ))),
+            Refusal::Failed(error) => error,
+        }
+    }
+}
+
+/// [`respond`] over a transport: the write timeout set for the connection,
+/// the request read under the handshake deadline, then no read timeout.
+pub(crate) fn respond_under_deadline<T: Transport>(
+    stream: &T,
+    config: &ServerConfig,
+    answers: &Answers<'_>,
+    trace_prefix: Option<&str>,
+) -> Result<(Request, Vec<u8>), Refusal> {
+    let failed = |e: io::Error| Refusal::Failed(e.into());
+    stream
+        .set_write_timeout(Some(config.write_timeout))
+        .map_err(failed)?;
+    let deadline = Instant::now() + config.handshake_timeout;
+    let mut io = Deadline::new(stream, deadline);
+    let parts = respond(&mut io, config.handshake_limits, answers, trace_prefix)?;
+    stream.set_read_timeout(None).map_err(failed)?;
+    Ok(parts)
+}
+
+/// The server's opening handshake: reads the request from `stream`, answers
+/// it, and returns it with the bytes that came after it (RFC 6455 §4.2).
+/// When tracing, prints the request and the answer after `trace_prefix`.
+pub(crate) fn respond<S: Read + Write>(
+    stream: &mut S,
+    limits: HandshakeLimits,
+    answers: &Answers<'_>,
+    trace_prefix: Option<&str>,
+) -> Result<(Request, Vec<u8>), Refusal> {
+    let (request, already_read) = match read_request(stream, limits) {
+        Ok(parts) => parts,
+        Err(Error::Handshake(e)) => return Err(reject(stream, e, trace_prefix)),
+        Err(e) => return Err(Refusal::Failed(e)),
+    };
+    if let Some(prefix) = trace_prefix {
+        let mut wire = Vec::new();
+        request.encode(&mut wire);
+        eprint!("{}", trace::http_lines(prefix, Direction::Received, &wire));
+    }
+    let key = match check_upgrade_request(&request) {
+        Ok(key) => key,
+        Err(HandshakeError::NotAnUpgrade) => {
+            let response = (answers.plain_http)(&request);
+            // The client may have gone; the answer stands either way.
+            let _ = write_response(stream, &response, trace_prefix);
+            return Err(Refusal::Http(response.status));
+        }
+        Err(e) => return Err(reject(stream, e, trace_prefix)),
+    };
+    if let Err(response) = (answers.admit)(&request) {
+        let _ = write_response(stream, &response, trace_prefix);
+        return Err(Refusal::NotAdmitted(response.status));
+    }
+    let subprotocol = (answers.choose_subprotocol)(&request);
+    if let Some(chosen) = &subprotocol {
+        // RFC 6455 §4.2.2: the server's subprotocol MUST be one the client
+        // offered; choosing another is the server's fault: a 500, and a
+        // UsageError for the application.
+        if !request.subprotocols().any(|offered| offered == chosen) {
+            let response = Response::text(
+                500,
+                "Internal Server Error",
+                "server chose a subprotocol the client did not offer",
+            );
+            let _ = write_response(stream, &response, trace_prefix);
+            let error = UsageError::SubprotocolNotOffered(chosen.clone());
+            return Err(Refusal::Failed(error.into()));
+        }
+    }
+    let response = Response::switching_protocols(&key, subprotocol.as_deref());
+    write_response(stream, &response, trace_prefix).map_err(|e| Refusal::Failed(e.into()))?;
+    Ok((request, already_read))
+}
 
 /// Reads an HTTP request from `stream`. Returns it with the bytes that came
 /// after its header section (the start of the WebSocket stream, if any).
 ///
-/// A read that times out (the caller sets the stream's timeout) becomes
-/// [`HandshakeError::Timeout`]; a stream that ends first, `UnexpectedEof`.
-pub fn read_request<S: Read>(
+/// A read that times out becomes [`HandshakeError::Timeout`]; a stream that
+/// ends first, `UnexpectedEof`.
+fn read_request<S: Read>(
     stream: &mut S,
     limits: HandshakeLimits,
 ) -> Result<(Request, Vec<u8>), Error> {
@@ -31,60 +253,24 @@ pub fn read_request<S: Read>(
     )
 }
 
-/// Writes an HTTP response.
-pub fn write_response<S: Write>(stream: &mut S, response: &Response) -> io::Result<()> {
+/// Writes an HTTP response, printing it first when tracing.
+fn write_response<S: Write>(
+    stream: &mut S,
+    response: &Response,
+    trace_prefix: Option<&str>,
+) -> io::Result<()> {
     let mut wire = Vec::with_capacity(256);
     response.encode(&mut wire);
+    if let Some(prefix) = trace_prefix {
+        eprint!("{}", trace::http_lines(prefix, Direction::Sent, &wire));
+    }
     stream.write_all(&wire)?;
     stream.flush()
 }
 
-/// Answers a valid upgrade request with 101 and the chosen subprotocol.
-///
-/// RFC 6455 §4.2.2: the server's subprotocol MUST be one the client offered;
-/// choosing another is refused here as a [`UsageError`] (and the client gets a
-/// 500, since the failure is the server's).
-pub fn answer_upgrade<S: Write>(
-    stream: &mut S,
-    request: &Request,
-    key: &str,
-    subprotocol: Option<&str>,
-) -> Result<(), Error> {
-    if let Some(chosen) = subprotocol {
-        if !request.subprotocols().any(|offered| offered == chosen) {
-            let response = Response::text(
-                500,
-                "Internal Server Error",
-                "server chose a subprotocol the client did not offer",
-            );
-            let _ = write_response(stream, &response);
-            return Err(UsageError::SubprotocolNotOffered(chosen.to_owned()).into());
-        }
-    }
-    write_response(stream, &Response::switching_protocols(key, subprotocol))?;
-    Ok(())
-}
-
-/// Performs the server handshake on `stream` with default limits and no
-/// subprotocol, answering a bad request with its 4xx before returning the
-/// error. Returns the connection and the client's request.
-pub fn accept<S: Read + Write>(mut stream: S) -> Result<(WebSocket<S>, Request), Error> {
-    let (request, already_read) = match read_request(&mut stream, HandshakeLimits::default()) {
-        Err(Error::Handshake(e)) => return Err(reject(&mut stream, e)),
-        other => other?,
-    };
-    let key = match check_upgrade_request(&request) {
-        Ok(key) => key,
-        Err(e) => return Err(reject(&mut stream, e)),
-    };
-    answer_upgrade(&mut stream, &request, &key, None)?;
-    let ws = WebSocket::from_raw(stream, Role::Server, Limits::default(), already_read);
-    Ok((ws, request))
-}
-
-/// Sends the 4xx for a refused handshake and returns the error.
-pub fn reject<S: Write>(stream: &mut S, error: HandshakeError) -> Error {
+/// Sends the 4xx for a refused handshake.
+fn reject<S: Write>(stream: &mut S, error: HandshakeError, trace_prefix: Option<&str>) -> Refusal {
     // The client may have gone; the refusal stands either way.
-    let _ = write_response(stream, &Response::rejection(&error));
-    Error::Handshake(error)
+    let _ = write_response(stream, &Response::rejection(&error), trace_prefix);
+    Refusal::Failed(Error::Handshake(error))
 }

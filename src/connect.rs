@@ -12,13 +12,13 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::connection::WebSocket;
-use crate::deadline::{DeadlineReader, discard_until_eof};
 use crate::error::{Error, ResponseError};
 use crate::handshake::client::{ClientHandshake, ResponseParser, random_key};
 use crate::handshake::{HandshakeLimits, Response};
 use crate::message::{Limits, Role};
 use crate::read_head::read_head;
 use crate::trace::{self, Direction};
+use crate::transport::{Deadline, discard_until_eof};
 use crate::ws_uri::{Host, WsUri};
 
 /// How a client connects.
@@ -81,10 +81,7 @@ pub fn connect_with(
     let stream = open_tcp(&uri, config.handshake_timeout)?;
     let _ = stream.set_nodelay(true);
     stream.set_write_timeout(Some(config.handshake_timeout))?;
-    let mut reader = DeadlineReader {
-        stream: &stream,
-        deadline: Instant::now() + config.handshake_timeout,
-    };
+    let mut reader = Deadline::new(&stream, Instant::now() + config.handshake_timeout);
     send_request(&mut &stream, &handshake, config.trace)?;
     let (response, already_read) = read_response(&mut reader, config.handshake_limits)?;
     check_response(&handshake, &response, config.trace)?;

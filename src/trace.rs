@@ -17,7 +17,6 @@
 //! [`WebSocket::set_trace`]: crate::WebSocket::set_trace
 
 use std::fmt;
-use std::io::{self, Write};
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::frame::{FrameHeader, LengthEncoding, OpCode};
@@ -118,46 +117,6 @@ pub fn http_lines(prefix: &str, direction: Direction, wire: &[u8]) -> String {
         ));
     }
     lines
-}
-
-/// A writer that passes everything to `inner` and, at each flush, prints what
-/// was written since as [`http_lines`] to stderr: how a server shows the
-/// responses of its opening handshakes under `--trace`.
-#[derive(Debug)]
-pub struct PrintHttpWrites<W> {
-    inner: W,
-    prefix: String,
-    written: Vec<u8>,
-}
-
-impl<W: Write> PrintHttpWrites<W> {
-    /// Wraps `inner`; each printed line starts with `prefix`.
-    pub fn new(inner: W, prefix: String) -> PrintHttpWrites<W> {
-        PrintHttpWrites {
-            inner,
-            prefix,
-            written: Vec::new(),
-        }
-    }
-}
-
-impl<W: Write> Write for PrintHttpWrites<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written.extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if !self.written.is_empty() {
-            eprint!(
-                "{}",
-                http_lines(&self.prefix, Direction::Sent, &self.written)
-            );
-            self.written.clear();
-        }
-        self.inner.flush()
-    }
 }
 
 /// The name of the opcode in the low four bits of `bits`, reserved ones included.

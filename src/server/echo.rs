@@ -6,12 +6,13 @@ use crate::error::Error;
 use crate::handshake::{Request, Response};
 use crate::message::Message;
 use crate::server::{Service, Upgraded};
+use crate::transport::Transport;
 
 /// Echoes every data message back to its sender.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Echo;
 
-impl Service for Echo {
+impl<T: Transport> Service<T> for Echo {
     fn plain_http(&self, _request: &Request) -> Response {
         let mut response = Response::text(
             426,
@@ -27,7 +28,7 @@ impl Service for Echo {
         response
     }
 
-    fn session(&self, connection: Upgraded<'_>, _request: &Request) -> Result<(), Error> {
+    fn session(&self, connection: Upgraded<'_, T>, _request: &Request) -> Result<(), Error> {
         connection.with_websocket(|ws| {
             loop {
                 match ws.read()? {

@@ -15,27 +15,28 @@
 pub mod chat;
 pub mod echo;
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::accept::{answer_upgrade, read_request, reject, write_response};
+pub use crate::accept::ServerConfig;
+use crate::accept::{Answers, Refusal, respond_under_deadline, trace_prefix};
 use crate::connection::WebSocket;
-use crate::deadline::{DeadlineReader, discard_until_eof};
 use crate::error::{Error, HandshakeError};
-use crate::handshake::{HandshakeLimits, Request, Response, check_upgrade_request};
-use crate::message::{Limits, Role};
-use crate::trace::{self, Direction, PrintHttpWrites};
+use crate::handshake::{Request, Response};
+use crate::message::Role;
+use crate::trace;
+use crate::transport::{Transport, discard_until_eof};
 
 /// A connection whose opening handshake succeeded, handed to
 /// [`Service::session`]. The server keeps the stream and closes it when the
 /// session returns, so a session may lend it to threads it scopes to itself.
 #[derive(Debug)]
-pub struct Upgraded<'a> {
-    /// The TCP stream, with no read timeout and the configured write timeout.
-    pub stream: &'a TcpStream,
+pub struct Upgraded<'a, T: Transport = TcpStream> {
+    /// The stream, with no read timeout and the configured write timeout.
+    pub stream: &'a T,
     /// Bytes the client sent after its opening request: the start of its
     /// first frames (RFC 6455 §4.1 asks clients to wait for the 101, so
     /// usually none).
@@ -46,17 +47,17 @@ pub struct Upgraded<'a> {
     pub trace_prefix: Option<String>,
 }
 
-impl<'a> Upgraded<'a> {
+impl<'a, T: Transport> Upgraded<'a, T> {
     /// Runs `session` over the connection as a server-side [`WebSocket`]
     /// with the configured limits, traced when the server traces. If the session sent a Close and returned
     /// before the peer answered, waits for the answer (RFC 6455 §7.1.2), but
     /// no longer than the close timeout.
     pub fn with_websocket(
         self,
-        session: impl FnOnce(&mut WebSocket<&'a TcpStream>) -> Result<(), Error>,
+        session: impl FnOnce(&mut WebSocket<T::Ref<'a>>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut ws = WebSocket::from_raw(
-            self.stream,
+            self.stream.by_ref(),
             Role::Server,
             self.config.limits,
             self.already_read,
@@ -77,46 +78,9 @@ impl<'a> Upgraded<'a> {
     }
 }
 
-/// How a server treats its connections.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// Limits on the opening request.
-    pub handshake_limits: HandshakeLimits,
-    /// A client must finish its opening request within this time. Default 10 s.
-    pub handshake_timeout: Duration,
-    /// Limits on frames and messages.
-    pub limits: Limits,
-    /// A write to a client that does not read fails after this long. Default 30 s.
-    pub write_timeout: Duration,
-    /// How long to wait for the client to close its side after we close ours. Default 2 s.
-    pub close_timeout: Duration,
-    /// Stack size of each connection's thread. Default 128 KiB.
-    pub thread_stack_size: usize,
-    /// Log connects and disconnects to stderr. Default true.
-    pub log: bool,
-    /// Print each opening handshake and every frame of every connection to
-    /// stderr, annotated (see [`crate::trace`]), each line after the peer's
-    /// address. Default false.
-    pub trace: bool,
-}
-
-impl Default for ServerConfig {
-    fn default() -> ServerConfig {
-        ServerConfig {
-            handshake_limits: HandshakeLimits::default(),
-            handshake_timeout: Duration::from_secs(10),
-            limits: Limits::default(),
-            write_timeout: Duration::from_secs(30),
-            close_timeout: Duration::from_secs(2),
-            thread_stack_size: 128 << 10,
-            log: true,
-            trace: false,
-        }
-    }
-}
-
-/// What a server does with its connections.
-pub trait Service: Send + Sync + 'static {
+/// What a server does with its connections, over transport `T` (TCP unless
+/// said otherwise).
+pub trait Service<T: Transport = TcpStream>: Send + Sync + 'static {
     /// The answer to a request that is not a WebSocket upgrade at all: an
     /// HTTP/1.1 GET with a Host and no `Upgrade` header. Other methods never
     /// get here; they are answered 405 with `Allow: GET` (RFC 6455 §4.2.1).
@@ -135,7 +99,8 @@ pub trait Service: Send + Sync + 'static {
     }
 
     /// Chooses the subprotocol for an admitted upgrade request, from those
-    /// the client offered. Default: none.
+    /// the client offered. Default: none, and then the server takes the
+    /// first of [`ServerConfig::subprotocols`] the client offered, if any.
     fn choose_subprotocol(&self, request: &Request) -> Option<String> {
         let _ = request;
         None
@@ -143,10 +108,10 @@ pub trait Service: Send + Sync + 'static {
 
     /// Runs one connection until it ends. The server closes the TCP
     /// connection afterwards.
-    fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error>;
+    fn session(&self, connection: Upgraded<'_, T>, request: &Request) -> Result<(), Error>;
 }
 
-/// Accepts connections forever, one thread each.
+/// Accepts TCP connections forever, one thread each.
 pub fn serve<S: Service>(
     listener: TcpListener,
     config: ServerConfig,
@@ -165,6 +130,7 @@ pub fn serve<S: Service>(
                 continue;
             }
         };
+        let _ = stream.set_nodelay(true);
         let (service, config) = (Arc::clone(&service), Arc::clone(&config));
         let spawned = thread::Builder::new()
             .name("ws6455-conn".to_owned())
@@ -177,13 +143,26 @@ pub fn serve<S: Service>(
     Ok(())
 }
 
-/// Runs one connection on the current thread.
-pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, service: &S) {
+/// Runs one connection on the current thread: the opening handshake under
+/// its deadline, the service's session, and the closing of the transport
+/// in the order RFC 6455 §7.1.1 asks of a server.
+pub fn handle_connection<T: Transport, S: Service<T>>(
+    stream: T,
+    config: &ServerConfig,
+    service: &S,
+) {
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
-    let trace_prefix = config.trace.then(|| format!("{peer} "));
-    let outcome = match opening_handshake(&stream, config, service, &trace_prefix) {
+    let trace_prefix = config.trace.then(|| trace_prefix(&stream));
+    let answers = Answers {
+        plain_http: &|request| service.plain_http(request),
+        admit: &|request| service.admit(request),
+        choose_subprotocol: &|request| {
+            (service.choose_subprotocol(request)).or_else(|| config.choose_subprotocol(request))
+        },
+    };
+    let outcome = match respond_under_deadline(&stream, config, &answers, trace_prefix.as_deref()) {
         Ok((request, already_read)) => {
             if config.log {
                 eprintln!("{peer}: connected to {}", request.path);
@@ -194,101 +173,31 @@ pub fn handle_connection<S: Service>(stream: TcpStream, config: &ServerConfig, s
                 config,
                 trace_prefix,
             };
-            Outcome::Session(service.session(connection, &request))
+            Ok(service.session(connection, &request))
         }
-        Err(outcome) => outcome,
+        Err(refusal) => Err(refusal),
     };
     if config.log {
         match &outcome {
-            Outcome::Http(status) => eprintln!("{peer}: plain HTTP request answered {status}"),
-            Outcome::NotAdmitted(status) => {
+            Err(Refusal::Http(status)) => eprintln!("{peer}: plain HTTP request answered {status}"),
+            Err(Refusal::NotAdmitted(status)) => {
                 eprintln!("{peer}: upgrade request not admitted, answered {status}")
             }
-            Outcome::Refused(e @ Error::Handshake(_)) => eprintln!("{peer}: {e}"),
-            Outcome::Refused(e) => eprintln!("{peer}: during the opening handshake: {e}"),
-            Outcome::Session(Ok(())) => eprintln!("{peer}: disconnected"),
-            Outcome::Session(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
+            Err(Refusal::Failed(e @ Error::Handshake(_))) => eprintln!("{peer}: {e}"),
+            Err(Refusal::Failed(e)) => eprintln!("{peer}: during the opening handshake: {e}"),
+            Ok(Ok(())) => eprintln!("{peer}: disconnected"),
+            Ok(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
         }
     }
     linger_close(&stream, config.close_timeout);
 }
 
-/// How a connection ended.
-enum Outcome {
-    /// A plain HTTP request was answered with this status.
-    Http(u16),
-    /// The service did not admit a valid upgrade request and answered with this status.
-    NotAdmitted(u16),
-    /// The opening handshake failed (and was answered, where it could be).
-    Refused(Error),
-    /// A WebSocket session ran and ended so.
-    Session(Result<(), Error>),
-}
-
-/// Reads the opening request under the handshake deadline and answers it,
-/// printing both when tracing. Returns the upgrade request and the bytes
-/// after it, or how it ended.
-fn opening_handshake<S: Service>(
-    stream: &TcpStream,
-    config: &ServerConfig,
-    service: &S,
-    trace_prefix: &Option<String>,
-) -> Result<(Request, Vec<u8>), Outcome> {
-    let _ = stream.set_nodelay(true);
-    stream
-        .set_write_timeout(Some(config.write_timeout))
-        .map_err(|e| Outcome::Refused(e.into()))?;
-    let mut reader = DeadlineReader {
-        stream,
-        deadline: Instant::now() + config.handshake_timeout,
-    };
-    let mut plain = stream;
-    let mut traced;
-    let mut writer: &mut dyn Write = match trace_prefix {
-        Some(prefix) => {
-            traced = PrintHttpWrites::new(stream, prefix.clone());
-            &mut traced
-        }
-        None => &mut plain,
-    };
-    let (request, already_read) = match read_request(&mut reader, config.handshake_limits) {
-        Ok(parts) => parts,
-        Err(Error::Handshake(e)) => return Err(Outcome::Refused(reject(&mut writer, e))),
-        Err(e) => return Err(Outcome::Refused(e)),
-    };
-    if let Some(prefix) = trace_prefix {
-        let mut wire = Vec::new();
-        request.encode(&mut wire);
-        eprint!("{}", trace::http_lines(prefix, Direction::Received, &wire));
-    }
-    let key = match check_upgrade_request(&request) {
-        Ok(key) => key,
-        Err(HandshakeError::NotAnUpgrade) => {
-            let response = service.plain_http(&request);
-            let _ = write_response(&mut writer, &response);
-            return Err(Outcome::Http(response.status));
-        }
-        Err(e) => return Err(Outcome::Refused(reject(&mut writer, e))),
-    };
-    if let Err(response) = service.admit(&request) {
-        let _ = write_response(&mut writer, &response);
-        return Err(Outcome::NotAdmitted(response.status));
-    }
-    let subprotocol = service.choose_subprotocol(&request);
-    answer_upgrade(&mut writer, &request, &key, subprotocol.as_deref())
-        .map_err(Outcome::Refused)?;
-    stream
-        .set_read_timeout(None)
-        .map_err(|e| Outcome::Refused(e.into()))?;
-    Ok((request, already_read))
-}
-
-/// Closes the TCP connection without losing our last frames: RFC 6455 §7.1.1
+/// Closes the connection without losing our last frames: RFC 6455 §7.1.1
 /// says the server closes the TCP connection first. Closing a socket with
 /// unread input makes the kernel send a reset, which can destroy the Close
 /// frame we just sent before the peer reads it. So: shut down our side, read
 /// and discard until the peer closes its side or `timeout` passes, then close.
-fn linger_close(stream: &TcpStream, timeout: Duration) {
+fn linger_close<T: Transport>(stream: &T, timeout: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
     // The peer may never close, or reset; we close either way.
     let _ = discard_until_eof(stream, Instant::now() + timeout);

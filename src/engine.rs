@@ -21,9 +21,11 @@ use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, truncate_reason};
+use crate::close::CloseCode;
+use crate::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
 use crate::error::{Error, ProtocolError, UsageError};
 use crate::extension::{Extension, OutboundTransform};
+use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::frame::{FrameHeader, OpCode};
 use crate::message::{Limits, Message, MessageDecoder, MessageRef, Progress, Role};
 use crate::outgoing::Outgoing;

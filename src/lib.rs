@@ -47,6 +47,7 @@
 
 pub mod accept;
 pub mod close;
+pub mod close_frame;
 pub mod connect;
 pub mod connection;
 pub mod decode;
@@ -58,7 +59,9 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod opcode;
 pub mod outgoing;
+pub mod protocol_error;
 mod read_buffer;
 mod read_head;
 pub mod server;
@@ -69,7 +72,8 @@ pub mod utf8;
 pub mod ws_uri;
 
 pub use accept::{ServerConfig, accept, accept_with};
-pub use close::{CloseCode, CloseFrame};
+pub use close::CloseCode;
+pub use close_frame::CloseFrame;
 pub use connect::{ClientConfig, client_handshake, connect, connect_with};
 pub use connection::WebSocket;
 pub use engine::Engine;

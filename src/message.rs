@@ -8,10 +8,11 @@
 
 use std::fmt;
 
-use crate::close::{CloseFrame, MAX_CONTROL_PAYLOAD};
+use crate::close_frame::CloseFrame;
 use crate::decode::Decoded;
 use crate::error::ProtocolError;
 use crate::extension::InboundTransform;
+use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::frame::{FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;

@@ -18,7 +18,8 @@
 
 use std::fmt;
 
-use crate::close::{CloseCode, CloseFrame};
+use crate::close::CloseCode;
+use crate::close_frame::CloseFrame;
 use crate::frame::{FrameHeader, LengthEncoding, OpCode};
 
 /// How many payload bytes a trace line shows.

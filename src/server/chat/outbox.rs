@@ -46,7 +46,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON, truncate_reason};
+use crate::close::CloseCode;
+use crate::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
 use crate::error::Error;
 use crate::message::{Message, MessageRef};
 use crate::split::{SplitStream, WriteHalf};

@@ -1,0 +1,167 @@
+//! The peer's faults (RFC 6455 §5, §7, §8, §10.4): every way received bytes
+//! can break the protocol or our limits, each with the close code that
+//! fails the connection.
+
+use std::fmt;
+
+use crate::close::CloseCode;
+use crate::opcode::OpCode;
+
+/// The peer broke RFC 6455 or exceeded one of our limits. Each variant fails
+/// the connection (§7.1.7) with the close code [`ProtocolError::close_code`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// §5.2: RSV1–3 set (the bits, as `0b0RRR`) with no extension negotiated.
+    ReservedBitsSet(u8),
+    /// §5.2: opcodes 3–7 and 11–15 are reserved.
+    ReservedOpcode(u8),
+    /// §5.2: the most significant bit of a 64-bit payload length MUST be 0.
+    PayloadLengthTopBitSet,
+    /// §5.2: a length in a longer field than needed ("the minimal number of
+    /// bytes MUST be used").
+    NonMinimalLength(u64),
+    /// §5.5: control frames MUST NOT be fragmented.
+    FragmentedControlFrame(OpCode),
+    /// §5.5: control frames carry at most 125 bytes of payload.
+    ControlFrameTooLong(OpCode, u64),
+    /// §5.1: a server MUST close the connection on an unmasked client frame.
+    UnmaskedClientFrame,
+    /// §5.1: a client MUST close the connection on a masked server frame.
+    MaskedServerFrame,
+    /// §5.4: a continuation frame arrived with no fragmented message open.
+    ContinuationWithoutMessage,
+    /// §5.4: a new text or binary frame arrived inside a fragmented message.
+    DataFrameInsideMessage(OpCode),
+    /// §8.1: a text message's payload is not valid UTF-8.
+    InvalidUtf8,
+    /// §5.5.1: a Close payload of one byte cannot hold a status code.
+    ClosePayloadOneByte,
+    /// §7.4.1: a close code that is reserved or MUST NOT be sent.
+    InvalidCloseCode(u16),
+    /// §5.5.1: the close reason is not valid UTF-8.
+    CloseReasonNotUtf8,
+    /// §10.4: a frame's announced length exceeds our frame limit.
+    FrameTooLarge {
+        /// The length the frame header announced.
+        len: u64,
+        /// The configured limit.
+        max: u64,
+    },
+    /// §10.4: a message (all fragments so far) would exceed our message limit.
+    MessageTooLarge {
+        /// The message's length with this frame added.
+        len: u64,
+        /// The configured limit.
+        max: u64,
+    },
+}
+
+impl ProtocolError {
+    /// The close code this error sends before the connection closes.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8 | ProtocolError::CloseReasonNotUtf8 => {
+                CloseCode::INVALID_PAYLOAD
+            }
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
+            ProtocolError::ReservedBitsSet(_)
+            | ProtocolError::ReservedOpcode(_)
+            | ProtocolError::PayloadLengthTopBitSet
+            | ProtocolError::NonMinimalLength(_)
+            | ProtocolError::FragmentedControlFrame(_)
+            | ProtocolError::ControlFrameTooLong(..)
+            | ProtocolError::UnmaskedClientFrame
+            | ProtocolError::MaskedServerFrame
+            | ProtocolError::ContinuationWithoutMessage
+            | ProtocolError::DataFrameInsideMessage(_)
+            | ProtocolError::ClosePayloadOneByte
+            | ProtocolError::InvalidCloseCode(_) => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+
+    /// The section of RFC 6455 that makes this an error.
+    pub fn rfc_section(&self) -> &'static str {
+        match self {
+            ProtocolError::ReservedBitsSet(_)
+            | ProtocolError::ReservedOpcode(_)
+            | ProtocolError::PayloadLengthTopBitSet
+            | ProtocolError::NonMinimalLength(_) => "§5.2",
+            ProtocolError::FragmentedControlFrame(_) | ProtocolError::ControlFrameTooLong(..) => {
+                "§5.5"
+            }
+            ProtocolError::UnmaskedClientFrame | ProtocolError::MaskedServerFrame => "§5.1",
+            ProtocolError::ContinuationWithoutMessage
+            | ProtocolError::DataFrameInsideMessage(_) => "§5.4",
+            ProtocolError::InvalidUtf8 => "§8.1",
+            ProtocolError::ClosePayloadOneByte | ProtocolError::CloseReasonNotUtf8 => "§5.5.1",
+            ProtocolError::InvalidCloseCode(_) => "§7.4.1",
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => "§10.4",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::ReservedBitsSet(bits) => {
+                let names: Vec<&str> = [(0b100, "RSV1"), (0b010, "RSV2"), (0b001, "RSV3")]
+                    .into_iter()
+                    .filter(|(bit, _)| bits & bit != 0)
+                    .map(|(_, name)| name)
+                    .collect();
+                write!(f, "{} set but no extension negotiated", names.join(" and "))
+            }
+            ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            ProtocolError::PayloadLengthTopBitSet => {
+                f.write_str("most significant bit of 64-bit payload length set")
+            }
+            ProtocolError::NonMinimalLength(len) => {
+                write!(f, "length {len} not in the shortest encoding")
+            }
+            ProtocolError::FragmentedControlFrame(op) => write!(f, "fragmented {op} frame"),
+            ProtocolError::ControlFrameTooLong(op, len) => {
+                write!(f, "{op} frame payload of {len} bytes exceeds 125")
+            }
+            ProtocolError::UnmaskedClientFrame => f.write_str("client frame not masked"),
+            ProtocolError::MaskedServerFrame => f.write_str("server frame masked"),
+            ProtocolError::ContinuationWithoutMessage => {
+                f.write_str("continuation frame with no message to continue")
+            }
+            ProtocolError::DataFrameInsideMessage(op) => {
+                write!(f, "{op} frame inside an unfinished fragmented message")
+            }
+            ProtocolError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
+            ProtocolError::ClosePayloadOneByte => f.write_str("close payload of one byte"),
+            ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
+            ProtocolError::CloseReasonNotUtf8 => f.write_str("close reason is not valid UTF-8"),
+            ProtocolError::FrameTooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the limit of {max}")
+            }
+            ProtocolError::MessageTooLarge { len, max } => {
+                write!(f, "message of {len} bytes exceeds the limit of {max}")
+            }
+        }?;
+        write!(f, " (RFC 6455 {})", self.rfc_section())
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_bits_are_named() {
+        assert_eq!(
+            ProtocolError::ReservedBitsSet(0b100).to_string(),
+            "RSV1 set but no extension negotiated (RFC 6455 §5.2)"
+        );
+        assert_eq!(
+            ProtocolError::ReservedBitsSet(0b011).to_string(),
+            "RSV2 and RSV3 set but no extension negotiated (RFC 6455 §5.2)"
+        );
+    }
+}

@@ -19,7 +19,6 @@
 //! | a blocking connection, and its two halves for two threads | [`connection`], [`split`], [`accept`](mod@accept), [`connect`](mod@connect) | yes |
 //! | a thread-per-connection server | [`server`] | yes |
 //! | watching frames go by | [`trace`] | prints, when asked |
-//! | explaining frames and keys | [`explain`] | no |
 //!
 //! ```no_run
 //! use std::net::TcpListener;
@@ -45,7 +44,12 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+// Lets `annotate.rs`, which the `ws6455` command compiles too, name this
+// crate the same way in both.
+extern crate self as ws6455;
+
 pub mod accept;
+mod annotate;
 pub mod close;
 pub mod close_frame;
 pub mod connect;
@@ -53,7 +57,6 @@ pub mod connection;
 pub mod decode;
 pub mod engine;
 pub mod error;
-pub mod explain;
 pub mod extension;
 pub mod frame;
 pub mod handshake;

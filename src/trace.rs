@@ -11,19 +11,18 @@
 //! < close FIN=1 RSV1-3=000 opcode=0x8 MASK=0 len=2 (7-bit) payload: 03 e8 = 1000 normal closure
 //! ```
 //!
-//! The helpers that name each field are shared with [`crate::explain`],
-//! which `ws6455 decode` uses to explain a frame byte by byte.
+//! The words beside each field are the ones `ws6455 decode` uses when it
+//! explains a frame byte by byte.
 //!
 //! [`WebSocket::set_trace`]: crate::WebSocket::set_trace
 
 use std::fmt;
 
-use crate::close::CloseCode;
-use crate::close_frame::CloseFrame;
-use crate::frame::{FrameHeader, LengthEncoding, OpCode};
+use crate::annotate::{ascii_preview, close_summary, hex, hex_compact, length_field, text_preview};
+use crate::frame::{FrameHeader, OpCode};
 
 /// How many payload bytes a trace line shows.
-pub const PREVIEW_LEN: usize = 16;
+const PREVIEW_LEN: usize = 16;
 
 /// Which way a frame went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +104,7 @@ pub fn print_to_stderr(prefix: String) -> impl FnMut(&FrameEvent<'_>) + Send + S
 
 /// An HTTP head (and body, if any) as text, one line per line after `prefix`
 /// and the direction's arrow: the opening handshake in a trace.
-pub fn http_lines(prefix: &str, direction: Direction, wire: &[u8]) -> String {
+pub(crate) fn http_lines(prefix: &str, direction: Direction, wire: &[u8]) -> String {
     let text = String::from_utf8_lossy(wire);
     let text = text.strip_suffix("\r\n").unwrap_or(&text);
     let mut lines = String::new();
@@ -118,95 +117,6 @@ pub fn http_lines(prefix: &str, direction: Direction, wire: &[u8]) -> String {
         ));
     }
     lines
-}
-
-/// The name of the opcode in the low four bits of `bits`, reserved ones included.
-pub fn opcode_name(bits: u8) -> &'static str {
-    match OpCode::from_bits(bits & 0x0F) {
-        Some(OpCode::Continuation) => "continuation",
-        Some(OpCode::Text) => "text",
-        Some(OpCode::Binary) => "binary",
-        Some(OpCode::Close) => "close",
-        Some(OpCode::Ping) => "ping",
-        Some(OpCode::Pong) => "pong",
-        None if bits & 0x08 == 0 => "reserved for further non-control frames",
-        None => "reserved for further control frames",
-    }
-}
-
-/// Which field carries the payload length: `7-bit`, `16-bit` or `64-bit`.
-pub fn length_field(encoding: LengthEncoding) -> &'static str {
-    match encoding {
-        LengthEncoding::Bits7 => "7-bit",
-        LengthEncoding::Bits16 => "16-bit",
-        LengthEncoding::Bits64 => "64-bit",
-    }
-}
-
-/// Bytes as lowercase hex pairs separated by spaces: `48 65 6c`.
-pub fn hex(bytes: &[u8]) -> String {
-    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    pairs.join(" ")
-}
-
-/// Bytes as lowercase hex without separators: `37fa213d`.
-pub fn hex_compact(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes as a quoted string if they are UTF-8 (a character cut off at
-/// the end is allowed: the payload continues), else as [`ascii_preview`].
-pub fn text_preview(bytes: &[u8]) -> String {
-    let valid = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) if e.error_len().is_none() => {
-            std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default()
-        }
-        Err(_) => return ascii_preview(bytes),
-    };
-    format!("\"{}\"", valid.escape_debug())
-}
-
-/// The bytes as printable ASCII with `.` for anything else, between bars,
-/// as `hexdump -C` shows them: `|.PNG....|`.
-pub fn ascii_preview(bytes: &[u8]) -> String {
-    let chars: String = bytes
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                char::from(b)
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    format!("|{chars}|")
-}
-
-/// What a Close frame's payload says: the code and its meaning and the
-/// reason, or why it is invalid (§5.5.1, §7.4).
-pub fn close_summary(payload: &[u8]) -> String {
-    match CloseFrame::decode(payload) {
-        Ok(None) => "no status code (the receiver reports 1005)".to_owned(),
-        Ok(Some(CloseFrame { code, reason })) if reason.is_empty() => {
-            format!("{} {}", code.0, code.meaning())
-        }
-        Ok(Some(CloseFrame { code, reason })) => {
-            format!(
-                "{} {}, reason \"{}\"",
-                code.0,
-                code.meaning(),
-                reason.escape_debug()
-            )
-        }
-        Err(e) => match payload {
-            [hi, lo, ..] => {
-                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
-                format!("{} {}: invalid, {e}", code.0, code.meaning())
-            }
-            _ => format!("invalid: {e}"),
-        },
-    }
 }
 
 #[cfg(test)]
@@ -271,33 +181,6 @@ mod tests {
             line(Direction::Received, h, b"ab")
                 .contains("len=256 (16-bit) payload: 61 62 … (first 2 of 256) \"ab\"")
         );
-    }
-
-    #[test]
-    fn text_preview_allows_a_character_cut_at_the_end() {
-        assert_eq!(text_preview("κό".as_bytes()), "\"κό\"");
-        assert_eq!(text_preview(&"κό".as_bytes()[..3]), "\"κ\"");
-        assert_eq!(text_preview(b"a\nb"), "\"a\\nb\"");
-        assert_eq!(text_preview(&[0xff, b'a']), "|.a|");
-    }
-
-    #[test]
-    fn close_summary_explains_invalid_payloads() {
-        assert_eq!(
-            close_summary(&[0x03]),
-            "invalid: close payload of one byte (RFC 6455 §5.5.1)"
-        );
-        assert_eq!(
-            close_summary(&1005u16.to_be_bytes()),
-            "1005 no status received: invalid, invalid close code 1005 (RFC 6455 §7.4.1)"
-        );
-    }
-
-    #[test]
-    fn opcode_names_include_reserved_ones() {
-        assert_eq!(opcode_name(0x1), "text");
-        assert_eq!(opcode_name(0x3), "reserved for further non-control frames");
-        assert_eq!(opcode_name(0xB), "reserved for further control frames");
     }
 
     #[test]

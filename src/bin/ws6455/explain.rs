@@ -5,28 +5,26 @@
 //! The verdict on a frame comes from the same decoders a connection uses
 //! ([`FrameHeader::decode`] and [`MessageDecoder`]), so `decode` calls a
 //! frame invalid exactly when a connection would fail on it. The field names
-//! and previews are [`crate::trace`]'s.
+//! and previews are the `--trace` lines' (`src/annotate.rs`).
 
 use std::fmt::{self, Write as _};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::decode::Decoded;
-use crate::frame::{FrameHeader, LengthEncoding, OpCode};
-use crate::handshake::{WEBSOCKET_GUID, accept_key, accept_key_sha1};
-use crate::mask::apply_mask;
-use crate::message::{Limits, Message, MessageDecoder, Role};
-use crate::trace::{
-    ascii_preview, close_summary, hex, hex_compact, length_field, opcode_name, text_preview,
-};
+use crate::annotate::{ascii_preview, close_summary, hex, hex_compact, length_field, text_preview};
+use ws6455::decode::Decoded;
+use ws6455::frame::{FrameHeader, LengthEncoding, OpCode};
+use ws6455::handshake::{WEBSOCKET_GUID, accept_key, accept_key_sha1};
+use ws6455::mask::apply_mask;
+use ws6455::message::{Limits, Message, MessageDecoder, Role};
 
 /// How many payload bytes an explanation shows.
 const PAYLOAD_SHOWN: usize = 32;
 
 /// Why some text is not a byte string in hex.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HexError {
+pub(crate) enum HexError {
     /// There were no bytes at all.
     Empty,
     /// A word with something other than hex digits in it.
@@ -52,7 +50,7 @@ impl std::error::Error for HexError {}
 /// Reads bytes written in hex the ways the RFC and tools write them:
 /// `81 05 48`, `0x81 0x05`, `810548`, `81:05`, and multi-byte words such as
 /// §5.7's `0x0100`.
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
+pub(crate) fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
     let mut bytes = Vec::new();
     for word in text.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
         if word.is_empty() {
@@ -83,7 +81,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
 /// Explains `bytes` as a sequence of frames, field by field, until they end
 /// or a frame breaks a rule. Frames are judged as the receiver would judge
 /// them; which end sent them is read from the first frame's MASK bit.
-pub fn explain_frames(bytes: &[u8]) -> String {
+pub(crate) fn explain_frames(bytes: &[u8]) -> String {
     let mut out = String::new();
     let masked = bytes.get(1).is_some_and(|b| b & 0x80 != 0);
     // The receiver of masked frames is a server, of unmasked ones a client.
@@ -346,7 +344,7 @@ fn explain_payload(out: &mut String, at: usize, header: &FrameHeader, payload: &
     let _ = writeln!(out, "    {meaning}");
 }
 
-fn verdict_invalid(out: &mut String, error: &crate::error::ProtocolError) {
+fn verdict_invalid(out: &mut String, error: &ws6455::ProtocolError) {
     let _ = writeln!(
         out,
         "  invalid: {error}; the receiver fails the connection with close code {}",
@@ -356,7 +354,7 @@ fn verdict_invalid(out: &mut String, error: &crate::error::ProtocolError) {
 
 /// How a `Sec-WebSocket-Key` becomes its `Sec-WebSocket-Accept` (RFC 6455
 /// §4.2.2 item 5.4), step by step.
-pub fn explain_accept_key(key: &str) -> String {
+pub(crate) fn explain_accept_key(key: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Sec-WebSocket-Key:    {key}");
     match BASE64.decode(key) {
@@ -384,9 +382,30 @@ pub fn explain_accept_key(key: &str) -> String {
     out
 }
 
+/// The name of the opcode in the low four bits of `bits`, reserved ones included.
+fn opcode_name(bits: u8) -> &'static str {
+    match OpCode::from_bits(bits & 0x0F) {
+        Some(OpCode::Continuation) => "continuation",
+        Some(OpCode::Text) => "text",
+        Some(OpCode::Binary) => "binary",
+        Some(OpCode::Close) => "close",
+        Some(OpCode::Ping) => "ping",
+        Some(OpCode::Pong) => "pong",
+        None if bits & 0x08 == 0 => "reserved for further non-control frames",
+        None => "reserved for further control frames",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opcode_names_include_reserved_ones() {
+        assert_eq!(opcode_name(0x1), "text");
+        assert_eq!(opcode_name(0x3), "reserved for further non-control frames");
+        assert_eq!(opcode_name(0xB), "reserved for further control frames");
+    }
 
     fn explain(hex: &str) -> String {
         explain_frames(&parse_hex(hex).unwrap())

@@ -1,19 +1,22 @@
 //! The `ws6455` command: a WebSocket echo server, a chat server, a client,
 //! and tools for studying the protocol.
 
-mod cli_client;
+#[path = "../../annotate.rs"]
+mod annotate;
+mod client;
+mod explain;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ws6455::explain::{explain_accept_key, explain_frames, parse_hex};
 use ws6455::server::chat::{self, Chat, ChatConfig};
 use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
 use ws6455::{ClientConfig, Limits};
 
-use crate::cli_client::ClientOptions;
+use crate::client::ClientOptions;
+use crate::explain::{explain_accept_key, explain_frames, parse_hex};
 
 /// A strict WebSocket (RFC 6455) implementation, and servers built on it.
 #[derive(Parser, Debug)]
@@ -163,7 +166,7 @@ fn main() -> ExitCode {
             ping_interval,
             reconnect,
             trace,
-        } => cli_client::run(ClientOptions {
+        } => client::run(ClientOptions {
             url,
             binary,
             ping_interval,

@@ -24,7 +24,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws6455::trace::hex;
+use crate::annotate::hex;
 use ws6455::{
     ClientConfig, CloseCode, CloseFrame, Error, Message, MessageRef, ReadHalf, ResponseError,
     WebSocket, WriteHalf,

@@ -9,16 +9,15 @@
 //!
 //! `cargo bench --bench chat_broadcast`
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ws6455::frame::{OpCode, encode_frame};
-use ws6455::server::chat::{self, Chat, ChatConfig};
-use ws6455::server::{ServerConfig, serve};
 use ws6455::{Limits, Message, Role, WebSocket};
 
 const CLIENTS: usize = 100;
@@ -29,7 +28,8 @@ const SEND_FOR: Duration = Duration::from_secs(3);
 const END: &str = "end";
 
 fn main() {
-    let addr = start_chat();
+    let chat = ChatProcess::start();
+    let addr = chat.addr;
     let mut clients: Vec<WebSocket<TcpStream>> = (0..CLIENTS).map(|_| join(addr)).collect();
     let sender = clients.remove(0);
     let received: Arc<Vec<AtomicU64>> = Arc::new((1..CLIENTS).map(|_| AtomicU64::new(0)).collect());
@@ -121,16 +121,43 @@ fn slowest(received: &[AtomicU64]) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_chat() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = ServerConfig {
-        log: false,
-        ..chat::server_config()
-    };
-    let service = Chat::new(ChatConfig::default(), config.close_timeout);
-    thread::spawn(move || serve(listener, config, service));
-    addr
+/// `ws6455 chat --quiet` on a free port (the chat is the command's, not
+/// the library's); killed when dropped.
+struct ChatProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChatProcess {
+    fn start() -> ChatProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+            .args(["chat", "--quiet", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ws6455 chat starts");
+        // Its first line names the address it bound.
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let mut banner = String::new();
+        stderr
+            .read_line(&mut banner)
+            .expect("ws6455 chat names its address");
+        // Whatever else it says is not the bench's business, but must not block it.
+        thread::spawn(move || io::copy(&mut stderr, &mut io::sink()));
+        let addr = banner
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"));
+        ChatProcess { child, addr }
+    }
+}
+
+impl Drop for ChatProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Connects to the room `/bench` and reads the welcome.

@@ -13,24 +13,23 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 use ws6455::frame::OpCode;
-use ws6455::server::ServerConfig;
-use ws6455::server::chat::{self, Chat, ChatConfig};
 use ws6455::{CloseCode, CloseFrame, Limits, Message, Role, WebSocket};
 
-fn chat_server_config() -> ServerConfig {
-    ServerConfig {
-        log: false,
-        ..chat::server_config()
-    }
+/// The chat's default limit on a client's message (64 KiB, `--max-message`).
+const DEFAULT_MAX_MESSAGE: usize = 64 << 10;
+
+/// Starts `ws6455 chat --quiet` with `options`; the chat runs until the
+/// returned process is dropped.
+fn start_chat_with(options: &[&str]) -> (Ws6455Server, SocketAddr) {
+    let mut args = vec!["chat", "--quiet"];
+    args.extend_from_slice(options);
+    let server = start_ws6455(&args);
+    let addr = server.addr;
+    (server, addr)
 }
 
-fn start_chat_with(config: ServerConfig, chat: ChatConfig) -> SocketAddr {
-    let service = Chat::new(chat, config.close_timeout);
-    start_server(config, service)
-}
-
-fn start_chat() -> SocketAddr {
-    start_chat_with(chat_server_config(), ChatConfig::default())
+fn start_chat() -> (Ws6455Server, SocketAddr) {
+    start_chat_with(&[])
 }
 
 /// A chat client that has read its welcome.
@@ -85,7 +84,7 @@ fn message(room: &str, from: &str, text: &str) -> Value {
 
 #[test]
 fn welcome_names_the_room_you_and_everyone_there() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (a, welcome) = Client::join(addr, "/kitchen");
     assert_eq!(welcome["room"], "kitchen");
     assert_eq!(welcome["users"], json!([a.name]));
@@ -96,7 +95,7 @@ fn welcome_names_the_room_you_and_everyone_there() {
 
 #[test]
 fn root_path_joins_the_lobby() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (_first, welcome) = Client::join(addr, "/");
     assert_eq!(welcome["room"], "lobby");
     let (_second, welcome) = Client::join(addr, "/?tab=2");
@@ -106,7 +105,7 @@ fn root_path_joins_the_lobby() {
 
 #[test]
 fn join_and_leave_are_told_to_the_rest_of_the_room() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
     let (mut b, _) = Client::join(addr, "/r");
     assert_eq!(
@@ -131,7 +130,7 @@ fn join_and_leave_are_told_to_the_rest_of_the_room() {
 
 #[test]
 fn every_message_reaches_the_whole_room_sender_included() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
     let (mut b, _) = Client::join(addr, "/r");
     a.event();
@@ -143,7 +142,7 @@ fn every_message_reaches_the_whole_room_sender_included() {
 
 #[test]
 fn rooms_are_isolated() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/roomA");
     let (mut b, welcome) = Client::join(addr, "/roomB");
     assert_eq!(
@@ -162,7 +161,7 @@ fn rooms_are_isolated() {
 fn broadcast_order_is_the_servers_and_the_same_for_every_member() {
     const SENDERS: usize = 3;
     const EACH: usize = 300;
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let mut clients = Vec::new();
     for i in 0..SENDERS {
         let (client, _) = Client::join(addr, "/order");
@@ -217,7 +216,7 @@ fn broadcast_order_is_the_servers_and_the_same_for_every_member() {
 
 #[test]
 fn nick_renames_and_tells_the_whole_room() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
     let (mut b, _) = Client::join(addr, "/r");
     a.event();
@@ -233,7 +232,7 @@ fn nick_renames_and_tells_the_whole_room() {
 
 #[test]
 fn refused_nick_and_unknown_command_get_an_error_to_the_sender_only() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
     let (mut b, _) = Client::join(addr, "/r");
     a.event();
@@ -265,7 +264,7 @@ fn refused_nick_and_unknown_command_get_an_error_to_the_sender_only() {
 
 #[test]
 fn binary_message_is_refused_with_1003() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
     a.ws.send(Message::Binary(vec![1, 2, 3])).unwrap();
     let frame = a.close_frame().unwrap();
@@ -275,9 +274,9 @@ fn binary_message_is_refused_with_1003() {
 
 #[test]
 fn rfc6455_7_4_1_message_over_64_kib_is_closed_with_1009() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
-    let limit = chat::DEFAULT_MAX_MESSAGE as usize;
+    let limit = DEFAULT_MAX_MESSAGE;
     a.say(&"x".repeat(limit));
     assert_eq!(a.event()["text"].as_str().unwrap().len(), limit);
     a.say(&"x".repeat(limit + 1));
@@ -289,7 +288,7 @@ fn rfc6455_7_4_1_message_over_64_kib_is_closed_with_1009() {
 
 #[test]
 fn rfc6455_5_5_1_client_close_is_answered_with_its_code() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
     a.ws.close(CloseCode(4001), "done").unwrap();
     assert_eq!(a.close_frame().map(|f| f.code), Some(CloseCode(4001)));
@@ -301,7 +300,7 @@ fn rfc6455_5_5_1_client_close_is_answered_with_its_code() {
 
 #[test]
 fn rfc6455_5_5_2_ping_from_client_is_answered_with_its_data() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
     a.ws.send(Message::Ping(b"are you there".to_vec())).unwrap();
     assert_eq!(
@@ -312,7 +311,7 @@ fn rfc6455_5_5_2_ping_from_client_is_answered_with_its_data() {
 
 #[test]
 fn rfc6455_5_1_unmasked_frame_fails_the_chat_connection_with_1002() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let mut stream = connect_raw(addr);
     stream
         .write_all(upgrade_request_to(addr, "/r").as_bytes())
@@ -344,7 +343,7 @@ fn expect_close_after_text(stream: &mut TcpStream) -> u16 {
 
 #[test]
 fn upgrade_to_a_path_that_is_not_a_room_is_400_with_the_reason() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     for path in ["/a/b", "/chat.js", "/%41", &format!("/{}", "r".repeat(65))] {
         let response = http_exchange(addr, upgrade_request_to(addr, path).as_bytes());
         assert!(response.starts_with("HTTP/1.1 400 "), "{path}: {response}");
@@ -360,7 +359,7 @@ fn get(addr: SocketAddr, method: &str, path: &str) -> String {
 
 #[test]
 fn plain_get_of_a_room_returns_the_page_and_its_assets() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     for path in ["/", "/kitchen", "/kitchen?x=1"] {
         let page = get(addr, "GET", path);
         assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
@@ -383,7 +382,7 @@ fn plain_get_of_a_room_returns_the_page_and_its_assets() {
 
 #[test]
 fn other_paths_are_404_and_other_methods_405() {
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     for path in ["/a/b", "/favicon.ico", "/kitchen/"] {
         let response = get(addr, "GET", path);
         assert!(response.starts_with("HTTP/1.1 404 "), "{path}: {response}");
@@ -398,17 +397,12 @@ fn other_paths_are_404_and_other_methods_405() {
     }
 }
 
-fn fast_pings() -> ChatConfig {
-    ChatConfig {
-        ping_interval: Duration::from_millis(200),
-        pong_timeout: Duration::from_millis(300),
-        ..ChatConfig::default()
-    }
-}
+/// Pings after 200 ms of silence, and 300 ms to answer.
+const FAST_PINGS: &[&str] = &["--ping-interval", "0.2", "--pong-timeout", "0.3"];
 
 #[test]
 fn idle_client_is_pinged_and_stays_while_it_answers() {
-    let addr = start_chat_with(chat_server_config(), fast_pings());
+    let (_chat, addr) = start_chat_with(FAST_PINGS);
     let (mut a, _) = Client::join(addr, "/r");
     let start = Instant::now();
     let mut pings = 0;
@@ -444,7 +438,7 @@ impl Write for NeverWrites {
 
 #[test]
 fn client_that_never_answers_a_ping_is_closed_with_1001() {
-    let addr = start_chat_with(chat_server_config(), fast_pings());
+    let (_chat, addr) = start_chat_with(FAST_PINGS);
     // Timed from before the handshake: the server's clock starts when the
     // session does, which may be before connect_to returns.
     let start = Instant::now();
@@ -507,7 +501,7 @@ fn flood(sender: &mut Client, count: usize, window: usize, on_event: impl FnMut(
 #[test]
 fn stalled_client_is_dropped_while_two_others_keep_talking() {
     const MESSAGES: usize = 160; // 160 × 64,000 bytes: 10.24 MB to the room
-    let addr = start_chat();
+    let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/busy");
     let (mut b, _) = Client::join(addr, "/busy");
     a.event();
@@ -594,11 +588,7 @@ fn stalled_client_is_dropped_while_two_others_keep_talking() {
 
 #[test]
 fn slow_consumer_that_reads_again_gets_its_backlog_then_close_1008() {
-    let chat_config = ChatConfig {
-        outgoing_queue_bytes: 256 << 10,
-        ..ChatConfig::default()
-    };
-    let addr = start_chat_with(chat_server_config(), chat_config);
+    let (_chat, addr) = start_chat_with(&["--queue-bytes", "262144"]);
     let (mut a, _) = Client::join(addr, "/busy");
     let (mut slow, _) = Client::join(addr, "/busy");
     a.event();

@@ -172,36 +172,19 @@ fn rfc6455_5_5_1_client_does_not_show_the_close_reason() {
 
 #[test]
 fn chat_trace_shows_frames_both_ways() {
-    use std::io::{BufRead, BufReader, Read};
     use std::net::SocketAddr;
     use ws6455::{CloseCode, Message};
 
     // Port 0: the server binds a free port and its first line names it.
-    let mut server = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_ws6455"))
-            .args(["chat", "--trace", "--quiet", "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).unwrap();
-    let addr: SocketAddr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {banner:?}"));
+    let server = start_ws6455(&["chat", "--trace", "--quiet"]);
+    let addr: SocketAddr = server.addr;
     let mut ws = connect_to(addr, "/kitchen");
     assert!(matches!(ws.read().unwrap(), Message::Text(t) if t.contains("\"welcome\"")));
     ws.send(Message::Text("hello".into())).unwrap();
     assert!(matches!(ws.read().unwrap(), Message::Text(t) if t.contains("\"hello\"")));
     ws.close(CloseCode::NORMAL, "").unwrap();
     ws.finish_close().unwrap();
-    drop(server);
-    let mut trace = String::new();
-    stderr.read_to_string(&mut trace).unwrap();
+    let trace = server.stop();
     for expected in [
         "< GET /kitchen HTTP/1.1\n",
         "> HTTP/1.1 101 Switching Protocols\n",
@@ -212,16 +195,5 @@ fn chat_trace_shows_frames_both_ways() {
         "> close FIN=1",
     ] {
         assert!(trace.contains(expected), "{expected:?} in\n{trace}");
-    }
-}
-
-/// A child process that is killed when dropped, so a failing test leaves no
-/// server behind.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }

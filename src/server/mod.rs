@@ -12,7 +12,6 @@
 //! writes on separate threads (the chat) builds its own halves from the
 //! same parts.
 
-pub mod chat;
 pub mod echo;
 
 use std::io;

@@ -3,8 +3,9 @@
 
 #![allow(dead_code)] // each test file uses its own subset of these helpers
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
@@ -145,4 +146,57 @@ pub fn expect_close(stream: &mut TcpStream) -> Option<u16> {
         at += 2 + len;
     }
     panic!("no close frame in {received:?}");
+}
+
+/// A `ws6455` server process on a free port, killed when dropped so that a
+/// failing test leaves no server behind.
+pub struct Ws6455Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The rest of its stderr, after the line naming its address.
+    pub stderr: BufReader<ChildStderr>,
+}
+
+/// Starts `ws6455 ARGS --listen 127.0.0.1:0`: the server binds a free port
+/// and its first line on stderr names it.
+pub fn start_ws6455(args: &[&str]) -> Ws6455Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    let addr = banner
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"));
+    Ws6455Server {
+        child,
+        addr,
+        stderr,
+    }
+}
+
+impl Ws6455Server {
+    /// Stops the server; returns what it wrote to stderr after its first line.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        let _ = self.stderr.read_to_string(&mut rest);
+        rest
+    }
+}
+
+impl Drop for Ws6455Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

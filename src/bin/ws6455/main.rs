@@ -3,6 +3,7 @@
 
 #[path = "../../annotate.rs"]
 mod annotate;
+mod chat;
 mod client;
 mod explain;
 
@@ -11,10 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ws6455::server::chat::{self, Chat, ChatConfig};
 use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
 use ws6455::{ClientConfig, Limits};
 
+use crate::chat::{Chat, ChatConfig};
 use crate::client::ClientOptions;
 use crate::explain::{explain_accept_key, explain_frames, parse_hex};
 

@@ -46,11 +46,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::close::CloseCode;
-use crate::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
-use crate::error::Error;
-use crate::message::{Message, MessageRef};
-use crate::split::{SplitStream, WriteHalf};
+use ws6455::close::CloseCode;
+use ws6455::close_frame::CloseFrame;
+use ws6455::error::Error;
+use ws6455::message::{Message, MessageRef};
+use ws6455::split::{SplitStream, WriteHalf};
 
 /// The writer takes at most this many events from the queue per flush.
 const BATCH_EVENTS: usize = 64;
@@ -275,11 +275,11 @@ impl Outbox {
     }
 
     /// Starts the closing handshake from our side with `code` and `reason`
-    /// (cut to fit a Close frame): events not yet taken by the writer are
+    /// (the chat's own, all short enough for a Close frame): events not yet taken by the writer are
     /// dropped, the Close goes next, and nothing more is accepted. Does
     /// nothing if a Close is already under way.
     pub(crate) fn close(&self, code: CloseCode, reason: &str, timeout: Duration) {
-        let reason = truncate_reason(reason, MAX_CLOSE_REASON).to_owned();
+        let reason = reason.to_owned();
         self.lock()
             .queue_close(CloseFrom::Us(code, reason), timeout);
         self.changed.notify_one();

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::close::CloseCode;
-use crate::server::chat::event::{Event, MAX_NAME_LEN, is_name};
-use crate::server::chat::outbox::{Outbox, Refused};
+use crate::chat::event::{Event, MAX_NAME_LEN, is_name};
+use crate::chat::outbox::{Outbox, Refused};
+use ws6455::close::CloseCode;
 
 /// The close reason of a member whose outgoing queue overflowed.
 pub(crate) const QUEUE_FULL: &str = "outgoing queue full";

@@ -27,12 +27,12 @@
 //! # Threads and the write side
 //!
 //! Each connection is a [`WebSocket`] split into its two halves
-//! ([`crate::split`]), each used by one thread. The server's connection
+//! ([`ws6455::split`]), each used by one thread. The server's connection
 //! thread holds the [`ReadHalf`]: it reads messages and acts on each, while
 //! the library answers Pings and Closes by itself and fails the connection
 //! with the right close code when the client breaks the protocol. A writer
 //! thread, scoped to the session, holds the
-//! [`WriteHalf`](crate::WriteHalf) and does the waiting on a slow client:
+//! [`WriteHalf`](ws6455::WriteHalf) and does the waiting on a slow client:
 //! broadcasts reach it through the connection's outbox (`chat/outbox.rs`),
 //! a queue of shared JSON texts bounded by bytes; it writes them in batches,
 //! pings an idle client, and sends the Close the chat decides on. All frames
@@ -72,17 +72,17 @@ use std::sync::atomic::AtomicU64;
 use std::thread;
 use std::time::Duration;
 
-use crate::close::CloseCode;
-use crate::connection::WebSocket;
-use crate::error::Error;
-use crate::handshake::{Request, Response};
-use crate::message::{Limits, Message, Role};
-use crate::server::{ServerConfig, Service, Upgraded};
-use crate::split::ReadHalf;
-use crate::trace;
 use event::{Event, MAX_ROOM_LEN, is_name};
 use outbox::{Outbox, Refused, Socket, Timing};
 use room::{Membership, QUEUE_FULL, Rooms};
+use ws6455::close::CloseCode;
+use ws6455::connection::WebSocket;
+use ws6455::error::Error;
+use ws6455::handshake::{Request, Response};
+use ws6455::message::{Limits, Message, Role};
+use ws6455::server::{ServerConfig, Service, Upgraded};
+use ws6455::split::ReadHalf;
+use ws6455::trace;
 
 /// The room of the path `/`.
 pub const LOBBY: &str = "lobby";

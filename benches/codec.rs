@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ws6455::decode::Decoded;
 use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_frame};
-use ws6455::mask::{apply_mask, apply_mask_bytewise};
+use ws6455::mask::apply_mask;
 use ws6455::message::{Limits, MessageDecoder, Role};
 use ws6455::utf8::Utf8Validator;
 
@@ -36,6 +36,14 @@ fn frame_header(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// RFC 6455 §5.3's byte-at-a-time definition: octet i of the payload is
+/// XORed with octet (i MOD 4) of the key, counting from `offset`.
+fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    for (i, byte) in buf.iter_mut().enumerate() {
+        *byte ^= key[offset.wrapping_add(i) & 3];
+    }
 }
 
 fn unmasking(c: &mut Criterion) {

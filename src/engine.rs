@@ -10,8 +10,8 @@
 //! [`Engine::output`], for whatever does the I/O to write when it can.
 //!
 //! The engine is two sides that share only the closing state: the
-//! [`Receiver`] (message assembly, UTF-8, limits, the inbound side of an
-//! extension) and the [`Sender`] (the close state, the bytes to send, the
+//! receiver (message assembly, UTF-8, limits, the inbound side of an
+//! extension) and the sender (the close state, the bytes to send, the
 //! masking keys, the outbound side of an extension). [`crate::WebSocket`]
 //! drives both from one thread; a split connection ([`crate::split`]) gives
 //! the receiver to the read half and shares the sender between the read

@@ -39,8 +39,10 @@ fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 }
 
 /// The plain byte-at-a-time definition from §5.3, kept as the reference the
-/// word-wise version is tested (and benchmarked) against.
-pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
+/// word-wise version is tested against (the fuzz target and the codec bench
+/// carry the same loop).
+#[cfg(test)]
+fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
         // Only the position modulo 4 matters, and wrapping keeps it.
         *byte ^= key[offset.wrapping_add(i) & 3];

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ws6455::mask::{apply_mask, apply_mask_bytewise};
+use ws6455::mask::apply_mask;
 
 fuzz_target!(|input: ([u8; 4], usize, u8, &[u8])| {
     let (key, offset, start, data) = input;
@@ -14,3 +14,11 @@ fuzz_target!(|input: ([u8; 4], usize, u8, &[u8])| {
     apply_mask_bytewise(&mut slow[start..], key, offset);
     assert_eq!(fast, slow);
 });
+
+/// RFC 6455 §5.3's byte-at-a-time definition: octet i of the payload is
+/// XORed with octet (i MOD 4) of the key, counting from `offset`.
+fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    for (i, byte) in buf.iter_mut().enumerate() {
+        *byte ^= key[offset.wrapping_add(i) & 3];
+    }
+}

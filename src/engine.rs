@@ -413,9 +413,12 @@ impl fmt::Debug for OutboundDebug {
     }
 }
 
+/// What a trace observer is.
+type Observer = Box<dyn FnMut(&FrameEvent<'_>) + Send>;
+
 /// The observer [`Engine::set_trace`] installs, shared by both sides.
 #[derive(Clone)]
-struct Trace(Arc<Mutex<Box<dyn FnMut(&FrameEvent<'_>) + Send>>>);
+struct Trace(Arc<Mutex<Observer>>);
 
 impl fmt::Debug for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

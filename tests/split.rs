@@ -174,15 +174,14 @@ fn automatic_pongs_never_land_inside_another_frame() {
 fn answer_close_then_read_rest(peer: &TcpStream) -> Vec<WireFrame> {
     let mut writer = peer.try_clone().unwrap();
     let mut answered = false;
-    let frames = read_frames(peer, |frame| {
+    read_frames(peer, |frame| {
         if frame.opcode == OpCode::Close && !answered {
             answered = true;
             writer
                 .write_all(&masked(OpCode::Close, &frame.payload))
                 .unwrap();
         }
-    });
-    frames
+    })
 }
 
 #[test]

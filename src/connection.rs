@@ -9,7 +9,9 @@
 //! holds and is about to block, or on [`WebSocket::flush`].
 //!
 //! On a non-blocking stream, a `read` that meets `WouldBlock` returns it and
-//! can be called again; a `send`, `queue` or `flush` that meets it has taken
+//! can be called again (while over 64 KiB wait to be sent and the stream
+//! takes none, that `WouldBlock` is the write's: call `flush` when the
+//! stream is writable); a `send`, `queue` or `flush` that meets it has taken
 //! the message all the same: what was not written stays queued, and the
 //! next [`WebSocket::flush`] continues where the last write stopped.
 
@@ -26,6 +28,10 @@ use crate::trace::FrameEvent;
 /// A message whose payload is at least this large is written as soon as it
 /// is queued, straight from its own buffer.
 const DIRECT_WRITE_THRESHOLD: usize = 16 << 10;
+
+/// While more than this waits to be sent and the stream takes none of it,
+/// [`WebSocket::read`] returns the write's error instead of reading on.
+const MAX_UNSENT_WHILE_READING: usize = 64 << 10;
 
 /// A WebSocket connection over a blocking stream, as a server or a client.
 #[derive(Debug)]
@@ -87,9 +93,13 @@ impl<S: Read + Write> WebSocket<S> {
                 return Ok(message);
             }
             // Everything received is decoded: send what was queued before
-            // blocking. On a non-blocking stream what does not fit stays queued.
+            // blocking. What the stream does not take now stays queued, and
+            // reading goes on, unless that is already much: a peer that
+            // sends without reading must not grow our queue without end.
             match self.flush() {
-                Err(Error::Io(e)) if is_retryable(&e) => {}
+                Err(Error::Io(e))
+                    if is_retryable(&e)
+                        && self.engine.output().len() <= MAX_UNSENT_WHILE_READING => {}
                 other => other?,
             }
             match self.read_buf.fill_from(&mut self.stream) {

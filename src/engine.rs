@@ -31,6 +31,10 @@ use crate::message::{Limits, Message, MessageDecoder, MessageRef, Progress, Role
 use crate::outgoing::Outgoing;
 use crate::trace::{Direction, FrameEvent};
 
+/// Past this many unsent bytes, a Ping's Pong replaces the one still waiting
+/// for an earlier Ping instead of queuing behind it (§5.5.3).
+const COALESCE_PONGS_PAST: usize = 64 << 10;
+
 /// Where the connection is in its life (RFC 6455 §4, §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -128,7 +132,7 @@ impl Engine {
 
     /// The bytes waiting to be sent.
     pub fn output(&mut self) -> &mut Outgoing {
-        &mut self.sender.output
+        self.sender.output()
     }
 
     /// Records that writing the output failed for good: the connection is over.
@@ -197,6 +201,9 @@ pub(crate) struct Sender {
     role: Role,
     state: State,
     output: Outgoing,
+    /// The Pong answering the latest Ping, not yet in `output`: it goes in
+    /// before anything queued after it, and when the output is taken.
+    pending_pong: Option<(FrameHeader, Vec<u8>)>,
     /// A client's masking keys, fetched on its first frame.
     mask_keys: Option<Box<MaskKeys>>,
     outbound: Option<OutboundDebug>,
@@ -209,14 +216,23 @@ impl Sender {
             role,
             state: State::Open,
             output: Outgoing::default(),
+            pending_pong: None,
             mask_keys: None,
             outbound: outbound.map(OutboundDebug),
             trace: None,
         }
     }
 
+    /// The bytes to send, the pending Pong included.
     pub(crate) fn output(&mut self) -> &mut Outgoing {
+        self.queue_pending_pong();
         &mut self.output
+    }
+
+    fn queue_pending_pong(&mut self) {
+        if let Some((header, payload)) = self.pending_pong.take() {
+            self.push(&header, payload);
+        }
     }
 
     pub(crate) fn can_read(&self) -> bool {
@@ -261,7 +277,18 @@ impl Sender {
             // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
             // Pong frame in response", with "identical Application data" (§5.5.3).
             (Message::Ping(payload), State::Open) => {
-                self.queue_frame(OpCode::Pong, 0, payload.clone())?;
+                let header =
+                    FrameHeader::new(true, OpCode::Pong, self.mask_key()?, payload.len() as u64);
+                if self.output.len() < COALESCE_PONGS_PAST {
+                    self.queue_pending_pong();
+                }
+                // §5.5.3: "If an endpoint receives a Ping frame and has not
+                // yet sent Pong frame(s) in response to previous Ping
+                // frame(s), the endpoint MAY elect to send a Pong frame for
+                // only the most recently processed Ping frame." It does so
+                // when the peer leaves much unread, so that a peer pinging
+                // without reading cannot make us hold a Pong per Ping.
+                self.pending_pong = Some((header, payload.clone()));
             }
             // §5.5.1: "If an endpoint receives a Close frame and did not
             // previously send a Close frame, the endpoint MUST send a Close
@@ -327,6 +354,7 @@ impl Sender {
         self.check_can_send(opcode, payload.len())?;
         let mask = self.mask_key()?;
         let header = FrameHeader::new(true, opcode, mask, payload.len() as u64);
+        self.queue_pending_pong();
         if let Some(trace) = &self.trace {
             trace.sent(&header, payload);
         }
@@ -396,11 +424,17 @@ impl Sender {
             rsv,
             ..FrameHeader::new(true, opcode, mask, payload.len() as u64)
         };
-        if let Some(trace) = &self.trace {
-            trace.sent(&header, &payload);
-        }
-        self.output.push_frame(&header, payload);
+        self.queue_pending_pong();
+        self.push(&header, payload);
         Ok(())
+    }
+
+    /// Queues an encoded frame, showing it to the trace.
+    fn push(&mut self, header: &FrameHeader, payload: Vec<u8>) {
+        if let Some(trace) = &self.trace {
+            trace.sent(header, &payload);
+        }
+        self.output.push_frame(header, payload);
     }
 }
 

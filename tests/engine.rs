@@ -269,3 +269,56 @@ fn rfc6455_8_1_invalid_utf8_from_a_transform_fails_as_soon_as_it_comes_out() {
         "{result:?}"
     );
 }
+
+/// The payloads of the Pongs in `wire` (unmasked server frames), in order.
+fn pong_payloads(wire: &[u8]) -> Vec<Vec<u8>> {
+    let mut client = Engine::new(Role::Client, Limits::default());
+    receive_all(&mut client, wire)
+        .unwrap()
+        .into_iter()
+        .map(|message| match message {
+            Message::Pong(payload) => payload,
+            other => panic!("expected only Pongs, got {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn rfc6455_5_5_2_every_ping_gets_its_pong_while_the_peer_reads() {
+    let mut server = Engine::new(Role::Server, Limits::default());
+    let pings: Vec<u8> = (0..10u8)
+        .flat_map(|i| masked(OpCode::Ping, &[i; 3]))
+        .collect();
+    assert_eq!(receive_all(&mut server, &pings).unwrap().len(), 10);
+    let pongs = pong_payloads(&take_output(&mut server));
+    assert_eq!(pongs, (0..10u8).map(|i| vec![i; 3]).collect::<Vec<_>>());
+}
+
+#[test]
+fn rfc6455_5_5_3_pings_from_a_peer_that_does_not_read_get_only_the_latest_pong() {
+    // 20,000 Pings of 100 bytes, nothing written meanwhile: answering each
+    // would queue 2 MB. Past 64 KiB unsent, only the latest Ping's Pong waits.
+    let mut server = Engine::new(Role::Server, Limits::default());
+    for i in 0..20_000u32 {
+        let mut payload = vec![0; 100];
+        payload[..4].copy_from_slice(&i.to_be_bytes());
+        receive_all(&mut server, &masked(OpCode::Ping, &payload)).unwrap();
+    }
+    let output = take_output(&mut server);
+    assert!(
+        output.len() < (64 << 10) + 2 * 102,
+        "{} bytes queued",
+        output.len()
+    );
+    let pongs = pong_payloads(&output);
+    assert_eq!(
+        &pongs.last().unwrap()[..4],
+        19_999u32.to_be_bytes(),
+        "the latest Ping is answered"
+    );
+    let numbers: Vec<u32> = pongs
+        .iter()
+        .map(|p| u32::from_be_bytes(p[..4].try_into().unwrap()))
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "in order");
+}

@@ -156,3 +156,56 @@ fn a_read_that_would_block_keeps_a_frame_cut_in_half() {
     };
     assert_eq!(message, Message::Text("split across reads".into()));
 }
+
+#[test]
+fn a_peer_that_sends_without_reading_gets_the_write_error_before_the_queue_grows() {
+    // An echo over a socket with a write timeout, to a peer that sends 20 MB
+    // of small messages and reads nothing: once the socket takes no more and
+    // over 64 KiB of echoes wait, `read` returns the write's timeout instead
+    // of reading (and queuing) on.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (ours, _) = listener.accept().unwrap();
+    ours.set_write_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut ws = WebSocket::from_raw(ours, Role::Server, Limits::default(), Vec::new());
+    let total = 200_000;
+    let sender = {
+        let mut peer = peer.try_clone().unwrap();
+        thread::spawn(move || {
+            let frame = masked(OpCode::Text, &[b'x'; 100]);
+            let batch: Vec<u8> = frame
+                .iter()
+                .copied()
+                .cycle()
+                .take(frame.len() * 1000)
+                .collect();
+            for _ in 0..total / 1000 {
+                if peer.write_all(&batch).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut echoed = 0;
+    let error = loop {
+        match ws.read() {
+            Ok(message) => match ws.queue(message) {
+                Ok(()) => echoed += 1,
+                Err(e) => break e,
+            },
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(&error, Error::Io(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "{error:?}"
+    );
+    assert!(
+        echoed < total,
+        "all {echoed} were read: nothing held the reader back"
+    );
+    peer.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(ws);
+    sender.join().unwrap();
+}

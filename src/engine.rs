@@ -104,16 +104,21 @@ impl Engine {
     /// queued in [`Engine::output`] before it is returned. A protocol error
     /// fails the connection: the Close with the error's code is queued, and
     /// the error returned.
+    #[inline]
     pub fn receive(&mut self, input: &mut [u8]) -> Result<Progress, Error> {
         if !self.sender.can_read() {
             return Err(Error::Closed);
         }
-        let decoded = self.receiver.decode(input);
-        self.sender.on_received(decoded)
+        match self.receiver.decode(input) {
+            // Data, a Pong or nothing yet: nothing for the sender to answer.
+            Ok(progress) if !progress.asks_an_answer() => Ok(progress),
+            decoded => self.sender.on_received(decoded),
+        }
     }
 
     /// Encodes a message into [`Engine::output`]. A `Close` starts the
     /// closing handshake, as [`Engine::close`] does.
+    #[inline]
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         self.sender.send(message)
     }
@@ -229,6 +234,7 @@ impl Sender {
         &mut self.output
     }
 
+    #[inline]
     fn queue_pending_pong(&mut self) {
         if let Some((header, payload)) = self.pending_pong.take() {
             self.push(&header, payload);
@@ -362,6 +368,7 @@ impl Sender {
         Ok(())
     }
 
+    #[inline]
     fn check_can_send(&self, opcode: OpCode, len: usize) -> Result<(), Error> {
         if !self.state.can_read() {
             return Err(Error::Closed);
@@ -410,19 +417,20 @@ impl Sender {
         self.queue_frame(OpCode::Close, 0, payload)
     }
 
-    fn mask_key(&mut self) -> Result<Option<[u8; 4]>, Error> {
+    #[inline]
+    fn mask_key(&mut self) -> io::Result<Option<[u8; 4]>> {
         // §5.3: a client masks every frame; §5.1: a server MUST NOT mask.
         match self.role {
-            Role::Client => Ok(Some(self.mask_keys.get_or_insert_default().next()?)),
+            Role::Client => self.mask_keys.get_or_insert_default().next().map(Some),
             Role::Server => Ok(None),
         }
     }
 
+    #[inline]
     fn queue_frame(&mut self, opcode: OpCode, rsv: u8, payload: Vec<u8>) -> Result<(), Error> {
-        let mask = self.mask_key()?;
         let header = FrameHeader {
             rsv,
-            ..FrameHeader::new(true, opcode, mask, payload.len() as u64)
+            ..FrameHeader::new(true, opcode, self.mask_key()?, payload.len() as u64)
         };
         self.queue_pending_pong();
         self.push(&header, payload);
@@ -430,6 +438,7 @@ impl Sender {
     }
 
     /// Queues an encoded frame, showing it to the trace.
+    #[inline]
     fn push(&mut self, header: &FrameHeader, payload: Vec<u8>) {
         if let Some(trace) = &self.trace {
             trace.sent(header, &payload);

@@ -50,6 +50,7 @@ pub struct FrameHeader {
 
 impl FrameHeader {
     /// The header of a frame with no RSV bits (no extension is negotiated).
+    #[inline]
     pub fn new(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload_len: u64) -> FrameHeader {
         FrameHeader {
             fin,

@@ -82,7 +82,7 @@ impl MessageRef<'_> {
 }
 
 /// The payload of a data frame still arriving.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 struct DataFrame {
     fin: bool,
     mask: Option<[u8; 4]>,
@@ -92,8 +92,9 @@ struct DataFrame {
     remaining: u64,
 }
 
-/// A data message whose frames are still arriving.
-#[derive(Debug)]
+/// The data message being assembled. Between messages it is empty (and
+/// holds no allocation): [`Assembly`] says whether one is open.
+#[derive(Debug, Default)]
 struct PartialMessage {
     data: Vec<u8>,
     /// Present for text messages.
@@ -104,14 +105,14 @@ struct PartialMessage {
 }
 
 /// Where the decoder is between messages and frames (RFC 6455 §5.4).
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Assembly {
     /// No message is open: the next data frame must start one.
     Idle,
     /// A fragmented message is open and waits for its next frame.
-    BetweenFrames(PartialMessage),
+    BetweenFrames,
     /// A data frame's payload is arriving.
-    InFrame(PartialMessage, DataFrame),
+    InFrame(DataFrame),
 }
 
 /// What one call of [`MessageDecoder::decode`] did.
@@ -124,6 +125,14 @@ pub struct Progress {
     pub message: Option<Message>,
 }
 
+impl Progress {
+    /// Whether the message completed is one the receiver must answer: a
+    /// Ping (§5.5.2) or a Close (§5.5.1).
+    pub(crate) fn asks_an_answer(&self) -> bool {
+        matches!(self.message, Some(Message::Ping(_) | Message::Close(_)))
+    }
+}
+
 /// What [`MessageDecoder::decode_observed`] shows each frame header to, with
 /// the start of the frame's payload.
 pub type HeaderObserver<'a> = &'a mut dyn FnMut(&FrameHeader, &[u8]);
@@ -133,6 +142,7 @@ pub struct MessageDecoder {
     role: Role,
     limits: Limits,
     assembly: Assembly,
+    message: PartialMessage,
     /// The RSV bits the negotiated extension owns, and its inbound side.
     extension: Option<(u8, Box<dyn InboundTransform>)>,
 }
@@ -143,6 +153,7 @@ impl fmt::Debug for MessageDecoder {
             .field("role", &self.role)
             .field("limits", &self.limits)
             .field("assembly", &self.assembly)
+            .field("message", &self.message)
             .field("extension_rsv_bits", &self.extension.as_ref().map(|e| e.0))
             .finish()
     }
@@ -159,6 +170,7 @@ impl MessageDecoder {
             role,
             limits,
             assembly: Assembly::Idle,
+            message: PartialMessage::default(),
             extension: None,
         }
     }
@@ -208,10 +220,10 @@ impl MessageDecoder {
     ) -> Result<Progress, ProtocolError> {
         let mut used = 0;
         loop {
-            let open = match std::mem::replace(&mut self.assembly, Assembly::Idle) {
-                Assembly::Idle => None,
-                Assembly::BetweenFrames(message) => Some(message),
-                Assembly::InFrame(mut message, mut frame) => {
+            let open = match &mut self.assembly {
+                Assembly::Idle => false,
+                Assembly::BetweenFrames => true,
+                Assembly::InFrame(frame) => {
                     let take = frame.remaining.min((input.len() - used) as u64) as usize;
                     let chunk = &mut input[used..used + take];
                     if let Some(key) = frame.mask {
@@ -220,20 +232,20 @@ impl MessageDecoder {
                     used += take;
                     frame.done += take as u64;
                     frame.remaining -= take as u64;
-                    let frame_done = frame.remaining == 0;
-                    self.take_payload(&mut message, chunk, frame_done && frame.fin)?;
+                    let (frame_done, fin) = (frame.remaining == 0, frame.fin);
+                    self.take_payload(chunk, frame_done && fin)?;
                     if !frame_done {
-                        self.assembly = Assembly::InFrame(message, frame);
                         return Ok(Progress {
                             used,
                             message: None,
                         });
                     }
-                    if frame.fin {
-                        let message = Some(finish_message(message)?);
+                    if fin {
+                        self.assembly = Assembly::Idle;
+                        let message = Some(self.finish_message()?);
                         return Ok(Progress { used, message });
                     }
-                    self.assembly = Assembly::BetweenFrames(message);
+                    self.assembly = Assembly::BetweenFrames;
                     continue;
                 }
             };
@@ -241,7 +253,6 @@ impl MessageDecoder {
             let (header, header_len) = match FrameHeader::decode(&input[used..])? {
                 Decoded::Complete(header, len) => (header, len),
                 Decoded::NeedMore => {
-                    self.assembly = open.map_or(Assembly::Idle, Assembly::BetweenFrames);
                     return Ok(Progress {
                         used,
                         message: None,
@@ -257,11 +268,10 @@ impl MessageDecoder {
             checked?;
 
             // RFC 6455 §5.4: the fragmentation rules, one case per (opcode, message open?).
-            let message = match (header.opcode, open) {
-                (control @ (OpCode::Close | OpCode::Ping | OpCode::Pong), open) => {
+            match (header.opcode, open) {
+                (control @ (OpCode::Close | OpCode::Ping | OpCode::Pong), _) => {
                     // §5.4: control frames MAY be injected in the middle of a
                     // fragmented message. They are small, so wait until whole.
-                    self.assembly = open.map_or(Assembly::Idle, Assembly::BetweenFrames);
                     let end = used + header_len + header.payload_len as usize;
                     if input.len() < end {
                         return Ok(Progress {
@@ -286,65 +296,61 @@ impl MessageDecoder {
                         message: Some(message),
                     });
                 }
-                (OpCode::Continuation, None) => {
+                (OpCode::Continuation, false) => {
                     return Err(ProtocolError::ContinuationWithoutMessage);
                 }
-                (OpCode::Text | OpCode::Binary, Some(_)) => {
+                (OpCode::Text | OpCode::Binary, true) => {
                     return Err(ProtocolError::DataFrameInsideMessage(header.opcode));
                 }
-                (OpCode::Text | OpCode::Binary, None) => {
+                (OpCode::Text | OpCode::Binary, false) => {
                     let transformed = match &mut self.extension {
                         Some((_, inbound)) => inbound.begin(header.rsv),
                         None => false,
                     };
                     let capacity = header.payload_len.min(INITIAL_MESSAGE_CAPACITY) as usize;
-                    PartialMessage {
+                    self.message = PartialMessage {
                         data: Vec::with_capacity(capacity),
                         text: (header.opcode == OpCode::Text).then(Utf8Validator::new),
                         transformed,
-                    }
+                    };
                 }
-                (OpCode::Continuation, Some(message)) => message,
-            };
+                (OpCode::Continuation, true) => {}
+            }
             // §10.4: a transformed message is held to the limit as it is
             // decoded instead (its frames' sizes say nothing of what they
             // decode to).
-            let message_len = message.data.len() as u64 + header.payload_len;
-            if !message.transformed && message_len > self.limits.max_message_size {
+            let message_len = self.message.data.len() as u64 + header.payload_len;
+            if !self.message.transformed && message_len > self.limits.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
                     len: message_len,
                     max: self.limits.max_message_size,
                 });
             }
             used += header_len;
-            let frame = DataFrame {
+            self.assembly = Assembly::InFrame(DataFrame {
                 fin: header.fin,
                 mask: header.mask,
                 done: 0,
                 remaining: header.payload_len,
-            };
-            self.assembly = Assembly::InFrame(message, frame);
+            });
         }
     }
 
     /// Adds received payload bytes (unmasked) to the message, through the
     /// extension if it transformed the message, checking text as it grows.
-    fn take_payload(
-        &mut self,
-        message: &mut PartialMessage,
-        chunk: &[u8],
-        last: bool,
-    ) -> Result<(), ProtocolError> {
+    #[inline]
+    fn take_payload(&mut self, chunk: &[u8], last: bool) -> Result<(), ProtocolError> {
+        let message = &mut self.message;
         let before = message.data.len();
-        match (&mut self.extension, message.transformed) {
-            (Some((_, inbound)), true) => {
+        match &mut self.extension {
+            Some((_, inbound)) if message.transformed => {
                 let limit = self.limits.max_message_size;
                 inbound.feed(chunk, &mut message.data, limit)?;
                 if last {
                     inbound.finish(&mut message.data, limit)?;
                 }
             }
-            (Some(_), false) | (None, _) => message.data.extend_from_slice(chunk),
+            Some(_) | None => message.data.extend_from_slice(chunk),
         }
         if let Some(validator) = &mut message.text {
             // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
@@ -355,19 +361,36 @@ impl MessageDecoder {
         Ok(())
     }
 
+    /// The message whose last frame is in, taken out of the decoder.
+    fn finish_message(&mut self) -> Result<Message, ProtocolError> {
+        let message = std::mem::take(&mut self.message);
+        match message.text {
+            Some(mut validator) => {
+                // §8.1: a character cut short at the end of the message is invalid.
+                validator.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                let text =
+                    String::from_utf8(message.data).map_err(|_| ProtocolError::InvalidUtf8)?;
+                Ok(Message::Text(text))
+            }
+            None => Ok(Message::Binary(message.data)),
+        }
+    }
+
     /// The checks that depend on the connection rather than the header alone.
     fn check_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
         // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an extension is
         // negotiated that defines meanings for non-zero values." A
         // per-message extension's bits belong on the first frame of a data
         // message only (RFC 7692 §6.1).
-        let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
-        let allowed = match &self.extension {
-            Some((bits, _)) if starts_message => *bits,
-            _ => 0,
-        };
-        if header.rsv & !allowed != 0 {
-            return Err(ProtocolError::ReservedBitsSet(header.rsv & !allowed));
+        if header.rsv != 0 {
+            let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+            let allowed = match &self.extension {
+                Some((bits, _)) if starts_message => *bits,
+                _ => 0,
+            };
+            if header.rsv & !allowed != 0 {
+                return Err(ProtocolError::ReservedBitsSet(header.rsv & !allowed));
+            }
         }
         // RFC 6455 §5.1: "The server MUST close the connection upon receiving
         // a frame that is not masked" and "A client MUST close a connection if
@@ -385,18 +408,6 @@ impl MessageDecoder {
             });
         }
         Ok(())
-    }
-}
-
-fn finish_message(message: PartialMessage) -> Result<Message, ProtocolError> {
-    match message.text {
-        Some(mut validator) => {
-            // §8.1: a character cut short at the end of the message is invalid.
-            validator.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            let text = String::from_utf8(message.data).map_err(|_| ProtocolError::InvalidUtf8)?;
-            Ok(Message::Text(text))
-        }
-        None => Ok(Message::Binary(message.data)),
     }
 }
 

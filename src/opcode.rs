@@ -24,6 +24,7 @@ pub enum OpCode {
 impl OpCode {
     /// The opcode for the low four bits `bits`, or `None` if it is reserved
     /// (0x3–0x7 for further non-control frames, 0xB–0xF for control frames).
+    #[inline]
     pub fn from_bits(bits: u8) -> Option<OpCode> {
         match bits {
             0x0 => Some(OpCode::Continuation),
@@ -37,6 +38,7 @@ impl OpCode {
     }
 
     /// The four bits on the wire.
+    #[inline]
     pub fn bits(self) -> u8 {
         match self {
             OpCode::Continuation => 0x0,
@@ -49,6 +51,7 @@ impl OpCode {
     }
 
     /// Control frames have opcodes with the most significant bit set (§5.5).
+    #[inline]
     pub fn is_control(self) -> bool {
         self.bits() & 0x8 != 0
     }

@@ -41,6 +41,7 @@ pub struct Outgoing {
 impl Outgoing {
     /// Queues one frame: its header, then its payload, masked with the
     /// header's key if it has one.
+    #[inline]
     pub(crate) fn push_frame(&mut self, header: &FrameHeader, mut payload: Vec<u8>) {
         let mut head = [0; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
@@ -75,6 +76,7 @@ impl Outgoing {
     }
 
     /// The copy buffer at the back, opened if there is none.
+    #[inline]
     fn copy_buffer(&mut self) -> &mut Vec<u8> {
         if !self.back_takes_more {
             self.chunks.push_back(std::mem::take(&mut self.spare));

@@ -184,15 +184,9 @@ impl<S: SplitStream> ReadHalf<S> {
                 return Err(Error::Closed);
             }
             let decoded = self.receiver.decode(self.read_buf.unread_mut());
-            // Only a Ping, a Close or a protocol error asks something of the sender.
-            let asks_an_answer = match &decoded {
-                Ok(progress) => {
-                    matches!(progress.message, Some(Message::Ping(_) | Message::Close(_)))
-                }
-                Err(_) => true,
-            };
             let answered = match decoded {
-                decoded if !asks_an_answer => decoded.map_err(Error::Protocol),
+                // Data, a Pong or nothing yet: nothing for the sender to answer.
+                Ok(progress) if !progress.asks_an_answer() => Ok(progress),
                 decoded => {
                     let answered = self.shared.sender().on_received(decoded);
                     // The peer may be gone already; what was read stands.

@@ -55,6 +55,7 @@ pub mod close_frame;
 pub mod connect;
 pub mod connection;
 pub mod decode;
+pub mod deflate;
 pub mod engine;
 pub mod error;
 pub mod extension;

@@ -40,6 +40,9 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// §5.5.1: the close reason is not valid UTF-8.
     CloseReasonNotUtf8,
+    /// RFC 7692 §7.2.2: a compressed message's payload is not valid DEFLATE
+    /// data (or does not end where a sync flush ends).
+    InvalidCompressedData,
     /// §10.4: a frame's announced length exceeds our frame limit.
     FrameTooLarge {
         /// The length the frame header announced.
@@ -60,9 +63,12 @@ impl ProtocolError {
     /// The close code this error sends before the connection closes.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::CloseReasonNotUtf8 => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            // RFC 6455 §7.4.1: 1007 is for "data within a message that was
+            // not consistent with the type of the message": text that is not
+            // UTF-8, and a compressed message that does not inflate.
+            ProtocolError::InvalidUtf8
+            | ProtocolError::CloseReasonNotUtf8
+            | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -81,23 +87,30 @@ impl ProtocolError {
         }
     }
 
-    /// The section of RFC 6455 that makes this an error.
+    /// The RFC and section that make this an error, e.g. `RFC 6455 §5.2`.
     pub fn rfc_section(&self) -> &'static str {
         match self {
             ProtocolError::ReservedBitsSet(_)
             | ProtocolError::ReservedOpcode(_)
             | ProtocolError::PayloadLengthTopBitSet
-            | ProtocolError::NonMinimalLength(_) => "§5.2",
+            | ProtocolError::NonMinimalLength(_) => "RFC 6455 §5.2",
             ProtocolError::FragmentedControlFrame(_) | ProtocolError::ControlFrameTooLong(..) => {
-                "§5.5"
+                "RFC 6455 §5.5"
             }
-            ProtocolError::UnmaskedClientFrame | ProtocolError::MaskedServerFrame => "§5.1",
+            ProtocolError::UnmaskedClientFrame | ProtocolError::MaskedServerFrame => {
+                "RFC 6455 §5.1"
+            }
             ProtocolError::ContinuationWithoutMessage
-            | ProtocolError::DataFrameInsideMessage(_) => "§5.4",
-            ProtocolError::InvalidUtf8 => "§8.1",
-            ProtocolError::ClosePayloadOneByte | ProtocolError::CloseReasonNotUtf8 => "§5.5.1",
-            ProtocolError::InvalidCloseCode(_) => "§7.4.1",
-            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => "§10.4",
+            | ProtocolError::DataFrameInsideMessage(_) => "RFC 6455 §5.4",
+            ProtocolError::InvalidUtf8 => "RFC 6455 §8.1",
+            ProtocolError::ClosePayloadOneByte | ProtocolError::CloseReasonNotUtf8 => {
+                "RFC 6455 §5.5.1"
+            }
+            ProtocolError::InvalidCloseCode(_) => "RFC 6455 §7.4.1",
+            ProtocolError::InvalidCompressedData => "RFC 7692 §7.2.2",
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
+                "RFC 6455 §10.4"
+            }
         }
     }
 }
@@ -136,6 +149,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::ClosePayloadOneByte => f.write_str("close payload of one byte"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
             ProtocolError::CloseReasonNotUtf8 => f.write_str("close reason is not valid UTF-8"),
+            ProtocolError::InvalidCompressedData => {
+                f.write_str("compressed message is not valid DEFLATE data")
+            }
             ProtocolError::FrameTooLarge { len, max } => {
                 write!(f, "frame of {len} bytes exceeds the limit of {max}")
             }
@@ -143,7 +159,7 @@ impl fmt::Display for ProtocolError {
                 write!(f, "message of {len} bytes exceeds the limit of {max}")
             }
         }?;
-        write!(f, " (RFC 6455 {})", self.rfc_section())
+        write!(f, " ({})", self.rfc_section())
     }
 }
 

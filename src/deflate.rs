@@ -1,0 +1,38 @@
+//! permessage-deflate ([RFC 7692](https://www.rfc-editor.org/rfc/rfc7692)):
+//! each message's payload compressed with DEFLATE (RFC 1951), marked by
+//! RSV1 on its first frame.
+//!
+//! [`DeflateConfig`] is what one end wants; the opening handshake turns the
+//! client's offers and the server's answer into [`DeflateParams`], what both
+//! ends agreed; [`codec::extension`] makes the transform a connection uses.
+
+pub mod codec;
+
+/// What one end asks of permessage-deflate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeflateConfig {
+    /// The zlib compression level, 0 (store) to 9 (smallest).
+    pub level: u32,
+    /// The largest LZ77 window, in bits (8 to 15: 256 bytes to 32 KiB),
+    /// that our compressor uses and that we ask the peer's to keep to, where
+    /// the negotiation lets us ask.
+    pub max_window_bits: u8,
+    /// Whether compression contexts carry over from one message to the next
+    /// (RFC 7692 §7.1.1). `false` asks both ends for no context takeover: a
+    /// connection then holds no compression state between messages.
+    pub context_takeover: bool,
+}
+
+/// What the opening handshake agreed for one connection (RFC 7692 §7.1),
+/// with a window of 15 bits wherever no parameter said otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server starts each message with an empty LZ77 window.
+    pub server_no_context_takeover: bool,
+    /// The client starts each message with an empty LZ77 window.
+    pub client_no_context_takeover: bool,
+    /// The server's LZ77 window, in bits.
+    pub server_max_window_bits: u8,
+    /// The client's LZ77 window, in bits.
+    pub client_max_window_bits: u8,
+}

@@ -1,0 +1,312 @@
+//! Compressing and inflating messages (RFC 7692 §7.2), as the engine's
+//! per-message transform on RSV1.
+//!
+//! A message is compressed as DEFLATE blocks ending with a sync flush, whose
+//! last four bytes (`00 00 ff ff`) are removed before sending (§7.2.1) and
+//! put back before inflating (§7.2.2). Compression goes through `flate2`
+//! with its `zlib-rs` backend; the protocol around it is here.
+//!
+//! # Memory
+//!
+//! A compression context is large (zlib's state for a 15-bit window is
+//! about 256 KiB), an inflation context smaller (the window, up to 32 KiB,
+//! and some 7 KiB of state). Where an end uses no context takeover, nothing
+//! needs to survive from one message to the next, so the connection holds
+//! no context between messages: it borrows one from a pool shared by every
+//! connection for each message and gives it back, reset, when the message
+//! is done. An idle connection then costs nothing here. With context
+//! takeover the connection keeps its own contexts for its whole life.
+
+use std::sync::Mutex;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use crate::deflate::DeflateParams;
+use crate::error::ProtocolError;
+use crate::extension::{Extension, InboundTransform, OutboundTransform};
+use crate::frame::OpCode;
+use crate::message::Role;
+
+/// RFC 7692 §6: permessage-deflate's bit, "the RSV1 bit [...] is set" on
+/// the first frame of a compressed message.
+const RSV1: u8 = 0b100;
+
+/// RFC 7692 §7.2.1: the four octets a sync flush ends with, removed from
+/// each compressed message and appended again before inflating it.
+const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// A message shorter than this is sent uncompressed when contexts carry
+/// over: compressing it would save nothing, and a message the compressor
+/// sees must be sent compressed (the peer's window must see it too).
+const MIN_COMPRESSED_LEN: usize = 32;
+
+/// How much output room an inflation step asks for at a time.
+const INFLATE_STEP: usize = 16 << 10;
+
+/// Pooled contexts kept at most, of each kind.
+const POOL_MAX: usize = 32;
+
+/// The permessage-deflate transform for one connection in `role`, with the
+/// parameters both ends agreed and our compression level.
+pub fn extension(params: &DeflateParams, role: Role, level: u32) -> Extension {
+    let (ours, theirs) = match role {
+        Role::Server => (
+            (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+            (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+        ),
+        Role::Client => (
+            (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+            (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+        ),
+    };
+    Extension {
+        rsv_bits: RSV1,
+        inbound: Box::new(Inflater {
+            kind: InflateKind {
+                window_bits: zlib_window_bits(theirs.0),
+            },
+            takeover: !theirs.1,
+            context: None,
+        }),
+        outbound: Box::new(Deflater {
+            kind: DeflateKind {
+                level: level.min(9),
+                window_bits: zlib_window_bits(ours.0),
+            },
+            takeover: !ours.1,
+            context: None,
+        }),
+    }
+}
+
+/// The window size zlib is given for `bits` negotiated. zlib cannot
+/// compress raw DEFLATE with an 8-bit window, so 8 becomes 9. That stays
+/// valid for a peer with a 256-byte window: zlib never emits a distance
+/// larger than its window less 262 bytes (its lookahead), which for 512
+/// bytes is 250. Inflating with a larger window than the stream needs is
+/// always fine.
+fn zlib_window_bits(bits: u8) -> u8 {
+    bits.clamp(9, 15)
+}
+
+/// What a compression context is made for; contexts are pooled by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DeflateKind {
+    level: u32,
+    window_bits: u8,
+}
+
+/// What an inflation context is made for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InflateKind {
+    window_bits: u8,
+}
+
+static DEFLATE_POOL: Mutex<Vec<(DeflateKind, Compress)>> = Mutex::new(Vec::new());
+static INFLATE_POOL: Mutex<Vec<(InflateKind, Decompress)>> = Mutex::new(Vec::new());
+
+/// A context of `kind` from `pool`, or a new one from `make`.
+fn borrow<K: PartialEq, T>(pool: &Mutex<Vec<(K, T)>>, kind: &K, make: impl FnOnce() -> T) -> T {
+    let mut idle = pool.lock().unwrap_or_else(|p| p.into_inner());
+    match idle.iter().rposition(|(k, _)| k == kind) {
+        Some(i) => idle.swap_remove(i).1,
+        None => {
+            drop(idle);
+            make()
+        }
+    }
+}
+
+/// Gives a context back to `pool` (already reset), unless the pool is full.
+fn give_back<K, T>(pool: &Mutex<Vec<(K, T)>>, kind: K, context: T) {
+    let mut idle = pool.lock().unwrap_or_else(|p| p.into_inner());
+    if idle.len() < POOL_MAX {
+        idle.push((kind, context));
+    }
+}
+
+/// Our compressor (the outbound side).
+struct Deflater {
+    kind: DeflateKind,
+    /// Whether our context carries over from message to message.
+    takeover: bool,
+    /// The context: kept for good with takeover, else only within a message.
+    context: Option<Compress>,
+}
+
+impl Deflater {
+    fn new_context(kind: DeflateKind) -> Compress {
+        Compress::new_with_window_bits(Compression::new(kind.level), false, kind.window_bits)
+    }
+
+    /// Compresses `payload` as one message; the sync flush's tail removed.
+    fn compress(&mut self, payload: &[u8]) -> Vec<u8> {
+        let kind = self.kind;
+        let mut context = match self.context.take() {
+            Some(context) => context,
+            None if self.takeover => Deflater::new_context(kind),
+            None => borrow(&DEFLATE_POOL, &kind, || Deflater::new_context(kind)),
+        };
+        let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+        let start_in = context.total_in();
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity());
+            }
+            let consumed = (context.total_in() - start_in) as usize;
+            // A compressor fed its own input cannot fail; a buffer error
+            // only says it had nothing to do.
+            let _ = context.compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync);
+            // zlib: with a flush, "if deflate returns with avail_out == 0,
+            // this function must be called again": the flush is complete
+            // once all input is in and room is left over.
+            let all_in = (context.total_in() - start_in) as usize == payload.len();
+            if all_in && out.len() < out.capacity() {
+                break;
+            }
+        }
+        // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff)
+        // from the tail end." An empty message leaves the single octet 0x00.
+        if out.ends_with(&SYNC_FLUSH_TAIL) {
+            out.truncate(out.len() - SYNC_FLUSH_TAIL.len());
+        }
+        if self.takeover {
+            self.context = Some(context);
+        } else {
+            // RFC 7692 §7.1.1.1: with no context takeover, each message
+            // starts from an empty window.
+            context.reset();
+            give_back(&DEFLATE_POOL, kind, context);
+        }
+        out
+    }
+}
+
+impl OutboundTransform for Deflater {
+    fn transform(&mut self, _opcode: OpCode, payload: Vec<u8>) -> (u8, Vec<u8>) {
+        if self.takeover {
+            // The peer's window must hold every message our compressor saw,
+            // so a message compressed is a message sent compressed.
+            if payload.len() < MIN_COMPRESSED_LEN {
+                return (0, payload);
+            }
+            return (RSV1, self.compress(&payload));
+        }
+        // RFC 7692 §6: a message MAY be sent uncompressed (RSV1 clear):
+        // without context takeover, whenever compressing does not pay.
+        let compressed = self.compress(&payload);
+        if compressed.len() < payload.len() {
+            (RSV1, compressed)
+        } else {
+            (0, payload)
+        }
+    }
+}
+
+/// Our inflater (the inbound side).
+struct Inflater {
+    kind: InflateKind,
+    /// Whether the peer's context carries over, so ours must too.
+    takeover: bool,
+    /// The context: kept for good with takeover, else only within a message.
+    context: Option<Decompress>,
+}
+
+impl Inflater {
+    fn new_context(kind: InflateKind) -> Decompress {
+        Decompress::new_with_window_bits(false, kind.window_bits)
+    }
+
+    /// Inflates `input` into `out`, never letting `out` grow past `limit`.
+    fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        let kind = self.kind;
+        let context = self
+            .context
+            .get_or_insert_with(|| Inflater::new_context(kind));
+        let start_in = context.total_in();
+        loop {
+            if out.len() == out.capacity() {
+                // Room for the next step, growing as a Vec does but never
+                // past one byte over the limit: a small frame that inflates
+                // to a bomb cannot make us hold more than the limit.
+                let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+                let target = (out.capacity() * 2).max(out.len() + INFLATE_STEP).min(most);
+                out.reserve_exact(target.saturating_sub(out.len()).max(1));
+            }
+            let (in_before, out_before) = (context.total_in(), context.total_out());
+            let consumed = (in_before - start_in) as usize;
+            let status = context
+                .decompress_vec(&input[consumed..], out, FlushDecompress::Sync)
+                .map_err(|_| ProtocolError::InvalidCompressedData)?;
+            if out.len() as u64 > limit {
+                return Err(ProtocolError::MessageTooLarge {
+                    len: out.len() as u64,
+                    max: limit,
+                });
+            }
+            if status == Status::StreamEnd {
+                // The peer ended its DEFLATE stream (a block with BFINAL
+                // set): the next message starts a new one.
+                context.reset(false);
+                return Ok(());
+            }
+            let all_in = (context.total_in() - start_in) as usize == input.len();
+            let room_left = out.len() < out.capacity();
+            if all_in && room_left {
+                return Ok(());
+            }
+            let progress = context.total_in() > in_before || context.total_out() > out_before;
+            if !progress && room_left {
+                // Input left, room left, and nothing came of it.
+                return Err(ProtocolError::InvalidCompressedData);
+            }
+        }
+    }
+}
+
+impl InboundTransform for Inflater {
+    fn begin(&mut self, rsv: u8) -> bool {
+        if rsv & RSV1 == 0 {
+            return false;
+        }
+        if self.context.is_none() && !self.takeover {
+            let kind = self.kind;
+            self.context = Some(borrow(&INFLATE_POOL, &kind, || Inflater::new_context(kind)));
+        }
+        true
+    }
+
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+        self.inflate(input, out, limit)
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+        // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the
+        // tail end of the payload of the message."
+        self.inflate(&SYNC_FLUSH_TAIL, out, limit)?;
+        if !self.takeover {
+            if let Some(mut context) = self.context.take() {
+                context.reset(false);
+                give_back(&INFLATE_POOL, self.kind, context);
+            }
+        }
+        Ok(())
+    }
+}

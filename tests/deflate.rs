@@ -1,0 +1,326 @@
+//! permessage-deflate's data path (RFC 7692 §6, §7.2) through the engine,
+//! with no I/O: what one end compresses the other inflates, across window
+//! sizes, context takeover and fragmentation; and the limits hold while
+//! inflating.
+
+use std::io::IoSlice;
+
+use flate2::{Compress, Compression, FlushCompress};
+use proptest::prelude::*;
+use ws6455::decode::Decoded;
+use ws6455::deflate::DeflateParams;
+use ws6455::deflate::codec::extension;
+use ws6455::engine::Engine;
+use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws6455::mask::apply_mask;
+use ws6455::{Error, Limits, Message, ProtocolError, Role};
+
+fn params(server_bits: u8, client_bits: u8, server_nct: bool, client_nct: bool) -> DeflateParams {
+    DeflateParams {
+        server_no_context_takeover: server_nct,
+        client_no_context_takeover: client_nct,
+        server_max_window_bits: server_bits,
+        client_max_window_bits: client_bits,
+    }
+}
+
+fn engine(role: Role, params: &DeflateParams, limits: Limits) -> Engine {
+    Engine::with_extension(role, limits, extension(params, role, 6))
+}
+
+fn take_output(engine: &mut Engine) -> Vec<u8> {
+    let output = engine.output();
+    let mut bytes = Vec::new();
+    while !output.is_empty() {
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = output.io_slices(&mut slices);
+        let taken: usize = slices[..n].iter().map(|s| s.len()).sum();
+        for slice in &slices[..n] {
+            bytes.extend_from_slice(slice);
+        }
+        output.advance(taken);
+    }
+    bytes
+}
+
+fn receive_all(engine: &mut Engine, wire: &[u8]) -> Result<Vec<Message>, Error> {
+    let mut input = wire.to_vec();
+    let mut messages = Vec::new();
+    loop {
+        let progress = engine.receive(&mut input)?;
+        input.drain(..progress.used);
+        match progress.message {
+            Some(message) => messages.push(message),
+            None => return Ok(messages),
+        }
+    }
+}
+
+/// The frames in `wire`: header and unmasked payload.
+fn frames(wire: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {
+    let mut rest = wire;
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let Ok(Decoded::Complete(header, len)) = FrameHeader::decode(rest) else {
+            panic!("not a frame: {rest:02x?}");
+        };
+        let end = len + header.payload_len as usize;
+        let mut payload = rest[len..end].to_vec();
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        frames.push((header, payload));
+        rest = &rest[end..];
+    }
+    frames
+}
+
+/// One masked client frame with the given header bits.
+fn client_frame(fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let key = [0x5a, 0x17, 0xc3, 0x08];
+    let header = FrameHeader {
+        rsv,
+        ..FrameHeader::new(fin, opcode, Some(key), payload.len() as u64)
+    };
+    let mut head = [0; MAX_HEADER_LEN];
+    let head_len = header.encode(&mut head);
+    let mut wire = head[..head_len].to_vec();
+    let start = wire.len();
+    wire.extend_from_slice(payload);
+    apply_mask(&mut wire[start..], key, 0);
+    wire
+}
+
+/// `data` compressed as one permessage-deflate message (sync flush, tail removed).
+fn compress(data: &[u8]) -> Vec<u8> {
+    let mut compressor = Compress::new(Compression::new(6), false);
+    let mut out = Vec::with_capacity(data.len() + 64);
+    compressor
+        .compress_vec(data, &mut out, FlushCompress::Sync)
+        .unwrap();
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+    out.truncate(out.len() - 4);
+    out
+}
+
+fn message_strategy() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        "\\PC{0,300}".prop_map(Message::Text),
+        proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Message::Binary),
+        // Compressible: a few bytes repeated.
+        (proptest::collection::vec(any::<u8>(), 1..8), 0usize..5000)
+            .prop_map(|(unit, n)| Message::Binary(unit.iter().copied().cycle().take(n).collect())),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// RFC 7692 §7.2.1 and §7.2.2: whatever either end compresses, with any
+    /// window size and either takeover, the other inflates to the same messages.
+    #[test]
+    fn rfc7692_7_2_messages_survive_compression_both_ways(
+        server_bits in 8u8..=15,
+        client_bits in 8u8..=15,
+        server_nct in any::<bool>(),
+        client_nct in any::<bool>(),
+        messages in proptest::collection::vec(message_strategy(), 1..6),
+    ) {
+        let agreed = params(server_bits, client_bits, server_nct, client_nct);
+        let mut client = engine(Role::Client, &agreed, Limits::default());
+        let mut server = engine(Role::Server, &agreed, Limits::default());
+        for message in &messages {
+            client.send(message.clone()).unwrap();
+            server.send(message.clone()).unwrap();
+        }
+        let to_server = take_output(&mut client);
+        let to_client = take_output(&mut server);
+        prop_assert_eq!(&receive_all(&mut server, &to_server).unwrap(), &messages);
+        prop_assert_eq!(&receive_all(&mut client, &to_client).unwrap(), &messages);
+        // RSV1 only ever on a data frame (no fragmentation here: each is first).
+        for (header, _) in frames(&to_server).iter().chain(frames(&to_client).iter()) {
+            prop_assert!(header.rsv == 0 || header.rsv == 0b100);
+        }
+    }
+
+    /// RFC 7692 §6.1: a compressed message may be fragmented anywhere; only
+    /// its first frame carries RSV1.
+    #[test]
+    fn rfc7692_6_1_compressed_messages_arrive_in_any_fragments(
+        text in "\\PC{1,400}",
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let compressed = compress(text.repeat(3).as_bytes());
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(compressed.len() + 1)).collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut wire = Vec::new();
+        let mut start = 0;
+        let pieces: Vec<&[u8]> = points.iter().chain([compressed.len()].iter()).map(|&end| {
+            let piece = &compressed[start..end.max(start)];
+            start = end.max(start);
+            piece
+        }).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let first = i == 0;
+            let last = i == pieces.len() - 1;
+            let (rsv, opcode) = if first { (0b100, OpCode::Text) } else { (0, OpCode::Continuation) };
+            wire.extend(client_frame(last, rsv, opcode, piece));
+        }
+        let mut server = engine(Role::Server, &params(15, 15, false, false), Limits::default());
+        prop_assert_eq!(receive_all(&mut server, &wire).unwrap(), vec![Message::Text(text.repeat(3))]);
+    }
+}
+
+#[test]
+fn rfc7692_7_2_3_6_an_empty_message_is_the_single_octet_0x00() {
+    let agreed = params(15, 15, true, true);
+    let mut server = engine(Role::Server, &agreed, Limits::default());
+    server.send(Message::Text(String::new())).unwrap();
+    let wire = take_output(&mut server);
+    let sent = frames(&wire);
+    // Without context takeover an empty message goes uncompressed, as it
+    // is shorter so; the compressed form is the single octet 0x00.
+    assert_eq!(sent[0].1.len(), 0);
+    assert_eq!(compress(b""), [0x00]);
+    let mut client_side = engine(Role::Server, &agreed, Limits::default());
+    let received = receive_all(
+        &mut client_side,
+        &client_frame(true, 0b100, OpCode::Text, &[0x00]),
+    );
+    assert_eq!(received.unwrap(), [Message::Text(String::new())]);
+}
+
+#[test]
+fn rfc7692_7_2_1_context_takeover_shrinks_a_repeated_message() {
+    let message = Message::Text("The quick brown fox jumps over the lazy dog. ".repeat(20));
+    for (takeover, expect_smaller_second) in [(true, true), (false, false)] {
+        let agreed = params(15, 15, !takeover, !takeover);
+        let mut server = engine(Role::Server, &agreed, Limits::default());
+        server.send(message.clone()).unwrap();
+        server.send(message.clone()).unwrap();
+        let sent = frames(&take_output(&mut server));
+        assert!(sent.iter().all(|(h, _)| h.rsv == 0b100), "both compressed");
+        let smaller = sent[1].1.len() < sent[0].1.len();
+        assert_eq!(
+            smaller,
+            expect_smaller_second,
+            "takeover {takeover}: {} then {}",
+            sent[0].1.len(),
+            sent[1].1.len()
+        );
+    }
+}
+
+#[test]
+fn rfc6455_10_4_a_compressed_bomb_is_refused_at_the_limit_while_inflating() {
+    // 16 MiB of zeros compress to some 16 KiB; the limit is 1 MiB.
+    let bomb = compress(&vec![0; 16 << 20]);
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    let limits = Limits {
+        max_frame_size: 1 << 20,
+        max_message_size: 1 << 20,
+    };
+    let mut server = engine(Role::Server, &params(15, 15, false, false), limits);
+    let result = receive_all(
+        &mut server,
+        &client_frame(true, 0b100, OpCode::Binary, &bomb),
+    );
+    match result {
+        Err(Error::Protocol(ProtocolError::MessageTooLarge { len, max })) => {
+            assert_eq!(max, 1 << 20);
+            assert_eq!(len, (1 << 20) + 1, "refused one byte past the limit");
+        }
+        other => panic!("{other:?}"),
+    }
+    let close = frames(&take_output(&mut server));
+    assert_eq!(&close[0].1[..2], [0x03, 0xf1], "Close 1009");
+}
+
+#[test]
+fn rfc6455_8_1_invalid_utf8_in_compressed_text_fails_before_the_message_ends() {
+    let mut bad = b"valid start ".repeat(10);
+    bad.extend_from_slice(&[0xff, 0xfe]);
+    bad.extend(b"never read".repeat(10));
+    let compressed = compress(&bad);
+    let (first, rest) = compressed.split_at(compressed.len() - 3);
+    let mut server = engine(
+        Role::Server,
+        &params(15, 15, false, false),
+        Limits::default(),
+    );
+    // The first fragment, without FIN, already holds the bad bytes.
+    let result = receive_all(
+        &mut server,
+        &client_frame(false, 0b100, OpCode::Text, first),
+    );
+    assert!(
+        matches!(result, Err(Error::Protocol(ProtocolError::InvalidUtf8))),
+        "{result:?}"
+    );
+    let _ = rest;
+    let close = frames(&take_output(&mut server));
+    assert_eq!(&close[0].1[..2], [0x03, 0xef], "Close 1007");
+}
+
+#[test]
+fn rfc7692_7_2_2_corrupt_compressed_data_fails_with_1007() {
+    let mut server = engine(
+        Role::Server,
+        &params(15, 15, false, false),
+        Limits::default(),
+    );
+    // 0xff: a block type of 3, which DEFLATE reserves.
+    let result = receive_all(
+        &mut server,
+        &client_frame(true, 0b100, OpCode::Binary, &[0xff, 0xff, 0xff]),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(Error::Protocol(ProtocolError::InvalidCompressedData))
+        ),
+        "{result:?}"
+    );
+    let close = frames(&take_output(&mut server));
+    assert_eq!(&close[0].1[..2], [0x03, 0xef], "Close 1007");
+}
+
+#[test]
+fn rfc7692_6_1_rsv1_on_a_continuation_or_control_frame_is_1002() {
+    let compressed = compress(b"hello hello hello hello");
+    for wire in [
+        [
+            client_frame(false, 0b100, OpCode::Text, &compressed[..4]),
+            client_frame(true, 0b100, OpCode::Continuation, &compressed[4..]),
+        ]
+        .concat(),
+        client_frame(true, 0b100, OpCode::Ping, b""),
+        client_frame(true, 0b010, OpCode::Text, &compressed),
+    ] {
+        let mut server = engine(
+            Role::Server,
+            &params(15, 15, false, false),
+            Limits::default(),
+        );
+        let result = receive_all(&mut server, &wire);
+        assert!(
+            matches!(
+                result,
+                Err(Error::Protocol(ProtocolError::ReservedBitsSet(_)))
+            ),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
+fn an_uncompressed_message_passes_through_untouched() {
+    let mut server = engine(
+        Role::Server,
+        &params(15, 15, false, false),
+        Limits::default(),
+    );
+    let received = receive_all(&mut server, &client_frame(true, 0, OpCode::Text, b"plain"));
+    assert_eq!(received.unwrap(), [Message::Text("plain".into())]);
+}

@@ -8,6 +8,8 @@
 
 use std::{fmt, io};
 
+use crate::handshake::deflate_negotiation::DeflateResponseError;
+use crate::handshake::extensions::ExtensionSyntaxError;
 pub use crate::protocol_error::ProtocolError;
 use crate::ws_uri::UriError;
 
@@ -176,6 +178,11 @@ pub enum ResponseError {
     /// §4.1 item 5: the server answered with an extension we did not ask for
     /// (we ask for none).
     UnrequestedExtension(String),
+    /// RFC 6455 §9.1: the response's `Sec-WebSocket-Extensions` breaks its grammar.
+    MalformedExtensions(ExtensionSyntaxError),
+    /// RFC 7692 §7: the server's permessage-deflate answer is not one the
+    /// client may accept ("A client MUST _Fail the WebSocket Connection_").
+    InvalidDeflateResponse(DeflateResponseError),
 }
 
 impl fmt::Display for ResponseError {
@@ -236,6 +243,18 @@ impl fmt::Display for ResponseError {
                 f,
                 "the server chose extensions {extensions:?}, which we did not offer (RFC 6455 §4.1)"
             ),
+            ResponseError::MalformedExtensions(e) => {
+                write!(
+                    f,
+                    "the response's Sec-WebSocket-Extensions is malformed: {e}"
+                )
+            }
+            ResponseError::InvalidDeflateResponse(e) => {
+                write!(
+                    f,
+                    "the server's permessage-deflate answer is not acceptable: {e}"
+                )
+            }
         }
     }
 }

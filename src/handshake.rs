@@ -18,6 +18,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
 pub mod client;
+pub mod deflate_negotiation;
+pub mod extensions;
 pub mod server;
 
 pub use server::{RequestParser, check_upgrade_request};

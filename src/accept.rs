@@ -12,7 +12,12 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::connection::WebSocket;
+use crate::deflate::codec::extension;
+use crate::deflate::{DeflateConfig, DeflateParams};
+use crate::engine::Engine;
 use crate::error::{Error, HandshakeError, UsageError};
+use crate::handshake::deflate_negotiation::accept_offer;
+use crate::handshake::extensions::{ExtensionOffer, encode_extension, parse_extensions};
 use crate::handshake::{HandshakeLimits, Request, RequestParser, Response, check_upgrade_request};
 use crate::message::{Limits, Role};
 use crate::read_head::read_head;
@@ -46,6 +51,9 @@ pub struct ServerConfig {
     /// stderr, annotated (see [`crate::trace`]), each line after the peer's
     /// address. Default false.
     pub trace: bool,
+    /// permessage-deflate (RFC 7692) as this server accepts it, or `None` to
+    /// decline every offer. Default [`DeflateConfig::for_server`].
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for ServerConfig {
@@ -60,11 +68,25 @@ impl Default for ServerConfig {
             thread_stack_size: 128 << 10,
             log: true,
             trace: false,
+            deflate: Some(DeflateConfig::for_server()),
         }
     }
 }
 
 impl ServerConfig {
+    /// The protocol engine for a connection this server accepted, with the
+    /// permessage-deflate parameters the handshake agreed, if any.
+    pub fn engine(&self, agreed: Option<&DeflateParams>) -> Engine {
+        match (agreed, &self.deflate) {
+            (Some(params), Some(deflate)) => Engine::with_extension(
+                Role::Server,
+                self.limits,
+                extension(params, Role::Server, deflate.level),
+            ),
+            _ => Engine::new(Role::Server, self.limits),
+        }
+    }
+
     /// The first of [`ServerConfig::subprotocols`] the client offered.
     pub fn choose_subprotocol(&self, request: &Request) -> Option<String> {
         self.subprotocols
@@ -74,16 +96,19 @@ impl ServerConfig {
     }
 }
 
-/// Performs the server handshake on `stream` with default limits, no
-/// subprotocol and no deadline, answering a bad request with its 4xx before
-/// returning the error. Returns the connection and the client's request.
+/// Performs the server handshake on `stream` with [`ServerConfig`]'s
+/// defaults (permessage-deflate accepted) but no subprotocol and no
+/// deadline, answering a bad request with its 4xx before returning the
+/// error. Returns the connection and the client's request.
 pub fn accept<S: Read + Write>(mut stream: S) -> Result<(WebSocket<S>, Request), Error> {
+    let config = ServerConfig::default();
     let choose_none = |_: &Request| None;
-    let answers = Answers::admit_all(&choose_none);
-    let (request, already_read) = respond(&mut stream, HandshakeLimits::default(), &answers, None)
+    let answers = Answers::admit_all(&choose_none, config.deflate.as_ref());
+    let opened = respond(&mut stream, config.handshake_limits, &answers, None)
         .map_err(Refusal::into_error)?;
-    let ws = WebSocket::from_raw(stream, Role::Server, Limits::default(), already_read);
-    Ok((ws, request))
+    let engine = config.engine(opened.deflate.as_ref());
+    let ws = WebSocket::from_engine(stream, engine, opened.already_read);
+    Ok((ws, opened.request))
 }
 
 /// Performs the server handshake on `stream` as `config` says: its limits,
@@ -100,15 +125,15 @@ pub fn accept_with<T: Transport>(
         false => None,
     };
     let choose = |request: &Request| config.choose_subprotocol(request);
-    let answers = Answers::admit_all(&choose);
-    let (request, already_read) =
-        respond_under_deadline(&stream, config, &answers, trace_prefix.as_deref())
-            .map_err(Refusal::into_error)?;
-    let mut ws = WebSocket::from_raw(stream, Role::Server, config.limits, already_read);
+    let answers = Answers::admit_all(&choose, config.deflate.as_ref());
+    let opened = respond_under_deadline(&stream, config, &answers, trace_prefix.as_deref())
+        .map_err(Refusal::into_error)?;
+    let engine = config.engine(opened.deflate.as_ref());
+    let mut ws = WebSocket::from_engine(stream, engine, opened.already_read);
     if let Some(prefix) = trace_prefix {
         ws.set_trace(trace::print_to_stderr(prefix));
     }
-    Ok((ws, request))
+    Ok((ws, opened.request))
 }
 
 /// What starts each trace line of a connection: the peer's address.
@@ -126,15 +151,30 @@ pub(crate) struct Answers<'a> {
     pub(crate) admit: &'a dyn Fn(&Request) -> Result<(), Response>,
     /// The subprotocol, from those the client offered.
     pub(crate) choose_subprotocol: &'a dyn Fn(&Request) -> Option<String>,
+    /// permessage-deflate as the server accepts it, if it does.
+    pub(crate) deflate: Option<&'a DeflateConfig>,
+}
+
+/// A request answered with 101: the request, the bytes that came after it,
+/// and the permessage-deflate parameters agreed, if any.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) request: Request,
+    pub(crate) already_read: Vec<u8>,
+    pub(crate) deflate: Option<DeflateParams>,
 }
 
 impl<'a> Answers<'a> {
     /// Every valid upgrade is admitted; a plain HTTP request gets 426.
-    fn admit_all(choose_subprotocol: &'a dyn Fn(&Request) -> Option<String>) -> Answers<'a> {
+    fn admit_all(
+        choose_subprotocol: &'a dyn Fn(&Request) -> Option<String>,
+        deflate: Option<&'a DeflateConfig>,
+    ) -> Answers<'a> {
         Answers {
             plain_http: &|_| Response::rejection(&HandshakeError::NotAnUpgrade),
             admit: &|_| Ok(()),
             choose_subprotocol,
+            deflate,
         }
     }
 }
@@ -169,27 +209,28 @@ pub(crate) fn respond_under_deadline<T: Transport>(
     config: &ServerConfig,
     answers: &Answers<'_>,
     trace_prefix: Option<&str>,
-) -> Result<(Request, Vec<u8>), Refusal> {
+) -> Result<Opened, Refusal> {
     let failed = |e: io::Error| Refusal::Failed(e.into());
     stream
         .set_write_timeout(Some(config.write_timeout))
         .map_err(failed)?;
     let deadline = Instant::now() + config.handshake_timeout;
     let mut io = Deadline::new(stream, deadline);
-    let parts = respond(&mut io, config.handshake_limits, answers, trace_prefix)?;
+    let opened = respond(&mut io, config.handshake_limits, answers, trace_prefix)?;
     stream.set_read_timeout(None).map_err(failed)?;
-    Ok(parts)
+    Ok(opened)
 }
 
 /// The server's opening handshake: reads the request from `stream`, answers
-/// it, and returns it with the bytes that came after it (RFC 6455 §4.2).
-/// When tracing, prints the request and the answer after `trace_prefix`.
+/// it, and returns it with the bytes that came after it (RFC 6455 §4.2) and
+/// the extension agreed. When tracing, prints the request and the answer
+/// after `trace_prefix`.
 pub(crate) fn respond<S: Read + Write>(
     stream: &mut S,
     limits: HandshakeLimits,
     answers: &Answers<'_>,
     trace_prefix: Option<&str>,
-) -> Result<(Request, Vec<u8>), Refusal> {
+) -> Result<Opened, Refusal> {
     let (request, already_read) = match read_request(stream, limits) {
         Ok(parts) => parts,
         Err(Error::Handshake(e)) => return Err(reject(stream, e, trace_prefix)),
@@ -230,9 +271,34 @@ pub(crate) fn respond<S: Read + Write>(
             return Err(Refusal::Failed(error.into()));
         }
     }
-    let response = Response::switching_protocols(&key, subprotocol.as_deref());
+    let deflate = answers
+        .deflate
+        .and_then(|config| accept_deflate(&request, config));
+    let mut response = Response::switching_protocols(&key, subprotocol.as_deref());
+    if let Some((_, accepted)) = &deflate {
+        response.headers.push((
+            "Sec-WebSocket-Extensions".to_owned(),
+            encode_extension(accepted).into_bytes(),
+        ));
+    }
     write_response(stream, &response, trace_prefix).map_err(|e| Refusal::Failed(e.into()))?;
-    Ok((request, already_read))
+    Ok(Opened {
+        request,
+        already_read,
+        deflate: deflate.map(|(params, _)| params),
+    })
+}
+
+/// The permessage-deflate offer to accept, if any (RFC 7692 §5), with the
+/// response element that accepts it. A `Sec-WebSocket-Extensions` field
+/// that breaks RFC 6455 §9.1's grammar is declined as a whole: extensions
+/// are optional, so the handshake goes on without them.
+fn accept_deflate(
+    request: &Request,
+    config: &DeflateConfig,
+) -> Option<(DeflateParams, ExtensionOffer)> {
+    let offers = parse_extensions(request.header_values("Sec-WebSocket-Extensions")).ok()?;
+    accept_offer(&offers, config)
 }
 
 /// Reads an HTTP request from `stream`. Returns it with the bytes that came

@@ -12,8 +12,11 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::connection::WebSocket;
+use crate::deflate::DeflateConfig;
+use crate::deflate::codec::extension;
+use crate::engine::Engine;
 use crate::error::{Error, ResponseError};
-use crate::handshake::client::{ClientHandshake, ResponseParser, random_key};
+use crate::handshake::client::{Agreed, ClientHandshake, ResponseParser, random_key};
 use crate::handshake::{HandshakeLimits, Response};
 use crate::message::{Limits, Role};
 use crate::read_head::read_head;
@@ -38,6 +41,10 @@ pub struct ClientConfig {
     /// Print the opening handshake and every frame to stderr, annotated (see
     /// [`crate::trace`]). Default false.
     pub trace: bool,
+    /// permessage-deflate to offer (RFC 7692), or `None` to offer nothing.
+    /// Default [`DeflateConfig::for_client`]: `permessage-deflate;
+    /// client_max_window_bits`, with context takeover.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for ClientConfig {
@@ -49,6 +56,7 @@ impl Default for ClientConfig {
             handshake_limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
             trace: false,
+            deflate: Some(DeflateConfig::for_client()),
         }
     }
 }
@@ -77,17 +85,18 @@ pub fn connect_with(
 ) -> Result<(WebSocket<TcpStream>, Response), Error> {
     let uri = WsUri::parse(uri)?;
     let handshake =
-        ClientHandshake::with_key(&uri, &config.subprotocols, &config.headers, random_key()?)?;
+        ClientHandshake::with_key(&uri, &config.subprotocols, &config.headers, random_key()?)?
+            .with_deflate(config.deflate);
     let stream = open_tcp(&uri, config.handshake_timeout)?;
     let _ = stream.set_nodelay(true);
     stream.set_write_timeout(Some(config.handshake_timeout))?;
     let mut reader = Deadline::new(&stream, Instant::now() + config.handshake_timeout);
     send_request(&mut &stream, &handshake, config.trace)?;
     let (response, already_read) = read_response(&mut reader, config.handshake_limits)?;
-    check_response(&handshake, &response, config.trace)?;
+    let agreed = check_response(&handshake, &response, config.trace)?;
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
-    Ok((open(stream, config, already_read), response))
+    Ok((open(stream, config, &agreed, already_read), response))
 }
 
 /// Performs the client's opening handshake for `uri` over `stream`, which
@@ -100,16 +109,31 @@ pub fn client_handshake<S: Read + Write>(
     config: &ClientConfig,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let handshake =
-        ClientHandshake::with_key(uri, &config.subprotocols, &config.headers, random_key()?)?;
+        ClientHandshake::with_key(uri, &config.subprotocols, &config.headers, random_key()?)?
+            .with_deflate(config.deflate);
     send_request(&mut stream, &handshake, config.trace)?;
     let (response, already_read) = read_response(&mut stream, config.handshake_limits)?;
-    check_response(&handshake, &response, config.trace)?;
-    Ok((open(stream, config, already_read), response))
+    let agreed = check_response(&handshake, &response, config.trace)?;
+    Ok((open(stream, config, &agreed, already_read), response))
 }
 
-/// The connection once the handshake succeeded, traced if asked.
-fn open<S: Read + Write>(stream: S, config: &ClientConfig, already_read: Vec<u8>) -> WebSocket<S> {
-    let mut ws = WebSocket::from_raw(stream, Role::Client, config.limits, already_read);
+/// The connection once the handshake succeeded, compressing if the server
+/// agreed to, traced if asked.
+fn open<S: Read + Write>(
+    stream: S,
+    config: &ClientConfig,
+    agreed: &Agreed,
+    already_read: Vec<u8>,
+) -> WebSocket<S> {
+    let engine = match (&agreed.deflate, &config.deflate) {
+        (Some(params), Some(deflate)) => Engine::with_extension(
+            Role::Client,
+            config.limits,
+            extension(params, Role::Client, deflate.level),
+        ),
+        _ => Engine::new(Role::Client, config.limits),
+    };
+    let mut ws = WebSocket::from_engine(stream, engine, already_read);
     if config.trace {
         ws.set_trace(trace::print_to_stderr(String::new()));
     }
@@ -161,7 +185,7 @@ fn check_response(
     handshake: &ClientHandshake,
     response: &Response,
     trace: bool,
-) -> Result<Option<String>, ResponseError> {
+) -> Result<Agreed, ResponseError> {
     if trace {
         let mut wire = Vec::with_capacity(256);
         response.encode(&mut wire);

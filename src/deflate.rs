@@ -23,6 +23,35 @@ pub struct DeflateConfig {
     pub context_takeover: bool,
 }
 
+/// The compression level of the defaults: zlib's fastest. Messages are
+/// compressed on the connection's own thread, as they are sent.
+const DEFAULT_LEVEL: u32 = 1;
+
+impl DeflateConfig {
+    /// A server's default: a 15-bit window and no context takeover either
+    /// way, so that a connection holds no compression state between
+    /// messages (see `deflate/codec.rs` and the README for the memory and
+    /// the ratio of each setting).
+    pub fn for_server() -> DeflateConfig {
+        DeflateConfig {
+            level: DEFAULT_LEVEL,
+            max_window_bits: 15,
+            context_takeover: false,
+        }
+    }
+
+    /// A client's default: `permessage-deflate; client_max_window_bits`,
+    /// the offer browsers make, with context takeover where the server
+    /// allows it.
+    pub fn for_client() -> DeflateConfig {
+        DeflateConfig {
+            level: DEFAULT_LEVEL,
+            max_window_bits: 15,
+            context_takeover: true,
+        }
+    }
+}
+
 /// What the opening handshake agreed for one connection (RFC 7692 §7.1),
 /// with a window of 15 bits wherever no parameter said otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -269,16 +269,41 @@ fn rfc6455_4_1_client_fails_on_unrequested_subprotocol() {
 
 #[test]
 fn rfc6455_4_1_client_fails_on_unrequested_extension() {
+    // The default client offers permessage-deflate only: any other
+    // extension in the answer was not requested.
     let error = handshake_error(|accept| {
         switching_protocols(accept).replace(
             "\r\n\r\n",
-            "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            "\r\nSec-WebSocket-Extensions: x-unrequested\r\n\r\n",
         )
     });
     assert_eq!(
         error,
-        ResponseError::UnrequestedExtension("permessage-deflate".into())
+        ResponseError::UnrequestedExtension("x-unrequested".into())
     );
+    // A client that offers nothing fails on permessage-deflate too.
+    let addr = fake_server(
+        |_, accept| {
+            switching_protocols(accept)
+                .replace(
+                    "\r\n\r\n",
+                    "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+                )
+                .into_bytes()
+        },
+        hold,
+    );
+    let config = ClientConfig {
+        deflate: None,
+        ..ClientConfig::default()
+    };
+    match connect_with(&format!("ws://{addr}/"), &config) {
+        Err(Error::Response(e)) => assert_eq!(
+            e,
+            ResponseError::UnrequestedExtension("permessage-deflate".into())
+        ),
+        other => panic!("expected a handshake failure, got {other:?}"),
+    }
 }
 
 #[test]

@@ -11,7 +11,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::decode::Decoded;
+use crate::deflate::{DeflateConfig, DeflateParams};
 use crate::error::{ResponseError, UsageError};
+use crate::handshake::deflate_negotiation::{
+    check_response as check_deflate_response, client_offer,
+};
+use crate::handshake::extensions::{encode_extension, parse_extensions};
 use crate::handshake::{
     HandshakeLimits, HeadScanner, Request, Response, WEBSOCKET_VERSION, accept_key,
     httparse_reason, tokens,
@@ -19,8 +24,9 @@ use crate::handshake::{
 use crate::ws_uri::WsUri;
 
 /// Header fields the handshake writes itself, which extra headers may not
-/// replace. `Sec-WebSocket-Extensions` is here because this crate implements
-/// no extension: offering one would let the server turn it on (§9.1).
+/// replace. `Sec-WebSocket-Extensions` is the handshake's to write too: an
+/// extension offered behind its back would be one the connection cannot
+/// speak (§9.1); permessage-deflate is offered with [`ClientHandshake::with_deflate`].
 const HANDSHAKE_HEADERS: [&str; 7] = [
     "Host",
     "Upgrade",
@@ -48,6 +54,17 @@ pub struct ClientHandshake {
     request: Request,
     key: String,
     subprotocols: Vec<String>,
+    /// What permessage-deflate was offered with, if it was.
+    deflate: Option<DeflateConfig>,
+}
+
+/// What the server's answer agreed to, once [`ClientHandshake::check_response`] accepts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Agreed {
+    /// The subprotocol in use, if the server chose one (§4.1 item 6).
+    pub subprotocol: Option<String>,
+    /// permessage-deflate's parameters, if the server accepted our offer.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl ClientHandshake {
@@ -103,7 +120,24 @@ impl ClientHandshake {
             request,
             key,
             subprotocols: subprotocols.to_vec(),
+            deflate: None,
         })
+    }
+
+    /// Offers permessage-deflate as `config` asks (RFC 7692 §5), or nothing
+    /// with `None`.
+    pub fn with_deflate(mut self, config: Option<DeflateConfig>) -> ClientHandshake {
+        self.request
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("Sec-WebSocket-Extensions"));
+        if let Some(config) = &config {
+            let offer = encode_extension(&client_offer(config));
+            self.request
+                .headers
+                .push(("Sec-WebSocket-Extensions".to_owned(), offer.into_bytes()));
+        }
+        self.deflate = config;
+        self
     }
 
     /// The request to send.
@@ -116,9 +150,9 @@ impl ClientHandshake {
         &self.key
     }
 
-    /// Validates the server's answer as RFC 6455 §4.1 lists, and returns the
-    /// subprotocol in use, if the server chose one.
-    pub fn check_response(&self, response: &Response) -> Result<Option<String>, ResponseError> {
+    /// Validates the server's answer as RFC 6455 §4.1 lists, and returns
+    /// what it agreed to: the subprotocol and permessage-deflate, if any.
+    pub fn check_response(&self, response: &Response) -> Result<Agreed, ResponseError> {
         // §4.1 item 1: "If the status code received from the server is not
         // 101, the client handles the response per HTTP [RFC2616] procedures."
         // We report it; a redirect is reported with its target, not followed.
@@ -174,25 +208,36 @@ impl ClientHandshake {
             });
         }
         // §4.1 item 5: an extension "that was not present in the client's
-        // handshake" fails the connection. We offer none, so any does.
-        // (§11.3.2: the field MUST NOT appear more than once either.)
-        if let Some(extensions) = single_header(response, "Sec-WebSocket-Extensions")? {
-            return Err(ResponseError::UnrequestedExtension(lossy(extensions)));
-        }
+        // handshake" fails the connection. (§11.3.2: the field MUST NOT
+        // appear more than once in a response.)
+        let answered = match single_header(response, "Sec-WebSocket-Extensions")? {
+            Some(value) => parse_extensions([value]).map_err(ResponseError::MalformedExtensions)?,
+            None => Vec::new(),
+        };
+        let deflate = match (&self.deflate, answered.first()) {
+            (Some(config), _) => check_deflate_response(config, &answered)?,
+            (None, Some(extension)) => {
+                return Err(ResponseError::UnrequestedExtension(extension.name.clone()));
+            }
+            (None, None) => None,
+        };
         // §4.1 item 6: a subprotocol "that was not present in the client's
         // handshake" fails the connection. §4.2.2: the server sends one value,
         // and §11.3.4: the field "MUST NOT appear more than once".
-        match single_header(response, "Sec-WebSocket-Protocol")? {
-            None => Ok(None),
+        let subprotocol = match single_header(response, "Sec-WebSocket-Protocol")? {
+            None => None,
             Some(chosen) => {
                 let chosen = lossy(chosen).trim().to_owned();
-                if self.subprotocols.contains(&chosen) {
-                    Ok(Some(chosen))
-                } else {
-                    Err(ResponseError::UnrequestedSubprotocol(chosen))
+                if !self.subprotocols.contains(&chosen) {
+                    return Err(ResponseError::UnrequestedSubprotocol(chosen));
                 }
+                Some(chosen)
             }
-        }
+        };
+        Ok(Agreed {
+            subprotocol,
+            deflate,
+        })
     }
 }
 
@@ -395,7 +440,10 @@ mod tests {
         );
         assert_eq!(
             rfc_handshake().check_response(&response),
-            Ok(Some("chat".to_owned()))
+            Ok(Agreed {
+                subprotocol: Some("chat".to_owned()),
+                deflate: None
+            })
         );
     }
 
@@ -612,7 +660,9 @@ mod tests {
             ))
         );
         assert_eq!(
-            handshake.check_response(&with_header("Sec-WebSocket-Protocol", None)),
+            handshake
+                .check_response(&with_header("Sec-WebSocket-Protocol", None))
+                .map(|agreed| agreed.subprotocol),
             Ok(None)
         );
         let mut repeated = parsed(RFC_RESPONSE);
@@ -742,7 +792,7 @@ mod tests {
                 panic!("the server's answer does not parse");
             };
             prop_assert_eq!(used, wire.len());
-            prop_assert_eq!(handshake.check_response(&response), Ok(chosen));
+            prop_assert_eq!(handshake.check_response(&response).map(|a| a.subprotocol), Ok(chosen));
         }
 
         #[test]

@@ -21,11 +21,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub use crate::accept::ServerConfig;
-use crate::accept::{Answers, Refusal, respond_under_deadline, trace_prefix};
+use crate::accept::{Answers, Opened, Refusal, respond_under_deadline, trace_prefix};
 use crate::connection::WebSocket;
+use crate::deflate::DeflateParams;
 use crate::error::{Error, HandshakeError};
 use crate::handshake::{Request, Response};
-use crate::message::Role;
 use crate::trace;
 use crate::transport::{Transport, discard_until_eof};
 
@@ -44,6 +44,8 @@ pub struct Upgraded<'a, T: Transport = TcpStream> {
     pub config: &'a ServerConfig,
     /// With `--trace`: what starts each trace line (the peer's address).
     pub trace_prefix: Option<String>,
+    /// permessage-deflate's parameters, if the handshake agreed to it.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl<'a, T: Transport> Upgraded<'a, T> {
@@ -55,12 +57,8 @@ impl<'a, T: Transport> Upgraded<'a, T> {
         self,
         session: impl FnOnce(&mut WebSocket<T::Ref<'a>>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut ws = WebSocket::from_raw(
-            self.stream.by_ref(),
-            Role::Server,
-            self.config.limits,
-            self.already_read,
-        );
+        let engine = self.config.engine(self.deflate.as_ref());
+        let mut ws = WebSocket::from_engine(self.stream.by_ref(), engine, self.already_read);
         if let Some(prefix) = self.trace_prefix {
             ws.set_trace(trace::print_to_stderr(prefix));
         }
@@ -160,9 +158,14 @@ pub fn handle_connection<T: Transport, S: Service<T>>(
         choose_subprotocol: &|request| {
             (service.choose_subprotocol(request)).or_else(|| config.choose_subprotocol(request))
         },
+        deflate: config.deflate.as_ref(),
     };
     let outcome = match respond_under_deadline(&stream, config, &answers, trace_prefix.as_deref()) {
-        Ok((request, already_read)) => {
+        Ok(Opened {
+            request,
+            already_read,
+            deflate,
+        }) => {
             if config.log {
                 eprintln!("{peer}: connected to {}", request.path);
             }
@@ -171,6 +174,7 @@ pub fn handle_connection<T: Transport, S: Service<T>>(
                 already_read,
                 config,
                 trace_prefix,
+                deflate,
             };
             Ok(service.session(connection, &request))
         }

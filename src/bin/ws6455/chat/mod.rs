@@ -79,7 +79,7 @@ use ws6455::close::CloseCode;
 use ws6455::connection::WebSocket;
 use ws6455::error::Error;
 use ws6455::handshake::{Request, Response};
-use ws6455::message::{Limits, Message, Role};
+use ws6455::message::{Limits, Message};
 use ws6455::server::{ServerConfig, Service, Upgraded};
 use ws6455::split::ReadHalf;
 use ws6455::trace;
@@ -317,6 +317,7 @@ impl Service for Chat {
             already_read,
             config,
             trace_prefix,
+            deflate,
         } = connection;
         let timing = Timing {
             ping_interval: self.config.ping_interval,
@@ -326,7 +327,8 @@ impl Service for Chat {
         };
         let written = AtomicU64::new(0);
         let socket = Socket::new(stream, &written)?;
-        let mut ws = WebSocket::from_raw(socket, Role::Server, config.limits, already_read);
+        let engine = config.engine(deflate.as_ref());
+        let mut ws = WebSocket::from_engine(socket, engine, already_read);
         if let Some(prefix) = trace_prefix {
             ws.set_trace(trace::print_to_stderr(prefix));
         }

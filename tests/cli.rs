@@ -74,6 +74,34 @@ fn client_trace_shows_the_handshake_and_every_frame() {
 }
 
 #[test]
+fn client_and_echo_compress_with_permessage_deflate_unless_told_not_to() {
+    let url = format!("ws://{}/", start_echo());
+    let line = "compress me, compress me, compress me, compress me, compress me\n";
+    let output = ws6455(&["client", "--trace", &url], line.as_bytes());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), line);
+    let trace = text(&output.stderr);
+    for expected in [
+        "> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\n",
+        "< Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\n",
+        "> text FIN=1 RSV1-3=100 opcode=0x1 MASK=1",
+        "< text FIN=1 RSV1-3=100 opcode=0x1 MASK=0",
+    ] {
+        assert!(trace.contains(expected), "{expected:?} in\n{trace}");
+    }
+
+    let output = ws6455(
+        &["client", "--trace", "--no-deflate", &url],
+        line.as_bytes(),
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), line);
+    let trace = text(&output.stderr);
+    assert!(!trace.contains("Sec-WebSocket-Extensions"), "{trace}");
+    assert!(!trace.contains("RSV1-3=100"), "{trace}");
+}
+
+#[test]
 fn client_binary_sends_lines_as_binary_and_shows_them_in_hex() {
     let url = format!("ws://{}/", start_echo());
     let output = ws6455(&["client", "--binary", &url], b"hello\n");

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use ws6455::deflate::DeflateConfig;
 use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
 use ws6455::{ClientConfig, Limits};
 
@@ -41,6 +42,9 @@ enum Command {
         /// stderr, annotated field by field.
         #[arg(long)]
         trace: bool,
+        /// Decline permessage-deflate (RFC 7692), which is accepted by default.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// Connect to a WebSocket server: stdin lines become text messages,
     /// received messages go to stdout. Closes with 1000 at the end of stdin.
@@ -67,6 +71,9 @@ enum Command {
         /// annotated field by field.
         #[arg(long)]
         trace: bool,
+        /// Offer no permessage-deflate (RFC 7692), which is offered by default.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// Explain frames given in hex, byte by byte, and say why an invalid one
     /// is invalid. E.g. `ws6455 decode 81 05 48 65 6c 6c 6f`.
@@ -106,6 +113,9 @@ enum Command {
         /// stderr, annotated field by field.
         #[arg(long)]
         trace: bool,
+        /// Decline permessage-deflate (RFC 7692), which is accepted by default.
+        #[arg(long)]
+        no_deflate: bool,
     },
 }
 
@@ -115,14 +125,17 @@ fn main() -> ExitCode {
         listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
         quiet: false,
         trace: false,
+        no_deflate: false,
     });
     match command {
         Command::Echo {
             listen,
             quiet,
             trace,
+            no_deflate,
         } => {
             let config = ServerConfig {
+                deflate: deflate_unless(no_deflate, DeflateConfig::for_server()),
                 log: !quiet,
                 trace,
                 ..ServerConfig::default()
@@ -139,8 +152,10 @@ fn main() -> ExitCode {
             pong_timeout,
             quiet,
             trace,
+            no_deflate,
         } => {
             let config = ServerConfig {
+                deflate: deflate_unless(no_deflate, DeflateConfig::for_server()),
                 limits: Limits {
                     max_frame_size: max_message,
                     max_message_size: max_message,
@@ -167,6 +182,7 @@ fn main() -> ExitCode {
             ping_interval,
             reconnect,
             trace,
+            no_deflate,
         } => client::run(ClientOptions {
             url,
             binary,
@@ -176,6 +192,7 @@ fn main() -> ExitCode {
                 subprotocols: subprotocol,
                 headers: header,
                 trace,
+                deflate: deflate_unless(no_deflate, DeflateConfig::for_client()),
                 ..ClientConfig::default()
             },
         }),
@@ -226,6 +243,11 @@ fn parse_header(text: &str) -> Result<(String, Vec<u8>), String> {
 }
 
 /// A positive number of seconds, fractions allowed.
+/// `config`, unless `--no-deflate` turned permessage-deflate off.
+fn deflate_unless(no_deflate: bool, config: DeflateConfig) -> Option<DeflateConfig> {
+    (!no_deflate).then_some(config)
+}
+
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>().map(Duration::try_from_secs_f64) {
         Ok(Ok(duration)) if !duration.is_zero() => Ok(duration),

@@ -9,10 +9,10 @@ Reads reports/<mode>/index.json (as written by wstest) and
 
   1. prints the number of cases per outcome, for `behavior` and
      `behaviorClose` separately, and lists every case that is not OK in both;
-  2. POLICY: fails if any case in sections 1-10 is not OK in `behavior` or
+  2. POLICY: fails if any case in sections 1-13 is not OK in `behavior` or
      `behaviorClose`.  7.1.6, 7.13.1 and 7.13.2 are INFORMATIONAL by design
-     and pass when each field is INFORMATIONAL or OK.  Other sections (12, 13:
-     permessage-deflate) are not gated by the policy;
+     and pass when each field is INFORMATIONAL or OK.  Sections 12 and 13
+     (permessage-deflate) are gated too, now that ws6455 speaks it;
   3. EXPECTED: compares {agent: {case: {behavior, behaviorClose}}} with the
      committed expected-results-<mode>.json and fails on any difference (case
      added, missing, or outcome changed).  A missing expected file is a failure.
@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Cases the test suite itself labels INFORMATIONAL (no right or wrong answer).
 INFORMATIONAL_OK = {"7.1.6", "7.13.1", "7.13.2"}
-GATED_SECTIONS = set(range(1, 11))  # sections 1..10
+GATED_SECTIONS = set(range(1, 14))  # sections 1..13 (12, 13: permessage-deflate)
 FIELDS = ("behavior", "behaviorClose")
 
 
@@ -68,7 +68,7 @@ def strip(report):
 
 
 def policy_failures(cases):
-    """Return [(case_id, reason)] for cases violating the sections 1-10 rule."""
+    """Return [(case_id, reason)] for cases violating the sections 1-13 rule."""
     bad = []
     for cid in sorted(cases, key=case_key):
         if section(cid) not in GATED_SECTIONS:
@@ -173,7 +173,7 @@ def main(argv=None):
 
         gated = [c for c in cases if section(c) in GATED_SECTIONS]
         if not gated:
-            print("FAIL: agent %s has no results in sections 1-10" % agent)
+            print("FAIL: agent %s has no results in sections 1-13" % agent)
             failed = True
 
         bad = policy_failures(cases)
@@ -182,7 +182,7 @@ def main(argv=None):
                   if any(cases[c].get(f) != "OK" for f in FIELDS)]
         if not_ok:
             print("  cases not OK (%d):" % len(not_ok))
-            # Outside sections 1-10 only the expected file governs: one line
+            # Outside sections 1-13 only the expected file governs: one line
             # per section and outcome instead of one per case.
             ungated = {}
             for cid in not_ok:
@@ -199,11 +199,11 @@ def main(argv=None):
 
     if policy_bad:
         failed = True
-        print("\nFAIL: %d case(s) in sections 1-10 are not OK:" % len(policy_bad))
+        print("\nFAIL: %d case(s) in sections 1-13 are not OK:" % len(policy_bad))
         for agent, cid, why in policy_bad:
             print("  [%s] %-8s %s" % (agent, cid, why))
     elif not failed:
-        print("\nPolicy: every case in sections 1-10 is OK (or INFORMATIONAL where allowed).")
+        print("\nPolicy: every case in sections 1-13 is OK (or INFORMATIONAL where allowed).")
 
     if args.write_expected:
         write_json(expected_path, actual)

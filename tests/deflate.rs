@@ -3,8 +3,9 @@
 //! sizes, context takeover and fragmentation; and the limits hold while
 //! inflating.
 
-use std::io::IoSlice;
+mod common;
 
+use common::{receive_all, take_output};
 use flate2::{Compress, Compression, FlushCompress};
 use proptest::prelude::*;
 use ws6455::decode::Decoded;
@@ -26,34 +27,6 @@ fn params(server_bits: u8, client_bits: u8, server_nct: bool, client_nct: bool) 
 
 fn engine(role: Role, params: &DeflateParams, limits: Limits) -> Engine {
     Engine::with_extension(role, limits, extension(params, role, 6))
-}
-
-fn take_output(engine: &mut Engine) -> Vec<u8> {
-    let output = engine.output();
-    let mut bytes = Vec::new();
-    while !output.is_empty() {
-        let mut slices = [IoSlice::new(&[]); 8];
-        let n = output.io_slices(&mut slices);
-        let taken: usize = slices[..n].iter().map(|s| s.len()).sum();
-        for slice in &slices[..n] {
-            bytes.extend_from_slice(slice);
-        }
-        output.advance(taken);
-    }
-    bytes
-}
-
-fn receive_all(engine: &mut Engine, wire: &[u8]) -> Result<Vec<Message>, Error> {
-    let mut input = wire.to_vec();
-    let mut messages = Vec::new();
-    loop {
-        let progress = engine.receive(&mut input)?;
-        input.drain(..progress.used);
-        match progress.message {
-            Some(message) => messages.push(message),
-            None => return Ok(messages),
-        }
-    }
 }
 
 /// The frames in `wire`: header and unmasked payload.

@@ -1,45 +1,13 @@
 //! The protocol engine with no I/O at all: bytes in, messages and bytes to
 //! send out; and the hooks an extension plugs into.
 
-use std::io::IoSlice;
+mod common;
 
+use common::{receive_all, take_output};
 use ws6455::engine::Engine;
 use ws6455::extension::{Extension, InboundTransform, OutboundTransform};
 use ws6455::frame::{OpCode, encode_fragment, encode_frame};
 use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, ProtocolError, Role};
-
-/// Takes everything the engine has to send.
-fn take_output(engine: &mut Engine) -> Vec<u8> {
-    let output = engine.output();
-    let mut bytes = Vec::new();
-    while !output.is_empty() {
-        let mut slices = [IoSlice::new(&[]); 8];
-        let n = output.io_slices(&mut slices);
-        let taken: usize = slices[..n].iter().map(|s| s.len()).sum();
-        for slice in &slices[..n] {
-            bytes.extend_from_slice(slice);
-        }
-        output.advance(taken);
-    }
-    bytes
-}
-
-/// Feeds `wire` to the engine and returns every message it completes.
-fn receive_all(engine: &mut Engine, wire: &[u8]) -> Result<Vec<Message>, Error> {
-    let mut input = wire.to_vec();
-    let mut messages = Vec::new();
-    loop {
-        let progress = engine.receive(&mut input)?;
-        input.drain(..progress.used);
-        match progress.message {
-            Some(message) => messages.push(message),
-            None => return Ok(messages),
-        }
-        if engine.is_closed() {
-            return Ok(messages);
-        }
-    }
-}
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

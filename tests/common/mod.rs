@@ -3,15 +3,16 @@
 
 #![allow(dead_code)] // each test file uses its own subset of these helpers
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
+use ws6455::engine::Engine;
 use ws6455::frame::{OpCode, encode_frame};
 use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
-use ws6455::{Limits, Role, WebSocket};
+use ws6455::{Error, Limits, Message, Role, WebSocket};
 
 /// The RFC's example key, and the Accept it must produce.
 pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -198,5 +199,38 @@ impl Drop for Ws6455Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Takes everything the engine has to send.
+pub fn take_output(engine: &mut Engine) -> Vec<u8> {
+    let output = engine.output();
+    let mut bytes = Vec::new();
+    while !output.is_empty() {
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = output.io_slices(&mut slices);
+        let taken: usize = slices[..n].iter().map(|s| s.len()).sum();
+        for slice in &slices[..n] {
+            bytes.extend_from_slice(slice);
+        }
+        output.advance(taken);
+    }
+    bytes
+}
+
+/// Feeds `wire` to the engine and returns every message it completes.
+pub fn receive_all(engine: &mut Engine, wire: &[u8]) -> Result<Vec<Message>, Error> {
+    let mut input = wire.to_vec();
+    let mut messages = Vec::new();
+    loop {
+        let progress = engine.receive(&mut input)?;
+        input.drain(..progress.used);
+        match progress.message {
+            Some(message) => messages.push(message),
+            None => return Ok(messages),
+        }
+        if engine.is_closed() {
+            return Ok(messages);
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::connection::WebSocket;
-use crate::deflate::codec::extension;
+use crate::deflate::codec;
 use crate::deflate::{DeflateConfig, DeflateParams};
 use crate::engine::Engine;
 use crate::error::{Error, HandshakeError, UsageError};
@@ -77,14 +77,7 @@ impl ServerConfig {
     /// The protocol engine for a connection this server accepted, with the
     /// permessage-deflate parameters the handshake agreed, if any.
     pub fn engine(&self, agreed: Option<&DeflateParams>) -> Engine {
-        match (agreed, &self.deflate) {
-            (Some(params), Some(deflate)) => Engine::with_extension(
-                Role::Server,
-                self.limits,
-                extension(params, Role::Server, deflate.level),
-            ),
-            _ => Engine::new(Role::Server, self.limits),
-        }
+        codec::engine(Role::Server, self.limits, agreed, self.deflate.as_ref())
     }
 
     /// The first of [`ServerConfig::subprotocols`] the client offered.

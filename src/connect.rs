@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::connection::WebSocket;
 use crate::deflate::DeflateConfig;
-use crate::deflate::codec::extension;
-use crate::engine::Engine;
+use crate::deflate::codec;
 use crate::error::{Error, ResponseError};
 use crate::handshake::client::{Agreed, ClientHandshake, ResponseParser, random_key};
 use crate::handshake::{HandshakeLimits, Response};
@@ -125,14 +124,12 @@ fn open<S: Read + Write>(
     agreed: &Agreed,
     already_read: Vec<u8>,
 ) -> WebSocket<S> {
-    let engine = match (&agreed.deflate, &config.deflate) {
-        (Some(params), Some(deflate)) => Engine::with_extension(
-            Role::Client,
-            config.limits,
-            extension(params, Role::Client, deflate.level),
-        ),
-        _ => Engine::new(Role::Client, config.limits),
-    };
+    let engine = codec::engine(
+        Role::Client,
+        config.limits,
+        agreed.deflate.as_ref(),
+        config.deflate.as_ref(),
+    );
     let mut ws = WebSocket::from_engine(stream, engine, already_read);
     if config.trace {
         ws.set_trace(trace::print_to_stderr(String::new()));

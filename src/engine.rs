@@ -31,8 +31,9 @@ use crate::message::{Limits, Message, MessageDecoder, MessageRef, Progress, Role
 use crate::outgoing::Outgoing;
 use crate::trace::{Direction, FrameEvent};
 
-/// Past this many unsent bytes, a Ping's Pong replaces the one still waiting
-/// for an earlier Ping instead of queuing behind it (§5.5.3).
+/// Past this many bytes of Pongs queued since the output was last handed to
+/// a writer, a Ping's Pong replaces the one still waiting for an earlier
+/// Ping instead of queuing behind it (§5.5.3).
 const COALESCE_PONGS_PAST: usize = 64 << 10;
 
 /// Where the connection is in its life (RFC 6455 §4, §7).
@@ -209,6 +210,9 @@ pub(crate) struct Sender {
     /// The Pong answering the latest Ping, not yet in `output`: it goes in
     /// before anything queued after it, and when the output is taken.
     pending_pong: Option<(FrameHeader, Vec<u8>)>,
+    /// Bytes of Pongs put in `output` since it was last handed to a writer:
+    /// the answers a peer that does not read has made us pile up.
+    queued_pong_bytes: usize,
     /// A client's masking keys, fetched on its first frame.
     mask_keys: Option<Box<MaskKeys>>,
     outbound: Option<OutboundDebug>,
@@ -222,6 +226,7 @@ impl Sender {
             state: State::Open,
             output: Outgoing::default(),
             pending_pong: None,
+            queued_pong_bytes: 0,
             mask_keys: None,
             outbound: outbound.map(OutboundDebug),
             trace: None,
@@ -231,12 +236,14 @@ impl Sender {
     /// The bytes to send, the pending Pong included.
     pub(crate) fn output(&mut self) -> &mut Outgoing {
         self.queue_pending_pong();
+        self.queued_pong_bytes = 0;
         &mut self.output
     }
 
     #[inline]
     fn queue_pending_pong(&mut self) {
         if let Some((header, payload)) = self.pending_pong.take() {
+            self.queued_pong_bytes += payload.len() + 2;
             self.push(&header, payload);
         }
     }
@@ -285,15 +292,16 @@ impl Sender {
             (Message::Ping(payload), State::Open) => {
                 let header =
                     FrameHeader::new(true, OpCode::Pong, self.mask_key()?, payload.len() as u64);
-                if self.output.len() < COALESCE_PONGS_PAST {
+                if self.queued_pong_bytes < COALESCE_PONGS_PAST {
                     self.queue_pending_pong();
                 }
                 // §5.5.3: "If an endpoint receives a Ping frame and has not
                 // yet sent Pong frame(s) in response to previous Ping
                 // frame(s), the endpoint MAY elect to send a Pong frame for
                 // only the most recently processed Ping frame." It does so
-                // when the peer leaves much unread, so that a peer pinging
-                // without reading cannot make us hold a Pong per Ping.
+                // once Pongs pile up unwritten, so that a peer pinging
+                // without reading cannot make us hold a Pong per Ping; the
+                // data queued around them does not count.
                 self.pending_pong = Some((header, payload.clone()));
             }
             // §5.5.1: "If an endpoint receives a Close frame and did not

@@ -265,7 +265,7 @@ fn rfc6455_5_5_2_every_ping_gets_its_pong_while_the_peer_reads() {
 #[test]
 fn rfc6455_5_5_3_pings_from_a_peer_that_does_not_read_get_only_the_latest_pong() {
     // 20,000 Pings of 100 bytes, nothing written meanwhile: answering each
-    // would queue 2 MB. Past 64 KiB unsent, only the latest Ping's Pong waits.
+    // would queue 2 MB. Past 64 KiB of Pongs unwritten, only the latest waits.
     let mut server = Engine::new(Role::Server, Limits::default());
     for i in 0..20_000u32 {
         let mut payload = vec![0; 100];

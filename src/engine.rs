@@ -29,6 +29,7 @@ use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::frame::{FrameHeader, OpCode};
 use crate::message::{Limits, Message, MessageDecoder, MessageRef, Progress, Role};
 use crate::outgoing::Outgoing;
+use crate::shared_message::SharedMessage;
 use crate::trace::{Direction, FrameEvent};
 
 /// Past this many bytes of Pongs queued since the output was last handed to
@@ -128,6 +129,13 @@ impl Engine {
     /// [`Engine::output`]: the way to send one payload to many connections.
     pub fn send_ref(&mut self, message: MessageRef<'_>) -> Result<(), Error> {
         self.sender.send_ref(message)
+    }
+
+    /// Encodes a message sent on many connections, in the form this
+    /// connection's extension gives it, made once for every connection whose
+    /// extension has the same settings (see [`SharedMessage`]).
+    pub fn send_shared(&mut self, message: &SharedMessage) -> Result<(), Error> {
+        self.sender.send_shared(message)
     }
 
     /// Starts the closing handshake (§7.1.2): queues a Close frame with
@@ -366,14 +374,29 @@ impl Sender {
             return self.send(message.to_message());
         }
         self.check_can_send(opcode, payload.len())?;
-        let mask = self.mask_key()?;
-        let header = FrameHeader::new(true, opcode, mask, payload.len() as u64);
-        self.queue_pending_pong();
-        if let Some(trace) = &self.trace {
-            trace.sent(&header, payload);
+        self.push_copied(opcode, 0, payload)
+    }
+
+    pub(crate) fn send_shared(&mut self, message: &SharedMessage) -> Result<(), Error> {
+        let opcode = message.opcode();
+        let key = match &self.outbound {
+            None => None,
+            Some(outbound) => match outbound.0.shared_key() {
+                Some(key) => Some(key),
+                // The transform's output depends on what it sent before.
+                None => return self.send(message.to_message()),
+            },
+        };
+        self.check_can_send(opcode, message.len())?;
+        match (key, &mut self.outbound) {
+            (Some(key), Some(outbound)) => {
+                let (rsv, payload) = message.form(key, |payload| {
+                    outbound.0.transform(opcode, payload.to_vec())
+                });
+                self.push_copied(opcode, rsv, &payload)
+            }
+            _ => self.push_copied(opcode, 0, message.bytes()),
         }
-        self.output.push_frame_copied(&header, payload);
-        Ok(())
     }
 
     #[inline]
@@ -442,6 +465,21 @@ impl Sender {
         };
         self.queue_pending_pong();
         self.push(&header, payload);
+        Ok(())
+    }
+
+    /// Queues a frame whose payload is copied from `payload`.
+    #[inline]
+    fn push_copied(&mut self, opcode: OpCode, rsv: u8, payload: &[u8]) -> Result<(), Error> {
+        let header = FrameHeader {
+            rsv,
+            ..FrameHeader::new(true, opcode, self.mask_key()?, payload.len() as u64)
+        };
+        self.queue_pending_pong();
+        if let Some(trace) = &self.trace {
+            trace.sent(&header, payload);
+        }
+        self.output.push_frame_copied(&header, payload);
         Ok(())
     }
 

@@ -68,4 +68,16 @@ pub trait OutboundTransform: Send {
     /// the RSV bits to set on its first frame with the payload to send: no
     /// bits and the payload as it was when the transform does not pay.
     fn transform(&mut self, opcode: OpCode, payload: Vec<u8>) -> (u8, Vec<u8>);
+
+    /// A key for this transform's settings when its output depends on
+    /// nothing but the message and those settings (it keeps no state from
+    /// one message to the next): every connection whose transform gives the
+    /// same key would send the same bytes, so a [`SharedMessage`] is
+    /// transformed once for all of them. `None`, the default, when the
+    /// output depends on the messages before.
+    ///
+    /// [`SharedMessage`]: crate::shared_message::SharedMessage
+    fn shared_key(&self) -> Option<u64> {
+        None
+    }
 }

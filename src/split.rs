@@ -32,6 +32,7 @@ use crate::error::Error;
 use crate::message::{Message, MessageRef};
 use crate::outgoing::Outgoing;
 use crate::read_buffer::ReadBuffer;
+use crate::shared_message::SharedMessage;
 
 /// A stream whose two directions can be used from two threads at once.
 pub trait SplitStream: Read + Write {
@@ -263,6 +264,12 @@ impl<S: SplitStream> WriteHalf<S> {
     /// the next flush.
     pub fn queue_ref(&self, message: MessageRef<'_>) -> Result<(), Error> {
         self.shared.sender().send_ref(message)
+    }
+
+    /// Queues a message sent on many connections, for the next flush; see
+    /// [`SharedMessage`] (a compressed form is made once for all of them).
+    pub fn queue_shared(&self, message: &SharedMessage) -> Result<(), Error> {
+        self.shared.sender().send_shared(message)
     }
 
     /// Starts the closing handshake (§7.1.2) with `code` and `reason`, unless

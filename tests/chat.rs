@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
+use ws6455::deflate::DeflateConfig;
 use ws6455::frame::OpCode;
-use ws6455::{CloseCode, CloseFrame, Limits, Message, Role, WebSocket};
+use ws6455::{ClientConfig, CloseCode, CloseFrame, Limits, Message, Role, WebSocket, connect_with};
 
 /// The chat's default limit on a client's message (64 KiB, `--max-message`).
 const DEFAULT_MAX_MESSAGE: usize = 64 << 10;
@@ -101,6 +102,42 @@ fn root_path_joins_the_lobby() {
     let (_second, welcome) = Client::join(addr, "/?tab=2");
     assert_eq!(welcome["room"], "lobby");
     assert_eq!(welcome["users"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn members_with_and_without_permessage_deflate_all_get_each_broadcast() {
+    let (_chat, addr) = start_chat();
+    let uri = format!("ws://{addr}/mixed");
+    let mut members = Vec::new();
+    for deflate in [
+        Some(DeflateConfig::for_client()),
+        None,
+        Some(DeflateConfig::for_client()),
+    ] {
+        let config = ClientConfig {
+            deflate,
+            ..ClientConfig::default()
+        };
+        let (mut ws, response) = connect_with(&uri, &config).unwrap();
+        let agreed = response
+            .header("Sec-WebSocket-Extensions")
+            .is_some_and(|value| value.starts_with(b"permessage-deflate"));
+        assert_eq!(agreed, deflate.is_some());
+        let name = next_event(&mut ws)["you"].as_str().unwrap().to_owned();
+        members.push((ws, name));
+    }
+    // Everyone has heard every join once the last member's join arrives.
+    let last = members[2].1.clone();
+    for (ws, _) in &mut members[..2] {
+        while next_event(ws)["user"] != last.as_str() {}
+    }
+    // Long enough to be compressed, once for both members that negotiated it.
+    let text = "the same words again and again, ".repeat(40);
+    members[1].0.send(Message::Text(text.clone())).unwrap();
+    let expected = message("mixed", &members[1].1, &text);
+    for (ws, _) in &mut members {
+        assert_eq!(next_event(ws), expected);
+    }
 }
 
 #[test]

@@ -230,6 +230,12 @@ impl OutboundTransform for Deflater {
             (0, payload)
         }
     }
+
+    fn shared_key(&self) -> Option<u64> {
+        // Without context takeover each message is compressed from an empty
+        // window, so the level and the window size decide the output.
+        (!self.takeover).then(|| u64::from(self.kind.level) << 8 | u64::from(self.kind.window_bits))
+    }
 }
 
 /// Our inflater (the inbound side).

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use ws6455::SharedMessage;
 
 /// One server-to-client message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,12 +39,16 @@ pub(crate) enum Event<'a> {
 }
 
 impl Event<'_> {
-    /// The event as the text of a message, serialized once and shared by
-    /// every outbox it is pushed to.
-    pub(crate) fn json(&self) -> Arc<str> {
+    /// The event as a text message, serialized once and shared by every
+    /// outbox it is pushed to (and compressed once for all of them, where
+    /// their connections' permessage-deflate settings agree).
+    pub(crate) fn message(&self) -> Arc<SharedMessage> {
+        Arc::new(SharedMessage::text(self.json()))
+    }
+
+    fn json(&self) -> String {
         // Serializing strings and lists of strings has no failure case.
-        let json = serde_json::to_string(self).expect("chat events serialize to JSON");
-        json.into()
+        serde_json::to_string(self).expect("chat events serialize to JSON")
     }
 }
 

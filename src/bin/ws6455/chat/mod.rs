@@ -75,6 +75,7 @@ use std::time::Duration;
 use event::{Event, MAX_ROOM_LEN, is_name};
 use outbox::{Outbox, Refused, Socket, Timing};
 use room::{Membership, QUEUE_FULL, Rooms};
+use ws6455::SharedMessage;
 use ws6455::close::CloseCode;
 use ws6455::connection::WebSocket;
 use ws6455::error::Error;
@@ -206,14 +207,14 @@ impl Chat {
                 format!("unknown command /{command}; the only command is /nick NAME")
             }
         };
-        let error = Event::Error { reason: &refusal }.json();
+        let error = Event::Error { reason: &refusal }.message();
         push_or_close(outbox, &error, timing);
     }
 }
 
 /// Queues an event for this connection alone, closing it with 1008 if its
 /// queue is full.
-fn push_or_close(outbox: &Outbox, event: &Arc<str>, timing: &Timing) {
+fn push_or_close(outbox: &Outbox, event: &Arc<SharedMessage>, timing: &Timing) {
     if outbox.push(event) == Err(Refused::Full) {
         outbox.close(
             CloseCode::POLICY_VIOLATION,

@@ -1,16 +1,18 @@
 //! A connection's outgoing side: a queue of events bounded by bytes, and the
 //! writer thread that drains it into the connection's [`WriteHalf`].
 //!
-//! Every event is one JSON text, serialized once and shared (`Arc<str>`) by
-//! the outboxes of everyone it goes to. [`Outbox::push`] never blocks: it
+//! Every event is one JSON text, serialized once and shared (an
+//! `Arc<SharedMessage>`) by the outboxes of everyone it goes to, and
+//! compressed at most once for all of them where their permessage-deflate
+//! settings agree. [`Outbox::push`] never blocks: it
 //! takes the outbox's lock, appends, and wakes the writer if it sleeps. If
 //! the events queued or being written would exceed the capacity, it refuses
 //! with [`Refused::Full`] and the caller closes the connection: a client
 //! that stops reading costs its room nothing but that refusal.
 //!
 //! The writer thread is the only one that waits on the peer. It takes a
-//! batch of events, queues each on the connection ([`WriteHalf::queue_ref`]
-//! copies the shared text behind its frame header), and flushes them in one
+//! batch of events, queues each on the connection ([`WriteHalf::queue_shared`]
+//! copies the shared text, or its compressed form, behind its frame header), and flushes them in one
 //! write; their bytes count against the outbox until that flush is done.
 //! The read half's automatic answers (a Pong, the reply to the peer's Close,
 //! the Close that fails the connection) are queued on the same connection,
@@ -46,10 +48,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use ws6455::SharedMessage;
 use ws6455::close::CloseCode;
 use ws6455::close_frame::CloseFrame;
 use ws6455::error::Error;
-use ws6455::message::{Message, MessageRef};
+use ws6455::message::Message;
 use ws6455::split::{SplitStream, WriteHalf};
 
 /// The writer takes at most this many events from the queue per flush.
@@ -179,7 +182,7 @@ enum Liveness {
 
 #[derive(Debug)]
 struct State {
-    queue: VecDeque<Arc<str>>,
+    queue: VecDeque<Arc<SharedMessage>>,
     /// Bytes of events queued, plus those taken by the writer and not yet written.
     bytes: usize,
     phase: Phase,
@@ -224,7 +227,7 @@ pub(crate) struct Outbox {
 
 /// What the writer does next.
 enum Task {
-    Write(Vec<Arc<str>>),
+    Write(Vec<Arc<SharedMessage>>),
     /// Send what the read half queued.
     Flush,
     Ping,
@@ -260,7 +263,7 @@ impl Outbox {
     }
 
     /// Queues an event for the writer. Never blocks.
-    pub(crate) fn push(&self, event: &Arc<str>) -> Result<(), Refused> {
+    pub(crate) fn push(&self, event: &Arc<SharedMessage>) -> Result<(), Refused> {
         let mut state = self.lock();
         if !matches!(state.phase, Phase::Open) {
             return Err(Refused::Closing);
@@ -349,7 +352,7 @@ impl Outbox {
                         // Refused once the read half has answered the
                         // peer's Close or failed the connection: the rest
                         // is not sent, and the flush sends that Close.
-                        if write.queue_ref(MessageRef::Text(event)).is_err() {
+                        if write.queue_shared(event).is_err() {
                             break;
                         }
                     }

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::chat::event::{Event, MAX_NAME_LEN, is_name};
 use crate::chat::outbox::{Outbox, Refused};
+use ws6455::SharedMessage;
 use ws6455::close::CloseCode;
 
 /// The close reason of a member whose outgoing queue overflowed.
@@ -136,12 +137,12 @@ impl Rooms {
             you: &guest,
             users: members.iter().map(|m| m.name.as_str()).collect(),
         }
-        .json();
+        .message();
         let join = Event::Join {
             room: &room.name,
             user: &guest,
         }
-        .json();
+        .message();
         room.deliver(
             &mut members,
             [(Audience::Only(id), welcome), (Audience::AllBut(id), join)],
@@ -167,7 +168,7 @@ impl Rooms {
                 room: &room.name,
                 user: &member.name,
             }
-            .json();
+            .message();
             room.deliver(&mut members, [(Audience::Everyone, leave)]);
         }
         if members.is_empty() {
@@ -205,7 +206,7 @@ impl Membership {
             from: &self.name,
             text,
         }
-        .json();
+        .message();
         let mut members = lock(&self.room.members);
         if members.iter().any(|m| m.id == self.id) {
             self.room
@@ -234,7 +235,7 @@ impl Membership {
             from: &self.name,
             to,
         }
-        .json();
+        .message();
         self.room
             .deliver(&mut members, [(Audience::Everyone, nick)]);
         self.name = to.to_owned();
@@ -250,7 +251,7 @@ impl Room {
     fn deliver<const N: usize>(
         &self,
         members: &mut Vec<Member>,
-        events: [(Audience, Arc<str>); N],
+        events: [(Audience, Arc<SharedMessage>); N],
     ) {
         let mut pending = VecDeque::from(events);
         while let Some((audience, event)) = pending.pop_front() {
@@ -277,7 +278,7 @@ impl Room {
                     room: &self.name,
                     user,
                 }
-                .json();
+                .message();
                 pending.push_back((Audience::Everyone, leave));
             }
         }

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::message::{Limits, Message, MessageRef, Role};
 use crate::outgoing::Outgoing;
 use crate::read_buffer::ReadBuffer;
-use crate::trace::FrameEvent;
+use crate::trace::TraceEvent;
 
 /// A message whose payload is at least this large is written as soon as it
 /// is queued, straight from its own buffer.
@@ -60,10 +60,10 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Shows `observe` every frame this connection sends or receives from now
-    /// on: its header and the start of its payload, unmasked (see
-    /// [`FrameEvent`]). [`crate::trace::print_to_stderr`] is the observer
+    /// on: its header and the start of its payload, unmasked, and each
+    /// message compressed, whole (see [`TraceEvent`]). [`crate::trace::print_to_stderr`] is the observer
     /// behind `ws6455 --trace`. Without one, nothing is spent on tracing.
-    pub fn set_trace(&mut self, observe: impl FnMut(&FrameEvent<'_>) + Send + 'static) {
+    pub fn set_trace(&mut self, observe: impl FnMut(&TraceEvent<'_>) + Send + 'static) {
         self.engine.set_trace(observe);
     }
 

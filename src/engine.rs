@@ -30,7 +30,7 @@ use crate::frame::{FrameHeader, OpCode};
 use crate::message::{Limits, Message, MessageDecoder, MessageRef, Progress, Role};
 use crate::outgoing::Outgoing;
 use crate::shared_message::SharedMessage;
-use crate::trace::{Direction, FrameEvent};
+use crate::trace::{CompressedMessage, Direction, FrameEvent, TraceEvent};
 
 /// Past this many bytes of Pongs queued since the output was last handed to
 /// a writer, a Ping's Pong replaces the one still waiting for an earlier
@@ -74,6 +74,7 @@ impl Engine {
             receiver: Receiver {
                 decoder: MessageDecoder::new(role, limits),
                 trace: None,
+                transformed_wire_len: None,
             },
             sender: Sender::new(role, None),
         }
@@ -87,6 +88,7 @@ impl Engine {
             receiver: Receiver {
                 decoder,
                 trace: None,
+                transformed_wire_len: None,
             },
             sender: Sender::new(role, Some(extension.outbound)),
         }
@@ -94,7 +96,7 @@ impl Engine {
 
     /// Shows `observe` every frame sent or received from now on (see
     /// [`crate::trace`]).
-    pub fn set_trace(&mut self, observe: impl FnMut(&FrameEvent<'_>) + Send + 'static) {
+    pub fn set_trace(&mut self, observe: impl FnMut(&TraceEvent<'_>) + Send + 'static) {
         let trace = Trace(Arc::new(Mutex::new(Box::new(observe))));
         self.sender.trace = Some(trace.clone());
         self.receiver.trace = Some(trace);
@@ -190,22 +192,50 @@ impl Engine {
 pub(crate) struct Receiver {
     decoder: MessageDecoder,
     trace: Option<Trace>,
+    /// With a trace: the payload bytes so far of a message arriving with an
+    /// extension's bits (compressed), to show beside its length inflated.
+    transformed_wire_len: Option<u64>,
 }
 
 impl Receiver {
     pub(crate) fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
-        match &self.trace {
-            None => self.decoder.decode(input),
-            Some(trace) => self
-                .decoder
-                .decode_observed(input, &mut |header, payload_start| {
-                    trace.show(&FrameEvent {
-                        direction: Direction::Received,
-                        header: *header,
-                        payload_start,
-                    })
-                }),
+        let Some(trace) = &self.trace else {
+            return self.decoder.decode(input);
+        };
+        let wire_len = &mut self.transformed_wire_len;
+        let progress = self
+            .decoder
+            .decode_observed(input, &mut |header, payload_start| {
+                match header.opcode {
+                    OpCode::Text | OpCode::Binary if header.rsv != 0 => {
+                        *wire_len = Some(header.payload_len);
+                    }
+                    OpCode::Text | OpCode::Binary => *wire_len = None,
+                    OpCode::Continuation => {
+                        if let Some(len) = wire_len {
+                            *len += header.payload_len;
+                        }
+                    }
+                    OpCode::Close | OpCode::Ping | OpCode::Pong => {}
+                }
+                trace.show(&TraceEvent::Frame(FrameEvent {
+                    direction: Direction::Received,
+                    header: *header,
+                    payload_start,
+                }))
+            })?;
+        let data = match &progress.message {
+            Some(Message::Text(text)) => Some((OpCode::Text, text.as_bytes())),
+            Some(Message::Binary(data)) => Some((OpCode::Binary, data.as_slice())),
+            _ => None,
+        };
+        if let Some((opcode, payload)) = data {
+            if let Some(wire_len) = self.transformed_wire_len.take() {
+                let lens = (wire_len, payload.len() as u64);
+                trace.compressed(Direction::Received, opcode, lens, payload);
+            }
         }
+        Ok(progress)
     }
 }
 
@@ -358,7 +388,19 @@ impl Sender {
         };
         self.check_can_send(opcode, payload.len())?;
         let (rsv, payload) = match &mut self.outbound {
-            Some(outbound) if !opcode.is_control() => outbound.0.transform(opcode, payload),
+            Some(outbound) if !opcode.is_control() => match &self.trace {
+                None => outbound.0.transform(opcode, payload),
+                Some(trace) => {
+                    let len = payload.len() as u64;
+                    let start = payload[..payload.len().min(MAX_CONTROL_PAYLOAD)].to_vec();
+                    let (rsv, payload) = outbound.0.transform(opcode, payload);
+                    if rsv != 0 {
+                        let wire_len = payload.len() as u64;
+                        trace.compressed(Direction::Sent, opcode, (wire_len, len), &start);
+                    }
+                    (rsv, payload)
+                }
+            },
             _ => (0, payload),
         };
         self.queue_frame(opcode, rsv, payload)
@@ -503,7 +545,7 @@ impl fmt::Debug for OutboundDebug {
 }
 
 /// What a trace observer is.
-type Observer = Box<dyn FnMut(&FrameEvent<'_>) + Send>;
+type Observer = Box<dyn FnMut(&TraceEvent<'_>) + Send>;
 
 /// The observer [`Engine::set_trace`] installs, shared by both sides.
 #[derive(Clone)]
@@ -516,7 +558,7 @@ impl fmt::Debug for Trace {
 }
 
 impl Trace {
-    fn show(&self, event: &FrameEvent<'_>) {
+    fn show(&self, event: &TraceEvent<'_>) {
         // A panicking observer leaves nothing half-done that matters here.
         let mut observe = self.0.lock().unwrap_or_else(|p| p.into_inner());
         observe(event);
@@ -524,11 +566,24 @@ impl Trace {
 
     /// Reports a frame we are about to send, before it is masked.
     fn sent(&self, header: &FrameHeader, payload: &[u8]) {
-        self.show(&FrameEvent {
+        self.show(&TraceEvent::Frame(FrameEvent {
             direction: Direction::Sent,
             header: *header,
             payload_start: &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)],
-        });
+        }));
+    }
+
+    /// Reports a message sent or received compressed, with its lengths on
+    /// the wire and inflated and the start of its payload inflated.
+    fn compressed(&self, direction: Direction, opcode: OpCode, lens: (u64, u64), start: &[u8]) {
+        let (wire_len, len) = lens;
+        self.show(&TraceEvent::Compressed(CompressedMessage {
+            direction,
+            opcode,
+            wire_len,
+            len,
+            start: &start[..start.len().min(MAX_CONTROL_PAYLOAD)],
+        }));
     }
 }
 

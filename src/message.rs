@@ -383,13 +383,15 @@ impl MessageDecoder {
         // per-message extension's bits belong on the first frame of a data
         // message only (RFC 7692 §6.1).
         if header.rsv != 0 {
-            let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
-            let allowed = match &self.extension {
-                Some((bits, _)) if starts_message => *bits,
-                _ => 0,
-            };
-            if header.rsv & !allowed != 0 {
-                return Err(ProtocolError::ReservedBitsSet(header.rsv & !allowed));
+            let owned = self.extension.as_ref().map_or(0, |(bits, _)| *bits);
+            if header.rsv & !owned != 0 {
+                return Err(ProtocolError::ReservedBitsSet(header.rsv & !owned));
+            }
+            if !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+                return Err(ProtocolError::ExtensionBitsNotOnFirstFrame {
+                    bits: header.rsv,
+                    opcode: header.opcode,
+                });
             }
         }
         // RFC 6455 §5.1: "The server MUST close the connection upon receiving

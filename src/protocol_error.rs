@@ -11,8 +11,17 @@ use crate::opcode::OpCode;
 /// the connection (§7.1.7) with the close code [`ProtocolError::close_code`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProtocolError {
-    /// §5.2: RSV1–3 set (the bits, as `0b0RRR`) with no extension negotiated.
+    /// §5.2: RSV1–3 set (the bits, as `0b0RRR`) with no extension negotiated
+    /// that defines them.
     ReservedBitsSet(u8),
+    /// RFC 7692 §6.1: a negotiated per-message extension's bits on a frame
+    /// other than the first of a data message.
+    ExtensionBitsNotOnFirstFrame {
+        /// The bits, as `0b0RRR`.
+        bits: u8,
+        /// The frame's opcode: a continuation or a control frame.
+        opcode: OpCode,
+    },
     /// §5.2: opcodes 3–7 and 11–15 are reserved.
     ReservedOpcode(u8),
     /// §5.2: the most significant bit of a 64-bit payload length MUST be 0.
@@ -73,6 +82,7 @@ impl ProtocolError {
                 CloseCode::MESSAGE_TOO_BIG
             }
             ProtocolError::ReservedBitsSet(_)
+            | ProtocolError::ExtensionBitsNotOnFirstFrame { .. }
             | ProtocolError::ReservedOpcode(_)
             | ProtocolError::PayloadLengthTopBitSet
             | ProtocolError::NonMinimalLength(_)
@@ -108,6 +118,7 @@ impl ProtocolError {
             }
             ProtocolError::InvalidCloseCode(_) => "RFC 6455 §7.4.1",
             ProtocolError::InvalidCompressedData => "RFC 7692 §7.2.2",
+            ProtocolError::ExtensionBitsNotOnFirstFrame { .. } => "RFC 7692 §6.1",
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 "RFC 6455 §10.4"
             }
@@ -115,17 +126,27 @@ impl ProtocolError {
     }
 }
 
+/// The RSV bits set in `bits` (`0b0RRR`), by name: `RSV2 and RSV3`.
+fn rsv_names(bits: u8) -> String {
+    let names: Vec<&str> = [(0b100, "RSV1"), (0b010, "RSV2"), (0b001, "RSV3")]
+        .into_iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| name)
+        .collect();
+    names.join(" and ")
+}
+
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProtocolError::ReservedBitsSet(bits) => {
-                let names: Vec<&str> = [(0b100, "RSV1"), (0b010, "RSV2"), (0b001, "RSV3")]
-                    .into_iter()
-                    .filter(|(bit, _)| bits & bit != 0)
-                    .map(|(_, name)| name)
-                    .collect();
-                write!(f, "{} set but no extension negotiated", names.join(" and "))
+                write!(f, "{} set but no extension negotiated", rsv_names(*bits))
             }
+            ProtocolError::ExtensionBitsNotOnFirstFrame { bits, opcode } => write!(
+                f,
+                "{} set on a {opcode} frame: the extension marks the first frame of a message only",
+                rsv_names(*bits)
+            ),
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             ProtocolError::PayloadLengthTopBitSet => {
                 f.write_str("most significant bit of 64-bit payload length set")
@@ -179,5 +200,15 @@ mod tests {
             ProtocolError::ReservedBitsSet(0b011).to_string(),
             "RSV2 and RSV3 set but no extension negotiated (RFC 6455 §5.2)"
         );
+        let misplaced = ProtocolError::ExtensionBitsNotOnFirstFrame {
+            bits: 0b100,
+            opcode: OpCode::Continuation,
+        };
+        assert_eq!(
+            misplaced.to_string(),
+            "RSV1 set on a continuation frame: the extension marks the first frame of a \
+             message only (RFC 7692 §6.1)"
+        );
+        assert_eq!(misplaced.close_code(), CloseCode::PROTOCOL_ERROR);
     }
 }

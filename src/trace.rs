@@ -11,6 +11,16 @@
 //! < close FIN=1 RSV1-3=000 opcode=0x8 MASK=0 len=2 (7-bit) payload: 03 e8 = 1000 normal closure
 //! ```
 //!
+//! A message sent or received compressed (permessage-deflate, RSV1 set on
+//! its first frame) is shown once more, whole, as a [`CompressedMessage`]:
+//! its size on the wire beside its size inflated, and the start of the text.
+//! A sent one is shown before its frame, a received one after its last:
+//!
+//! ```text
+//! > compressed text message (RSV1): 256 bytes inflated, 32 on the wire (12.5 %): "the same words a"
+//! > text FIN=1 RSV1-3=100 opcode=0x1 MASK=1 key=488a30ef len=32 (7-bit) payload: 2a c9 48 55 28 4e cc 4d 55 28 cf 2f 4a 29 56 48 … (first 16 of 32) |*.HU(N.MU(./J)VH|
+//! ```
+//!
 //! The words beside each field are the ones `ws6455 decode` uses when it
 //! explains a frame byte by byte.
 //!
@@ -39,6 +49,68 @@ impl Direction {
         match self {
             Direction::Sent => ">",
             Direction::Received => "<",
+        }
+    }
+}
+
+/// What a trace shows: each frame, and each compressed message whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceEvent<'a> {
+    /// A frame sent or received.
+    Frame(FrameEvent<'a>),
+    /// A message sent or received compressed.
+    Compressed(CompressedMessage<'a>),
+}
+
+impl fmt::Display for TraceEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceEvent::Frame(frame) => frame.fmt(f),
+            TraceEvent::Compressed(message) => message.fmt(f),
+        }
+    }
+}
+
+/// A data message sent or received compressed by permessage-deflate
+/// (RFC 7692 §6: RSV1 on its first frame).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompressedMessage<'a> {
+    /// Which way it went.
+    pub direction: Direction,
+    /// [`OpCode::Text`] or [`OpCode::Binary`].
+    pub opcode: OpCode,
+    /// The payload bytes on the wire, across all its frames.
+    pub wire_len: u64,
+    /// The message's length inflated: what the application sent or received.
+    pub len: u64,
+    /// The start of the message inflated.
+    pub start: &'a [u8],
+}
+
+impl fmt::Display for CompressedMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} compressed {} message (RSV1): {} bytes inflated, {} on the wire",
+            self.direction.arrow(),
+            self.opcode,
+            self.len,
+            self.wire_len,
+        )?;
+        if self.len > 0 {
+            write!(
+                f,
+                " ({:.1} %)",
+                self.wire_len as f64 * 100.0 / self.len as f64
+            )?;
+        }
+        if self.start.is_empty() {
+            return Ok(());
+        }
+        let shown = &self.start[..self.start.len().min(PREVIEW_LEN)];
+        match self.opcode {
+            OpCode::Text => write!(f, ": {}", text_preview(shown)),
+            _ => write!(f, ": {}", ascii_preview(shown)),
         }
     }
 }
@@ -86,19 +158,23 @@ impl fmt::Display for FrameEvent<'_> {
         if (shown.len() as u64) < h.payload_len {
             write!(f, " … (first {} of {})", shown.len(), h.payload_len)?;
         }
+        // A data frame with an extension's bits carries the extension's
+        // form of the payload (compressed), not text.
+        let transformed = h.rsv != 0 && !h.opcode.is_control();
         match h.opcode {
             OpCode::Close => write!(f, " = {}", close_summary(self.payload_start)),
             OpCode::Binary => write!(f, " {}", ascii_preview(shown)),
+            _ if transformed => write!(f, " {}", ascii_preview(shown)),
             _ => write!(f, " {}", text_preview(shown)),
         }
     }
 }
 
-/// An observer that prints each frame's line to stderr after `prefix` (e.g.
+/// An observer that prints each event's line to stderr after `prefix` (e.g.
 /// the peer's address), for [`WebSocket::set_trace`].
 ///
 /// [`WebSocket::set_trace`]: crate::WebSocket::set_trace
-pub fn print_to_stderr(prefix: String) -> impl FnMut(&FrameEvent<'_>) + Send + Sync + 'static {
+pub fn print_to_stderr(prefix: String) -> impl FnMut(&TraceEvent<'_>) + Send + Sync + 'static {
     move |event| eprintln!("{prefix}{event}")
 }
 
@@ -180,6 +256,32 @@ mod tests {
         assert!(
             line(Direction::Received, h, b"ab")
                 .contains("len=256 (16-bit) payload: 61 62 … (first 2 of 256) \"ab\"")
+        );
+    }
+
+    #[test]
+    fn rfc7692_6_compressed_message_shows_both_sizes() {
+        let message = CompressedMessage {
+            direction: Direction::Received,
+            opcode: OpCode::Text,
+            wire_len: 7,
+            len: 5,
+            start: b"Hello",
+        };
+        assert_eq!(
+            message.to_string(),
+            "< compressed text message (RSV1): 5 bytes inflated, 7 on the wire (140.0 %): \"Hello\""
+        );
+        let mut h = header(OpCode::Text, None, 7);
+        h.rsv = 0b100;
+        assert_eq!(
+            line(
+                Direction::Received,
+                h,
+                &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+            ),
+            "< text FIN=1 RSV1-3=100 opcode=0x1 MASK=0 len=7 (7-bit) \
+             payload: f2 48 cd c9 c9 07 00 |.H.....|"
         );
     }
 

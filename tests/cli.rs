@@ -144,6 +144,22 @@ fn decode_explains_the_rfc_examples() {
 }
 
 #[test]
+fn decode_deflate_inflates_a_compressed_message() {
+    // RFC 7692 §7.2.3.1: "Hello" compressed, as a server sends it.
+    let hello = "c1 07 f2 48 cd c9 c9 07 00";
+    let output = ws6455(&["decode", "--deflate", hello], b"");
+    assert!(output.status.success());
+    assert!(
+        text(&output.stdout).ends_with(
+            "valid: a whole text message, compressed: 7 bytes on the wire, \
+             inflated to 5 bytes, \"Hello\"\n"
+        ),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
 fn decode_says_why_a_frame_is_invalid() {
     let output = ws6455(&["decode", "c1 02 68 69"], b"");
     assert!(output.status.success());

@@ -262,14 +262,27 @@ fn rfc7692_7_2_2_corrupt_compressed_data_fails_with_1007() {
 #[test]
 fn rfc7692_6_1_rsv1_on_a_continuation_or_control_frame_is_1002() {
     let compressed = compress(b"hello hello hello hello");
-    for wire in [
-        [
-            client_frame(false, 0b100, OpCode::Text, &compressed[..4]),
-            client_frame(true, 0b100, OpCode::Continuation, &compressed[4..]),
-        ]
-        .concat(),
-        client_frame(true, 0b100, OpCode::Ping, b""),
-        client_frame(true, 0b010, OpCode::Text, &compressed),
+    let on = |opcode| ProtocolError::ExtensionBitsNotOnFirstFrame {
+        bits: 0b100,
+        opcode,
+    };
+    for (wire, expected) in [
+        (
+            [
+                client_frame(false, 0b100, OpCode::Text, &compressed[..4]),
+                client_frame(true, 0b100, OpCode::Continuation, &compressed[4..]),
+            ]
+            .concat(),
+            on(OpCode::Continuation),
+        ),
+        (
+            client_frame(true, 0b100, OpCode::Ping, b""),
+            on(OpCode::Ping),
+        ),
+        (
+            client_frame(true, 0b010, OpCode::Text, &compressed),
+            ProtocolError::ReservedBitsSet(0b010),
+        ),
     ] {
         let mut server = engine(
             Role::Server,
@@ -278,12 +291,13 @@ fn rfc7692_6_1_rsv1_on_a_continuation_or_control_frame_is_1002() {
         );
         let result = receive_all(&mut server, &wire);
         assert!(
-            matches!(
-                result,
-                Err(Error::Protocol(ProtocolError::ReservedBitsSet(_)))
-            ),
+            matches!(&result, Err(Error::Protocol(error)) if *error == expected),
             "{result:?}"
         );
+        assert_eq!(expected.close_code().0, 1002);
+        let close = frames(&take_output(&mut server)).pop().unwrap();
+        assert_eq!(close.0.opcode, OpCode::Close);
+        assert_eq!(close.1[..2], 1002u16.to_be_bytes());
     }
 }
 

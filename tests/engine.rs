@@ -167,20 +167,34 @@ fn rfc6455_5_2_extension_bits_only_on_the_first_frame_of_a_data_message() {
         Some(KEY),
         b"b",
     );
-    let cases = [
+    let misplaced = [
         (
             [
                 with_rsv(first.clone(), 0b100),
                 with_rsv(continuation.clone(), 0b100),
             ]
             .concat(),
-            0b100,
+            OpCode::Continuation,
         ),
-        (with_rsv(masked(OpCode::Ping, b""), 0b100), 0b100),
+        (with_rsv(masked(OpCode::Ping, b""), 0b100), OpCode::Ping),
+    ];
+    for (wire, on) in misplaced {
+        let mut server = xor_engine(Role::Server, Limits::default(), 1);
+        let result = receive_all(&mut server, &wire);
+        assert!(
+            matches!(
+                result,
+                Err(Error::Protocol(ProtocolError::ExtensionBitsNotOnFirstFrame { bits: 0b100, opcode }))
+                    if opcode == on
+            ),
+            "{result:?}"
+        );
+    }
+    let reserved = [
         (with_rsv(masked(OpCode::Text, b"x"), 0b010), 0b010),
         (with_rsv(masked(OpCode::Text, b"x"), 0b101), 0b001),
     ];
-    for (wire, refused) in cases {
+    for (wire, refused) in reserved {
         let mut server = xor_engine(Role::Server, Limits::default(), 1);
         let result = receive_all(&mut server, &wire);
         assert!(

@@ -9,20 +9,21 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use common::*;
+use ws6455::deflate::DeflateConfig;
 use ws6455::frame::{OpCode, encode_frame};
 use ws6455::server::ServerConfig;
-use ws6455::trace::FrameEvent;
+use ws6455::trace::TraceEvent;
 use ws6455::{CloseCode, Error, Limits, Message, Role, WebSocket, connect};
 
 /// An observer that keeps each trace line, and the lines it kept.
 fn collector() -> (
-    impl FnMut(&FrameEvent<'_>) + Send + Sync + 'static,
+    impl FnMut(&TraceEvent<'_>) + Send + Sync + 'static,
     Arc<Mutex<Vec<String>>>,
 ) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let kept = Arc::clone(&lines);
     (
-        move |event: &FrameEvent<'_>| kept.lock().unwrap().push(event.to_string()),
+        move |event: &TraceEvent<'_>| kept.lock().unwrap().push(event.to_string()),
         lines,
     )
 }
@@ -96,7 +97,7 @@ fn trace_shows_a_frame_that_breaks_a_rule_then_the_close_it_causes() {
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert_eq!(
         lines[0],
-        "< text FIN=1 RSV1-3=100 opcode=0x1 MASK=0 len=2 (7-bit) payload: 68 69 \"hi\""
+        "< text FIN=1 RSV1-3=100 opcode=0x1 MASK=0 len=2 (7-bit) payload: 68 69 |hi|"
     );
     assert!(
         lines[1].contains(
@@ -105,6 +106,47 @@ fn trace_shows_a_frame_that_breaks_a_rule_then_the_close_it_causes() {
         "{}",
         lines[1]
     );
+}
+
+#[test]
+fn rfc7692_6_trace_shows_a_compressed_message_with_both_sizes() {
+    let config = ServerConfig {
+        deflate: Some(DeflateConfig::for_server()),
+        ..quiet_config()
+    };
+    let addr = start_server(config, ws6455::server::echo::Echo);
+    let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
+    let (observe, lines) = collector();
+    ws.set_trace(observe);
+    let text = "the same words again and again, ".repeat(40);
+    ws.send(Message::Text(text.clone())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text(text));
+
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let sent = "> compressed text message (RSV1): 1280 bytes inflated, ";
+    let received = "< compressed text message (RSV1): 1280 bytes inflated, ";
+    assert!(lines[0].starts_with(sent), "{}", lines[0]);
+    assert!(lines[0].ends_with(": \"the same words a\""), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with("> text FIN=1 RSV1-3=100 "),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("< text FIN=1 RSV1-3=100 "),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].starts_with(received), "{}", lines[3]);
+    // The sizes on the wire are the frames' lengths.
+    for (message, frame) in [(&lines[0], &lines[1]), (&lines[3], &lines[2])] {
+        let wire_len = message[sent.len()..].split(' ').next().unwrap();
+        assert!(
+            frame.contains(&format!(" len={wire_len} ")),
+            "{message}\n{frame}"
+        );
+    }
 }
 
 #[test]

@@ -14,6 +14,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::annotate::{ascii_preview, close_summary, hex, hex_compact, length_field, text_preview};
 use ws6455::decode::Decoded;
+use ws6455::deflate::DeflateParams;
+use ws6455::deflate::codec;
 use ws6455::frame::{FrameHeader, LengthEncoding, OpCode};
 use ws6455::handshake::{WEBSOCKET_GUID, accept_key, accept_key_sha1};
 use ws6455::mask::apply_mask;
@@ -78,27 +80,61 @@ pub(crate) fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
     Ok(bytes)
 }
 
+/// Which extension the frames were sent with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Negotiated {
+    /// None: every RSV bit must be 0.
+    Nothing,
+    /// permessage-deflate (RFC 7692), with 15-bit windows and context
+    /// takeover, so that any sequence of compressed messages inflates.
+    Deflate,
+}
+
+/// permessage-deflate as `ws6455 decode --deflate` assumes it: the largest
+/// windows, and the compressor's context kept from message to message
+/// (RFC 7692 §7.1.1). Messages compressed without context takeover inflate
+/// the same way.
+const DECODE_DEFLATE: DeflateParams = DeflateParams {
+    server_no_context_takeover: false,
+    client_no_context_takeover: false,
+    server_max_window_bits: 15,
+    client_max_window_bits: 15,
+};
+
 /// Explains `bytes` as a sequence of frames, field by field, until they end
 /// or a frame breaks a rule. Frames are judged as the receiver would judge
 /// them; which end sent them is read from the first frame's MASK bit.
-pub(crate) fn explain_frames(bytes: &[u8]) -> String {
+pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
     let mut out = String::new();
     let masked = bytes.get(1).is_some_and(|b| b & 0x80 != 0);
     // The receiver of masked frames is a server, of unmasked ones a client.
     let receiver = if masked { Role::Server } else { Role::Client };
-    // The protocol's rules, not this crate's size limits (§10.4), are the judge here.
-    let unlimited = Limits {
+    // The protocol's rules, not this crate's size limits (§10.4), are the
+    // judge here; but a compressed message is inflated only up to the
+    // default message limit, so that a few bytes cannot ask for gigabytes.
+    let limits = Limits {
         max_frame_size: u64::MAX,
-        max_message_size: u64::MAX,
+        max_message_size: match negotiated {
+            Negotiated::Nothing => u64::MAX,
+            Negotiated::Deflate => Limits::default().max_message_size,
+        },
     };
-    let mut decoder = MessageDecoder::new(receiver, unlimited);
+    let mut decoder = match negotiated {
+        Negotiated::Nothing => MessageDecoder::new(receiver, limits),
+        Negotiated::Deflate => {
+            let deflate = codec::extension(&DECODE_DEFLATE, receiver, 0);
+            MessageDecoder::with_extension(receiver, limits, deflate.rsv_bits, deflate.inbound)
+        }
+    };
+    // The payload bytes so far of a compressed message, while one is open.
+    let mut compressed_len: Option<u64> = None;
     let mut message_open = false;
     let mut at = 0;
     let mut number = 1;
     while at < bytes.len() {
         let rest = &bytes[at..];
         let _ = writeln!(out, "frame {number}, from byte {at}:");
-        explain_header_bytes(&mut out, at, rest);
+        explain_header_bytes(&mut out, at, rest, negotiated);
         let (header, header_len) = match FrameHeader::decode(rest) {
             Err(e) => {
                 verdict_invalid(&mut out, &e);
@@ -116,11 +152,19 @@ pub(crate) fn explain_frames(bytes: &[u8]) -> String {
         let available = rest.len() - header_len;
         let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
         let present = available.min(payload_len);
+        if !header.opcode.is_control() {
+            compressed_len = match (header.opcode, compressed_len) {
+                (OpCode::Continuation, Some(len)) => Some(len + header.payload_len),
+                (OpCode::Text | OpCode::Binary, _) if header.rsv != 0 => Some(header.payload_len),
+                _ => None,
+            };
+        }
         explain_payload(
             &mut out,
             at + header_len,
             &header,
             &rest[header_len..header_len + present],
+            compressed_len.is_some(),
         );
         let mut frame = rest[..header_len + present].to_vec();
         match decoder.decode(&mut frame) {
@@ -137,33 +181,51 @@ pub(crate) fn explain_frames(bytes: &[u8]) -> String {
             }
             Ok(progress) => {
                 let _ = write!(out, "  valid");
-                match progress.message {
-                    Some(Message::Text(text)) => {
+                match (progress.message, compressed_len) {
+                    (Some(Message::Text(text)), Some(wire_len)) => {
+                        let _ = writeln!(
+                            out,
+                            ": a whole text message, compressed: {wire_len} bytes on the wire, \
+                             inflated to {} bytes, {}",
+                            text.len(),
+                            text_preview(text.as_bytes())
+                        );
+                    }
+                    (Some(Message::Binary(data)), Some(wire_len)) => {
+                        let _ = writeln!(
+                            out,
+                            ": a whole binary message, compressed: {wire_len} bytes on the wire, \
+                             inflated to {} bytes, {}",
+                            data.len(),
+                            ascii_preview(&data[..data.len().min(PAYLOAD_SHOWN)])
+                        );
+                    }
+                    (Some(Message::Text(text)), None) => {
                         let _ = writeln!(
                             out,
                             ": a whole text message, {}",
                             text_preview(text.as_bytes())
                         );
                     }
-                    Some(Message::Binary(data)) => {
+                    (Some(Message::Binary(data)), None) => {
                         let _ = writeln!(out, ": a whole binary message of {} bytes", data.len());
                     }
-                    Some(Message::Ping(_)) => {
+                    (Some(Message::Ping(_)), _) => {
                         let _ = writeln!(
                             out,
                             ": a ping; the receiver answers with a pong carrying the same data (RFC 6455 §5.5.2)"
                         );
                     }
-                    Some(Message::Pong(_)) => {
+                    (Some(Message::Pong(_)), _) => {
                         let _ = writeln!(out, ": a pong");
                     }
-                    Some(Message::Close(_)) => {
+                    (Some(Message::Close(_)), _) => {
                         let _ = writeln!(
                             out,
                             ": a close; the receiver answers with a close if it has not sent one (RFC 6455 §5.5.1)"
                         );
                     }
-                    None => {
+                    (None, _) => {
                         let _ = writeln!(out, ": the message continues in a later frame");
                     }
                 }
@@ -186,7 +248,7 @@ pub(crate) fn explain_frames(bytes: &[u8]) -> String {
 
 /// The header's fields, from whatever of them `rest` holds. `at` is the
 /// frame's offset, for byte numbers.
-fn explain_header_bytes(out: &mut String, at: usize, rest: &[u8]) {
+fn explain_header_bytes(out: &mut String, at: usize, rest: &[u8], negotiated: Negotiated) {
     let Some(&first) = rest.first() else {
         return;
     };
@@ -209,10 +271,12 @@ fn explain_header_bytes(out: &mut String, at: usize, rest: &[u8]) {
     field(
         out,
         &format!("RSV1-3={rsv:03b}"),
-        if rsv == 0 {
-            "no extension bits"
-        } else {
-            "extension bits: MUST be 0 unless an extension defines them (RFC 6455 §5.2)"
+        match (rsv, negotiated) {
+            (0, _) => "no extension bits",
+            (0b100, Negotiated::Deflate) => {
+                "RSV1: the message is compressed, if this is its first frame (RFC 7692 §6)"
+            }
+            _ => "extension bits: MUST be 0 unless an extension defines them (RFC 6455 §5.2)",
         },
     );
     field(out, &format!("opcode={opcode:#x}"), opcode_name(opcode));
@@ -294,8 +358,15 @@ fn field(out: &mut String, name_and_value: &str, meaning: &str) {
 }
 
 /// The payload: where it is, as sent, unmasked, and what it says.
-/// `payload` is the part of it present in the input.
-fn explain_payload(out: &mut String, at: usize, header: &FrameHeader, payload: &[u8]) {
+/// `payload` is the part of it present in the input; `compressed` says it
+/// belongs to a compressed message.
+fn explain_payload(
+    out: &mut String,
+    at: usize,
+    header: &FrameHeader,
+    payload: &[u8],
+    compressed: bool,
+) {
     if header.payload_len == 0 {
         let _ = writeln!(out, "  no payload");
         return;
@@ -338,6 +409,7 @@ fn explain_payload(out: &mut String, at: usize, header: &FrameHeader, payload: &
     }
     let meaning = match header.opcode {
         OpCode::Close => close_summary(&unmasked),
+        _ if compressed => String::from("DEFLATE data (RFC 1951), inflated below"),
         OpCode::Binary => ascii_preview(&unmasked[..shown]),
         _ => text_preview(&unmasked[..shown]),
     };
@@ -408,7 +480,79 @@ mod tests {
     }
 
     fn explain(hex: &str) -> String {
-        explain_frames(&parse_hex(hex).unwrap())
+        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Nothing)
+    }
+
+    fn inflate(hex: &str) -> String {
+        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Deflate)
+    }
+
+    #[test]
+    fn decode_deflate_inflates_the_examples_of_rfc_7692_7_2_3() {
+        let hello = "0xc1 0x07 0xf2 0x48 0xcd 0xc9 0xc9 0x07 0x00";
+        let out = inflate(hello);
+        assert!(
+            out.contains("RSV1-3=100  RSV1: the message is compressed"),
+            "{out}"
+        );
+        assert!(
+            out.contains("DEFLATE data (RFC 1951), inflated below"),
+            "{out}"
+        );
+        let whole = |wire_len| {
+            format!(
+                "valid: a whole text message, compressed: {wire_len} bytes on the wire, \
+                 inflated to 5 bytes, \"Hello\"\n"
+            )
+        };
+        assert!(out.ends_with(&whole(7)), "{out}");
+        // Without permessage-deflate the same frame breaks RFC 6455 §5.2.
+        assert!(explain(hello).contains("invalid: RSV1 set but no extension negotiated"));
+        for (section, wire, wire_len) in [
+            (
+                "7.2.3.1, in two fragments",
+                "0x41 0x03 0xf2 0x48 0xcd 0x80 0x04 0xc9 0xc9 0x07 0x00",
+                7,
+            ),
+            (
+                "7.2.3.2, the second message",
+                "0xc1 0x07 0xf2 0x48 0xcd 0xc9 0xc9 0x07 0x00 0xc1 0x05 0xf2 0x00 0x11 0x00 0x00",
+                5,
+            ),
+            (
+                "7.2.3.3",
+                "0xc1 0x0b 0x00 0x05 0x00 0xfa 0xff 0x48 0x65 0x6c 0x6c 0x6f 0x00",
+                11,
+            ),
+            (
+                "7.2.3.4",
+                "0xc1 0x08 0xf3 0x48 0xcd 0xc9 0xc9 0x07 0x00 0x00",
+                8,
+            ),
+        ] {
+            let out = inflate(wire);
+            assert!(out.ends_with(&whole(wire_len)), "§{section}:\n{out}");
+        }
+    }
+
+    #[test]
+    fn decode_deflate_refuses_rsv1_on_a_continuation_frame() {
+        let out = inflate("0x41 0x03 0xf2 0x48 0xcd 0xc0 0x04 0xc9 0xc9 0x07 0x00");
+        assert!(
+            out.ends_with(
+                "invalid: RSV1 set on a continuation frame: the extension marks the first \
+                 frame of a message only (RFC 7692 §6.1); the receiver fails the connection \
+                 with close code 1002 (protocol error)\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn corrupt_compressed_data_is_invalid() {
+        let out = inflate("0xc1 0x03 0xff 0xff 0xff");
+        assert!(out.contains("invalid: "), "{out}");
+        assert!(out.contains("close code 1007"), "{out}");
     }
 
     #[test]
@@ -502,7 +646,7 @@ mod tests {
     fn rfc6455_5_7_256_and_65536_byte_binary_messages() {
         let mut frame = vec![0x82, 0x7E, 0x01, 0x00];
         frame.extend(std::iter::repeat_n(0xAB, 256));
-        let out = explain_frames(&frame);
+        let out = explain_frames(&frame, Negotiated::Nothing);
         assert!(
             out.contains("length=126  the length is in the next 2 bytes (16-bit field)"),
             "{out}"
@@ -620,7 +764,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo= (the SHA-1 in base64)
     proptest::proptest! {
         #[test]
         fn explaining_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
-            let _ = explain_frames(&bytes);
+            let _ = explain_frames(&bytes, Negotiated::Nothing);
         }
     }
 }

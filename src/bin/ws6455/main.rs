@@ -18,7 +18,7 @@ use ws6455::{ClientConfig, Limits};
 
 use crate::chat::{Chat, ChatConfig};
 use crate::client::ClientOptions;
-use crate::explain::{explain_accept_key, explain_frames, parse_hex};
+use crate::explain::{Negotiated, explain_accept_key, explain_frames, parse_hex};
 
 /// A strict WebSocket (RFC 6455) implementation, and servers built on it.
 #[derive(Parser, Debug)]
@@ -81,6 +81,10 @@ enum Command {
         /// The bytes: `81 05 48`, `0x81 0x05 0x48`, `810548` or the RFC's `0x0100`.
         #[arg(required = true, num_args = 1.., value_name = "HEX")]
         hex: Vec<String>,
+        /// The frames were sent with permessage-deflate (RFC 7692): inflate
+        /// compressed messages (RSV1) and show their text.
+        #[arg(long)]
+        deflate: bool,
     },
     /// Compute the Sec-WebSocket-Accept for a Sec-WebSocket-Key, step by step.
     AcceptKey {
@@ -196,9 +200,13 @@ fn main() -> ExitCode {
                 ..ClientConfig::default()
             },
         }),
-        Command::Decode { hex } => match parse_hex(&hex.join(" ")) {
+        Command::Decode { hex, deflate } => match parse_hex(&hex.join(" ")) {
             Ok(bytes) => {
-                print!("{}", explain_frames(&bytes));
+                let negotiated = match deflate {
+                    true => Negotiated::Deflate,
+                    false => Negotiated::Nothing,
+                };
+                print!("{}", explain_frames(&bytes, negotiated));
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -28,7 +28,7 @@ use crate::extension::{Extension, InboundTransform, OutboundTransform};
 use crate::frame::OpCode;
 use crate::message::{Limits, Role};
 
-/// RFC 7692 §6: permessage-deflate's bit, "the RSV1 bit [...] is set" on
+/// RFC 7692 §6: the RSV1 bit is the "Per-Message Compressed" bit, set on
 /// the first frame of a compressed message.
 const RSV1: u8 = 0b100;
 
@@ -202,8 +202,9 @@ impl Deflater {
         if self.takeover {
             self.context = Some(context);
         } else {
-            // RFC 7692 §7.1.1.1: with no context takeover, each message
-            // starts from an empty window.
+            // RFC 7692 §7.2.1: with no context takeover agreed, the sender
+            // "MUST start compressing each new message with an empty LZ77
+            // sliding window".
             context.reset();
             give_back(&DEFLATE_POOL, kind, context);
         }
@@ -263,7 +264,7 @@ impl Inflater {
         let context = self
             .context
             .get_or_insert_with(|| Inflater::new_context(kind));
-        let start_in = context.total_in();
+        let mut consumed = 0;
         loop {
             if out.len() == out.capacity() {
                 // Room for the next step, growing as a Vec does but never
@@ -274,10 +275,11 @@ impl Inflater {
                 out.reserve_exact(target.saturating_sub(out.len()).max(1));
             }
             let (in_before, out_before) = (context.total_in(), context.total_out());
-            let consumed = (in_before - start_in) as usize;
             let status = context
                 .decompress_vec(&input[consumed..], out, FlushDecompress::Sync)
                 .map_err(|_| ProtocolError::InvalidCompressedData)?;
+            let progress = context.total_in() > in_before || context.total_out() > out_before;
+            consumed += (context.total_in() - in_before) as usize;
             if out.len() as u64 > limit {
                 return Err(ProtocolError::MessageTooLarge {
                     len: out.len() as u64,
@@ -286,16 +288,19 @@ impl Inflater {
             }
             if status == Status::StreamEnd {
                 // The peer ended its DEFLATE stream (a block with BFINAL
-                // set): the next message starts a new one.
+                // set, RFC 7692 §7.2.3.4): what follows starts a new one,
+                // in this message (the tail appended to it) or the next.
                 context.reset(false);
-                return Ok(());
+                if consumed == input.len() {
+                    return Ok(());
+                }
+                continue;
             }
-            let all_in = (context.total_in() - start_in) as usize == input.len();
+            let all_in = consumed == input.len();
             let room_left = out.len() < out.capacity();
             if all_in && room_left {
                 return Ok(());
             }
-            let progress = context.total_in() > in_before || context.total_out() > out_before;
             if !progress && room_left {
                 // Input left, room left, and nothing came of it.
                 return Err(ProtocolError::InvalidCompressedData);

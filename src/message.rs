@@ -381,7 +381,7 @@ impl MessageDecoder {
         // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an extension is
         // negotiated that defines meanings for non-zero values." A
         // per-message extension's bits belong on the first frame of a data
-        // message only (RFC 7692 §6.1).
+        // message only (RFC 7692 §6).
         if header.rsv != 0 {
             let owned = self.extension.as_ref().map_or(0, |(bits, _)| *bits);
             if header.rsv & !owned != 0 {

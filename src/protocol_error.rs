@@ -14,7 +14,7 @@ pub enum ProtocolError {
     /// §5.2: RSV1–3 set (the bits, as `0b0RRR`) with no extension negotiated
     /// that defines them.
     ReservedBitsSet(u8),
-    /// RFC 7692 §6.1: a negotiated per-message extension's bits on a frame
+    /// RFC 7692 §6: a negotiated per-message extension's bits on a frame
     /// other than the first of a data message.
     ExtensionBitsNotOnFirstFrame {
         /// The bits, as `0b0RRR`.
@@ -118,7 +118,7 @@ impl ProtocolError {
             }
             ProtocolError::InvalidCloseCode(_) => "RFC 6455 §7.4.1",
             ProtocolError::InvalidCompressedData => "RFC 7692 §7.2.2",
-            ProtocolError::ExtensionBitsNotOnFirstFrame { .. } => "RFC 7692 §6.1",
+            ProtocolError::ExtensionBitsNotOnFirstFrame { .. } => "RFC 7692 §6",
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 "RFC 6455 §10.4"
             }
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(
             misplaced.to_string(),
             "RSV1 set on a continuation frame: the extension marks the first frame of a \
-             message only (RFC 7692 §6.1)"
+             message only (RFC 7692 §6)"
         );
         assert_eq!(misplaced.close_code(), CloseCode::PROTOCOL_ERROR);
     }

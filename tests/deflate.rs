@@ -146,6 +146,37 @@ proptest! {
 }
 
 #[test]
+fn rfc7692_6_control_frames_are_never_compressed() {
+    // PMCEs "operate only on data messages": RSV1 never on a control frame,
+    // whose payload goes as it is, however compressible.
+    let compressible = vec![b'a'; 120];
+    let mut server = engine(
+        Role::Server,
+        &params(15, 15, false, false),
+        Limits::default(),
+    );
+    server.send(Message::Ping(compressible.clone())).unwrap();
+    server.send(Message::Pong(compressible.clone())).unwrap();
+    server
+        .send(Message::Binary(compressible.repeat(4)))
+        .unwrap();
+    server.close(ws6455::CloseCode::NORMAL, "bye").unwrap();
+    let sent = frames(&take_output(&mut server));
+    let seen: Vec<(OpCode, u8)> = sent.iter().map(|(h, _)| (h.opcode, h.rsv)).collect();
+    assert_eq!(
+        seen,
+        [
+            (OpCode::Ping, 0),
+            (OpCode::Pong, 0),
+            (OpCode::Binary, 0b100),
+            (OpCode::Close, 0),
+        ]
+    );
+    assert_eq!(sent[0].1, compressible);
+    assert_eq!(sent[1].1, compressible);
+}
+
+#[test]
 fn rfc7692_7_2_3_6_an_empty_message_is_the_single_octet_0x00() {
     let agreed = params(15, 15, true, true);
     let mut server = engine(Role::Server, &agreed, Limits::default());
@@ -162,6 +193,121 @@ fn rfc7692_7_2_3_6_an_empty_message_is_the_single_octet_0x00() {
         &client_frame(true, 0b100, OpCode::Text, &[0x00]),
     );
     assert_eq!(received.unwrap(), [Message::Text(String::new())]);
+}
+
+/// RFC 7692 §7.2.3.1: "Hello" compressed into one DEFLATE block, the sync
+/// flush's tail removed.
+const HELLO_ONE_BLOCK: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+fn hello() -> Message {
+    Message::Text("Hello".into())
+}
+
+#[test]
+fn rfc7692_7_2_3_1_hello_in_one_block_whole_and_in_two_fragments() {
+    // The RFC's frames, as a server sends them: whole, then "if the
+    // fragments are 3 and 4 octets", RSV1 on the first frame only.
+    let wire = [
+        &[0xc1, 0x07][..],
+        &HELLO_ONE_BLOCK,
+        &[0x41, 0x03, 0xf2, 0x48, 0xcd],
+        &[0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00],
+    ]
+    .concat();
+    for agreed in [params(15, 15, false, false), params(15, 15, true, true)] {
+        let mut client = engine(Role::Client, &agreed, Limits::default());
+        assert_eq!(receive_all(&mut client, &wire).unwrap(), [hello(), hello()]);
+    }
+}
+
+#[test]
+fn rfc7692_7_2_3_2_the_second_hello_refers_to_the_first() {
+    // Without client_no_context_takeover agreed, the client "can compress
+    // the payload of the next message into fewer bytes by referencing the
+    // history in the LZ77 sliding window"; the server must keep that window
+    // (§7.2.2).
+    let agreed = params(15, 15, false, false);
+    let mut server = engine(Role::Server, &agreed, Limits::default());
+    let wire = [
+        client_frame(true, 0b100, OpCode::Text, &HELLO_ONE_BLOCK),
+        client_frame(true, 0b100, OpCode::Text, &[0xf2, 0x00, 0x11, 0x00, 0x00]),
+    ]
+    .concat();
+    assert_eq!(receive_all(&mut server, &wire).unwrap(), [hello(), hello()]);
+    // With it agreed, the client compresses the second into the same bytes.
+    let agreed = params(15, 15, false, true);
+    let mut server = engine(Role::Server, &agreed, Limits::default());
+    let wire = [
+        client_frame(true, 0b100, OpCode::Text, &HELLO_ONE_BLOCK),
+        client_frame(true, 0b100, OpCode::Text, &HELLO_ONE_BLOCK),
+    ]
+    .concat();
+    assert_eq!(receive_all(&mut server, &wire).unwrap(), [hello(), hello()]);
+}
+
+#[test]
+fn rfc7692_7_2_3_3_a_block_with_no_compression() {
+    let wire = [
+        0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+    ];
+    let mut client = engine(
+        Role::Client,
+        &params(15, 15, false, false),
+        Limits::default(),
+    );
+    assert_eq!(receive_all(&mut client, &wire).unwrap(), [hello()]);
+}
+
+#[test]
+fn rfc7692_7_2_3_4_a_block_with_bfinal_set() {
+    // "Hello" in a block with BFINAL set, then the octet that lets it be
+    // inflated like any other message.
+    let wire = [0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    // §7.2.3.1's "Hello", after it: the stream that BFINAL ended is over, and
+    // with context takeover too the next message inflates from a new one.
+    let next = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    for agreed in [params(15, 15, false, false), params(15, 15, true, true)] {
+        let mut client = engine(Role::Client, &agreed, Limits::default());
+        assert_eq!(receive_all(&mut client, &wire).unwrap(), [hello()]);
+        assert_eq!(receive_all(&mut client, &wire).unwrap(), [hello()]);
+        assert_eq!(receive_all(&mut client, &next).unwrap(), [hello()]);
+    }
+}
+
+#[test]
+fn rfc7692_7_2_3_5_two_deflate_blocks_in_one_message() {
+    let wire = [
+        &[0xc1, 0x0d][..],
+        &[0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff],
+        &[0xca, 0xc9, 0xc9, 0x07, 0x00],
+    ]
+    .concat();
+    let mut client = engine(
+        Role::Client,
+        &params(15, 15, false, false),
+        Limits::default(),
+    );
+    assert_eq!(receive_all(&mut client, &wire).unwrap(), [hello()]);
+}
+
+#[test]
+fn rfc7692_7_2_3_6_an_empty_last_fragment_ends_a_message() {
+    // A sender compressing as the data comes keeps the sync flush's tail on
+    // a fragment that is not the last; with nothing left when the data
+    // ends, the last fragment is an empty block less its tail: 0x00.
+    let mut first = HELLO_ONE_BLOCK.to_vec();
+    first.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    let wire = [
+        client_frame(false, 0b100, OpCode::Text, &first),
+        client_frame(true, 0, OpCode::Continuation, &[0x00]),
+    ]
+    .concat();
+    let mut server = engine(
+        Role::Server,
+        &params(15, 15, false, false),
+        Limits::default(),
+    );
+    assert_eq!(receive_all(&mut server, &wire).unwrap(), [hello()]);
 }
 
 #[test]
@@ -260,7 +406,7 @@ fn rfc7692_7_2_2_corrupt_compressed_data_fails_with_1007() {
 }
 
 #[test]
-fn rfc7692_6_1_rsv1_on_a_continuation_or_control_frame_is_1002() {
+fn rfc7692_6_rsv1_on_a_continuation_or_control_frame_is_1002() {
     let compressed = compress(b"hello hello hello hello");
     let on = |opcode| ProtocolError::ExtensionBitsNotOnFirstFrame {
         bits: 0b100,

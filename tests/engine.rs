@@ -155,7 +155,7 @@ fn with_rsv(mut wire: Vec<u8>, rsv: u8) -> Vec<u8> {
 
 #[test]
 fn rfc6455_5_2_extension_bits_only_on_the_first_frame_of_a_data_message() {
-    // RFC 7692 §6.1: RSV1 on a continuation or a control frame is an error,
+    // RFC 7692 §6: RSV1 on a continuation or a control frame is an error,
     // and RSV2/RSV3 stay reserved.
     let mut first = Vec::new();
     encode_fragment(&mut first, false, OpCode::Text, Some(KEY), b"a");

@@ -1,6 +1,6 @@
-//! Keeps RFC6455.md true: every function it names as enforcing a
-//! requirement exists, every test it names as proving one is a test, and
-//! every test named after a section of the RFC is listed in it.
+//! Keeps RFC6455.md and RFC7692.md true: every function they name as
+//! enforcing a requirement exists, every test they name as proving one is a
+//! test, and every test named after a section of an RFC is listed in its file.
 
 use std::collections::HashSet;
 use std::fs;
@@ -66,7 +66,7 @@ fn code_spans(cell: &str) -> Vec<&str> {
     cell.split('`').skip(1).step_by(2).collect()
 }
 
-/// For every table in RFC6455.md: the cells of the columns called `column`.
+/// For every table in `markdown`: the cells of the columns called `column`.
 fn column_cells<'a>(markdown: &'a str, column: &str) -> Vec<(usize, &'a str)> {
     let mut cells = Vec::new();
     let mut index = None;
@@ -88,23 +88,37 @@ fn column_cells<'a>(markdown: &'a str, column: &str) -> Vec<(usize, &'a str)> {
     cells
 }
 
-fn rfc6455_md() -> String {
-    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("RFC6455.md")).unwrap()
+/// Each traceability file, the prefix of the tests named after a section of
+/// its RFC, and fewer rows than its tables surely have.
+const FILES: [(&str, &str, usize); 2] = [
+    ("RFC6455.md", "rfc6455_", 50),
+    ("RFC7692.md", "rfc7692_", 15),
+];
+
+fn read(file: &str) -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap()
+}
+
+/// The cells of `column` in `file`, which must have more than `rows` of them.
+fn cells_of<'a>(file: &str, markdown: &'a str, column: &str, rows: usize) -> Vec<(usize, &'a str)> {
+    let cells = column_cells(markdown, column);
+    assert!(cells.len() > rows, "{file}: the tables were not found");
+    cells
 }
 
 #[test]
 fn every_enforcing_function_exists() {
     let declared = declared();
-    let markdown = rfc6455_md();
-    let cells = column_cells(&markdown, "enforced by");
-    assert!(cells.len() > 50, "the tables were not found");
-    for (line, cell) in cells {
-        for span in code_spans(cell) {
-            for segment in span.split("::") {
-                assert!(
-                    declared.items.contains(segment),
-                    "RFC6455.md line {line}: `{span}` is not in the code ({segment:?})"
-                );
+    for (file, _, rows) in FILES {
+        let markdown = read(file);
+        for (line, cell) in cells_of(file, &markdown, "enforced by", rows) {
+            for span in code_spans(cell) {
+                for segment in span.split("::") {
+                    assert!(
+                        declared.items.contains(segment),
+                        "{file} line {line}: `{span}` is not in the code ({segment:?})"
+                    );
+                }
             }
         }
     }
@@ -113,28 +127,30 @@ fn every_enforcing_function_exists() {
 #[test]
 fn every_proving_test_exists() {
     let declared = declared();
-    let markdown = rfc6455_md();
-    let cells = column_cells(&markdown, "proved by");
-    assert!(cells.len() > 50, "the tables were not found");
-    for (line, cell) in cells {
-        for span in code_spans(cell) {
-            assert!(
-                declared.tests.contains(span),
-                "RFC6455.md line {line}: `{span}` is not a test"
-            );
+    for (file, _, rows) in FILES {
+        let markdown = read(file);
+        for (line, cell) in cells_of(file, &markdown, "proved by", rows) {
+            for span in code_spans(cell) {
+                assert!(
+                    declared.tests.contains(span),
+                    "{file} line {line}: `{span}` is not a test"
+                );
+            }
         }
     }
 }
 
 #[test]
 fn every_test_named_after_a_section_is_listed() {
-    let markdown = rfc6455_md();
-    let mut missing: Vec<String> = declared()
-        .tests
-        .into_iter()
-        .filter(|name| name.starts_with("rfc6455_"))
-        .filter(|name| !markdown.contains(&format!("`{name}`")))
-        .collect();
-    missing.sort();
-    assert!(missing.is_empty(), "not in RFC6455.md: {missing:#?}");
+    let tests = declared().tests;
+    for (file, prefix, _) in FILES {
+        let markdown = read(file);
+        let mut missing: Vec<&String> = tests
+            .iter()
+            .filter(|name| name.starts_with(prefix))
+            .filter(|name| !markdown.contains(&format!("`{name}`")))
+            .collect();
+        missing.sort();
+        assert!(missing.is_empty(), "not in {file}: {missing:#?}");
+    }
 }

@@ -536,10 +536,11 @@ impl Element {
     }
 }
 
-/// A window-bits value. RFC 7692 §7.1.2.1 and §7.1.2.2: "a decimal integer
-/// value without leading zeroes between 8 to 15, inclusive", so exactly one
-/// of `8` … `15`: not `08`, `+9` or `9.0`. A quoted-string value arrives
-/// here unescaped (RFC 6455 §9.1), so `"10"` is 10.
+/// A window-bits value. RFC 7692 §7.1.2.1: "a decimal integer value without
+/// leading zeroes between 8 to 15, inclusive" (§7.1.2.2 the same, without the
+/// comma), so exactly one of `8` … `15`: not `08`, `+9` or `9.0`. A
+/// quoted-string value arrives here unescaped (RFC 6455 §9.1), so `"10"` is
+/// 10.
 fn parse_window_bits(
     parameter: DeflateParameter,
     value: &Option<String>,

@@ -472,7 +472,7 @@ mod tests {
             parse(&["permessage-foo; use_y"]).unwrap(),
             [foo(&[("use_y", None)])]
         );
-        // "The value may be quoted-string."
+        // §5.1: the same value may be sent quoted.
         for value in ["x=10", "x=\"10\""] {
             assert_eq!(
                 parse(&[&format!("permessage-foo; {value}")]).unwrap(),

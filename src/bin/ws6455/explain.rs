@@ -541,7 +541,7 @@ mod tests {
         assert!(
             out.ends_with(
                 "invalid: RSV1 set on a continuation frame: the extension marks the first \
-                 frame of a message only (RFC 7692 §6.1); the receiver fails the connection \
+                 frame of a message only (RFC 7692 §6); the receiver fails the connection \
                  with close code 1002 (protocol error)\n"
             ),
             "{out}"

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ws6455::deflate::DeflateConfig;
 use ws6455::frame::{OpCode, encode_frame};
 
 /// The servers compared.
@@ -20,20 +21,35 @@ pub enum ServerKind {
     Ws6455,
     /// tungstenite's blocking API, one thread per connection, `read` then `send`.
     Tungstenite,
+    /// `ws6455 echo --no-deflate`.
+    Ws6455NoDeflate,
+    /// `ws6455 echo` with permessage-deflate's dedicated-context setting
+    /// (`context_takeover: true`).
+    Ws6455ContextTakeover,
 }
 
 impl ServerKind {
+    /// The servers compared with each other.
     pub const ALL: [ServerKind; 2] = [ServerKind::Ws6455, ServerKind::Tungstenite];
+
+    const EVERY: [ServerKind; 4] = [
+        ServerKind::Ws6455,
+        ServerKind::Tungstenite,
+        ServerKind::Ws6455NoDeflate,
+        ServerKind::Ws6455ContextTakeover,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::Ws6455 => "ws6455",
             ServerKind::Tungstenite => "tungstenite",
+            ServerKind::Ws6455NoDeflate => "ws6455-no-deflate",
+            ServerKind::Ws6455ContextTakeover => "ws6455-context-takeover",
         }
     }
 
     fn from_name(name: &str) -> Option<ServerKind> {
-        ServerKind::ALL.into_iter().find(|k| k.name() == name)
+        ServerKind::EVERY.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -46,16 +62,24 @@ pub fn serve_if_asked() {
     };
     let kind = ServerKind::from_name(&args[at + 1]).expect("unknown server kind");
     let listener = TcpListener::bind(("127.0.0.1", args[at + 2].parse::<u16>().unwrap())).unwrap();
-    match kind {
-        ServerKind::Ws6455 => {
-            let config = ws6455::server::ServerConfig {
-                log: false,
-                ..Default::default()
-            };
-            ws6455::server::serve(listener, config, ws6455::server::echo::Echo).unwrap();
+    let deflate = match kind {
+        ServerKind::Tungstenite => {
+            serve_tungstenite(listener);
+            std::process::exit(0);
         }
-        ServerKind::Tungstenite => serve_tungstenite(listener),
-    }
+        ServerKind::Ws6455 => Some(DeflateConfig::for_server()),
+        ServerKind::Ws6455NoDeflate => None,
+        ServerKind::Ws6455ContextTakeover => Some(DeflateConfig {
+            context_takeover: true,
+            ..DeflateConfig::for_server()
+        }),
+    };
+    let config = ws6455::server::ServerConfig {
+        log: false,
+        deflate,
+        ..Default::default()
+    };
+    ws6455::server::serve(listener, config, ws6455::server::echo::Echo).unwrap();
     std::process::exit(0);
 }
 
@@ -154,8 +178,17 @@ impl ServerProcess {
 
     /// Resident memory in KiB, from /proc.
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The most resident memory the process has had, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 }

@@ -71,6 +71,7 @@ mod read_head;
 pub mod server;
 pub mod shared_message;
 pub mod split;
+pub mod tls;
 pub mod trace;
 pub mod transport;
 pub mod utf8;

@@ -26,6 +26,7 @@ use crate::connection::WebSocket;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, HandshakeError};
 use crate::handshake::{Request, Response};
+use crate::tls::TlsStream;
 use crate::trace;
 use crate::transport::{Transport, discard_until_eof};
 
@@ -114,8 +115,33 @@ pub fn serve<S: Service>(
     config: ServerConfig,
     service: S,
 ) -> io::Result<()> {
+    serve_over(listener, config, service, Ok)
+}
+
+/// [`serve`] over TLS (`wss://`): each connection's thread runs the TLS
+/// handshake first, within the opening handshake's deadline.
+pub fn serve_tls<S: Service<TlsStream>>(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    config: ServerConfig,
+    service: S,
+) -> io::Result<()> {
+    serve_over(listener, config, service, move |tcp| {
+        TlsStream::server(tcp, Arc::clone(&tls))
+    })
+}
+
+/// Accepts TCP connections forever, one thread each, and runs each over the
+/// transport `open` makes of it.
+fn serve_over<T: Transport, S: Service<T>>(
+    listener: TcpListener,
+    config: ServerConfig,
+    service: S,
+    open: impl Fn(TcpStream) -> io::Result<T> + Send + Sync + 'static,
+) -> io::Result<()> {
     let service = Arc::new(service);
     let config = Arc::new(config);
+    let open = Arc::new(open);
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
@@ -128,11 +154,15 @@ pub fn serve<S: Service>(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (service, config) = (Arc::clone(&service), Arc::clone(&config));
+        let (service, config, open) =
+            (Arc::clone(&service), Arc::clone(&config), Arc::clone(&open));
         let spawned = thread::Builder::new()
             .name("ws6455-conn".to_owned())
             .stack_size(config.thread_stack_size)
-            .spawn(move || handle_connection(stream, &config, &*service));
+            .spawn(move || match open(stream) {
+                Ok(transport) => handle_connection(transport, &config, &*service),
+                Err(e) => eprintln!("cannot set up a connection: {e}"),
+            });
         if let Err(e) = spawned {
             eprintln!("cannot start a thread for a connection: {e}");
         }

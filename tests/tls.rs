@@ -1,0 +1,252 @@
+//! `wss://` over loopback: the echo server over TLS with certificates made
+//! here, TLS 1.3 and 1.2, close_notify, certificates the client refuses, a
+//! silent TLS client, plaintext on the TLS port, and a split connection
+//! read and written from two threads.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::quiet_config;
+use rustls_pki_types::{CertificateDer, ServerName};
+use ws6455::server::{ServerConfig, echo::Echo, serve_tls};
+use ws6455::tls::{self, TlsStream};
+use ws6455::transport::Transport;
+use ws6455::ws_uri::WsUri;
+use ws6455::{ClientConfig, CloseCode, Message, client_handshake};
+
+/// A self-signed certificate for `names`, written as PEM files in a fresh
+/// folder: (certificate file, key file, the certificate).
+fn certificate(names: &[&str]) -> (PathBuf, PathBuf, CertificateDer<'static>) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let made = rcgen::generate_simple_self_signed(names).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "ws6455-tls-{}-{:?}",
+        std::process::id(),
+        thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, made.cert.pem()).unwrap();
+    std::fs::write(&key_file, made.signing_key.serialize_pem()).unwrap();
+    (cert_file, key_file, made.cert.der().clone())
+}
+
+/// The echo server over TLS on a free port, with `config`.
+fn start_wss(config: ServerConfig) -> (SocketAddr, CertificateDer<'static>) {
+    let (cert_file, key_file, cert) = certificate(&["localhost", "127.0.0.1"]);
+    let tls = tls::server_config(&cert_file, &key_file).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || serve_tls(listener, tls, config, Echo));
+    (addr, cert)
+}
+
+/// A rustls client configuration trusting `cert` only, for `versions`.
+fn trusting(
+    cert: &CertificateDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+fn tls_connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>, name: &str) -> TlsStream {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let name = ServerName::try_from(name.to_owned()).unwrap();
+    TlsStream::client(tcp, config, name).unwrap()
+}
+
+fn uri(addr: SocketAddr) -> WsUri {
+    WsUri::parse(&format!("ws://{addr}/")).unwrap()
+}
+
+#[test]
+fn echo_over_tls_1_3_and_1_2() {
+    let (addr, cert) = start_wss(quiet_config());
+    for (version, expected) in [
+        (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+        (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+    ] {
+        let stream = tls_connect(addr, trusting(&cert, &[version]), "localhost");
+        stream.handshake().unwrap();
+        assert_eq!(stream.protocol_version(), Some(expected));
+        let (mut ws, _) =
+            client_handshake(stream.clone(), &uri(addr), &ClientConfig::default()).unwrap();
+        let text = "over TLS ".repeat(2000);
+        ws.send(Message::Text(text.clone())).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::Text(text));
+        ws.send(Message::Binary(vec![9; 100_000])).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::Binary(vec![9; 100_000]));
+        ws.close(CloseCode::NORMAL, "done").unwrap();
+        assert!(matches!(ws.read().unwrap(), Message::Close(_)));
+        // RFC 8446 §6.1: the server sent close_notify before closing TCP, so
+        // the stream ends cleanly rather than with UnexpectedEof.
+        let mut rest = Vec::new();
+        assert_eq!((&stream).read_to_end(&mut rest).unwrap(), 0);
+    }
+}
+
+#[test]
+fn the_server_offers_alpn_http_1_1() {
+    let (addr, cert) = start_wss(quiet_config());
+    let mut config = (*trusting(&cert, &[&rustls::version::TLS13])).clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let stream = tls_connect(addr, Arc::new(config), "localhost");
+    stream.handshake().unwrap();
+    assert_eq!(stream.alpn_protocol().as_deref(), Some(&b"http/1.1"[..]));
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_by_the_client() {
+    let (addr, _cert) = start_wss(quiet_config());
+    let config = tls::client_config(Vec::new()).unwrap();
+    let stream = tls_connect(addr, config, "localhost");
+    let error = stream.handshake().unwrap_err().to_string();
+    assert!(error.contains("UnknownIssuer"), "{error}");
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused_by_the_client() {
+    let (addr, cert) = start_wss(quiet_config());
+    let stream = tls_connect(
+        addr,
+        trusting(&cert, &[&rustls::version::TLS13]),
+        "example.com",
+    );
+    let error = stream.handshake().unwrap_err().to_string();
+    assert!(
+        error.contains("not valid for name \"example.com\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_silent_tls_client_is_dropped_at_the_handshake_deadline() {
+    let config = ServerConfig {
+        handshake_timeout: Duration::from_millis(500),
+        ..quiet_config()
+    };
+    let (addr, _) = start_wss(config);
+    let mut silent = TcpStream::connect(addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let mut sink = Vec::new();
+    // The server hangs up: EOF, or a reset.
+    let _ = silent.read_to_end(&mut sink);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn a_client_trickling_its_tls_hello_is_dropped_at_the_deadline_too() {
+    let config = ServerConfig {
+        handshake_timeout: Duration::from_millis(600),
+        ..quiet_config()
+    };
+    let (addr, _) = start_wss(config);
+    let trickler = TcpStream::connect(addr).unwrap();
+    let mut writing = trickler.try_clone().unwrap();
+    // The start of a TLS handshake record, a byte at a time, until refused.
+    thread::spawn(move || {
+        for byte in [0x16u8, 0x03, 0x01, 0x02, 0x00].iter().cycle() {
+            if writing.write_all(&[*byte]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let started = Instant::now();
+    trickler
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The server ends its side (EOF) once the deadline has passed.
+    let mut sink = [0u8; 64];
+    while matches!((&trickler).read(&mut sink), Ok(n) if n > 0) {}
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn plaintext_on_the_tls_port_closes_that_connection_only() {
+    let (addr, cert) = start_wss(quiet_config());
+    let mut plain = TcpStream::connect(addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(common::upgrade_request(addr).as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    // At most a TLS alert record (content type 21), never an HTTP answer.
+    assert!(answer.is_empty() || answer[0] == 21, "{answer:02x?}");
+    // The server goes on serving.
+    let stream = tls_connect(
+        addr,
+        trusting(&cert, &[&rustls::version::TLS13]),
+        "localhost",
+    );
+    let (mut ws, _) = client_handshake(stream, &uri(addr), &ClientConfig::default()).unwrap();
+    ws.send(Message::Text("still here".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("still here".into()));
+}
+
+#[test]
+fn a_split_tls_connection_is_read_and_written_from_two_threads_under_load() {
+    let (addr, cert) = start_wss(quiet_config());
+    let stream = tls_connect(
+        addr,
+        trusting(&cert, &[&rustls::version::TLS13]),
+        "localhost",
+    );
+    stream.set_read_timeout(None).unwrap();
+    let (ws, _) = client_handshake(stream, &uri(addr), &ClientConfig::default()).unwrap();
+    let (mut reader, writer) = ws.split().unwrap();
+    const MESSAGES: usize = 3000;
+    let message = |i: usize| format!("{i:06} {}", "x".repeat(i % 3000));
+    let sending = thread::spawn(move || {
+        for i in 0..MESSAGES {
+            writer.send(Message::Text(message(i))).unwrap();
+            if i % 500 == 0 {
+                writer.send(Message::Ping(b"p".to_vec())).unwrap();
+            }
+        }
+        writer
+    });
+    let mut received = 0;
+    while received < MESSAGES {
+        match reader.read().unwrap() {
+            Message::Text(text) => {
+                assert_eq!(text, message(received));
+                received += 1;
+            }
+            Message::Pong(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let writer = sending.join().unwrap();
+    writer.close(CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(reader.read().unwrap(), Message::Close(_)));
+}

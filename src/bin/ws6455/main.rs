@@ -7,13 +7,16 @@ mod chat;
 mod client;
 mod explain;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use ws6455::deflate::DeflateConfig;
-use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
+use ws6455::server::{ServerConfig, Service, echo::Echo, serve, serve_tls};
+use ws6455::tls::{self, TlsSetupError, TlsStream};
 use ws6455::{ClientConfig, Limits};
 
 use crate::chat::{Chat, ChatConfig};
@@ -45,6 +48,8 @@ enum Command {
         /// Decline permessage-deflate (RFC 7692), which is accepted by default.
         #[arg(long)]
         no_deflate: bool,
+        #[command(flatten)]
+        tls: TlsFiles,
     },
     /// Connect to a WebSocket server: stdin lines become text messages,
     /// received messages go to stdout. Closes with 1000 at the end of stdin.
@@ -86,6 +91,15 @@ enum Command {
         #[arg(long)]
         deflate: bool,
     },
+    /// Write a self-signed certificate and its key for trying wss:// locally:
+    /// for localhost, 127.0.0.1 and ::1, and any NAMES given.
+    Cert {
+        /// The folder to write cert.pem and key.pem to (made if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// More host names or IP addresses the certificate is for.
+        names: Vec<String>,
+    },
     /// Compute the Sec-WebSocket-Accept for a Sec-WebSocket-Key, step by step.
     AcceptKey {
         /// The client's key, e.g. dGhlIHNhbXBsZSBub25jZQ==
@@ -120,7 +134,31 @@ enum Command {
         /// Decline permessage-deflate (RFC 7692), which is accepted by default.
         #[arg(long)]
         no_deflate: bool,
+        #[command(flatten)]
+        tls: TlsFiles,
     },
+}
+
+/// A server's certificate and key: given both, it serves `wss://` (and the
+/// chat its page over `https://`).
+#[derive(Args, Debug)]
+struct TlsFiles {
+    /// The certificate chain, PEM, leaf first (`ws6455 cert` makes one).
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// The TLS configuration, if the files were given.
+    fn server_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>, TlsSetupError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => tls::server_config(cert, key).map(Some),
+            _ => Ok(None),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -130,6 +168,10 @@ fn main() -> ExitCode {
         quiet: false,
         trace: false,
         no_deflate: false,
+        tls: TlsFiles {
+            tls_cert: None,
+            tls_key: None,
+        },
     });
     match command {
         Command::Echo {
@@ -137,6 +179,7 @@ fn main() -> ExitCode {
             quiet,
             trace,
             no_deflate,
+            tls,
         } => {
             let config = ServerConfig {
                 deflate: deflate_unless(no_deflate, DeflateConfig::for_server()),
@@ -144,8 +187,9 @@ fn main() -> ExitCode {
                 trace,
                 ..ServerConfig::default()
             };
-            run(listen, config, Echo, |addr| {
-                format!("ws6455 echo server listening on ws://{addr}")
+            run(listen, &tls, config, Echo, |addr, secure| {
+                let scheme = if secure { "wss" } else { "ws" };
+                format!("ws6455 echo server listening on {scheme}://{addr}")
             })
         }
         Command::Chat {
@@ -157,6 +201,7 @@ fn main() -> ExitCode {
             quiet,
             trace,
             no_deflate,
+            tls,
         } => {
             let config = ServerConfig {
                 deflate: deflate_unless(no_deflate, DeflateConfig::for_server()),
@@ -174,8 +219,11 @@ fn main() -> ExitCode {
                 pong_timeout,
             };
             let service = Chat::new(chat_config, config.close_timeout);
-            run(listen, config, service, |addr| {
-                format!("ws6455 chat: open http://{addr}/ (or http://{addr}/ROOM) in a browser")
+            run(listen, &tls, config, service, |addr, secure| {
+                let scheme = if secure { "https" } else { "http" };
+                format!(
+                    "ws6455 chat: open {scheme}://{addr}/ (or {scheme}://{addr}/ROOM) in a browser"
+                )
             })
         }
         Command::Client {
@@ -214,6 +262,16 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Cert { out, names } => match write_certificate(&out, names) {
+            Ok(message) => {
+                print!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ws6455 cert: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::AcceptKey { key } => {
             print!("{}", explain_accept_key(&key));
             ExitCode::SUCCESS
@@ -221,17 +279,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// Binds `listen` and serves on it, first printing `banner` for the address
-/// actually bound (port 0 picks a free one).
-fn run<S: Service>(
+/// Binds `listen` and serves on it, over TLS if `tls` names the files, first
+/// printing `banner` for the address actually bound (port 0 picks a free
+/// one) and whether it is TLS. A certificate or key that cannot be used is
+/// an error naming the file.
+fn run<S: Service<TcpStream> + Service<TlsStream>>(
     listen: SocketAddr,
+    tls: &TlsFiles,
     config: ServerConfig,
     service: S,
-    banner: impl FnOnce(SocketAddr) -> String,
+    banner: impl FnOnce(SocketAddr, bool) -> String,
 ) -> ExitCode {
+    let tls = match tls.server_config() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("ws6455: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let served = TcpListener::bind(listen).and_then(|listener| {
-        eprintln!("{}", banner(listener.local_addr()?));
-        serve(listener, config, service)
+        eprintln!("{}", banner(listener.local_addr()?, tls.is_some()));
+        match tls {
+            Some(tls) => serve_tls(listener, tls, config, service),
+            None => serve(listener, config, service),
+        }
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,6 +311,33 @@ fn run<S: Service>(
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes a self-signed certificate for the local names and `more` into
+/// `dir`, and returns what to tell the user: the files and how to use them.
+fn write_certificate(dir: &Path, more: Vec<String>) -> Result<String, String> {
+    let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+    names.extend(more);
+    let made = rcgen::generate_simple_self_signed(names.clone()).map_err(|e| e.to_string())?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let write = |path: &Path, contents: String| {
+        std::fs::write(path, contents).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    write(&cert, made.cert.pem())?;
+    write(&key, made.signing_key.serialize_pem())?;
+    let (cert, key) = (cert.display(), key.display());
+    Ok(format!(
+        "wrote {cert} and {key}: a self-signed certificate for {names}\n\
+         \n\
+         ws6455 echo --tls-cert {cert} --tls-key {key}\n\
+         ws6455 client wss://localhost:9001/ --ca {cert}\n\
+         ws6455 chat --tls-cert {cert} --tls-key {key}   # then https://localhost:9000/\n\
+         \n\
+         Browsers do not trust it until told to: add {cert} to their certificates, or \
+         accept the warning once.\n",
+        names = names.join(", ")
+    ))
 }
 
 /// `Name: value`, as given to `--header`.

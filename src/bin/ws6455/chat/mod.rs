@@ -84,6 +84,7 @@ use ws6455::message::{Limits, Message};
 use ws6455::server::{ServerConfig, Service, Upgraded};
 use ws6455::split::ReadHalf;
 use ws6455::trace;
+use ws6455::transport::Transport;
 
 /// The room of the path `/`.
 pub const LOBBY: &str = "lobby";
@@ -150,9 +151,9 @@ impl Chat {
     }
 
     /// Reads and acts on the client's messages until the connection ends.
-    fn read_messages(
+    fn read_messages<T: Transport>(
         &self,
-        read: &mut ReadHalf<Socket<'_>>,
+        read: &mut ReadHalf<Socket<'_, T>>,
         member: &mut Membership,
         outbox: &Outbox,
         timing: &Timing,
@@ -286,7 +287,7 @@ fn asset(content_type: &str, body: &str) -> Response {
     }
 }
 
-impl Service for Chat {
+impl<T: Transport> Service<T> for Chat {
     fn plain_http(&self, request: &Request) -> Response {
         let path = request
             .path
@@ -311,7 +312,7 @@ impl Service for Chat {
         }
     }
 
-    fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error> {
+    fn session(&self, connection: Upgraded<'_, T>, request: &Request) -> Result<(), Error> {
         let room = room_of(&request.path).expect("admit refuses paths that name no room");
         let Upgraded {
             stream,

@@ -43,7 +43,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -54,6 +54,7 @@ use ws6455::close_frame::CloseFrame;
 use ws6455::error::Error;
 use ws6455::message::Message;
 use ws6455::split::{SplitStream, WriteHalf};
+use ws6455::transport::Transport;
 
 /// The writer takes at most this many events from the queue per flush.
 const BATCH_EVENTS: usize = 64;
@@ -66,16 +67,23 @@ const WRITE_SLICE: Duration = Duration::from_millis(100);
 /// stream itself; the write half writes through this, which counts the bytes
 /// the socket takes, so a flush that timed out tells a slow peer (the count
 /// moved) from a stalled one.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Socket<'s> {
-    stream: &'s TcpStream,
+pub(crate) struct Socket<'s, T: Transport> {
+    stream: &'s T,
     written: &'s AtomicU64,
 }
 
-impl<'s> Socket<'s> {
+impl<T: Transport> Clone for Socket<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Transport> Copy for Socket<'_, T> {}
+
+impl<'s, T: Transport> Socket<'s, T> {
     /// The socket, with its write timeout set to [`WRITE_SLICE`]; `written`
     /// counts the bytes written to it.
-    pub(crate) fn new(stream: &'s TcpStream, written: &'s AtomicU64) -> io::Result<Socket<'s>> {
+    pub(crate) fn new(stream: &'s T, written: &'s AtomicU64) -> io::Result<Socket<'s, T>> {
         stream.set_write_timeout(Some(WRITE_SLICE))?;
         Ok(Socket { stream, written })
     }
@@ -92,39 +100,39 @@ impl<'s> Socket<'s> {
     }
 }
 
-impl Read for Socket<'_> {
+impl<T: Transport> Read for Socket<'_, T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
+        self.stream.by_ref().read(buf)
     }
 }
 
-impl Write for Socket<'_> {
+impl<T: Transport> Write for Socket<'_, T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.stream.write(buf);
+        let written = self.stream.by_ref().write(buf);
         self.counted(written)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let written = self.stream.write_vectored(bufs);
+        let written = self.stream.by_ref().write_vectored(bufs);
         self.counted(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
+        self.stream.by_ref().flush()
     }
 }
 
-impl<'s> SplitStream for Socket<'s> {
-    type Reader = &'s TcpStream;
-    type Writer = Socket<'s>;
+impl<'s, T: Transport> SplitStream for Socket<'s, T> {
+    type Reader = T::Ref<'s>;
+    type Writer = Socket<'s, T>;
 
-    fn split_stream(self) -> io::Result<(&'s TcpStream, Socket<'s>)> {
-        Ok((self.stream, self))
+    fn split_stream(self) -> io::Result<(T::Ref<'s>, Socket<'s, T>)> {
+        Ok((self.stream.by_ref(), self))
     }
 }
 
 /// The connection's write half, as the writer thread holds it.
-pub(crate) type Writer<'s> = WriteHalf<Socket<'s>>;
+pub(crate) type Writer<'s, T> = WriteHalf<Socket<'s, T>>;
 
 /// When the writer pings, gives up, and closes.
 #[derive(Clone, Copy, Debug)]
@@ -333,7 +341,12 @@ impl Outbox {
     /// Writes queued events through `write` until the connection is over.
     /// When a peer does not finish in time, shuts the socket down, which
     /// also ends the reader's blocking read.
-    pub(crate) fn run_writer(&self, write: Writer<'_>, socket: Socket<'_>, timing: &Timing) {
+    pub(crate) fn run_writer<T: Transport>(
+        &self,
+        write: Writer<'_, T>,
+        socket: Socket<'_, T>,
+        timing: &Timing,
+    ) {
         if self.write_until_stopped(&write, socket, timing) == Stop::CutOff {
             // Wakes the reader too: its blocking read returns at once.
             let _ = socket.stream.shutdown(Shutdown::Both);
@@ -343,7 +356,12 @@ impl Outbox {
         state.drop_queued();
     }
 
-    fn write_until_stopped(&self, write: &Writer<'_>, socket: Socket<'_>, timing: &Timing) -> Stop {
+    fn write_until_stopped<T: Transport>(
+        &self,
+        write: &Writer<'_, T>,
+        socket: Socket<'_, T>,
+        timing: &Timing,
+    ) -> Stop {
         loop {
             let written = match self.next_task(timing) {
                 Task::Stop(stop) => return stop,
@@ -446,7 +464,12 @@ impl Outbox {
     /// a write times out ([`WRITE_SLICE`]). Fails when the peer takes no
     /// bytes for the write timeout, or once a Close is under way and its
     /// deadline has passed.
-    fn flush(&self, write: &Writer<'_>, socket: Socket<'_>, timing: &Timing) -> Result<(), Error> {
+    fn flush<T: Transport>(
+        &self,
+        write: &Writer<'_, T>,
+        socket: Socket<'_, T>,
+        timing: &Timing,
+    ) -> Result<(), Error> {
         let mut written = socket.bytes_written();
         let mut progress_at = Instant::now();
         loop {

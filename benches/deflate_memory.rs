@@ -19,6 +19,7 @@ use ws6455::deflate::DeflateConfig;
 use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws6455::mask::apply_mask;
 use ws6455::trace::TraceEvent;
+use ws6455::transport::Stream;
 use ws6455::{ClientConfig, Message, WebSocket, connect_with};
 
 const CONNECTIONS: usize = 1000;
@@ -92,7 +93,7 @@ fn idle_after_use(server: &ServerProcess) -> (f64, Option<f64>) {
     thread::sleep(Duration::from_millis(300));
     let before = server.rss_kib();
     let sizes = Arc::new(Mutex::new((0u64, 0u64)));
-    let idle: Vec<WebSocket<TcpStream>> = (1..=CONNECTIONS)
+    let idle: Vec<WebSocket<Stream>> = (1..=CONNECTIONS)
         .map(|n| open_and_use(&uri, &config, n, &sizes))
         .collect();
     thread::sleep(Duration::from_secs(1));
@@ -110,7 +111,7 @@ fn open_and_use(
     config: &ClientConfig,
     n: usize,
     sizes: &Arc<Mutex<(u64, u64)>>,
-) -> WebSocket<TcpStream> {
+) -> WebSocket<Stream> {
     let (mut ws, _) = connect_with(uri, config).unwrap();
     let counted = Arc::clone(sizes);
     ws.set_trace(move |event: &TraceEvent<'_>| {

@@ -1,15 +1,18 @@
 //! The client's opening handshake over a stream (RFC 6455 §4.1), the I/O
 //! beside [`crate::handshake::client`], as [`crate::accept`](mod@crate::accept) is for servers.
 //!
-//! [`connect`] opens a TCP connection to a `ws://` URI and performs the
-//! handshake; [`client_handshake`] performs it over any `Read + Write`
+//! [`connect`] opens a TCP connection to a `ws://` URI, or a TLS one to a
+//! `wss://` URI, and performs the handshake; [`client_handshake`] performs it over any `Read + Write`
 //! stream, for custom transports. Both return a [`WebSocket`] in the client
 //! role, which masks every frame it sends with a fresh key (§5.3), and the
 //! server's response.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use rustls_pki_types::ServerName;
 
 use crate::connection::WebSocket;
 use crate::deflate::DeflateConfig;
@@ -19,8 +22,9 @@ use crate::handshake::client::{Agreed, ClientHandshake, ResponseParser, random_k
 use crate::handshake::{HandshakeLimits, Response};
 use crate::message::{Limits, Role};
 use crate::read_head::read_head;
+use crate::tls::{self, TlsStream};
 use crate::trace::{self, Direction};
-use crate::transport::{Deadline, discard_until_eof};
+use crate::transport::{Deadline, Stream, Transport, discard_until_eof};
 use crate::ws_uri::{Host, WsUri};
 
 /// How a client connects.
@@ -44,6 +48,11 @@ pub struct ClientConfig {
     /// Default [`DeflateConfig::for_client`]: `permessage-deflate;
     /// client_max_window_bits`, with context takeover.
     pub deflate: Option<DeflateConfig>,
+    /// TLS for `wss://` URIs. `None`, the default, trusts the usual public
+    /// roots ([`tls::client_config`]); [`tls::client_config`] with more
+    /// roots, [`tls::insecure_client_config`] or any rustls configuration
+    /// can be given instead.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ClientConfig {
@@ -56,6 +65,7 @@ impl Default for ClientConfig {
             handshake_timeout: Duration::from_secs(10),
             trace: false,
             deflate: Some(DeflateConfig::for_client()),
+            tls: None,
         }
     }
 }
@@ -71,24 +81,29 @@ impl Default for ClientConfig {
 /// println!("{:?}", ws.read()?);
 /// # Ok::<(), ws6455::Error>(())
 /// ```
-pub fn connect(uri: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
+pub fn connect(uri: &str) -> Result<(WebSocket<Stream>, Response), Error> {
     connect_with(uri, &ClientConfig::default())
 }
 
-/// Connects to a `ws://` URI: resolves the host, opens a TCP connection to
-/// the first address that answers, and performs the opening handshake, each
-/// within `config.handshake_timeout`.
+/// Connects to a `ws://` or `wss://` URI: resolves the host, opens a TCP
+/// connection to the first address that answers, runs the TLS handshake
+/// for `wss://` (RFC 6455 §4.1 item 5), and performs the opening handshake,
+/// each within `config.handshake_timeout`.
 pub fn connect_with(
     uri: &str,
     config: &ClientConfig,
-) -> Result<(WebSocket<TcpStream>, Response), Error> {
+) -> Result<(WebSocket<Stream>, Response), Error> {
     let uri = WsUri::parse(uri)?;
     let handshake =
         ClientHandshake::with_key(&uri, &config.subprotocols, &config.headers, random_key()?)?
             .with_deflate(config.deflate);
-    let stream = open_tcp(&uri, config.handshake_timeout)?;
-    let _ = stream.set_nodelay(true);
-    stream.set_write_timeout(Some(config.handshake_timeout))?;
+    let tcp = open_tcp(&uri, config.handshake_timeout)?;
+    let _ = tcp.set_nodelay(true);
+    tcp.set_write_timeout(Some(config.handshake_timeout))?;
+    let stream = match uri.is_secure() {
+        false => Stream::Plain(tcp),
+        true => Stream::Tls(open_tls(tcp, &uri, config)?),
+    };
     let mut reader = Deadline::new(&stream, Instant::now() + config.handshake_timeout);
     send_request(&mut &stream, &handshake, config.trace)?;
     let (response, already_read) = read_response(&mut reader, config.handshake_limits)?;
@@ -96,6 +111,42 @@ pub fn connect_with(
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
     Ok((open(stream, config, &agreed, already_read), response))
+}
+
+/// Runs the TLS handshake on `tcp` for `uri`'s host, within the handshake
+/// timeout: RFC 6455 §4.1 item 5, "the client MUST perform a TLS handshake
+/// over the connection" with the host name in SNI. A certificate that does
+/// not verify, or names another host, fails here.
+fn open_tls(tcp: TcpStream, uri: &WsUri, config: &ClientConfig) -> Result<TlsStream, Error> {
+    let tls = match &config.tls {
+        Some(tls) => Arc::clone(tls),
+        None => default_tls()?,
+    };
+    let name = match uri.host() {
+        Host::Name(name) => ServerName::try_from(name.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        Host::V4(ip) => ServerName::from(IpAddr::V4(*ip)),
+        Host::V6(ip) => ServerName::from(IpAddr::V6(*ip)),
+    };
+    let stream = TlsStream::client(tcp, tls, name)?;
+    Transport::set_read_timeout(&stream, Some(config.handshake_timeout))?;
+    stream.handshake().map_err(|e| {
+        Error::Io(io::Error::new(
+            e.kind(),
+            format!("TLS handshake with {}: {e}", uri.host()),
+        ))
+    })?;
+    Ok(stream)
+}
+
+/// The TLS configuration trusting the usual public roots, made once.
+fn default_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
+    static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if let Some(config) = DEFAULT.get() {
+        return Ok(Arc::clone(config));
+    }
+    let config = tls::client_config(Vec::new()).map_err(io::Error::other)?;
+    Ok(Arc::clone(DEFAULT.get_or_init(|| config)))
 }
 
 /// Performs the client's opening handshake for `uri` over `stream`, which
@@ -209,7 +260,7 @@ pub fn read_response<S: Read>(
     )
 }
 
-impl WebSocket<TcpStream> {
+impl<T: Transport> WebSocket<T> {
     /// Ends a client's connection the way RFC 6455 §7.1.1 asks: "when a
     /// client is instructed to [close the connection], it SHOULD wait for a
     /// TCP Close from the server", so that the server holds the TIME_WAIT

@@ -2,13 +2,13 @@
 //!
 //! ```text
 //! ws-URI = "ws:" "//" host [ ":" port ] path [ "?" query ]
+//! wss-URI = "wss:" "//" host [ ":" port ] path [ "?" query ]
 //! ```
 //!
 //! `host`, `port`, `path` (path-abempty) and `query` are RFC 3986's. A client
-//! connects to host and port (80 by default) and asks for the *resource
-//! name*: the path, or `/` if it is empty, followed by `?` and the query if
-//! the query is not empty. `wss:` is the same over TLS, which this crate does
-//! not have yet, so it is refused with [`UriError::TlsNotSupported`].
+//! connects to host and port (80 by default, 443 for `wss`) and asks for the
+//! *resource name*: the path, or `/` if it is empty, followed by `?` and the
+//! query if the query is not empty. `wss:` is the same over TLS.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -16,6 +16,9 @@ use std::str::FromStr;
 
 /// The default port of the `ws` scheme (RFC 6455 §3).
 pub const DEFAULT_PORT: u16 = 80;
+
+/// The default port of the `wss` scheme (RFC 6455 §3).
+pub const DEFAULT_SECURE_PORT: u16 = 443;
 
 /// The host of a WebSocket URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,27 +42,28 @@ impl fmt::Display for Host {
     }
 }
 
-/// A parsed `ws://` URI.
+/// A parsed `ws://` or `wss://` URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WsUri {
+    /// `wss`: the connection runs over TLS.
+    secure: bool,
     host: Host,
     port: u16,
     resource_name: String,
 }
 
 impl WsUri {
-    /// Parses a `ws://` URI. RFC 6455 §4.1 item 1: the components "MUST be
+    /// Parses a `ws://` or `wss://` URI. RFC 6455 §4.1 item 1: the components "MUST be
     /// valid according to the specification of WebSocket URIs specified in
     /// Section 3. If any of the components are invalid, the client MUST _Fail
     /// the WebSocket Connection_", so this is strict.
     pub fn parse(uri: &str) -> Result<WsUri, UriError> {
         let (scheme, rest) = uri.split_once("://").ok_or(UriError::NotAbsolute)?;
-        if scheme.eq_ignore_ascii_case("wss") {
-            return Err(UriError::TlsNotSupported);
-        }
-        if !scheme.eq_ignore_ascii_case("ws") {
-            return Err(UriError::UnsupportedScheme(scheme.to_owned()));
-        }
+        let secure = match scheme.to_ascii_lowercase().as_str() {
+            "ws" => false,
+            "wss" => true,
+            _ => return Err(UriError::UnsupportedScheme(scheme.to_owned())),
+        };
         // RFC 6455 §3: "Fragment identifiers are meaningless in the context of
         // WebSocket URIs and MUST NOT be used on these URIs."
         if rest.contains('#') {
@@ -67,7 +71,12 @@ impl WsUri {
         }
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path_and_query) = rest.split_at(authority_end);
-        let (host, port) = parse_authority(authority)?;
+        let default_port = if secure {
+            DEFAULT_SECURE_PORT
+        } else {
+            DEFAULT_PORT
+        };
+        let (host, port) = parse_authority(authority, default_port)?;
         let (path, query) = match path_and_query.split_once('?') {
             Some((path, query)) => (path, query),
             None => (path_and_query, ""),
@@ -86,10 +95,17 @@ impl WsUri {
             resource_name.push_str(query);
         }
         Ok(WsUri {
+            secure,
             host,
             port,
             resource_name,
         })
+    }
+
+    /// Whether this is a `wss://` URI: the connection runs over TLS
+    /// (RFC 6455 §4.1 item 5).
+    pub fn is_secure(&self) -> bool {
+        self.secure
     }
 
     /// The host to connect to.
@@ -97,7 +113,7 @@ impl WsUri {
         &self.host
     }
 
-    /// The port to connect to: the URI's, or 80.
+    /// The port to connect to: the URI's, or 80 (443 for `wss`).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -111,7 +127,12 @@ impl WsUri {
     /// "/host/ plus optionally ":" followed by /port/ (when not using the
     /// default port)".
     pub fn host_header(&self) -> String {
-        if self.port == DEFAULT_PORT {
+        let default_port = if self.secure {
+            DEFAULT_SECURE_PORT
+        } else {
+            DEFAULT_PORT
+        };
+        if self.port == default_port {
             self.host.to_string()
         } else {
             format!("{}:{}", self.host, self.port)
@@ -121,7 +142,8 @@ impl WsUri {
 
 impl fmt::Display for WsUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ws://{}{}", self.host_header(), self.resource_name)
+        let scheme = if self.secure { "wss" } else { "ws" };
+        write!(f, "{scheme}://{}{}", self.host_header(), self.resource_name)
     }
 }
 
@@ -134,7 +156,7 @@ impl FromStr for WsUri {
 }
 
 /// Splits `host[:port]` (RFC 3986 §3.2).
-fn parse_authority(authority: &str) -> Result<(Host, u16), UriError> {
+fn parse_authority(authority: &str, default_port: u16) -> Result<(Host, u16), UriError> {
     if authority.contains('@') {
         return Err(UriError::UserInfo);
     }
@@ -170,7 +192,7 @@ fn parse_authority(authority: &str) -> Result<(Host, u16), UriError> {
     };
     let port = match port {
         // RFC 3986 §3.2.3: an empty port means the scheme's default.
-        None | Some("") => DEFAULT_PORT,
+        None | Some("") => default_port,
         Some(digits) => match digits.parse::<u16>() {
             Ok(port) if port != 0 && digits.bytes().all(|b| b.is_ascii_digit()) => port,
             _ => return Err(UriError::InvalidPort(digits.to_owned())),
@@ -230,8 +252,6 @@ pub enum UriError {
     NotAbsolute,
     /// A scheme other than `ws` or `wss`.
     UnsupportedScheme(String),
-    /// `wss://` needs TLS, which this crate does not have yet.
-    TlsNotSupported,
     /// Nothing between `ws://` and the port or path.
     MissingHost,
     /// `user@host`: the ws-URI grammar has no user information.
@@ -261,10 +281,7 @@ impl fmt::Display for UriError {
             }
             UriError::UnsupportedScheme(scheme) => write!(
                 f,
-                "scheme {scheme:?} is not a WebSocket scheme: use ws:// (RFC 6455 §3)"
-            ),
-            UriError::TlsNotSupported => f.write_str(
-                "TLS not supported yet: wss:// needs TLS, which ws6455 does not have; use ws://",
+                "scheme {scheme:?} is not a WebSocket scheme: use ws:// or wss:// (RFC 6455 §3)"
             ),
             UriError::MissingHost => f.write_str("the URI has no host (RFC 6455 §3)"),
             UriError::UserInfo => f.write_str(
@@ -353,13 +370,19 @@ mod tests {
     }
 
     #[test]
-    fn wss_is_refused_until_tls_exists() {
-        assert_eq!(WsUri::parse("wss://h/"), Err(UriError::TlsNotSupported));
-        assert_eq!(WsUri::parse("WSS://h/"), Err(UriError::TlsNotSupported));
-        assert!(
-            UriError::TlsNotSupported
-                .to_string()
-                .starts_with("TLS not supported yet")
+    fn rfc6455_3_wss_is_ws_over_tls_with_port_443_by_default() {
+        let uri = parse("wss://example.com/chat?x=1");
+        assert!(uri.is_secure());
+        assert_eq!(uri.port(), 443);
+        assert_eq!(uri.host_header(), "example.com");
+        assert_eq!(uri.to_string(), "wss://example.com/chat?x=1");
+        let uri = parse("WSS://example.com:80/");
+        assert!(uri.is_secure());
+        assert_eq!(uri.host_header(), "example.com:80");
+        assert!(!parse("ws://example.com:443/").is_secure());
+        assert_eq!(
+            parse("ws://example.com:443/").host_header(),
+            "example.com:443"
         );
     }
 

@@ -118,9 +118,9 @@ fn client_reports_a_refused_handshake() {
     );
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("\"Host\" is set by the opening handshake"));
-    let output = ws6455(&["client", "wss://127.0.0.1:1/"], b"");
+    let output = ws6455(&["client", "https://127.0.0.1:1/"], b"");
     assert!(!output.status.success());
-    assert!(text(&output.stderr).contains("TLS not supported yet"));
+    assert!(text(&output.stderr).contains("is not a WebSocket scheme: use ws:// or wss://"));
 }
 
 #[test]

@@ -15,7 +15,8 @@ use ws6455::frame::{FrameHeader, OpCode, encode_frame};
 use ws6455::handshake::accept_key;
 use ws6455::mask::apply_mask;
 use ws6455::server::Service;
-use ws6455::ws_uri::{UriError, WsUri};
+use ws6455::transport::Transport;
+use ws6455::ws_uri::WsUri;
 use ws6455::{
     ClientConfig, CloseCode, CloseFrame, Error, Message, ProtocolError, ResponseError,
     client_handshake, connect, connect_with,
@@ -353,18 +354,6 @@ fn rfc6455_4_1_subprotocol_chosen_by_the_server_is_in_use() {
     );
     ws.send(Message::Text("hi".into())).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Text("hi".into()));
-}
-
-#[test]
-fn wss_is_refused_until_tls_exists() {
-    let result = connect("wss://127.0.0.1:1/");
-    let Err(error @ Error::Uri(UriError::TlsNotSupported)) = result else {
-        panic!("expected TLS not supported, got {result:?}");
-    };
-    assert!(
-        error.to_string().contains("TLS not supported yet"),
-        "{error}"
-    );
 }
 
 #[test]

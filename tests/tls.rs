@@ -8,17 +8,18 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::quiet_config;
+use common::{quiet_config, start_ws6455};
 use rustls_pki_types::{CertificateDer, ServerName};
 use ws6455::server::{ServerConfig, echo::Echo, serve_tls};
 use ws6455::tls::{self, TlsStream};
-use ws6455::transport::Transport;
+use ws6455::transport::{Stream, Transport};
 use ws6455::ws_uri::WsUri;
-use ws6455::{ClientConfig, CloseCode, Message, client_handshake};
+use ws6455::{ClientConfig, CloseCode, Message, client_handshake, connect_with};
 
 /// A self-signed certificate for `names`, written as PEM files in a fresh
 /// folder: (certificate file, key file, the certificate).
@@ -249,4 +250,103 @@ fn a_split_tls_connection_is_read_and_written_from_two_threads_under_load() {
     let writer = sending.join().unwrap();
     writer.close(CloseCode::NORMAL, "").unwrap();
     assert!(matches!(reader.read().unwrap(), Message::Close(_)));
+}
+
+#[test]
+fn rfc6455_4_1_wss_connects_over_tls_to_the_uris_host() {
+    let (addr, cert) = start_wss(quiet_config());
+    let config = ClientConfig {
+        tls: Some(trusting(&cert, &[&rustls::version::TLS13])),
+        ..ClientConfig::default()
+    };
+    let uri = format!("wss://localhost:{}/", addr.port());
+    let (mut ws, response) = connect_with(&uri, &config).unwrap();
+    assert_eq!(response.status, 101);
+    assert!(matches!(ws.get_ref(), Stream::Tls(_)));
+    ws.send(Message::Text("secure".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("secure".into()));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(ws.read().unwrap(), Message::Close(_)));
+    ws.wait_for_server_close(Duration::from_secs(2)).unwrap();
+}
+
+#[test]
+fn rfc6455_4_1_wss_fails_when_the_certificate_does_not_verify() {
+    let (addr, _) = start_wss(quiet_config());
+    // The default: the usual public roots, which do not hold a test certificate.
+    let result = connect_with(
+        &format!("wss://localhost:{}/", addr.port()),
+        &ClientConfig::default(),
+    );
+    let Err(error) = result else {
+        panic!("a certificate no root vouches for was accepted");
+    };
+    let error = error.to_string();
+    assert!(
+        error.contains("TLS handshake with localhost") && error.contains("UnknownIssuer"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_echo_command_serves_wss_and_the_client_command_trusts_ca() {
+    let (cert_file, key_file, _) = certificate(&["localhost", "127.0.0.1"]);
+    let (cert, key) = (cert_file.to_str().unwrap(), key_file.to_str().unwrap());
+    let server = start_ws6455(&["echo", "--quiet", "--tls-cert", cert, "--tls-key", key]);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let run_client = |extra: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+            .args(["client", &url])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let trusted = run_client(&["--ca", cert]);
+    assert!(trusted.status.success(), "{trusted:?}");
+    assert_eq!(String::from_utf8_lossy(&trusted.stdout), "hello\n");
+    let untrusted = run_client(&[]);
+    assert!(!untrusted.status.success());
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    let insecure = run_client(&["--insecure"]);
+    assert!(insecure.status.success(), "{insecure:?}");
+    let stderr = String::from_utf8_lossy(&insecure.stderr);
+    assert!(
+        stderr.contains("--insecure: the server's certificate is not verified"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_or_unusable_certificate_file_is_a_startup_error_naming_it() {
+    let (cert_file, _, _) = certificate(&["localhost"]);
+    let cert = cert_file.to_str().unwrap();
+    for (files, named) in [
+        (
+            ["/nonexistent/cert.pem", cert],
+            "/nonexistent/cert.pem: no usable certificate",
+        ),
+        ([cert, cert], "no usable private key"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+            .args([
+                "echo",
+                "--listen",
+                "127.0.0.1:0",
+                "--tls-cert",
+                files[0],
+                "--tls-key",
+                files[1],
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
 }

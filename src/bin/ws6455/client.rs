@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -25,6 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::annotate::hex;
+use ws6455::transport::{Stream, Transport};
 use ws6455::{
     ClientConfig, CloseCode, CloseFrame, Error, Message, MessageRef, ReadHalf, ResponseError,
     WebSocket, WriteHalf,
@@ -196,7 +197,7 @@ fn spawn_stdin_reader(events: Sender<Event>) {
 /// Runs one connection until stdin ends, the server closes, or it fails.
 /// The sending thread it starts has ended when it returns.
 fn session(
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<Stream>,
     events: &mut Receiver<Event>,
     events_tx: &Sender<Event>,
     pending: &mut VecDeque<Input>,
@@ -251,7 +252,7 @@ fn session(
 
 /// Prints the messages that arrive until the server's Close, which it
 /// returns, or an error. Pings are answered by the read half itself.
-fn read_until_close(reader: &mut ReadHalf<TcpStream>) -> Result<Option<CloseFrame>, Error> {
+fn read_until_close(reader: &mut ReadHalf<Stream>) -> Result<Option<CloseFrame>, Error> {
     loop {
         match reader.read()? {
             Message::Text(text) => println!("{text}"),
@@ -265,7 +266,7 @@ fn read_until_close(reader: &mut ReadHalf<TcpStream>) -> Result<Option<CloseFram
 /// RFC 6455 §7.1.1: the client "SHOULD wait for a TCP Close from the
 /// server". Discards whatever arrives until the server closes TCP, or
 /// `timeout` passes; a reset counts as closed.
-fn wait_for_tcp_close(socket: &TcpStream, timeout: Duration) {
+fn wait_for_tcp_close(socket: &Stream, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     let mut sink = [0u8; 4096];
     loop {
@@ -325,8 +326,8 @@ enum Sent {
 
 /// The sending thread of one connection.
 struct Sending<'a> {
-    ws: WriteHalf<TcpStream>,
-    socket: &'a TcpStream,
+    ws: WriteHalf<Stream>,
+    socket: &'a Stream,
     stopping: &'a Mutex<Stopping>,
     events: &'a mut Receiver<Event>,
     pending: &'a mut VecDeque<Input>,

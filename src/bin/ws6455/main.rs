@@ -54,8 +54,15 @@ enum Command {
     /// Connect to a WebSocket server: stdin lines become text messages,
     /// received messages go to stdout. Closes with 1000 at the end of stdin.
     Client {
-        /// The server, e.g. ws://127.0.0.1:9001/chat (wss:// needs TLS: not yet).
+        /// The server, e.g. ws://127.0.0.1:9001/chat or wss://example.com/.
         url: String,
+        /// Trust this certificate (PEM) for wss://, besides the usual public roots.
+        #[arg(long, value_name = "FILE.pem")]
+        ca: Option<PathBuf>,
+        /// Accept any certificate for wss://: encrypted, but the server is
+        /// not verified. For testing only.
+        #[arg(long, conflicts_with = "ca")]
+        insecure: bool,
         /// Send stdin lines as binary messages instead of text.
         #[arg(long)]
         binary: bool,
@@ -228,6 +235,8 @@ fn main() -> ExitCode {
         }
         Command::Client {
             url,
+            ca,
+            insecure,
             binary,
             subprotocol,
             header,
@@ -235,19 +244,29 @@ fn main() -> ExitCode {
             reconnect,
             trace,
             no_deflate,
-        } => client::run(ClientOptions {
-            url,
-            binary,
-            ping_interval,
-            reconnect,
-            config: ClientConfig {
-                subprotocols: subprotocol,
-                headers: header,
-                trace,
-                deflate: deflate_unless(no_deflate, DeflateConfig::for_client()),
-                ..ClientConfig::default()
-            },
-        }),
+        } => {
+            let tls = match client_tls(ca.as_deref(), insecure) {
+                Ok(tls) => tls,
+                Err(e) => {
+                    eprintln!("ws6455: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            client::run(ClientOptions {
+                url,
+                binary,
+                ping_interval,
+                reconnect,
+                config: ClientConfig {
+                    subprotocols: subprotocol,
+                    headers: header,
+                    trace,
+                    deflate: deflate_unless(no_deflate, DeflateConfig::for_client()),
+                    tls,
+                    ..ClientConfig::default()
+                },
+            })
+        }
         Command::Decode { hex, deflate } => match parse_hex(&hex.join(" ")) {
             Ok(bytes) => {
                 let negotiated = match deflate {
@@ -310,6 +329,25 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
             eprintln!("ws6455: cannot serve on {listen}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The client's TLS configuration for `--ca` or `--insecure`; `None` for
+/// the default (the usual public roots).
+fn client_tls(
+    ca: Option<&Path>,
+    insecure: bool,
+) -> Result<Option<Arc<rustls::ClientConfig>>, TlsSetupError> {
+    if insecure {
+        eprintln!(
+            "ws6455: --insecure: the server's certificate is not verified; \
+             anyone between us can read and change this connection"
+        );
+        return Ok(Some(tls::insecure_client_config()));
+    }
+    match ca {
+        Some(ca) => tls::client_config(tls::load_certificates(ca)?).map(Some),
+        None => Ok(None),
     }
 }
 

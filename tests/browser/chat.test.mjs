@@ -1,14 +1,15 @@
 // The chat page in real Chromium: two pages in /roomA, one in /roomB.
 // A message typed in page 1 reaches page 2 and not page 3; a /nick name
 // shows up; after the server is killed and restarted, the pages reconnect
-// and deliver again. On failure, screenshots and the server's log are
-// saved in target/browser-test/.
+// and deliver again. Then the same chat over https:// and wss://, with a
+// certificate from `ws6455 cert`. On failure, screenshots and the server's
+// log are saved in target/browser-test/.
 //
 // Run with tests/browser/run.sh (installs Chromium and playwright-core).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -41,9 +42,12 @@ function accepts(port) {
   });
 }
 
-/** Starts `ws6455 chat` on `port` and waits until it accepts connections. */
-async function startServer(port, log) {
-  const server = spawn(binary, ['chat', '--listen', `127.0.0.1:${port}`], {
+/**
+ * Starts `ws6455 chat` on `port`, with `extra` arguments, and waits until
+ * it accepts connections.
+ */
+async function startServer(port, log, extra = []) {
+  const server = spawn(binary, ['chat', '--listen', `127.0.0.1:${port}`, ...extra], {
     stdio: ['ignore', log, log],
   });
   const exited = new Promise((resolve) => server.once('exit', resolve));
@@ -84,24 +88,23 @@ async function statusMatches(page, pattern) {
   );
 }
 
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 test('chat page: rooms, /nick, and reconnecting after a server restart', async () => {
   fs.mkdirSync(artifacts, { recursive: true });
   const log = fs.openSync(path.join(artifacts, 'server.log'), 'w');
   const port = await freePort();
   let server = await startServer(port, log);
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
   const pages = [];
   try {
     for (const room of ['roomA', 'roomA', 'roomB']) {
@@ -151,6 +154,54 @@ test('chat page: rooms, /nick, and reconnecting after a server restart', async (
       console.error(`screenshot: ${file}`);
     }
     console.error(`server log: ${path.join(artifacts, 'server.log')}`);
+    throw failure;
+  } finally {
+    await browser.close();
+    await server.kill();
+    fs.closeSync(log);
+  }
+});
+
+test('chat page over https:// connects with wss:// on its own', async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const tls = path.join(artifacts, 'tls');
+  execFileSync(binary, ['cert', '--out', tls]);
+  const log = fs.openSync(path.join(artifacts, 'server-tls.log'), 'w');
+  const port = await freePort();
+  const server = await startServer(port, log, [
+    '--tls-cert', path.join(tls, 'cert.pem'),
+    '--tls-key', path.join(tls, 'key.pem'),
+  ]);
+  // The certificate is self-signed: Chromium is told to take it.
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [...CHROMIUM_ARGS, '--ignore-certificate-errors'],
+  });
+  const pages = [];
+  try {
+    const sockets = [];
+    for (let i = 0; i < 2; i++) {
+      const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+      page.on('websocket', (socket) => sockets.push(socket.url()));
+      await page.goto(`https://localhost:${port}/secure`);
+      await statusMatches(page, /^connected to #secure as guest-\d+$/);
+      pages.push(page);
+    }
+    assert.deepEqual(sockets, [`wss://localhost:${port}/secure`, `wss://localhost:${port}/secure`]);
+    await type(pages[0], '/nick carol');
+    await type(pages[0], 'hello over TLS');
+    await seesMessage(pages[1], 'carol', 'hello over TLS');
+    // Plain http:// on the TLS port gets no page.
+    const plain = await (await browser.newContext()).newPage();
+    const answered = await plain.goto(`http://localhost:${port}/secure`).then(() => true, () => false);
+    assert.equal(answered, false);
+  } catch (failure) {
+    for (const [i, page] of pages.entries()) {
+      const file = path.join(artifacts, `tls-page${i + 1}-failure.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.error(`screenshot: ${file}`);
+    }
+    console.error(`server log: ${path.join(artifacts, 'server-tls.log')}`);
     throw failure;
   } finally {
     await browser.close();

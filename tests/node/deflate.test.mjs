@@ -4,14 +4,15 @@
 // 100 KiB of repetitive JSON (and that it crossed the wire compressed),
 // 1 MiB of random bytes, empty messages, 1000 small messages in flight and
 // fragmented messages; the same message twice (context takeover, as
-// negotiated); and a clean close with 1000 both ways. The servers' output
-// goes to target/node-test/server.log and server-no-deflate.log.
+// negotiated); and a clean close with 1000 both ways. The same over wss://,
+// with a certificate from `ws6455 cert`. The servers' output goes to
+// target/node-test/server.log, server-no-deflate.log and server-tls.log.
 //
 // Run with tests/node/run.sh (npm ci of the pinned ws, cargo build).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -77,9 +78,12 @@ async function startServer(name, extraArgs = []) {
 
 /** A connected `ws` client with an inbox of the messages it received. */
 class Client {
-  static open(port, perMessageDeflate) {
+  /** With `ca` (a PEM certificate to trust), over wss:// to localhost. */
+  static open(port, perMessageDeflate, ca = null) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate });
+      const ws = ca === null
+        ? new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate })
+        : new WebSocket(`wss://localhost:${port}/`, { perMessageDeflate, ca });
       let answered;
       ws.once('upgrade', (response) => { answered = response.headers['sec-websocket-extensions']; });
       ws.once('open', () => { ws.off('error', reject); resolve(new Client(ws, answered)); });
@@ -290,15 +294,26 @@ async function exercise(t, client, { deflate }) {
 
 let server;
 let serverNoDeflate;
+let serverTls;
+/** The PEM certificate serverTls presents, from `ws6455 cert`. */
+let certificate;
 
 before(async () => {
   server = await startServer('server');
   serverNoDeflate = await startServer('server-no-deflate', ['--no-deflate']);
+  const tls = path.join(artifacts, 'tls');
+  execFileSync(binary, ['cert', '--out', tls]);
+  certificate = fs.readFileSync(path.join(tls, 'cert.pem'));
+  serverTls = await startServer('server-tls', [
+    '--tls-cert', path.join(tls, 'cert.pem'),
+    '--tls-key', path.join(tls, 'key.pem'),
+  ]);
 });
 
 after(async () => {
   await server?.kill();
   await serverNoDeflate?.kill();
+  await serverTls?.kill();
 });
 
 test('ws default (perMessageDeflate: true, client context takeover offered)', async (t) => {
@@ -333,7 +348,26 @@ test('a server started with --no-deflate declines the ws default offer', async (
   await exercise(t, client, { deflate: false });
 });
 
+test('wss://: the ws default over TLS, trusting the certificate of ws6455 cert', async (t) => {
+  const client = await Client.open(serverTls.port, true, certificate);
+  assert.match(client.ws._socket.getProtocol(), /^TLSv1\.[23]$/);
+  assert.equal(client.ws._socket.alpnProtocol, false);
+  await exercise(t, client, { deflate: true });
+});
+
+test('wss://: a certificate nobody vouches for is refused by ws', async () => {
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`wss://localhost:${serverTls.port}/`);
+      ws.once('open', () => { ws.terminate(); resolve(); });
+      ws.once('error', reject);
+    }),
+    /self[- ]signed certificate/,
+  );
+});
+
 test('the servers are still running (nothing crashed)', () => {
+  assert.ok(serverTls.running(), `ws6455 echo over TLS exited; see ${serverTls.logPath}`);
   assert.ok(server.running(), `ws6455 echo exited; see ${server.logPath}`);
   assert.ok(serverNoDeflate.running(), `ws6455 echo --no-deflate exited; see ${serverNoDeflate.logPath}`);
 });

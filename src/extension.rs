@@ -51,15 +51,28 @@ pub trait InboundTransform: Send {
 
     /// Takes the next received payload bytes of a transformed message (in
     /// order, unmasked) and appends what they decode to to `out`, which holds
-    /// the message so far. It must stop with
-    /// [`ProtocolError::MessageTooLarge`] as soon as `out` would grow past
-    /// `limit` bytes, so that a small frame cannot make the receiver hold
-    /// more than the message limit.
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError>;
+    /// the message so far. Each run of bytes it appends goes to `check` as
+    /// soon as it comes out (a text message's UTF-8 is checked there, so
+    /// invalid text fails as soon as it is decoded), in order and up to
+    /// `limit`; then, as soon as `out` would grow past `limit` bytes, it
+    /// stops with [`ProtocolError::MessageTooLarge`], so that a small frame
+    /// cannot make the receiver hold more than the message limit.
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError>;
 
     /// The transformed message's last frame is complete: appends whatever
-    /// remains to `out`, under the same limit.
-    fn finish(&mut self, out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError>;
+    /// remains to `out`, under the same checks and limit.
+    fn finish(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError>;
 }
 
 /// The sending side of a per-message extension.

@@ -341,24 +341,30 @@ impl MessageDecoder {
     #[inline]
     fn take_payload(&mut self, chunk: &[u8], last: bool) -> Result<(), ProtocolError> {
         let message = &mut self.message;
-        let before = message.data.len();
+        // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
+        let mut check = |bytes: &[u8]| match &mut message.text {
+            Some(validator) => validator
+                .feed(bytes)
+                .map_err(|_| ProtocolError::InvalidUtf8),
+            None => Ok(()),
+        };
         match &mut self.extension {
             Some((_, inbound)) if message.transformed => {
+                // The extension shows what it decodes to `check` as it comes
+                // out, before the message limit is applied to it.
                 let limit = self.limits.max_message_size;
-                inbound.feed(chunk, &mut message.data, limit)?;
+                inbound.feed(chunk, &mut message.data, limit, &mut check)?;
                 if last {
-                    inbound.finish(&mut message.data, limit)?;
+                    inbound.finish(&mut message.data, limit, &mut check)?;
                 }
+                Ok(())
             }
-            Some(_) | None => message.data.extend_from_slice(chunk),
+            Some(_) | None => {
+                check(chunk)?;
+                message.data.extend_from_slice(chunk);
+                Ok(())
+            }
         }
-        if let Some(validator) = &mut message.text {
-            // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
-            validator
-                .feed(&message.data[before..])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-        }
-        Ok(())
     }
 
     /// The message whose last frame is in, taken out of the decoder.

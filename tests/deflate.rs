@@ -383,6 +383,39 @@ fn rfc6455_8_1_invalid_utf8_in_compressed_text_fails_before_the_message_ends() {
 }
 
 #[test]
+fn invalid_text_in_a_compressed_message_is_found_first_however_it_arrives() {
+    // Invalid UTF-8 at the start of text that inflates far past the limit:
+    // the bad byte comes out first, so 1007 (not 1009), whether the frame
+    // arrives whole or a few bytes at a time.
+    let mut text = vec![0xff];
+    text.extend(std::iter::repeat_n(b'a', 1 << 20));
+    let wire = client_frame(true, 0b100, OpCode::Text, &compress(&text));
+    let limits = Limits {
+        max_frame_size: 1 << 20,
+        max_message_size: 64 << 10,
+    };
+    for piece in [wire.len(), 8, 1] {
+        let mut server = engine(Role::Server, &params(15, 15, true, true), limits);
+        let mut pending = Vec::new();
+        let failure = wire.chunks(piece).find_map(|chunk| {
+            pending.extend_from_slice(chunk);
+            match server.receive(&mut pending) {
+                Ok(progress) => {
+                    assert_eq!(progress.message, None);
+                    pending.drain(..progress.used);
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        });
+        assert!(
+            matches!(failure, Some(Error::Protocol(ProtocolError::InvalidUtf8))),
+            "in pieces of {piece}: {failure:?}"
+        );
+    }
+}
+
+#[test]
 fn rfc7692_7_2_2_corrupt_compressed_data_fails_with_1007() {
     let mut server = engine(
         Role::Server,

@@ -91,7 +91,13 @@ impl InboundTransform for Xor {
         rsv & 0b100 != 0
     }
 
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
         for &byte in input {
             for _ in 0..self.expand {
                 if out.len() as u64 == limit {
@@ -101,12 +107,18 @@ impl InboundTransform for Xor {
                     });
                 }
                 out.push(byte ^ 0x55);
+                check(&out[out.len() - 1..])?;
             }
         }
         Ok(())
     }
 
-    fn finish(&mut self, _out: &mut Vec<u8>, _limit: u64) -> Result<(), ProtocolError> {
+    fn finish(
+        &mut self,
+        _out: &mut Vec<u8>,
+        _limit: u64,
+        _check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
         Ok(())
     }
 }

@@ -253,18 +253,22 @@ impl Inflater {
         Decompress::new_with_window_bits(false, kind.window_bits)
     }
 
-    /// Inflates `input` into `out`, never letting `out` grow past `limit`.
+    /// Inflates `input` into `out`, never letting `out` grow past `limit`,
+    /// showing `check` each step's output up to the limit first.
     fn inflate(
         &mut self,
         input: &[u8],
         out: &mut Vec<u8>,
         limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
     ) -> Result<(), ProtocolError> {
         let kind = self.kind;
         let context = self
             .context
             .get_or_insert_with(|| Inflater::new_context(kind));
         let mut consumed = 0;
+        let mut checked = out.len();
+        let within_limit = usize::try_from(limit).unwrap_or(usize::MAX);
         loop {
             if out.len() == out.capacity() {
                 // Room for the next step, growing as a Vec does but never
@@ -275,9 +279,15 @@ impl Inflater {
                 out.reserve_exact(target.saturating_sub(out.len()).max(1));
             }
             let (in_before, out_before) = (context.total_in(), context.total_out());
-            let status = context
-                .decompress_vec(&input[consumed..], out, FlushDecompress::Sync)
-                .map_err(|_| ProtocolError::InvalidCompressedData)?;
+            let status = context.decompress_vec(&input[consumed..], out, FlushDecompress::Sync);
+            // What came out is checked before anything else is said of it:
+            // the first fault in the message decides, however it arrived.
+            let fresh_end = out.len().min(within_limit);
+            if fresh_end > checked {
+                check(&out[checked..fresh_end])?;
+                checked = fresh_end;
+            }
+            let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
             let progress = context.total_in() > in_before || context.total_out() > out_before;
             consumed += (context.total_in() - in_before) as usize;
             if out.len() as u64 > limit {
@@ -321,14 +331,25 @@ impl InboundTransform for Inflater {
         true
     }
 
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
-        self.inflate(input, out, limit)
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
+        self.inflate(input, out, limit, check)
     }
 
-    fn finish(&mut self, out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+    fn finish(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
         // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the
         // tail end of the payload of the message."
-        self.inflate(&SYNC_FLUSH_TAIL, out, limit)?;
+        self.inflate(&SYNC_FLUSH_TAIL, out, limit, check)?;
         if !self.takeover {
             if let Some(mut context) = self.context.take() {
                 context.reset(false);

@@ -1,6 +1,6 @@
 //! Writes the seed corpora: valid frames, messages, opening requests and
-//! responses, each whole and in a few splits, into `fuzz/corpus/<target>/` (or the directory
-//! given as the first argument).
+//! responses, compressed conversations, each whole and in a few splits, into
+//! `fuzz/corpus/<target>/` (or the directory given as the first argument).
 //!
 //! ```sh
 //! cargo run --manifest-path fuzz/Cargo.toml --example seeds
@@ -9,8 +9,12 @@
 use std::path::PathBuf;
 use std::{env, fs, io};
 
+use ws6455::deflate::DeflateParams;
 use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_fragment};
 use ws6455::handshake::Response;
+use ws6455::mask::apply_mask;
+use ws6455::{Error, Message, ProtocolError, Role};
+use ws6455_fuzz::deflate::{DEFLATE_LIMITS, Setup, frames, take_output};
 use ws6455_fuzz::{CLIENT_KEY, Chunked, LIMITS, SUBPROTOCOLS};
 
 /// How the seeds cut their streams: whole, byte by byte, and a few mixed sizes.
@@ -71,6 +75,24 @@ fn main() -> io::Result<()> {
             for (i, sizes) in SPLITS.iter().enumerate() {
                 let input = Chunked::encode(sizes, &stream);
                 write(target, &format!("{name}-split{i}"), &input)?;
+            }
+        }
+    }
+    for (i, setup) in deflate_setups().iter().enumerate() {
+        for (name, messages, ends_well) in deflate_conversations(setup) {
+            let mask = (setup.role == Role::Server).then_some(KEY);
+            let stream: Vec<u8> = messages
+                .iter()
+                .flat_map(|&(fin, rsv, opcode, ref payload)| {
+                    frame_rsv(fin, rsv, opcode, mask, payload)
+                })
+                .collect();
+            if ends_well {
+                check_reads_to_close(setup, &stream, name);
+            }
+            for (j, sizes) in SPLITS.iter().enumerate() {
+                let input = setup.encode(sizes, &stream);
+                write("read_deflate", &format!("setup{i}-{name}-split{j}"), &input)?;
             }
         }
     }
@@ -205,6 +227,24 @@ fn frame(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Ve
     wire
 }
 
+/// A frame with the RSV bits `rsv`, as a peer sends it: masked with `mask`
+/// if one is given.
+fn frame_rsv(fin: bool, rsv: u8, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let header = FrameHeader {
+        rsv,
+        ..FrameHeader::new(fin, opcode, mask, payload.len() as u64)
+    };
+    let mut head = [0; MAX_HEADER_LEN];
+    let head_len = header.encode(&mut head);
+    let mut wire = head[..head_len].to_vec();
+    let start = wire.len();
+    wire.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut wire[start..], key, 0);
+    }
+    wire
+}
+
 type Frames = Vec<(bool, OpCode, Vec<u8>)>;
 
 /// Streams of frames: the RFC's examples, fragmentation with control frames
@@ -275,4 +315,175 @@ fn texts() -> Vec<(&'static str, &'static [u8])> {
         ("overlong", b"a\xc0\xafb"),
         ("truncated", b"ab\xe2\x82"),
     ]
+}
+
+/// permessage-deflate's bit, RSV1 (RFC 7692 §6).
+const RSV1: u8 = 0b100;
+
+/// Frames with their RSV bits: `(fin, rsv, opcode, payload)`.
+type DeflateFrames = Vec<(bool, u8, OpCode, Vec<u8>)>;
+
+/// What the `read_deflate` seeds negotiate: each role, with and without
+/// context takeover, at the largest and the smallest windows, at several
+/// compression levels.
+fn deflate_setups() -> Vec<Setup> {
+    let params = |takeover: (bool, bool), bits: (u8, u8)| DeflateParams {
+        server_no_context_takeover: !takeover.0,
+        client_no_context_takeover: !takeover.1,
+        server_max_window_bits: bits.0,
+        client_max_window_bits: bits.1,
+    };
+    let setup = |role, params, level| Setup {
+        role,
+        params,
+        level,
+    };
+    vec![
+        setup(Role::Server, params((true, true), (15, 15)), 1),
+        setup(Role::Client, params((true, true), (15, 15)), 6),
+        setup(Role::Server, params((false, false), (15, 15)), 1),
+        setup(Role::Client, params((false, true), (8, 10)), 0),
+        setup(Role::Server, params((true, true), (15, 9)), 9),
+    ]
+}
+
+/// Streams of compressed frames for `setup`: the examples of RFC 7692
+/// §7.2.3, messages from the peer's own compressor whole and fragmented
+/// (with control frames between the fragments) and one inflating to exactly
+/// the message limit, each ending with a Close; and a message that inflates
+/// past the limit. The flag says whether the stream reads to its Close.
+fn deflate_conversations(setup: &Setup) -> Vec<(&'static str, DeflateFrames, bool)> {
+    let close = (true, 0, OpCode::Close, 1000u16.to_be_bytes().to_vec());
+    // The peer's context carries over from message to message.
+    let peer_takeover = match setup.role {
+        Role::Server => !setup.params.client_no_context_takeover,
+        Role::Client => !setup.params.server_no_context_takeover,
+    };
+    // RFC 7692 §7.2.3.1-§7.2.3.5, each "Hello".
+    let hello = vec![0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let mut rfc = vec![(true, RSV1, OpCode::Text, hello.clone())];
+    if peer_takeover {
+        // §7.2.3.2: the second "Hello" refers back to the first.
+        rfc.push((true, RSV1, OpCode::Text, vec![0xf2, 0x00, 0x11, 0x00, 0x00]));
+    }
+    rfc.extend([
+        (false, RSV1, OpCode::Text, hello[..3].to_vec()),
+        (true, 0, OpCode::Continuation, hello[3..].to_vec()),
+        (
+            true,
+            RSV1,
+            OpCode::Text,
+            vec![
+                0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+            ],
+        ),
+        (
+            true,
+            RSV1,
+            OpCode::Binary,
+            vec![
+                0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+            ],
+        ),
+        // §7.2.3.4: a block with BFINAL set ends the DEFLATE stream.
+        (
+            true,
+            RSV1,
+            OpCode::Text,
+            vec![0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00],
+        ),
+        // An empty message, compressed: one empty fixed-Huffman block.
+        (true, RSV1, OpCode::Binary, vec![0x00]),
+        close.clone(),
+    ]);
+
+    let prose = "permessage-deflate compresses each message; \
+        with context takeover the next message may refer back to this one. "
+        .repeat(3);
+    let pattern: Vec<u8> = (0..2000u32).map(|i| (i * i % 251) as u8).collect();
+    let mut compressed = compress(
+        setup,
+        vec![
+            Message::Text(prose.clone()),
+            Message::Binary(pattern),
+            Message::Text(prose.clone()),
+            Message::Text("κόσμε: short, so sent as it is".into()),
+        ],
+    );
+    compressed.insert(1, (true, 0, OpCode::Ping, b"ping".to_vec()));
+    compressed.push(close.clone());
+
+    // One message in three fragments, control frames between them.
+    let long = compress(setup, vec![Message::Text(prose.repeat(4))]);
+    // Compressed, unless compressing did not pay (level 0, no takeover).
+    let (_, rsv, _, payload) = &long[0];
+    let third = payload.len() / 3;
+    let fragmented = vec![
+        (false, *rsv, OpCode::Text, payload[..third].to_vec()),
+        (true, 0, OpCode::Ping, Vec::new()),
+        (
+            false,
+            0,
+            OpCode::Continuation,
+            payload[third..2 * third].to_vec(),
+        ),
+        (true, 0, OpCode::Pong, b"unsolicited".to_vec()),
+        (true, 0, OpCode::Continuation, payload[2 * third..].to_vec()),
+        close.clone(),
+    ];
+
+    let mut conversations = vec![
+        ("rfc7692-examples", rfc, true),
+        ("compressed", compressed, true),
+        ("fragmented", fragmented, true),
+    ];
+    // Messages at the limit and past it fit in a frame once compressed;
+    // level 0 only stores.
+    if setup.level > 0 {
+        let limit = DEFLATE_LIMITS.max_message_size as usize;
+        // A period within the smallest window zlib can reach back (512 - 262 bytes).
+        let at_limit: Vec<u8> = (0..limit).map(|i| (i % 200) as u8).collect();
+        let mut at_the_limit = compress(setup, vec![Message::Binary(at_limit)]);
+        at_the_limit.push(close);
+        let past_limit = compress(setup, vec![Message::Text("a".repeat(limit + 1))]);
+        conversations.push(("at-the-limit", at_the_limit, true));
+        conversations.push(("past-the-limit", past_limit, false));
+    }
+    conversations
+}
+
+/// `messages` as the peer sends them: compressed by its compressor, unmasked.
+fn compress(setup: &Setup, messages: Vec<Message>) -> DeflateFrames {
+    let mut peer = setup.peer();
+    for message in messages {
+        peer.send(message).expect("the peer sends");
+    }
+    frames(&take_output(&mut peer))
+        .into_iter()
+        .map(|(h, payload)| (h.fin, h.rsv, h.opcode, payload))
+        .collect()
+}
+
+/// Checks that a seed reads, in one piece, to its Close with no error.
+fn check_reads_to_close(setup: &Setup, stream: &[u8], name: &str) {
+    let mut engine = setup.engine(setup.role, DEFLATE_LIMITS);
+    let mut input = stream.to_vec();
+    let mut start = 0;
+    loop {
+        match engine.receive(&mut input[start..]) {
+            Ok(progress) => {
+                start += progress.used;
+                match progress.message {
+                    Some(Message::Close(_)) => break,
+                    Some(_) => {}
+                    None => panic!("seed {name} for {setup:?} ends before its Close"),
+                }
+            }
+            Err(Error::Protocol(e @ ProtocolError::MessageTooLarge { .. })) => {
+                panic!("seed {name} for {setup:?} crosses the limit: {e}")
+            }
+            Err(e) => panic!("seed {name} for {setup:?} fails: {e:?}"),
+        }
+    }
+    assert_eq!(start, stream.len(), "seed {name}: bytes after the Close");
 }

@@ -2,9 +2,12 @@
 //! pieces of fuzzer-chosen sizes, the split and linear-time check behind
 //! `handshake_request` and `handshake_response`, an in-memory stream that
 //! hands those pieces to a [`WebSocket`], and the whole read-path check behind
-//! `read_server` and `read_client`. See `fuzz/README.md`.
+//! `read_server` and `read_client`; [`deflate`] has the one behind
+//! `read_deflate`. See `fuzz/README.md`.
 
 #![forbid(unsafe_code)]
+
+pub mod deflate;
 
 use std::fmt::Debug;
 use std::io::{self, Read, Write};
@@ -224,7 +227,7 @@ fn read_all(role: Role, input: Chunked<'_>) -> (Vec<Message>, End) {
     let end = loop {
         match ws.read() {
             Ok(message) => {
-                check_message(&message);
+                check_message(&message, LIMITS);
                 let is_close = matches!(message, Message::Close(_));
                 messages.push(message);
                 if is_close {
@@ -243,10 +246,12 @@ fn read_all(role: Role, input: Chunked<'_>) -> (Vec<Message>, End) {
     (messages, end)
 }
 
-fn check_message(message: &Message) {
+/// A received message keeps within `limits` and the RFC's bounds (text is
+/// valid UTF-8 by its type).
+fn check_message(message: &Message, limits: Limits) {
     match message {
-        Message::Text(text) => assert!(text.len() as u64 <= LIMITS.max_message_size),
-        Message::Binary(data) => assert!(data.len() as u64 <= LIMITS.max_message_size),
+        Message::Text(text) => assert!(text.len() as u64 <= limits.max_message_size),
+        Message::Binary(data) => assert!(data.len() as u64 <= limits.max_message_size),
         Message::Ping(payload) | Message::Pong(payload) => assert!(payload.len() <= 125),
         Message::Close(Some(frame)) => {
             assert!(frame.code.is_valid_on_wire() && frame.encoded_len() <= 125)

@@ -7,7 +7,7 @@ mod chat;
 mod client;
 mod explain;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,8 +35,9 @@ struct Cli {
 enum Command {
     /// Echo every message back to its sender (the default command).
     Echo {
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9001")]
+        /// The address to listen on: HOST:PORT, [IPv6]:PORT, a name such as
+        /// localhost:PORT, or a bare PORT (on 127.0.0.1).
+        #[arg(long, default_value = "127.0.0.1:9001", value_parser = parse_listen)]
         listen: SocketAddr,
         /// Do not log connects and disconnects.
         #[arg(long)]
@@ -114,8 +115,9 @@ enum Command {
     },
     /// A chat with rooms: open http://ADDRESS/ or http://ADDRESS/ROOM in a browser.
     Chat {
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9000")]
+        /// The address to listen on: HOST:PORT, [IPv6]:PORT, a name such as
+        /// localhost:PORT, or a bare PORT (on 127.0.0.1).
+        #[arg(long, default_value = "127.0.0.1:9000", value_parser = parse_listen)]
         listen: SocketAddr,
         /// The largest message a client may send, in bytes (larger: close 1009).
         #[arg(long, default_value_t = chat::DEFAULT_MAX_MESSAGE)]
@@ -392,6 +394,29 @@ fn deflate_unless(no_deflate: bool, config: DeflateConfig) -> Option<DeflateConf
     (!no_deflate).then_some(config)
 }
 
+/// `--listen`: `HOST:PORT`, `[IPv6]:PORT`, `NAME:PORT` (resolved; its first
+/// address), or a bare `PORT`, meaning 127.0.0.1.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let port = text
+            .parse::<u16>()
+            .map_err(|_| format!("{text:?} is not a port (0 to 65535)"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let usage = "expected HOST:PORT, [IPv6]:PORT, NAME:PORT or PORT";
+    match text.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.parse::<u16>().is_ok() => text
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {name:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{name:?} resolves to no address")),
+        _ => Err(format!("{text:?}: {usage}")),
+    }
+}
+
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>().map(Duration::try_from_secs_f64) {
         Ok(Ok(duration)) if !duration.is_zero() => Ok(duration),
@@ -402,6 +427,28 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_takes_an_address_a_name_or_a_bare_port() {
+        let v4: SocketAddr = "127.0.0.1:9001".parse().unwrap();
+        assert_eq!(parse_listen("127.0.0.1:9001"), Ok(v4));
+        assert_eq!(parse_listen("9001"), Ok(v4));
+        assert_eq!(
+            parse_listen("[::1]:9001"),
+            Ok("[::1]:9001".parse().unwrap())
+        );
+        assert!(parse_listen("localhost:9001").unwrap().ip().is_loopback());
+        assert_eq!(parse_listen("0.0.0.0:0"), Ok("0.0.0.0:0".parse().unwrap()));
+        for bad in ["", "70000", "localhost", ":80", "host:port", "::1:80x"] {
+            let error = parse_listen(bad).unwrap_err();
+            assert!(!error.contains('\n'), "{bad:?}: {error}");
+        }
+        assert!(
+            parse_listen("no-such-host.invalid:80")
+                .unwrap_err()
+                .contains("cannot resolve")
+        );
+    }
 
     #[test]
     fn header_arguments_are_name_colon_value() {

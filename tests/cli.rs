@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use ws6455::Message;
 
 /// Runs `ws6455 args...` with `stdin`, and gives up after 10 seconds.
 fn ws6455(args: &[&str], stdin: &[u8]) -> Output {
@@ -239,5 +240,21 @@ fn chat_trace_shows_frames_both_ways() {
         "> close FIN=1",
     ] {
         assert!(trace.contains(expected), "{expected:?} in\n{trace}");
+    }
+}
+
+#[test]
+fn echo_max_message_closes_a_longer_message_with_1009() {
+    let server = start_ws6455(&["echo", "--quiet", "--no-deflate", "--max-message", "10"]);
+    let (mut ws, _) = ws6455::connect(&format!("ws://{}/", server.addr)).unwrap();
+    ws.send(Message::Text("0123456789".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("0123456789".into()));
+    // The frame limit follows the message limit: 11 bytes in one frame is refused.
+    ws.send(Message::Text("0123456789+".into())).unwrap();
+    match ws.read() {
+        Ok(Message::Close(Some(frame))) => {
+            assert_eq!(frame.code, ws6455::CloseCode::MESSAGE_TOO_BIG)
+        }
+        other => panic!("{other:?}"),
     }
 }

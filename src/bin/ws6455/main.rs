@@ -49,6 +49,14 @@ enum Command {
         /// Decline permessage-deflate (RFC 7692), which is accepted by default.
         #[arg(long)]
         no_deflate: bool,
+        /// The largest message a client may send, in bytes, inflated
+        /// (larger: close 1009). Default 64 MiB.
+        #[arg(long, value_name = "BYTES")]
+        max_message: Option<u64>,
+        /// The largest frame a client may send, in bytes (larger: close
+        /// 1009). Default: the message limit if given, else 16 MiB.
+        #[arg(long, value_name = "BYTES")]
+        max_frame: Option<u64>,
         #[command(flatten)]
         tls: TlsFiles,
     },
@@ -177,6 +185,8 @@ fn main() -> ExitCode {
         quiet: false,
         trace: false,
         no_deflate: false,
+        max_message: None,
+        max_frame: None,
         tls: TlsFiles {
             tls_cert: None,
             tls_key: None,
@@ -188,10 +198,17 @@ fn main() -> ExitCode {
             quiet,
             trace,
             no_deflate,
+            max_message,
+            max_frame,
             tls,
         } => {
+            let defaults = Limits::default();
             let config = ServerConfig {
                 deflate: deflate_unless(no_deflate, DeflateConfig::for_server()),
+                limits: Limits {
+                    max_message_size: max_message.unwrap_or(defaults.max_message_size),
+                    max_frame_size: max_frame.or(max_message).unwrap_or(defaults.max_frame_size),
+                },
                 log: !quiet,
                 trace,
                 ..ServerConfig::default()

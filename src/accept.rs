@@ -54,6 +54,10 @@ pub struct ServerConfig {
     /// permessage-deflate (RFC 7692) as this server accepts it, or `None` to
     /// decline every offer. Default [`DeflateConfig::for_server`].
     pub deflate: Option<DeflateConfig>,
+    /// The most connections `serve` runs at once; the opening handshake of
+    /// one more is answered 503 with `Retry-After`. Default `None`: no limit
+    /// but the system's (threads, file descriptors).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
             thread_stack_size: 128 << 10,
             log: true,
             trace: false,
+            max_connections: None,
             deflate: Some(DeflateConfig::for_server()),
         }
     }

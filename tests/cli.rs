@@ -258,3 +258,31 @@ fn echo_max_message_closes_a_longer_message_with_1009() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn echo_max_connections_answers_one_more_with_503_and_retry_after() {
+    let server = start_ws6455(&["echo", "--quiet", "--max-connections", "1"]);
+    let (mut first, _) = ws6455::connect(&format!("ws://{}/", server.addr)).unwrap();
+    let answer = http_exchange(server.addr, upgrade_request(server.addr).as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("Retry-After: 1\r\n"), "{answer}");
+    first.send(Message::Text("still served".into())).unwrap();
+    assert_eq!(first.read().unwrap(), Message::Text("still served".into()));
+    first.close(ws6455::CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(first.read().unwrap(), Message::Close(_)));
+    first.wait_for_server_close(Duration::from_secs(2)).unwrap();
+    // Once the first has gone, there is room again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut stream = connect_raw(server.addr);
+        stream
+            .write_all(upgrade_request(server.addr).as_bytes())
+            .unwrap();
+        let answer = read_response_head(&mut stream);
+        if answer.starts_with("HTTP/1.1 101 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{answer}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -144,7 +144,7 @@ fn a_silent_tls_client_is_dropped_at_the_handshake_deadline() {
     let (addr, _) = start_wss(config);
     let mut silent = TcpStream::connect(addr).unwrap();
     silent
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let started = Instant::now();
     let mut sink = Vec::new();
@@ -152,7 +152,7 @@ fn a_silent_tls_client_is_dropped_at_the_handshake_deadline() {
     let _ = silent.read_to_end(&mut sink);
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(15),
         "{waited:?}"
     );
 }
@@ -177,14 +177,16 @@ fn a_client_trickling_its_tls_hello_is_dropped_at_the_deadline_too() {
     });
     let started = Instant::now();
     trickler
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    // The server ends its side (EOF) once the deadline has passed.
+    // The server ends its side (EOF) once the deadline has passed, long
+    // before the 517-byte record could arrive (some 50 s); the upper bound
+    // leaves room for a loaded machine.
     let mut sink = [0u8; 64];
     while matches!((&trickler).read(&mut sink), Ok(n) if n > 0) {}
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(500) && waited < Duration::from_secs(3),
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(15),
         "{waited:?}"
     );
 }

@@ -17,6 +17,7 @@ pub mod echo;
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -142,6 +143,7 @@ fn serve_over<T: Transport, S: Service<T>>(
     let service = Arc::new(service);
     let config = Arc::new(config);
     let open = Arc::new(open);
+    let running = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
@@ -156,12 +158,19 @@ fn serve_over<T: Transport, S: Service<T>>(
         let _ = stream.set_nodelay(true);
         let (service, config, open) =
             (Arc::clone(&service), Arc::clone(&config), Arc::clone(&open));
+        let counted = Running::count(&running);
         let spawned = thread::Builder::new()
             .name("ws6455-conn".to_owned())
             .stack_size(config.thread_stack_size)
-            .spawn(move || match open(stream) {
-                Ok(transport) => handle_connection(transport, &config, &*service),
-                Err(e) => eprintln!("cannot set up a connection: {e}"),
+            .spawn(move || {
+                let full = config
+                    .max_connections
+                    .is_some_and(|max| counted.at_once > max);
+                match open(stream) {
+                    Ok(transport) => serve_connection(transport, &config, &*service, full),
+                    Err(e) => eprintln!("cannot set up a connection: {e}"),
+                }
+                drop(counted);
             });
         if let Err(e) = spawned {
             eprintln!("cannot start a thread for a connection: {e}");
@@ -178,13 +187,54 @@ pub fn handle_connection<T: Transport, S: Service<T>>(
     config: &ServerConfig,
     service: &S,
 ) {
+    serve_connection(stream, config, service, false);
+}
+
+/// How long a client refused for [`ServerConfig::max_connections`] is asked
+/// to wait before trying again (`Retry-After`, in seconds).
+const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// The number of connections running, counted while this lives.
+struct Running {
+    running: Arc<AtomicUsize>,
+    /// How many were running with this one, when it started.
+    at_once: usize,
+}
+
+impl Running {
+    fn count(running: &Arc<AtomicUsize>) -> Running {
+        let at_once = running.fetch_add(1, Ordering::AcqRel) + 1;
+        Running {
+            running: Arc::clone(running),
+            at_once,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// [`handle_connection`]; when the server is `full`, the opening handshake
+/// is answered 503 with `Retry-After` instead of admitted.
+fn serve_connection<T: Transport, S: Service<T>>(
+    stream: T,
+    config: &ServerConfig,
+    service: &S,
+    full: bool,
+) {
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
     let trace_prefix = config.trace.then(|| trace_prefix(&stream));
     let answers = Answers {
         plain_http: &|request| service.plain_http(request),
-        admit: &|request| service.admit(request),
+        admit: &|request| match full {
+            true => Err(server_full()),
+            false => service.admit(request),
+        },
         choose_subprotocol: &|request| {
             (service.choose_subprotocol(request)).or_else(|| config.choose_subprotocol(request))
         },
@@ -230,6 +280,20 @@ pub fn handle_connection<T: Transport, S: Service<T>>(
 /// unread input makes the kernel send a reset, which can destroy the Close
 /// frame we just sent before the peer reads it. So: shut down our side, read
 /// and discard until the peer closes its side or `timeout` passes, then close.
+/// The answer to a handshake past [`ServerConfig::max_connections`].
+fn server_full() -> Response {
+    let mut response = Response::text(
+        503,
+        "Service Unavailable",
+        "too many connections; try again later",
+    );
+    response.headers.push((
+        "Retry-After".to_owned(),
+        RETRY_AFTER_SECONDS.to_string().into_bytes(),
+    ));
+    response
+}
+
 fn linger_close<T: Transport>(stream: &T, timeout: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
     // The peer may never close, or reset; we close either way.

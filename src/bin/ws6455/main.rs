@@ -57,6 +57,10 @@ enum Command {
         /// 1009). Default: the message limit if given, else 16 MiB.
         #[arg(long, value_name = "BYTES")]
         max_frame: Option<u64>,
+        /// The most connections at once; the next handshake gets 503 with
+        /// Retry-After.
+        #[arg(long, value_name = "N")]
+        max_connections: Option<usize>,
         #[command(flatten)]
         tls: TlsFiles,
     },
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
         no_deflate: false,
         max_message: None,
         max_frame: None,
+        max_connections: None,
         tls: TlsFiles {
             tls_cert: None,
             tls_key: None,
@@ -200,6 +205,7 @@ fn main() -> ExitCode {
             no_deflate,
             max_message,
             max_frame,
+            max_connections,
             tls,
         } => {
             let defaults = Limits::default();
@@ -211,6 +217,7 @@ fn main() -> ExitCode {
                 },
                 log: !quiet,
                 trace,
+                max_connections,
                 ..ServerConfig::default()
             };
             run(listen, &tls, config, Echo, |addr, secure| {

@@ -286,3 +286,50 @@ fn echo_max_connections_answers_one_more_with_503_and_retry_after() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Answers each text message from another thread after a pause, as a
+/// server that hands work off does, and answers a Close at once: what it
+/// had not answered by then is never sent.
+struct AnswersLater;
+
+impl ws6455::server::Service for AnswersLater {
+    fn session(
+        &self,
+        connection: ws6455::server::Upgraded<'_>,
+        _request: &ws6455::handshake::Request,
+    ) -> Result<(), ws6455::Error> {
+        let engine = connection.config.engine(connection.deflate.as_ref());
+        let ws = ws6455::WebSocket::from_engine(connection.stream, engine, connection.already_read);
+        let (mut reader, writer) = ws.split()?;
+        std::thread::scope(|scope| {
+            loop {
+                match reader.read() {
+                    Ok(Message::Text(text)) => {
+                        let writer = writer.clone();
+                        scope.spawn(move || {
+                            std::thread::sleep(Duration::from_millis(150));
+                            let _ = writer.send(Message::Text(text));
+                        });
+                    }
+                    Ok(Message::Close(_)) | Err(_) => return Ok(()),
+                    Ok(_) => {}
+                }
+            }
+        })
+    }
+}
+
+#[test]
+fn client_waits_for_answers_in_flight_at_the_end_of_stdin() {
+    let addr = start_server(quiet_config(), AnswersLater);
+    let started = Instant::now();
+    let output = ws6455(&["client", &format!("ws://{addr}/")], b"a\nb\n");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["a", "b"]);
+    // The answers (150 ms), then a second of quiet, then the close.
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1100), "{took:?}");
+}

@@ -54,6 +54,9 @@ pub(crate) struct ClientOptions {
     pub(crate) url: String,
     pub(crate) binary: bool,
     pub(crate) ping_interval: Option<Duration>,
+    /// At the end of stdin, how long the server must have sent nothing
+    /// before we close: answers still in flight are printed first.
+    pub(crate) linger: Duration,
     pub(crate) reconnect: bool,
     pub(crate) config: ClientConfig,
 }
@@ -214,18 +217,21 @@ fn session(
         Err(e) => return SessionEnd::Dropped(e),
     };
     let stopping = Mutex::new(Stopping::default());
+    let heard = Mutex::new(Instant::now());
     thread::scope(|scope| {
         let sending = Sending {
             ws: writer,
             socket: &socket,
             stopping: &stopping,
+            heard: &heard,
+            linger: options.linger,
             events,
             pending,
             binary: options.binary,
             ping_interval: options.ping_interval,
         };
         let sending = scope.spawn(move || sending.run());
-        let read = read_until_close(&mut reader);
+        let read = read_until_close(&mut reader, &heard);
         let stopped = lock(&stopping).session_over();
         // The channel never disconnects while `run` holds `events_tx`.
         let _ = events_tx.send(Event::SessionOver);
@@ -251,10 +257,16 @@ fn session(
 }
 
 /// Prints the messages that arrive until the server's Close, which it
-/// returns, or an error. Pings are answered by the read half itself.
-fn read_until_close(reader: &mut ReadHalf<Stream>) -> Result<Option<CloseFrame>, Error> {
+/// returns, or an error, noting in `heard` when each arrived. Pings are
+/// answered by the read half itself.
+fn read_until_close(
+    reader: &mut ReadHalf<Stream>,
+    heard: &Mutex<Instant>,
+) -> Result<Option<CloseFrame>, Error> {
     loop {
-        match reader.read()? {
+        let message = reader.read()?;
+        *heard.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        match message {
             Message::Text(text) => println!("{text}"),
             Message::Binary(data) => println!("{}", binary_line(&data)),
             Message::Ping(_) | Message::Pong(_) => {}
@@ -329,6 +341,9 @@ struct Sending<'a> {
     ws: WriteHalf<Stream>,
     socket: &'a Stream,
     stopping: &'a Mutex<Stopping>,
+    /// When the last message from the server arrived.
+    heard: &'a Mutex<Instant>,
+    linger: Duration,
     events: &'a mut Receiver<Event>,
     pending: &'a mut VecDeque<Input>,
     binary: bool,
@@ -419,13 +434,47 @@ impl Sending<'_> {
                         }
                     }
                 }
-                Input::End => match self.ws.close(CloseCode::NORMAL, "") {
-                    Ok(()) => return Sent::Close,
-                    Err(e) => {
-                        self.pending.push_front(Input::End);
-                        return self.fail(e);
+                Input::End => {
+                    // What is queued goes out before we wait for its answers.
+                    if queued {
+                        if let Err(e) = self.ws.flush() {
+                            self.pending.push_front(Input::End);
+                            return self.fail(e);
+                        }
                     }
-                },
+                    if self.linger_for_answers() {
+                        self.pending.push_front(Input::End);
+                        return Sent::SessionOver;
+                    }
+                    match self.ws.close(CloseCode::NORMAL, "") {
+                        Ok(()) => return Sent::Close,
+                        Err(e) => {
+                            self.pending.push_front(Input::End);
+                            return self.fail(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stdin has ended: waits until the server has sent nothing for the
+    /// linger time (since the end of stdin, or its last message), so that
+    /// answers still in flight arrive before our Close. Returns true if the
+    /// session ended meanwhile (the server closed).
+    fn linger_for_answers(&mut self) -> bool {
+        let ended = Instant::now();
+        loop {
+            let last = (*self.heard.lock().unwrap_or_else(|p| p.into_inner())).max(ended);
+            let left = (last + self.linger).saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.events.recv_timeout(left) {
+                Ok(Event::SessionOver) => return true,
+                // Nothing follows the end of stdin.
+                Ok(Event::Stdin(_)) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return false,
             }
         }
     }

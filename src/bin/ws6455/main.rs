@@ -88,6 +88,11 @@ enum Command {
         /// Send a ping every this many seconds.
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         ping_interval: Option<Duration>,
+        /// At the end of stdin, wait until the server has sent nothing for
+        /// this many seconds (or closes) before closing, so that answers
+        /// still on their way are printed.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "1")]
+        linger: Duration,
         /// When the connection drops, connect again, with exponential
         /// backoff and jitter.
         #[arg(long)]
@@ -267,6 +272,7 @@ fn main() -> ExitCode {
             subprotocol,
             header,
             ping_interval,
+            linger,
             reconnect,
             trace,
             no_deflate,
@@ -282,6 +288,7 @@ fn main() -> ExitCode {
                 url,
                 binary,
                 ping_interval,
+                linger,
                 reconnect,
                 config: ClientConfig {
                     subprotocols: subprotocol,

@@ -189,8 +189,8 @@ fn accept_key_shows_the_sha1_on_the_way() {
     );
 }
 
-/// Closes every connection at once with 4000 and a reason.
-struct CloseWithReason;
+/// Closes every connection at once with its code and a reason.
+struct CloseWithReason(u16);
 
 impl ws6455::server::Service for CloseWithReason {
     fn session(
@@ -199,7 +199,7 @@ impl ws6455::server::Service for CloseWithReason {
         _request: &ws6455::handshake::Request,
     ) -> Result<(), ws6455::Error> {
         connection.with_websocket(|ws| {
-            ws.close(ws6455::CloseCode(4000), "internal detail")?;
+            ws.close(ws6455::CloseCode(self.0), "internal detail")?;
             while !matches!(ws.read()?, ws6455::Message::Close(_)) {}
             Ok(())
         })
@@ -208,11 +208,26 @@ impl ws6455::server::Service for CloseWithReason {
 
 #[test]
 fn rfc6455_5_5_1_client_does_not_show_the_close_reason() {
-    let url = format!("ws://{}/", start_server(quiet_config(), CloseWithReason));
+    let url = format!(
+        "ws://{}/",
+        start_server(quiet_config(), CloseWithReason(4000))
+    );
     let output = run(&["client", &url], None);
     let shown = text(&output.stderr);
     assert!(shown.contains("closed by the server: 4000"), "{shown}");
     assert!(!shown.contains("internal detail"), "{shown}");
+}
+
+#[test]
+fn client_exits_0_after_1000_or_1001_and_1_after_any_other_close() {
+    for (code, status) in [(1000, 0), (1001, 0), (1011, 1), (4000, 1)] {
+        let url = format!(
+            "ws://{}/",
+            start_server(quiet_config(), CloseWithReason(code))
+        );
+        let output = run(&["client", &url], None);
+        assert_eq!(output.status.code(), Some(status), "close {code}");
+    }
 }
 
 #[test]

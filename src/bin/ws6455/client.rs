@@ -116,14 +116,24 @@ pub(crate) fn run(options: ClientOptions) -> ExitCode {
                         // RFC 6455 §5.5.1: the reason "is not guaranteed to be
                         // human readable, clients MUST NOT show it to end users"
                         // (--trace shows it, as it shows every payload).
-                        match frame {
+                        let normal = match frame {
                             Some(CloseFrame { code, .. }) => {
-                                eprintln!("closed by the server: {code}")
+                                eprintln!("closed by the server: {code}");
+                                code == CloseCode::NORMAL || code == CloseCode::GOING_AWAY
                             }
-                            None => eprintln!("closed by the server, without a status code"),
-                        }
+                            None => {
+                                eprintln!("closed by the server, without a status code");
+                                false
+                            }
+                        };
                         if !options.reconnect {
-                            return ExitCode::SUCCESS;
+                            // 1000 and 1001 are the ends a server means; any
+                            // other code says something went wrong.
+                            return if normal {
+                                ExitCode::SUCCESS
+                            } else {
+                                ExitCode::FAILURE
+                            };
                         }
                     }
                     SessionEnd::Dropped(Error::Io(e))

@@ -19,7 +19,11 @@ fuzz_target!(|input: &[u8]| {
         // §4.1: only a 101 is accepted, with no subprotocol or one offered.
         if let Ok(chosen) = HANDSHAKE.check_response(&response) {
             assert_eq!(response.status, 101);
-            assert!(chosen.subprotocol.is_none_or(|p| SUBPROTOCOLS.contains(&p.as_str())));
+            assert!(
+                chosen
+                    .subprotocol
+                    .is_none_or(|p| SUBPROTOCOLS.contains(&p.as_str()))
+            );
         }
         // Whatever parses re-encodes to the same response.
         let mut wire = Vec::new();

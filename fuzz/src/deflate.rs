@@ -140,7 +140,8 @@ fn same_end(a: &End, b: &End) -> bool {
             )
         )
     }
-    let invalid_data = |end: &End| matches!(end, End::Protocol(ProtocolError::InvalidCompressedData));
+    let invalid_data =
+        |end: &End| matches!(end, End::Protocol(ProtocolError::InvalidCompressedData));
     a == b || ((invalid_data(a) || invalid_data(b)) && message_fault(a) && message_fault(b))
 }
 

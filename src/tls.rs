@@ -50,6 +50,14 @@ use crate::transport::Transport;
 /// overhead fit.
 const READ_CHUNK: usize = 17 << 10;
 
+/// What a receive brought.
+enum Received {
+    /// Ciphertext, now processed.
+    Data,
+    /// The end of the TCP stream.
+    End,
+}
+
 /// A TCP connection with TLS on it; clones are handles on the same one.
 #[derive(Clone)]
 pub struct TlsStream {
@@ -63,6 +71,9 @@ struct Inner {
     /// Records sealed and not yet taken by the socket. Its lock is held
     /// while the socket takes them, so they leave in the order sealed.
     unsent: Mutex<Vec<u8>>,
+    /// Ciphertext read from the socket and not yet taken by the session.
+    /// Only readers take its lock, and they hold it while the socket reads.
+    backlog: Mutex<Vec<u8>>,
     /// The read timeout, for one whole read: a read can take several from
     /// the socket (records arriving in pieces, or bearing no data), and a
     /// peer trickling bytes must not stretch it past the timeout.
@@ -93,6 +104,7 @@ impl TlsStream {
                 tcp,
                 session: Mutex::new(session),
                 unsent: Mutex::new(Vec::new()),
+                backlog: Mutex::new(Vec::new()),
                 read_timeout: Mutex::new(None),
             }),
         }
@@ -108,7 +120,7 @@ impl TlsStream {
             if !self.session().is_handshaking() {
                 return Ok(());
             }
-            if self.receive(deadline)? == 0 {
+            if let Received::End = self.receive(deadline)? {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer closed the connection during the TLS handshake",
@@ -163,45 +175,76 @@ impl TlsStream {
         }
     }
 
-    /// Reads ciphertext from the socket once, with no lock held, and lets
-    /// the session process it. Returns how much arrived (0: the socket's
-    /// end); `WouldBlock` once `deadline` has passed.
-    fn receive(&self, deadline: Option<Instant>) -> io::Result<usize> {
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io::ErrorKind::WouldBlock.into());
+    /// Lets the session process ciphertext: what is left from an earlier
+    /// read, or else what one read from the socket brings (waiting on the
+    /// socket with only `backlog`'s lock held, which readers alone take).
+    /// rustls holds one record's plaintext at a time, so feeding stops at
+    /// the first record that yields plaintext; the rest waits in `backlog`.
+    /// `WouldBlock` once `deadline` has passed.
+    fn receive(&self, deadline: Option<Instant>) -> io::Result<Received> {
+        let mut backlog = lock(&self.inner.backlog);
+        if backlog.is_empty() {
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                self.inner.tcp.set_read_timeout(Some(left))?;
             }
-            self.inner.tcp.set_read_timeout(Some(left))?;
+            let mut chunk = [0u8; READ_CHUNK];
+            let n = loop {
+                match (&self.inner.tcp).read(&mut chunk) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    read => break read?,
+                }
+            };
+            if n == 0 {
+                // Reading nothing tells rustls the stream has ended.
+                let mut session = self.session();
+                session.read_tls(&mut &[][..])?;
+                self.process(session)?;
+                return Ok(Received::End);
+            }
+            backlog.extend_from_slice(&chunk[..n]);
         }
-        let mut chunk = [0u8; READ_CHUNK];
-        let n = loop {
-            match (&self.inner.tcp).read(&mut chunk) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                read => break read?,
-            }
-        };
         let mut session = self.session();
-        let mut arrived = &chunk[..n];
-        loop {
-            // With nothing left, this tells rustls the stream has ended.
-            session.read_tls(&mut arrived)?;
-            if let Err(e) = session.process_new_packets() {
-                // rustls has queued an alert saying why: send it if we can.
-                drop(session);
-                let _ = self.try_send_pending();
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
-            if arrived.is_empty() {
+        let mut rest = &backlog[..];
+        while !rest.is_empty() {
+            session.read_tls(&mut rest)?;
+            let state = match session.process_new_packets() {
+                Ok(state) => state,
+                Err(e) => return Err(self.failed(session, e)),
+            };
+            if state.plaintext_bytes_to_read() > 0 {
                 break;
             }
+        }
+        let taken = backlog.len() - rest.len();
+        backlog.drain(..taken);
+        drop(backlog);
+        self.process(session)?;
+        Ok(Received::Data)
+    }
+
+    /// After ciphertext was fed: processes it, and sends what rustls wants to send.
+    fn process(&self, mut session: MutexGuard<'_, Connection>) -> io::Result<()> {
+        if let Err(e) = session.process_new_packets() {
+            return Err(self.failed(session, e));
         }
         let wants_write = session.wants_write();
         drop(session);
         if wants_write {
             self.try_send_pending()?;
         }
-        Ok(n)
+        Ok(())
+    }
+
+    /// The session failed with `e`: rustls has queued an alert saying why,
+    /// which is sent if it can be.
+    fn failed(&self, session: MutexGuard<'_, Connection>, e: rustls::Error) -> io::Error {
+        drop(session);
+        let _ = self.try_send_pending();
+        io::Error::new(io::ErrorKind::InvalidData, e)
     }
 
     fn write_plaintext(&self, buf: &[u8]) -> io::Result<usize> {

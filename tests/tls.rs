@@ -352,3 +352,47 @@ fn a_missing_or_unusable_certificate_file_is_a_startup_error_naming_it() {
         assert!(stderr.contains(named), "{stderr}");
     }
 }
+
+/// Sends 40 messages of 3,000 bytes as soon as the connection opens, each in
+/// its own TLS record, then waits for the Close.
+struct Burst;
+
+impl ws6455::server::Service<TlsStream> for Burst {
+    fn session(
+        &self,
+        connection: ws6455::server::Upgraded<'_, TlsStream>,
+        _request: &ws6455::handshake::Request,
+    ) -> Result<(), ws6455::Error> {
+        connection.with_websocket(|ws| {
+            for i in 0..40u8 {
+                ws.send(Message::Binary(vec![i; 3000]))?;
+            }
+            while !matches!(ws.read()?, Message::Close(_)) {}
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn many_records_arriving_in_one_read_are_taken_a_record_at_a_time() {
+    // rustls holds one record's plaintext at a time: a read from the socket
+    // that brings several must not hand them all over at once.
+    let (cert_file, key_file, cert) = certificate(&["localhost"]);
+    let tls = tls::server_config(&cert_file, &key_file).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || serve_tls(listener, tls, quiet_config(), Burst));
+    let stream = tls_connect(
+        addr,
+        trusting(&cert, &[&rustls::version::TLS13]),
+        "localhost",
+    );
+    let (mut ws, _) = client_handshake(stream, &uri(addr), &ClientConfig::default()).unwrap();
+    // Everything arrives and waits in the socket before the first read.
+    thread::sleep(Duration::from_millis(300));
+    for i in 0..40u8 {
+        assert_eq!(ws.read().unwrap(), Message::Binary(vec![i; 3000]));
+    }
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(ws.read().unwrap(), Message::Close(_)));
+}

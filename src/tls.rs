@@ -29,7 +29,7 @@
 //! before the TCP FIN (RFC 8446 §6.1).
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
@@ -247,13 +247,16 @@ impl TlsStream {
         io::Error::new(io::ErrorKind::InvalidData, e)
     }
 
-    fn write_plaintext(&self, buf: &[u8]) -> io::Result<usize> {
+    /// Hands `bufs` to the session, which seals them together (a batch of
+    /// frames becomes as few records as their size allows), and sends.
+    fn write_plaintext(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         if self.session().is_handshaking() {
             self.handshake()?;
         }
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
         loop {
-            let taken = self.session().writer().write(buf)?;
-            if taken > 0 || buf.is_empty() {
+            let taken = self.session().writer().write_vectored(bufs)?;
+            if taken > 0 || len == 0 {
                 // Sent now where the socket takes it; what it does not take
                 // in time goes with the next write or flush.
                 return match self.send_pending() {
@@ -353,7 +356,11 @@ impl Read for &TlsStream {
 
 impl Write for &TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_plaintext(buf)
+        self.write_plaintext(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_plaintext(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -369,7 +376,11 @@ impl Read for TlsStream {
 
 impl Write for TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_plaintext(buf)
+        self.write_plaintext(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_plaintext(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -268,6 +268,24 @@ fn nick_renames_and_tells_the_whole_room() {
 }
 
 #[test]
+fn names_may_be_in_any_script_and_are_unique_ignoring_case() {
+    let (_chat, addr) = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let (mut b, _) = Client::join(addr, "/r");
+    a.event();
+    a.say("/nick Ωμέγα");
+    assert_eq!(a.event()["to"], "Ωμέγα");
+    assert_eq!(b.event()["to"], "Ωμέγα");
+    b.say("/nick ωμέγα");
+    assert_eq!(
+        b.event(),
+        json!({"type": "error", "reason": "the name ωμέγα is taken in this room"})
+    );
+    b.say("/nick 李小龍");
+    assert_eq!(a.event()["to"], "李小龍");
+}
+
+#[test]
 fn refused_nick_and_unknown_command_get_an_error_to_the_sender_only() {
     let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
@@ -279,11 +297,11 @@ fn refused_nick_and_unknown_command_get_an_error_to_the_sender_only() {
     for (command, reason) in [
         (
             "/nick",
-            "a name is 1 to 32 ASCII letters, digits, '_' or '-'",
+            "a name is 1 to 32 letters or digits (of any script), '_' or '-'",
         ),
         (
             "/nick bad name",
-            "a name is 1 to 32 ASCII letters, digits, '_' or '-'",
+            "a name is 1 to 32 letters or digits (of any script), '_' or '-'",
         ),
         ("/nick ALICE", "the name ALICE is taken in this room"),
         (

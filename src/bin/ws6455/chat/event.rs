@@ -67,6 +67,15 @@ pub(crate) fn is_name(name: &str, max: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Whether `name` is 1 to [`MAX_NAME_LEN`] characters, each a letter or a
+/// digit of any script, `_` or `-`: a user name.
+pub(crate) fn is_user_name(name: &str) -> bool {
+    (1..=MAX_NAME_LEN).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +150,33 @@ mod tests {
             text,
         };
         assert_eq!(payload(&event)["text"], text);
+    }
+
+    #[test]
+    fn user_names_are_letters_and_digits_of_any_script() {
+        for good in [
+            "a",
+            "Zoë",
+            "Ωμέγα",
+            "李小龍",
+            "राम",
+            "user_1-x",
+            &"ж".repeat(32),
+        ] {
+            assert!(is_user_name(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a.b",
+            "<b>",
+            "e\u{301}",
+            "😀",
+            &"ж".repeat(33),
+        ] {
+            assert!(!is_user_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

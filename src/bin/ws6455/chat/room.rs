@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::chat::event::{Event, MAX_NAME_LEN, is_name};
+use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
 use crate::chat::outbox::{Outbox, Refused};
 use ws6455::SharedMessage;
 use ws6455::close::CloseCode;
@@ -90,7 +90,7 @@ impl fmt::Display for NickError {
         match self {
             NickError::InvalidName => write!(
                 f,
-                "a name is 1 to {MAX_NAME_LEN} ASCII letters, digits, '_' or '-'"
+                "a name is 1 to {MAX_NAME_LEN} letters or digits (of any script), '_' or '-'"
             ),
             NickError::Taken(name) => write!(f, "the name {name} is taken in this room"),
         }
@@ -216,7 +216,7 @@ impl Membership {
 
     /// Renames this member and tells the whole room.
     pub(crate) fn rename(&mut self, to: &str) -> Result<(), NickError> {
-        if !is_name(to, MAX_NAME_LEN) {
+        if !is_user_name(to) {
             return Err(NickError::InvalidName);
         }
         let mut members = lock(&self.room.members);
@@ -285,10 +285,13 @@ impl Room {
     }
 }
 
+/// Whether another member than `except` has `name`, ignoring case (in any
+/// script: `Ω` and `ω` are one name).
 fn name_taken(members: &[Member], name: &str, except: u64) -> bool {
+    let name = name.to_lowercase();
     members
         .iter()
-        .any(|m| m.id != except && m.name.eq_ignore_ascii_case(name))
+        .any(|m| m.id != except && m.name.to_lowercase() == name)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -268,6 +268,33 @@ fn nick_renames_and_tells_the_whole_room() {
 }
 
 #[test]
+fn a_text_longer_than_max_text_is_answered_with_an_error_and_the_sender_stays() {
+    let (_chat, addr) = start_chat_with(&["--max-text", "10"]);
+    let (mut a, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["max_text"], 10);
+    let (mut b, _) = Client::join(addr, "/r");
+    a.event();
+    // Ten characters (twenty bytes) is the most.
+    a.say("κόσμεκόσμε");
+    assert_eq!(b.event(), message("r", &a.name, "κόσμεκόσμε"));
+    a.event();
+    a.say("eleven char");
+    assert_eq!(
+        a.event(),
+        json!({"type": "error", "reason": "the message has 11 characters; the most is 10"})
+    );
+    a.say("still here");
+    assert_eq!(b.event(), message("r", &a.name, "still here"));
+}
+
+#[test]
+fn the_welcome_announces_max_text_4000_by_default() {
+    let (_chat, addr) = start_chat();
+    let (_a, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["max_text"], 4000);
+}
+
+#[test]
 fn names_may_be_in_any_script_and_are_unique_ignoring_case() {
     let (_chat, addr) = start_chat();
     let (mut a, _) = Client::join(addr, "/r");
@@ -329,7 +356,8 @@ fn binary_message_is_refused_with_1003() {
 
 #[test]
 fn rfc6455_7_4_1_message_over_64_kib_is_closed_with_1009() {
-    let (_chat, addr) = start_chat();
+    // The chat's text limit out of the way: this is the protocol's limit.
+    let (_chat, addr) = start_chat_with(&["--max-text", "1000000"]);
     let (mut a, _) = Client::join(addr, "/r");
     let limit = DEFAULT_MAX_MESSAGE;
     a.say(&"x".repeat(limit));
@@ -556,7 +584,7 @@ fn flood(sender: &mut Client, count: usize, window: usize, on_event: impl FnMut(
 #[test]
 fn stalled_client_is_dropped_while_two_others_keep_talking() {
     const MESSAGES: usize = 160; // 160 × 64,000 bytes: 10.24 MB to the room
-    let (_chat, addr) = start_chat();
+    let (_chat, addr) = start_chat_with(&["--max-text", "64000"]);
     let (mut a, _) = Client::join(addr, "/busy");
     let (mut b, _) = Client::join(addr, "/busy");
     a.event();
@@ -643,7 +671,7 @@ fn stalled_client_is_dropped_while_two_others_keep_talking() {
 
 #[test]
 fn slow_consumer_that_reads_again_gets_its_backlog_then_close_1008() {
-    let (_chat, addr) = start_chat_with(&["--queue-bytes", "262144"]);
+    let (_chat, addr) = start_chat_with(&["--queue-bytes", "262144", "--max-text", "64000"]);
     let (mut a, _) = Client::join(addr, "/busy");
     let (mut slow, _) = Client::join(addr, "/busy");
     a.event();

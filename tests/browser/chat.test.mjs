@@ -120,8 +120,21 @@ test('chat page: rooms, /nick, and reconnecting after a server restart', async (
     await statusMatches(page1, /^connected to #roomA as alice$/);
     await page2.locator('#users li', { hasText: /^alice$/ }).waitFor({ timeout: STEP_MS });
 
+    // Whitespace alone is not sent; the input keeps to max_text (4000
+    // characters, from the welcome) and counts near it.
+    await type(page1, '   ');
+    await page1.fill('#input', 'é'.repeat(4001));
+    await page1.dispatchEvent('#input', 'input');
+    assert.equal([...(await page1.inputValue('#input'))].length, 4000);
+    assert.equal(await page1.textContent('#counter'), '4000/4000');
+    await page1.fill('#input', '');
+    await page1.dispatchEvent('#input', 'input');
+    assert.equal(await page1.textContent('#counter'), '');
+
     await type(page1, 'hello from alice');
     await seesMessage(page2, 'alice', 'hello from alice');
+    // The whitespace before it was not sent: this is alice's only line.
+    assert.equal(await page2.locator('#messages li .from', { hasText: /^alice$/ }).count(), 1);
     await seesMessage(page1, 'alice', 'hello from alice');
 
     // Page 3 (roomB) sends with the button and sees its own message; had

@@ -139,6 +139,10 @@ enum Command {
         /// The largest message a client may send, in bytes (larger: close 1009).
         #[arg(long, default_value_t = chat::DEFAULT_MAX_MESSAGE)]
         max_message: u64,
+        /// The longest text a client may say, in characters (longer: an
+        /// error event; the client stays).
+        #[arg(long, default_value_t = ChatConfig::default().max_text)]
+        max_text: usize,
         /// The most bytes waiting to be sent to one client (more: close 1008).
         #[arg(long, default_value_t = ChatConfig::default().outgoing_queue_bytes)]
         queue_bytes: usize,
@@ -233,6 +237,7 @@ fn main() -> ExitCode {
         Command::Chat {
             listen,
             max_message,
+            max_text,
             queue_bytes,
             ping_interval,
             pong_timeout,
@@ -255,6 +260,7 @@ fn main() -> ExitCode {
                 outgoing_queue_bytes: queue_bytes,
                 ping_interval,
                 pong_timeout,
+                max_text,
             };
             let service = Chat::new(chat_config, config.close_timeout);
             run(listen, &tls, config, service, |addr, secure| {

@@ -17,6 +17,8 @@ pub(crate) enum Event<'a> {
         room: &'a str,
         you: &'a str,
         users: Vec<&'a str>,
+        /// The longest text the chat takes, in characters.
+        max_text: usize,
     },
     /// A text message from `from`, delivered to the whole room, sender included.
     Message {
@@ -91,10 +93,12 @@ mod tests {
             room: "kitchen",
             you: "guest-2",
             users: vec!["alice", "guest-2"],
+            max_text: 4000,
         };
         assert_eq!(
             payload(&event),
-            json!({"type": "welcome", "room": "kitchen", "you": "guest-2", "users": ["alice", "guest-2"]})
+            json!({"type": "welcome", "room": "kitchen", "you": "guest-2",
+                   "users": ["alice", "guest-2"], "max_text": 4000})
         );
     }
 

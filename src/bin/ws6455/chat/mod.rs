@@ -103,6 +103,10 @@ pub struct ChatConfig {
     pub ping_interval: Duration,
     /// A pinged client that sends nothing for this long is closed with 1001. Default 10 s.
     pub pong_timeout: Duration,
+    /// The longest text a client may say, in characters; a longer one is
+    /// answered with an `error` event, and the client stays. The welcome
+    /// announces it. Default 4000.
+    pub max_text: usize,
 }
 
 impl Default for ChatConfig {
@@ -111,6 +115,7 @@ impl Default for ChatConfig {
             outgoing_queue_bytes: 1 << 20,
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(10),
+            max_text: 4000,
         }
     }
 }
@@ -146,7 +151,7 @@ impl Chat {
     pub fn new(config: ChatConfig, close_timeout: Duration) -> Chat {
         Chat {
             config,
-            rooms: Rooms::new(close_timeout),
+            rooms: Rooms::new(close_timeout, config.max_text),
         }
     }
 
@@ -197,8 +202,15 @@ impl Chat {
     fn on_text(&self, member: &mut Membership, outbox: &Outbox, text: &str, timing: &Timing) {
         let refusal = match Command::parse(text) {
             Command::Say => {
-                member.say(text);
-                return;
+                let characters = text.chars().count();
+                if characters <= self.config.max_text {
+                    member.say(text);
+                    return;
+                }
+                format!(
+                    "the message has {characters} characters; the most is {}",
+                    self.config.max_text
+                )
             }
             Command::Nick(name) => match member.rename(name) {
                 Ok(()) => return,

@@ -32,6 +32,8 @@ pub(crate) struct Rooms {
     next_guest: AtomicU64,
     /// How long a member closed for a full queue gets to finish closing.
     close_timeout: Duration,
+    /// The longest text, in characters, that the welcome announces.
+    max_text: usize,
 }
 
 /// One room.
@@ -99,12 +101,13 @@ impl fmt::Display for NickError {
 
 impl Rooms {
     /// No rooms yet.
-    pub(crate) fn new(close_timeout: Duration) -> Rooms {
+    pub(crate) fn new(close_timeout: Duration, max_text: usize) -> Rooms {
         Rooms {
             rooms: Mutex::new(HashMap::new()),
             next_member: AtomicU64::new(1),
             next_guest: AtomicU64::new(1),
             close_timeout,
+            max_text,
         }
     }
 
@@ -136,6 +139,7 @@ impl Rooms {
             room: &room.name,
             you: &guest,
             users: members.iter().map(|m| m.name.as_str()).collect(),
+            max_text: self.max_text,
         }
         .message();
         let join = Event::Join {
@@ -306,7 +310,7 @@ mod tests {
     use super::*;
 
     fn rooms() -> Rooms {
-        Rooms::new(Duration::from_secs(2))
+        Rooms::new(Duration::from_secs(2), 4000)
     }
 
     #[test]

@@ -8,6 +8,7 @@
   const usersList = $('users');
   const statusLine = $('status');
   const input = $('input');
+  const counter = $('counter');
 
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const url = `${scheme}//${location.host}${location.pathname}`;
@@ -23,6 +24,23 @@
   // The name this page chose with /nick; asked for again after a reconnect.
   let chosenName = null;
   let users = [];
+  // The longest text the server takes, in characters, from its welcome.
+  let maxText = null;
+
+  /**
+   * Keeps the input to the server's limit in characters (not UTF-16 units,
+   * which `maxlength` would count), and shows the count near the limit.
+   */
+  function enforceMaxText() {
+    let characters = [...input.value];
+    if (maxText !== null && characters.length > maxText) {
+      characters = characters.slice(0, maxText);
+      input.value = characters.join('');
+    }
+    const near = maxText !== null && characters.length >= maxText * 0.9;
+    counter.textContent = near ? `${characters.length}/${maxText}` : '';
+    counter.classList.toggle('full', maxText !== null && characters.length === maxText);
+  }
 
   function setStatus(text, offline) {
     statusLine.textContent = text;
@@ -58,6 +76,8 @@
       case 'welcome':
         me = event.you;
         users = event.users;
+        maxText = event.max_text;
+        enforceMaxText();
         $('room').textContent = `#${event.room}`;
         document.title = `#${event.room} · ws6455 chat`;
         setStatus(`connected to #${event.room} as ${me}`, false);
@@ -116,14 +136,18 @@
   $('composer').addEventListener('submit', (submit) => {
     submit.preventDefault();
     const text = input.value;
-    if (text === '') return;
+    // Nothing to say: whitespace alone is not sent.
+    if (text.trim() === '') return;
     if (socket === null || socket.readyState !== WebSocket.OPEN) {
       addLine('error', null, 'not connected; message not sent');
       return;
     }
     socket.send(text);
     input.value = '';
+    enforceMaxText();
   });
+
+  input.addEventListener('input', enforceMaxText);
 
   connect();
 })();

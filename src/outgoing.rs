@@ -127,6 +127,17 @@ impl Outgoing {
         filled
     }
 
+    /// Appends every unwritten byte to `buf` and counts them written: for a
+    /// caller that does its own I/O from a buffer of its own.
+    pub fn drain_into(&mut self, buf: &mut Vec<u8>) {
+        buf.reserve(self.len);
+        for (i, chunk) in self.chunks.iter().enumerate() {
+            let start = if i == 0 { self.written } else { 0 };
+            buf.extend_from_slice(&chunk[start..]);
+        }
+        self.advance(self.len);
+    }
+
     /// Records that the stream took the first `n` unwritten bytes.
     pub fn advance(&mut self, mut n: usize) {
         assert!(n <= self.len, "advanced past the queued bytes");
@@ -223,6 +234,10 @@ mod tests {
         other.append(&mut out);
         assert!(out.is_empty());
         assert_eq!(unwritten(&other), expected[5..]);
+        let mut drained = b"before".to_vec();
+        other.drain_into(&mut drained);
+        assert_eq!(drained[6..], expected[5..]);
+        assert!(other.is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `read_deflate`: a protocol [`Engine`] in either role, with the parameters
 //! the fuzz input chooses, fed a byte stream in pieces. See `fuzz/README.md`.
 
-use std::io::{self, IoSlice};
+use std::io;
 
 use ws6455::decode::Decoded;
 use ws6455::deflate::codec;
@@ -298,17 +298,8 @@ fn round_trip(setup: Setup, messages: &[Message]) {
 
 /// Everything `engine` has queued to send, taken out of it.
 pub fn take_output(engine: &mut Engine) -> Vec<u8> {
-    let output = engine.output();
-    let mut bytes = Vec::with_capacity(output.len());
-    while !output.is_empty() {
-        let mut slices = [IoSlice::new(&[]); 8];
-        let n = output.io_slices(&mut slices);
-        let taken: usize = slices[..n].iter().map(|s| s.len()).sum();
-        for slice in &slices[..n] {
-            bytes.extend_from_slice(slice);
-        }
-        output.advance(taken);
-    }
+    let mut bytes = Vec::new();
+    engine.output().drain_into(&mut bytes);
     bytes
 }
 

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset of these helpers
 
-use std::io::{BufRead, BufReader, IoSlice, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::thread;
@@ -204,17 +204,8 @@ impl Drop for Ws6455Server {
 
 /// Takes everything the engine has to send.
 pub fn take_output(engine: &mut Engine) -> Vec<u8> {
-    let output = engine.output();
     let mut bytes = Vec::new();
-    while !output.is_empty() {
-        let mut slices = [IoSlice::new(&[]); 8];
-        let n = output.io_slices(&mut slices);
-        let taken: usize = slices[..n].iter().map(|s| s.len()).sum();
-        for slice in &slices[..n] {
-            bytes.extend_from_slice(slice);
-        }
-        output.advance(taken);
-    }
+    engine.output().drain_into(&mut bytes);
     bytes
 }
 

@@ -41,6 +41,10 @@ impl fmt::Debug for Extension {
     }
 }
 
+/// What an [`InboundTransform`] shows each run of bytes it decodes to, as
+/// they come out: the message's own checks (a text message's UTF-8).
+pub type OutputCheck<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>;
+
 /// The receiving side of a per-message extension.
 pub trait InboundTransform: Send {
     /// A data message starts whose first frame carries `rsv` (only bits the
@@ -62,7 +66,7 @@ pub trait InboundTransform: Send {
         input: &[u8],
         out: &mut Vec<u8>,
         limit: u64,
-        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+        check: OutputCheck<'_>,
     ) -> Result<(), ProtocolError>;
 
     /// The transformed message's last frame is complete: appends whatever
@@ -71,7 +75,7 @@ pub trait InboundTransform: Send {
         &mut self,
         out: &mut Vec<u8>,
         limit: u64,
-        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+        check: OutputCheck<'_>,
     ) -> Result<(), ProtocolError>;
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::{receive_all, take_output};
 use ws6455::engine::Engine;
-use ws6455::extension::{Extension, InboundTransform, OutboundTransform};
+use ws6455::extension::{Extension, InboundTransform, OutboundTransform, OutputCheck};
 use ws6455::frame::{OpCode, encode_fragment, encode_frame};
 use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, ProtocolError, Role};
 
@@ -96,7 +96,7 @@ impl InboundTransform for Xor {
         input: &[u8],
         out: &mut Vec<u8>,
         limit: u64,
-        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+        check: OutputCheck<'_>,
     ) -> Result<(), ProtocolError> {
         for &byte in input {
             for _ in 0..self.expand {
@@ -117,7 +117,7 @@ impl InboundTransform for Xor {
         &mut self,
         _out: &mut Vec<u8>,
         _limit: u64,
-        _check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+        _check: OutputCheck<'_>,
     ) -> Result<(), ProtocolError> {
         Ok(())
     }

@@ -24,7 +24,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use crate::deflate::{DeflateConfig, DeflateParams};
 use crate::engine::Engine;
 use crate::error::ProtocolError;
-use crate::extension::{Extension, InboundTransform, OutboundTransform};
+use crate::extension::{Extension, InboundTransform, OutboundTransform, OutputCheck};
 use crate::frame::OpCode;
 use crate::message::{Limits, Role};
 
@@ -260,7 +260,7 @@ impl Inflater {
         input: &[u8],
         out: &mut Vec<u8>,
         limit: u64,
-        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+        check: OutputCheck<'_>,
     ) -> Result<(), ProtocolError> {
         let kind = self.kind;
         let context = self
@@ -336,7 +336,7 @@ impl InboundTransform for Inflater {
         input: &[u8],
         out: &mut Vec<u8>,
         limit: u64,
-        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+        check: OutputCheck<'_>,
     ) -> Result<(), ProtocolError> {
         self.inflate(input, out, limit, check)
     }
@@ -345,7 +345,7 @@ impl InboundTransform for Inflater {
         &mut self,
         out: &mut Vec<u8>,
         limit: u64,
-        check: &mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>,
+        check: OutputCheck<'_>,
     ) -> Result<(), ProtocolError> {
         // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the
         // tail end of the payload of the message."

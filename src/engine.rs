@@ -21,6 +21,7 @@ use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use crate::annotate::transformed_wire_len;
 use crate::close::CloseCode;
 use crate::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
 use crate::error::{Error, ProtocolError, UsageError};
@@ -206,18 +207,7 @@ impl Receiver {
         let progress = self
             .decoder
             .decode_observed(input, &mut |header, payload_start| {
-                match header.opcode {
-                    OpCode::Text | OpCode::Binary if header.rsv != 0 => {
-                        *wire_len = Some(header.payload_len);
-                    }
-                    OpCode::Text | OpCode::Binary => *wire_len = None,
-                    OpCode::Continuation => {
-                        if let Some(len) = wire_len {
-                            *len += header.payload_len;
-                        }
-                    }
-                    OpCode::Close | OpCode::Ping | OpCode::Pong => {}
-                }
+                *wire_len = transformed_wire_len(*wire_len, header);
                 trace.show(&TraceEvent::Frame(FrameEvent {
                     direction: Direction::Received,
                     header: *header,

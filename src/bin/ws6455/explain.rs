@@ -12,7 +12,10 @@ use std::fmt::{self, Write as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::annotate::{ascii_preview, close_summary, hex, hex_compact, length_field, text_preview};
+use crate::annotate::{
+    ascii_preview, close_summary, hex, hex_compact, length_field, text_preview,
+    transformed_wire_len,
+};
 use ws6455::decode::Decoded;
 use ws6455::deflate::DeflateParams;
 use ws6455::deflate::codec;
@@ -152,13 +155,7 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
         let available = rest.len() - header_len;
         let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
         let present = available.min(payload_len);
-        if !header.opcode.is_control() {
-            compressed_len = match (header.opcode, compressed_len) {
-                (OpCode::Continuation, Some(len)) => Some(len + header.payload_len),
-                (OpCode::Text | OpCode::Binary, _) if header.rsv != 0 => Some(header.payload_len),
-                _ => None,
-            };
-        }
+        compressed_len = transformed_wire_len(compressed_len, &header);
         explain_payload(
             &mut out,
             at + header_len,

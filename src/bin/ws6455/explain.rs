@@ -406,7 +406,10 @@ fn explain_payload(
     }
     let meaning = match header.opcode {
         OpCode::Close => close_summary(&unmasked),
-        _ if compressed => String::from("DEFLATE data (RFC 1951), inflated below"),
+        // Control frames between its fragments are never compressed (RFC 7692 §6).
+        OpCode::Text | OpCode::Binary | OpCode::Continuation if compressed => {
+            String::from("DEFLATE data (RFC 1951), inflated below")
+        }
         OpCode::Binary => ascii_preview(&unmasked[..shown]),
         _ => text_preview(&unmasked[..shown]),
     };
@@ -530,6 +533,16 @@ mod tests {
             let out = inflate(wire);
             assert!(out.ends_with(&whole(wire_len)), "§{section}:\n{out}");
         }
+    }
+
+    #[test]
+    fn decode_deflate_shows_a_ping_between_compressed_fragments_as_itself() {
+        let out =
+            inflate("0x41 0x03 0xf2 0x48 0xcd 0x89 0x02 0x68 0x69 0x80 0x04 0xc9 0xc9 0x07 0x00");
+        let ping = &out[out.find("frame 2").unwrap()..out.find("frame 3").unwrap()];
+        assert!(ping.contains("    \"hi\"\n"), "{ping}");
+        assert!(!ping.contains("DEFLATE"), "{ping}");
+        assert!(out.ends_with("inflated to 5 bytes, \"Hello\"\n"), "{out}");
     }
 
     #[test]

@@ -183,6 +183,7 @@ impl TlsStream {
     /// `WouldBlock` once `deadline` has passed.
     fn receive(&self, deadline: Option<Instant>) -> io::Result<Received> {
         let mut backlog = lock(&self.inner.backlog);
+        let mut end = false;
         if backlog.is_empty() {
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -198,45 +199,32 @@ impl TlsStream {
                     read => break read?,
                 }
             };
-            if n == 0 {
-                // Reading nothing tells rustls the stream has ended.
-                let mut session = self.session();
-                session.read_tls(&mut &[][..])?;
-                self.process(session)?;
-                return Ok(Received::End);
-            }
             backlog.extend_from_slice(&chunk[..n]);
+            end = n == 0;
         }
         let mut session = self.session();
         let mut rest = &backlog[..];
-        while !rest.is_empty() {
+        loop {
+            // At the end of the stream there is nothing to read, which is
+            // how rustls learns of the end.
             session.read_tls(&mut rest)?;
             let state = match session.process_new_packets() {
                 Ok(state) => state,
                 Err(e) => return Err(self.failed(session, e)),
             };
-            if state.plaintext_bytes_to_read() > 0 {
+            if rest.is_empty() || state.plaintext_bytes_to_read() > 0 {
                 break;
             }
         }
         let taken = backlog.len() - rest.len();
         backlog.drain(..taken);
         drop(backlog);
-        self.process(session)?;
-        Ok(Received::Data)
-    }
-
-    /// After ciphertext was fed: processes it, and sends what rustls wants to send.
-    fn process(&self, mut session: MutexGuard<'_, Connection>) -> io::Result<()> {
-        if let Err(e) = session.process_new_packets() {
-            return Err(self.failed(session, e));
-        }
         let wants_write = session.wants_write();
         drop(session);
         if wants_write {
             self.try_send_pending()?;
         }
-        Ok(())
+        Ok(if end { Received::End } else { Received::Data })
     }
 
     /// The session failed with `e`: rustls has queued an alert saying why,

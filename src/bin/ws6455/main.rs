@@ -39,16 +39,6 @@ enum Command {
         /// localhost:PORT, or a bare PORT (on 127.0.0.1).
         #[arg(long, default_value = "127.0.0.1:9001", value_parser = parse_listen)]
         listen: SocketAddr,
-        /// Do not log connects and disconnects.
-        #[arg(long)]
-        quiet: bool,
-        /// Print every opening handshake and every frame in and out to
-        /// stderr, annotated field by field.
-        #[arg(long)]
-        trace: bool,
-        /// Decline permessage-deflate (RFC 7692), which is accepted by default.
-        #[arg(long)]
-        no_deflate: bool,
         /// The largest message a client may send, in bytes, inflated
         /// (larger: close 1009). Default 64 MiB.
         #[arg(long, value_name = "BYTES")]
@@ -62,7 +52,7 @@ enum Command {
         #[arg(long, value_name = "N")]
         max_connections: Option<usize>,
         #[command(flatten)]
-        tls: TlsFiles,
+        server: ServerFlags,
     },
     /// Connect to a WebSocket server: stdin lines become text messages,
     /// received messages go to stdout. Closes with 1000 at the end of stdin.
@@ -154,24 +144,43 @@ enum Command {
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds,
               default_value = "10")]
         pong_timeout: Duration,
-        /// Do not log connects and disconnects.
-        #[arg(long)]
-        quiet: bool,
-        /// Print every opening handshake and every frame in and out to
-        /// stderr, annotated field by field.
-        #[arg(long)]
-        trace: bool,
-        /// Decline permessage-deflate (RFC 7692), which is accepted by default.
-        #[arg(long)]
-        no_deflate: bool,
         #[command(flatten)]
-        tls: TlsFiles,
+        server: ServerFlags,
     },
+}
+
+/// What `echo` and `chat` take alike.
+#[derive(Args, Debug, Default)]
+struct ServerFlags {
+    /// Do not log connects and disconnects.
+    #[arg(long)]
+    quiet: bool,
+    /// Print every opening handshake and every frame in and out to
+    /// stderr, annotated field by field.
+    #[arg(long)]
+    trace: bool,
+    /// Decline permessage-deflate (RFC 7692), which is accepted by default.
+    #[arg(long)]
+    no_deflate: bool,
+    #[command(flatten)]
+    tls: TlsFiles,
+}
+
+impl ServerFlags {
+    /// `base` with logging, tracing and permessage-deflate as the flags say.
+    fn apply(&self, base: ServerConfig) -> ServerConfig {
+        ServerConfig {
+            deflate: deflate_unless(self.no_deflate, DeflateConfig::for_server()),
+            log: !self.quiet,
+            trace: self.trace,
+            ..base
+        }
+    }
 }
 
 /// A server's certificate and key: given both, it serves `wss://` (and the
 /// chat its page over `https://`).
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 struct TlsFiles {
     /// The certificate chain, PEM, leaf first (`ws6455 cert` makes one).
     #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
@@ -195,41 +204,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Echo {
         listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
-        quiet: false,
-        trace: false,
-        no_deflate: false,
         max_message: None,
         max_frame: None,
         max_connections: None,
-        tls: TlsFiles {
-            tls_cert: None,
-            tls_key: None,
-        },
+        server: ServerFlags::default(),
     });
     match command {
         Command::Echo {
             listen,
-            quiet,
-            trace,
-            no_deflate,
             max_message,
             max_frame,
             max_connections,
-            tls,
+            server,
         } => {
             let defaults = Limits::default();
-            let config = ServerConfig {
-                deflate: deflate_unless(no_deflate, DeflateConfig::for_server()),
+            let config = server.apply(ServerConfig {
                 limits: Limits {
                     max_message_size: max_message.unwrap_or(defaults.max_message_size),
                     max_frame_size: max_frame.or(max_message).unwrap_or(defaults.max_frame_size),
                 },
-                log: !quiet,
-                trace,
                 max_connections,
                 ..ServerConfig::default()
-            };
-            run(listen, &tls, config, Echo, |addr, secure| {
+            });
+            run(listen, &server.tls, config, Echo, |addr, secure| {
                 let scheme = if secure { "wss" } else { "ws" };
                 format!("ws6455 echo server listening on {scheme}://{addr}")
             })
@@ -241,21 +238,15 @@ fn main() -> ExitCode {
             queue_bytes,
             ping_interval,
             pong_timeout,
-            quiet,
-            trace,
-            no_deflate,
-            tls,
+            server,
         } => {
-            let config = ServerConfig {
-                deflate: deflate_unless(no_deflate, DeflateConfig::for_server()),
+            let config = server.apply(ServerConfig {
                 limits: Limits {
                     max_frame_size: max_message,
                     max_message_size: max_message,
                 },
-                log: !quiet,
-                trace,
                 ..chat::server_config()
-            };
+            });
             let chat_config = ChatConfig {
                 outgoing_queue_bytes: queue_bytes,
                 ping_interval,
@@ -263,7 +254,7 @@ fn main() -> ExitCode {
                 max_text,
             };
             let service = Chat::new(chat_config, config.close_timeout);
-            run(listen, &tls, config, service, |addr, secure| {
+            run(listen, &server.tls, config, service, |addr, secure| {
                 let scheme = if secure { "https" } else { "http" };
                 format!(
                     "ws6455 chat: open {scheme}://{addr}/ (or {scheme}://{addr}/ROOM) in a browser"

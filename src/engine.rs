@@ -425,6 +425,10 @@ impl Sender {
                 let (rsv, payload) = message.form(key, |payload| {
                     outbound.0.transform(opcode, payload.to_vec())
                 });
+                if let (Some(trace), true) = (&self.trace, rsv != 0) {
+                    let lens = (payload.len() as u64, message.len() as u64);
+                    trace.compressed(Direction::Sent, opcode, lens, message.bytes());
+                }
                 self.push_copied(opcode, rsv, &payload)
             }
             _ => self.push_copied(opcode, 0, message.bytes()),

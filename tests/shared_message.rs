@@ -158,3 +158,24 @@ fn a_client_masks_the_shared_form_with_its_own_key() {
     assert_ne!(wires[0], wires[1], "each frame masked with a fresh key");
     assert_eq!(forms(&message), "forms: 1");
 }
+
+#[test]
+fn the_trace_shows_a_shared_message_sent_compressed() {
+    let text = broadcast_text();
+    let message = SharedMessage::text(text.clone());
+    let (mut server, _) = pair(Some(params(15, true)));
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&lines);
+    server.set_trace(move |event| kept.lock().unwrap().push(event.to_string()));
+    server.send_shared(&message).unwrap();
+    let lines = lines.lock().unwrap();
+    let expected = format!(
+        "> compressed text message (RSV1): {} bytes inflated, ",
+        text.len()
+    );
+    assert!(lines[0].starts_with(&expected), "{lines:#?}");
+    assert!(
+        lines[1].starts_with("> text FIN=1 RSV1-3=100 "),
+        "{lines:#?}"
+    );
+}

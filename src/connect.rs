@@ -2,10 +2,10 @@
 //! beside [`crate::handshake::client`], as [`crate::accept`](mod@crate::accept) is for servers.
 //!
 //! [`connect`] opens a TCP connection to a `ws://` URI, or a TLS one to a
-//! `wss://` URI, and performs the handshake; [`client_handshake`] performs it over any `Read + Write`
-//! stream, for custom transports. Both return a [`WebSocket`] in the client
-//! role, which masks every frame it sends with a fresh key (§5.3), and the
-//! server's response.
+//! `wss://` URI, and performs the handshake; [`client_handshake`] performs
+//! it over any `Read + Write` stream, for custom transports. Both return a
+//! [`WebSocket`] in the client role, which masks every frame it sends with a
+//! fresh key (§5.3), and the server's response.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};

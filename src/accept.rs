@@ -58,6 +58,10 @@ pub struct ServerConfig {
     /// one more is answered 503 with `Retry-After`. Default `None`: no limit
     /// but the system's (threads, file descriptors).
     pub max_connections: Option<usize>,
+    /// At shutdown ([`crate::server::Server::shutdown`]), how long the
+    /// closing handshakes may take before the connections still open are
+    /// cut. Default 5 s.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +77,7 @@ impl Default for ServerConfig {
             log: true,
             trace: false,
             max_connections: None,
+            shutdown_timeout: Duration::from_secs(5),
             deflate: Some(DeflateConfig::for_server()),
         }
     }

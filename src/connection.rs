@@ -17,7 +17,10 @@
 
 use std::io::{self, IoSlice, Read, Write};
 
+use std::sync::Arc;
+
 use crate::close::CloseCode;
+use crate::close_request::{BeforeRead, CloseRequest};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::message::{Limits, Message, MessageRef, Role};
@@ -39,6 +42,9 @@ pub struct WebSocket<S> {
     pub(crate) stream: S,
     pub(crate) engine: Engine,
     pub(crate) read_buf: ReadBuffer,
+    /// Set by a server that can be shut down: another thread may send the
+    /// Close while this one reads (see [`crate::close_request`]).
+    close_request: Option<Arc<CloseRequest>>,
 }
 
 impl<S: Read + Write> WebSocket<S> {
@@ -56,7 +62,13 @@ impl<S: Read + Write> WebSocket<S> {
             stream,
             engine,
             read_buf: ReadBuffer::new(already_read),
+            close_request: None,
         }
+    }
+
+    /// Lets another thread close this connection through `request`.
+    pub(crate) fn watch_close_request(&mut self, request: Arc<CloseRequest>) {
+        self.close_request = Some(request);
     }
 
     /// Shows `observe` every frame this connection sends or receives from now
@@ -102,7 +114,23 @@ impl<S: Read + Write> WebSocket<S> {
                         && self.engine.output().len() <= MAX_UNSENT_WHILE_READING => {}
                 other => other?,
             }
-            match self.read_buf.fill_from(&mut self.stream) {
+            let watched = match &self.close_request {
+                Some(request) if self.engine.is_open() && self.engine.output().is_empty() => {
+                    match request.enter_read() {
+                        BeforeRead::Read => true,
+                        BeforeRead::SendClose(code, reason) => {
+                            self.close(code, reason)?;
+                            continue;
+                        }
+                    }
+                }
+                _ => false,
+            };
+            let filled = self.read_buf.fill_from(&mut self.stream);
+            if watched {
+                self.count_close_sent_for_us()?;
+            }
+            match filled {
                 Ok(0) => {
                     self.engine.read_failed();
                     return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
@@ -117,6 +145,22 @@ impl<S: Read + Write> WebSocket<S> {
                 }
             }
         }
+    }
+
+    /// After a read entered with [`CloseRequest::enter_read`]: if another
+    /// thread wrote our Close meanwhile, the engine counts it as sent. Its
+    /// bytes are on the wire already, so they leave the engine's output
+    /// (which was empty); the trace still shows the frame.
+    fn count_close_sent_for_us(&mut self) -> Result<(), Error> {
+        let Some(request) = &self.close_request else {
+            return Ok(());
+        };
+        if let Some((code, reason)) = request.leave_read() {
+            self.engine.close(code, reason)?;
+            let written = self.engine.output().len();
+            self.engine.output().advance(written);
+        }
+        Ok(())
     }
 
     /// Queues a message and flushes it.

@@ -52,6 +52,7 @@ pub mod accept;
 mod annotate;
 pub mod close;
 pub mod close_frame;
+mod close_request;
 pub mod connect;
 pub mod connection;
 pub mod decode;

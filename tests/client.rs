@@ -369,10 +369,9 @@ fn connection_refused_is_an_io_error() {
 #[test]
 fn connects_to_an_ipv6_literal() {
     let listener = TcpListener::bind("[::1]:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        ws6455::server::serve(listener, quiet_config(), ws6455::server::echo::Echo)
-    });
+    let addr = ws6455::server::serve(listener, quiet_config(), ws6455::server::echo::Echo)
+        .unwrap()
+        .local_addr();
     let (mut ws, _) = connect(&format!("ws://[::1]:{}/", addr.port())).unwrap();
     ws.send(Message::Text("v6".into())).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Text("v6".into()));

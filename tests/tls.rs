@@ -43,8 +43,7 @@ fn start_wss(config: ServerConfig) -> (SocketAddr, CertificateDer<'static>) {
     let (cert_file, key_file, cert) = certificate(&["localhost", "127.0.0.1"]);
     let tls = tls::server_config(&cert_file, &key_file).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || serve_tls(listener, tls, config, Echo));
+    let addr = serve_tls(listener, tls, config, Echo).unwrap().local_addr();
     (addr, cert)
 }
 
@@ -380,8 +379,9 @@ fn many_records_arriving_in_one_read_are_taken_a_record_at_a_time() {
     let (cert_file, key_file, cert) = certificate(&["localhost"]);
     let tls = tls::server_config(&cert_file, &key_file).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || serve_tls(listener, tls, quiet_config(), Burst));
+    let addr = serve_tls(listener, tls, quiet_config(), Burst)
+        .unwrap()
+        .local_addr();
     let stream = tls_connect(
         addr,
         trusting(&cert, &[&rustls::version::TLS13]),
@@ -395,4 +395,28 @@ fn many_records_arriving_in_one_read_are_taken_a_record_at_a_time() {
     }
     ws.close(CloseCode::NORMAL, "").unwrap();
     assert!(matches!(ws.read().unwrap(), Message::Close(_)));
+}
+
+#[test]
+fn shutdown_closes_a_wss_connection_with_1001_while_it_reads() {
+    let (cert_file, key_file, cert) = certificate(&["localhost"]);
+    let tls = tls::server_config(&cert_file, &key_file).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = serve_tls(listener, tls, quiet_config(), Echo).unwrap();
+    let addr = server.local_addr();
+    let stream = tls_connect(
+        addr,
+        trusting(&cert, &[&rustls::version::TLS13]),
+        "localhost",
+    );
+    let (mut ws, _) = client_handshake(stream, &uri(addr), &ClientConfig::default()).unwrap();
+    ws.send(Message::Text("before".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("before".into()));
+    let reader = thread::spawn(move || ws.read().unwrap());
+    let report = server.shutdown();
+    let Message::Close(Some(frame)) = reader.join().unwrap() else {
+        panic!("expected a Close with a code");
+    };
+    assert_eq!(frame.code, CloseCode::GOING_AWAY);
+    assert_eq!((report.ended_in_time, report.cut), (1, 0), "{report}");
 }

@@ -79,7 +79,9 @@ pub fn serve_if_asked() {
         deflate,
         ..Default::default()
     };
-    ws6455::server::serve(listener, config, ws6455::server::echo::Echo).unwrap();
+    ws6455::server::serve(listener, config, ws6455::server::echo::Echo)
+        .unwrap()
+        .wait();
     std::process::exit(0);
 }
 

@@ -13,16 +13,17 @@
 //! same parts.
 
 pub mod echo;
+mod running;
 
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub use crate::accept::ServerConfig;
 use crate::accept::{Answers, Opened, Refusal, respond_under_deadline, trace_prefix};
+use crate::close_request::CloseRequest;
 use crate::connection::WebSocket;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, HandshakeError};
@@ -30,6 +31,8 @@ use crate::handshake::{Request, Response};
 use crate::tls::TlsStream;
 use crate::trace;
 use crate::transport::{Transport, discard_until_eof};
+use running::{Connections, accept_loop};
+pub use running::{SHUTDOWN_REASON, Server, ShutdownHandle, ShutdownReport};
 
 /// A connection whose opening handshake succeeded, handed to
 /// [`Service::session`]. The server keeps the stream and closes it when the
@@ -48,6 +51,8 @@ pub struct Upgraded<'a, T: Transport = TcpStream> {
     pub trace_prefix: Option<String>,
     /// permessage-deflate's parameters, if the handshake agreed to it.
     pub deflate: Option<DeflateParams>,
+    /// How the server's shutdown closes a session over [`Upgraded::with_websocket`].
+    close_request: Option<Arc<CloseRequest>>,
 }
 
 impl<'a, T: Transport> Upgraded<'a, T> {
@@ -61,6 +66,9 @@ impl<'a, T: Transport> Upgraded<'a, T> {
     ) -> Result<(), Error> {
         let engine = self.config.engine(self.deflate.as_ref());
         let mut ws = WebSocket::from_engine(self.stream.by_ref(), engine, self.already_read);
+        if let Some(close_request) = self.close_request {
+            ws.watch_close_request(close_request);
+        }
         if let Some(prefix) = self.trace_prefix {
             ws.set_trace(trace::print_to_stderr(prefix));
         }
@@ -108,14 +116,23 @@ pub trait Service<T: Transport = TcpStream>: Send + Sync + 'static {
     /// Runs one connection until it ends. The server closes the TCP
     /// connection afterwards.
     fn session(&self, connection: Upgraded<'_, T>, request: &Request) -> Result<(), Error>;
+
+    /// The server has begun to shut down (see [`Server::shutdown`]). The
+    /// server sends Close 1001 on every session over
+    /// [`Upgraded::with_websocket`] by itself; a service whose sessions
+    /// read and write on threads of their own (over split halves) sends
+    /// theirs here, so that the server can wait for their closing
+    /// handshakes. Default: nothing.
+    fn shutting_down(&self) {}
 }
 
-/// Accepts TCP connections forever, one thread each.
+/// Starts serving: accepts TCP connections on a thread of its own, and runs
+/// each on another, until [`Server::shutdown`].
 pub fn serve<S: Service>(
     listener: TcpListener,
     config: ServerConfig,
     service: S,
-) -> io::Result<()> {
+) -> io::Result<Server> {
     serve_over(listener, config, service, Ok)
 }
 
@@ -126,57 +143,86 @@ pub fn serve_tls<S: Service<TlsStream>>(
     tls: Arc<rustls::ServerConfig>,
     config: ServerConfig,
     service: S,
-) -> io::Result<()> {
+) -> io::Result<Server> {
     serve_over(listener, config, service, move |tcp| {
         TlsStream::server(tcp, Arc::clone(&tls))
     })
 }
 
-/// Accepts TCP connections forever, one thread each, and runs each over the
-/// transport `open` makes of it.
+/// Starts the accept loop on a thread of its own; each TCP connection gets
+/// a thread that runs it over the transport `open` makes of it.
 fn serve_over<T: Transport, S: Service<T>>(
     listener: TcpListener,
     config: ServerConfig,
     service: S,
     open: impl Fn(TcpStream) -> io::Result<T> + Send + Sync + 'static,
-) -> io::Result<()> {
+) -> io::Result<Server> {
+    let local_addr = listener.local_addr()?;
     let service = Arc::new(service);
+    let on_shutdown = {
+        let service = Arc::clone(&service);
+        Box::new(move || service.shutting_down())
+    };
+    let connections = Arc::new(Connections::new(local_addr, &config, on_shutdown));
     let config = Arc::new(config);
     let open = Arc::new(open);
-    let running = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(e) => {
-                // Out of file descriptors or a connection reset before accept:
-                // keep serving the others.
-                eprintln!("accept failed: {e}");
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let (service, config, open) =
-            (Arc::clone(&service), Arc::clone(&config), Arc::clone(&open));
-        let counted = Running::count(&running);
-        let spawned = thread::Builder::new()
-            .name("ws6455-conn".to_owned())
-            .stack_size(config.thread_stack_size)
-            .spawn(move || {
-                let full = config
-                    .max_connections
-                    .is_some_and(|max| counted.at_once > max);
-                match open(stream) {
-                    Ok(transport) => serve_connection(transport, &config, &*service, full),
-                    Err(e) => eprintln!("cannot set up a connection: {e}"),
-                }
-                drop(counted);
-            });
-        if let Err(e) = spawned {
-            eprintln!("cannot start a thread for a connection: {e}");
-        }
+    let accepting = Arc::clone(&connections);
+    let accept_thread = thread::Builder::new()
+        .name("ws6455-accept".to_owned())
+        .spawn(move || {
+            accept_loop(listener, &accepting, |stream| {
+                let _ = stream.set_nodelay(true);
+                start_connection(stream, &accepting, &config, &service, &open);
+            })
+        })?;
+    connections.set_accept_thread(accept_thread);
+    Ok(Server::new(local_addr, connections))
+}
+
+/// Gives a new TCP connection a thread that runs it.
+fn start_connection<T: Transport, S: Service<T>>(
+    stream: TcpStream,
+    connections: &Arc<Connections<T>>,
+    config: &Arc<ServerConfig>,
+    service: &Arc<S>,
+    open: &Arc<impl Fn(TcpStream) -> io::Result<T> + Send + Sync + 'static>,
+) {
+    let (connections, config, service, open) = (
+        Arc::clone(connections),
+        Arc::clone(config),
+        Arc::clone(service),
+        Arc::clone(open),
+    );
+    let spawned = thread::Builder::new()
+        .name("ws6455-conn".to_owned())
+        .stack_size(config.thread_stack_size)
+        .spawn(move || {
+            let transport = match open(stream) {
+                Ok(transport) => Arc::new(transport),
+                Err(e) => return eprintln!("cannot set up a connection: {e}"),
+            };
+            let registered = connections.register(Arc::clone(&transport));
+            let full = config
+                .max_connections
+                .is_some_and(|max| registered.at_once > max);
+            let refusal = match (connections.is_stopping(), full) {
+                (true, _) => Some(Busy::ShuttingDown),
+                (false, true) => Some(Busy::Full),
+                (false, false) => None,
+            };
+            let close_request = Arc::clone(&registered.close_request);
+            serve_connection(
+                &*transport,
+                &config,
+                &*service,
+                refusal,
+                Some(close_request),
+            );
+            drop(registered);
+        });
+    if let Err(e) = spawned {
+        eprintln!("cannot start a thread for a connection: {e}");
     }
-    Ok(())
 }
 
 /// Runs one connection on the current thread: the opening handshake under
@@ -187,60 +233,48 @@ pub fn handle_connection<T: Transport, S: Service<T>>(
     config: &ServerConfig,
     service: &S,
 ) {
-    serve_connection(stream, config, service, false);
+    serve_connection(&stream, config, service, None, None);
 }
 
-/// How long a client refused for [`ServerConfig::max_connections`] is asked
-/// to wait before trying again (`Retry-After`, in seconds).
+/// How long a client refused with 503 is asked to wait before trying again
+/// (`Retry-After`, in seconds).
 const RETRY_AFTER_SECONDS: u32 = 1;
 
-/// The number of connections running, counted while this lives.
-struct Running {
-    running: Arc<AtomicUsize>,
-    /// How many were running with this one, when it started.
-    at_once: usize,
+/// Why a server answers a valid upgrade request 503.
+#[derive(Clone, Copy, Debug)]
+enum Busy {
+    /// [`ServerConfig::max_connections`] are running already.
+    Full,
+    /// The server is shutting down.
+    ShuttingDown,
 }
 
-impl Running {
-    fn count(running: &Arc<AtomicUsize>) -> Running {
-        let at_once = running.fetch_add(1, Ordering::AcqRel) + 1;
-        Running {
-            running: Arc::clone(running),
-            at_once,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.running.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// [`handle_connection`]; when the server is `full`, the opening handshake
-/// is answered 503 with `Retry-After` instead of admitted.
+/// [`handle_connection`], answering the opening handshake 503 when the
+/// server is `busy`; with a `close_request`, a session over
+/// [`Upgraded::with_websocket`] can be closed by the server's shutdown.
 fn serve_connection<T: Transport, S: Service<T>>(
-    stream: T,
+    stream: &T,
     config: &ServerConfig,
     service: &S,
-    full: bool,
+    busy: Option<Busy>,
+    close_request: Option<Arc<CloseRequest>>,
 ) {
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
-    let trace_prefix = config.trace.then(|| trace_prefix(&stream));
+    let trace_prefix = config.trace.then(|| trace_prefix(stream));
     let answers = Answers {
         plain_http: &|request| service.plain_http(request),
-        admit: &|request| match full {
-            true => Err(server_full()),
-            false => service.admit(request),
+        admit: &|request| match busy {
+            Some(busy) => Err(busy_response(busy)),
+            None => service.admit(request),
         },
         choose_subprotocol: &|request| {
             (service.choose_subprotocol(request)).or_else(|| config.choose_subprotocol(request))
         },
         deflate: config.deflate.as_ref(),
     };
-    let outcome = match respond_under_deadline(&stream, config, &answers, trace_prefix.as_deref()) {
+    let outcome = match respond_under_deadline(stream, config, &answers, trace_prefix.as_deref()) {
         Ok(Opened {
             request,
             already_read,
@@ -250,11 +284,12 @@ fn serve_connection<T: Transport, S: Service<T>>(
                 eprintln!("{peer}: connected to {}", request.path);
             }
             let connection = Upgraded {
-                stream: &stream,
+                stream,
                 already_read,
                 config,
                 trace_prefix,
                 deflate,
+                close_request,
             };
             Ok(service.session(connection, &request))
         }
@@ -272,21 +307,16 @@ fn serve_connection<T: Transport, S: Service<T>>(
             Ok(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
         }
     }
-    linger_close(&stream, config.close_timeout);
+    linger_close(stream, config.close_timeout);
 }
 
-/// Closes the connection without losing our last frames: RFC 6455 §7.1.1
-/// says the server closes the TCP connection first. Closing a socket with
-/// unread input makes the kernel send a reset, which can destroy the Close
-/// frame we just sent before the peer reads it. So: shut down our side, read
-/// and discard until the peer closes its side or `timeout` passes, then close.
-/// The answer to a handshake past [`ServerConfig::max_connections`].
-fn server_full() -> Response {
-    let mut response = Response::text(
-        503,
-        "Service Unavailable",
-        "too many connections; try again later",
-    );
+/// The 503 answer to a handshake the server is too `busy` for.
+fn busy_response(busy: Busy) -> Response {
+    let reason = match busy {
+        Busy::Full => "too many connections; try again later",
+        Busy::ShuttingDown => "the server is shutting down; try again later",
+    };
+    let mut response = Response::text(503, "Service Unavailable", reason);
     response.headers.push((
         "Retry-After".to_owned(),
         RETRY_AFTER_SECONDS.to_string().into_bytes(),
@@ -294,6 +324,11 @@ fn server_full() -> Response {
     response
 }
 
+/// Closes the connection without losing our last frames: RFC 6455 §7.1.1
+/// says the server closes the TCP connection first. Closing a socket with
+/// unread input makes the kernel send a reset, which can destroy the Close
+/// frame we just sent before the peer reads it. So: shut down our side, read
+/// and discard until the peer closes its side or `timeout` passes, then close.
 fn linger_close<T: Transport>(stream: &T, timeout: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
     // The peer may never close, or reset; we close either way.

@@ -5,9 +5,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ws6455::engine::Engine;
 use ws6455::frame::{OpCode, encode_frame};
@@ -21,9 +21,7 @@ pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 /// Starts `service` on 127.0.0.1 with an ephemeral port.
 pub fn start_server<S: Service>(config: ServerConfig, service: S) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || serve(listener, config, service));
-    addr
+    serve(listener, config, service).unwrap().local_addr()
 }
 
 pub fn quiet_config() -> ServerConfig {
@@ -192,6 +190,37 @@ impl Ws6455Server {
         let mut rest = String::new();
         let _ = self.stderr.read_to_string(&mut rest);
         rest
+    }
+}
+
+impl Ws6455Server {
+    /// Sends the server process `signal` (`"TERM"`, `"INT"`), as `kill` does.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status and the
+    /// rest of its stderr.
+    pub fn wait_for_exit(mut self, timeout: Duration) -> (ExitStatus, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        let mut rest = String::new();
+        let _ = self.stderr.read_to_string(&mut rest);
+        (status, rest)
     }
 }
 

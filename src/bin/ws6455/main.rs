@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use ws6455::deflate::DeflateConfig;
-use ws6455::server::{ServerConfig, Service, echo::Echo, serve, serve_tls};
+use ws6455::server::{ServerConfig, Service, ShutdownHandle, echo::Echo, serve, serve_tls};
 use ws6455::tls::{self, TlsSetupError, TlsStream};
 use ws6455::{ClientConfig, Limits};
 
@@ -162,6 +164,10 @@ struct ServerFlags {
     /// Decline permessage-deflate (RFC 7692), which is accepted by default.
     #[arg(long)]
     no_deflate: bool,
+    /// On SIGTERM or SIGINT, seconds to wait for the closing handshakes
+    /// (Close 1001 to every client) before cutting the connections left.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
+    shutdown_timeout: Duration,
     #[command(flatten)]
     tls: TlsFiles,
 }
@@ -173,6 +179,7 @@ impl ServerFlags {
             deflate: deflate_unless(self.no_deflate, DeflateConfig::for_server()),
             log: !self.quiet,
             trace: self.trace,
+            shutdown_timeout: self.shutdown_timeout,
             ..base
         }
     }
@@ -346,20 +353,58 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
             return ExitCode::from(2);
         }
     };
+    let log = config.log;
     let served = TcpListener::bind(listen).and_then(|listener| {
         eprintln!("{}", banner(listener.local_addr()?, tls.is_some()));
-        match tls {
+        let server = match tls {
             Some(tls) => serve_tls(listener, tls, config, service),
             None => serve(listener, config, service),
-        }
+        }?;
+        shut_down_on_signals(server.shutdown_handle())?;
+        Ok(server)
     });
     match served {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(server) => {
+            let report = server.wait();
+            if log {
+                eprintln!("ws6455: shut down; {report}");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("ws6455: cannot serve on {listen}: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// On the first SIGTERM or SIGINT, asks the server to shut down gracefully;
+/// on a second, exits at once, as a process killed by that signal would
+/// report it (128 + its number).
+fn shut_down_on_signals(server: ShutdownHandle) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGTERM, SIGINT])?;
+    std::thread::Builder::new()
+        .name("ws6455-signals".to_owned())
+        .spawn(move || {
+            for (count, signal) in signals.forever().enumerate() {
+                let name = if signal == SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
+                if count == 0 {
+                    eprintln!(
+                        "ws6455: {name}: shutting down, closing every connection with 1001 \
+                         (a second signal exits at once)"
+                    );
+                    server.shutdown();
+                } else {
+                    eprintln!("ws6455: {name} again: exiting now");
+                    std::process::exit(128 + signal);
+                }
+            }
+        })?;
+    Ok(())
 }
 
 /// The client's TLS configuration for `--ca` or `--insecure`; `None` for

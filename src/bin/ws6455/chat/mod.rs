@@ -332,6 +332,7 @@ impl<T: Transport> Service<T> for Chat {
             config,
             trace_prefix,
             deflate,
+            ..
         } = connection;
         let timing = Timing {
             ping_interval: self.config.ping_interval,
@@ -368,6 +369,10 @@ impl<T: Transport> Service<T> for Chat {
             outbox.reading_finished();
             result
         })
+    }
+
+    fn shutting_down(&self) {
+        self.rooms.close_everyone();
     }
 }
 

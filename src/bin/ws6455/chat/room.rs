@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
 use crate::chat::outbox::{Outbox, Refused};
 use ws6455::SharedMessage;
 use ws6455::close::CloseCode;
+use ws6455::server::SHUTDOWN_REASON;
 
 /// The close reason of a member whose outgoing queue overflowed.
 pub(crate) const QUEUE_FULL: &str = "outgoing queue full";
@@ -34,6 +35,9 @@ pub(crate) struct Rooms {
     close_timeout: Duration,
     /// The longest text, in characters, that the welcome announces.
     max_text: usize,
+    /// Set, under the registry's lock, when the server shuts down: every
+    /// member is closed, and so is anyone who joins after.
+    shutting_down: AtomicBool,
 }
 
 /// One room.
@@ -108,6 +112,7 @@ impl Rooms {
             next_guest: AtomicU64::new(1),
             close_timeout,
             max_text,
+            shutting_down: AtomicBool::new(false),
         }
     }
 
@@ -151,6 +156,9 @@ impl Rooms {
             &mut members,
             [(Audience::Only(id), welcome), (Audience::AllBut(id), join)],
         );
+        if self.shutting_down.load(Ordering::Acquire) {
+            close_going_away(&members[members.len() - 1], self.close_timeout);
+        }
         drop(members);
         drop(rooms);
         Membership {
@@ -180,6 +188,19 @@ impl Rooms {
                 if Arc::ptr_eq(registered, &room) {
                     rooms.remove(&room.name);
                 }
+            }
+        }
+    }
+
+    /// The server is shutting down: closes every member's connection, and
+    /// every one that joins from now on, with 1001 (RFC 6455 §7.4.1: "a
+    /// server going down").
+    pub(crate) fn close_everyone(&self) {
+        let rooms = lock(&self.rooms);
+        self.shutting_down.store(true, Ordering::Release);
+        for room in rooms.values() {
+            for member in lock(&room.members).iter() {
+                close_going_away(member, self.close_timeout);
             }
         }
     }
@@ -291,6 +312,13 @@ impl Room {
 
 /// Whether another member than `except` has `name`, ignoring case (in any
 /// script: `Ω` and `ω` are one name).
+/// Closes `member`'s connection because the server is shutting down.
+fn close_going_away(member: &Member, close_timeout: Duration) {
+    member
+        .outbox
+        .close(CloseCode::GOING_AWAY, SHUTDOWN_REASON, close_timeout);
+}
+
 fn name_taken(members: &[Member], name: &str, except: u64) -> bool {
     let name = name.to_lowercase();
     members

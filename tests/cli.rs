@@ -175,6 +175,25 @@ fn decode_says_why_a_frame_is_invalid() {
 }
 
 #[test]
+fn decode_names_the_incomplete_byte_of_an_odd_number_of_hex_digits() {
+    for (args, message) in [
+        (
+            &["decode", "8105f"][..],
+            "ws6455 decode: \"8105f\": odd number of hex digits: byte 2, \"f\", is incomplete\n",
+        ),
+        (
+            &["decode", "81", "0", "48"][..],
+            "ws6455 decode: \"0\": odd number of hex digits: byte 1, \"0\", is incomplete\n",
+        ),
+    ] {
+        let output = ws6455(args, b"");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(text(&output.stderr), message, "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
 fn accept_key_shows_the_sha1_on_the_way() {
     let output = ws6455(&["accept-key", "dGhlIHNhbXBsZSBub25jZQ=="], b"");
     assert!(output.status.success());

@@ -34,8 +34,17 @@ pub(crate) enum HexError {
     Empty,
     /// A word with something other than hex digits in it.
     NotHex(String),
-    /// A word with an odd number of hex digits.
-    OddDigits(String),
+    /// A word with an odd number of hex digits: its last digit is half of
+    /// byte `byte` (counting from 0 over all the words, as `decode` numbers
+    /// bytes).
+    OddDigits {
+        /// The word as given.
+        word: String,
+        /// The number of the incomplete byte.
+        byte: usize,
+        /// The digit left alone.
+        digit: char,
+    },
 }
 
 impl fmt::Display for HexError {
@@ -43,9 +52,10 @@ impl fmt::Display for HexError {
         match self {
             HexError::Empty => f.write_str("no bytes given"),
             HexError::NotHex(word) => write!(f, "{word:?} is not hex"),
-            HexError::OddDigits(word) => {
-                write!(f, "{word:?} has an odd number of hex digits")
-            }
+            HexError::OddDigits { word, byte, digit } => write!(
+                f,
+                "{word:?}: odd number of hex digits: byte {byte}, \"{digit}\", is incomplete"
+            ),
         }
     }
 }
@@ -69,7 +79,12 @@ pub(crate) fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
             return Err(HexError::NotHex(word.to_owned()));
         }
         if digits.len() % 2 != 0 {
-            return Err(HexError::OddDigits(word.to_owned()));
+            // Digits pair up from the left, so the last one is alone.
+            return Err(HexError::OddDigits {
+                word: word.to_owned(),
+                byte: bytes.len() + digits.len() / 2,
+                digit: char::from(digits.as_bytes()[digits.len() - 1]),
+            });
         }
         for pair in digits.as_bytes().chunks(2) {
             let pair = std::str::from_utf8(pair).map_err(|_| HexError::NotHex(word.to_owned()))?;
@@ -573,10 +588,33 @@ mod tests {
         );
         assert_eq!(parse_hex("81:05, 48").unwrap(), [0x81, 0x05, 0x48]);
         assert_eq!(parse_hex("810548").unwrap(), [0x81, 0x05, 0x48]);
-        assert_eq!(parse_hex("0x8"), Err(HexError::OddDigits("0x8".into())));
+        assert_eq!(
+            parse_hex("0x8"),
+            Err(HexError::OddDigits {
+                word: "0x8".into(),
+                byte: 0,
+                digit: '8'
+            })
+        );
         assert_eq!(parse_hex("zz"), Err(HexError::NotHex("zz".into())));
         assert_eq!(parse_hex("0x"), Err(HexError::NotHex("0x".into())));
         assert_eq!(parse_hex("  "), Err(HexError::Empty));
+    }
+
+    #[test]
+    fn an_odd_number_of_hex_digits_names_the_incomplete_byte() {
+        assert_eq!(
+            parse_hex("8105f").unwrap_err().to_string(),
+            "\"8105f\": odd number of hex digits: byte 2, \"f\", is incomplete"
+        );
+        assert_eq!(
+            parse_hex("81 0 48").unwrap_err().to_string(),
+            "\"0\": odd number of hex digits: byte 1, \"0\", is incomplete"
+        );
+        assert_eq!(
+            parse_hex("0x81 0x0548A").unwrap_err().to_string(),
+            "\"0x0548A\": odd number of hex digits: byte 3, \"A\", is incomplete"
+        );
     }
 
     #[test]

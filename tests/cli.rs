@@ -175,6 +175,34 @@ fn decode_says_why_a_frame_is_invalid() {
 }
 
 #[test]
+fn decode_judges_each_frame_by_its_own_mask_bit() {
+    // RFC 6455 §5.7's "Hello" from a client (masked), then from a server.
+    let output = ws6455(
+        &[
+            "decode",
+            "81 85 37 fa 21 3d 7f 9f 4d 51 58",
+            "81 05 48 65 6c 6c 6f",
+        ],
+        b"",
+    );
+    let explanation = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{explanation}");
+    let server = &explanation[explanation.find("frame 2, from byte 11:").unwrap()..];
+    assert!(
+        server.contains("MASK=0      the payload is not masked: sent by a server"),
+        "{explanation}"
+    );
+    assert!(
+        server.ends_with("valid: a whole text message, \"Hello\"\n"),
+        "{explanation}"
+    );
+    assert_eq!(
+        explanation.matches("valid: a whole text message").count(),
+        2
+    );
+}
+
+#[test]
 fn decode_names_the_incomplete_byte_of_an_odd_number_of_hex_digits() {
     for (args, message) in [
         (

@@ -4,8 +4,10 @@
 //!
 //! The verdict on a frame comes from the same decoders a connection uses
 //! ([`FrameHeader::decode`] and [`MessageDecoder`]), so `decode` calls a
-//! frame invalid exactly when a connection would fail on it. The field names
-//! and previews are the `--trace` lines' (`src/annotate.rs`).
+//! frame invalid exactly when a connection would fail on it. Each frame is
+//! judged by its own MASK bit, as the end it was sent to judges it, so a
+//! client's frames and a server's may be pasted one after the other. The
+//! field names and previews are the `--trace` lines' (`src/annotate.rs`).
 
 use std::fmt::{self, Write as _};
 
@@ -16,6 +18,7 @@ use crate::annotate::{
     ascii_preview, close_summary, hex, hex_compact, length_field, text_preview,
     transformed_wire_len,
 };
+use ws6455::ProtocolError;
 use ws6455::decode::Decoded;
 use ws6455::deflate::DeflateParams;
 use ws6455::deflate::codec;
@@ -119,34 +122,61 @@ const DECODE_DEFLATE: DeflateParams = DeflateParams {
     client_max_window_bits: 15,
 };
 
+/// One direction of a connection as its receiver sees it. A frame's MASK
+/// bit says which end sent it (RFC 6455 §5.1), and each direction has its
+/// own fragmented message (§5.4) and, with permessage-deflate, its own
+/// compression context (RFC 7692 §7.1.1).
+struct Direction {
+    /// "client" or "server".
+    sender: &'static str,
+    decoder: MessageDecoder,
+    /// The payload bytes so far of a compressed message, while one is open.
+    compressed_len: Option<u64>,
+    /// A data frame with FIN=0 opened a message that no FIN=1 has ended.
+    message_open: bool,
+}
+
+impl Direction {
+    /// The frames `receiver` receives: masked ones for a server, unmasked
+    /// ones for a client.
+    fn to(receiver: Role, negotiated: Negotiated) -> Direction {
+        // The protocol's rules, not this crate's size limits (§10.4), are the
+        // judge here; but a compressed message is inflated only up to the
+        // default message limit, so that a few bytes cannot ask for gigabytes.
+        let limits = Limits {
+            max_frame_size: u64::MAX,
+            max_message_size: match negotiated {
+                Negotiated::Nothing => u64::MAX,
+                Negotiated::Deflate => Limits::default().max_message_size,
+            },
+        };
+        let decoder = match negotiated {
+            Negotiated::Nothing => MessageDecoder::new(receiver, limits),
+            Negotiated::Deflate => {
+                let deflate = codec::extension(&DECODE_DEFLATE, receiver, 0);
+                MessageDecoder::with_extension(receiver, limits, deflate.rsv_bits, deflate.inbound)
+            }
+        };
+        Direction {
+            sender: match receiver {
+                Role::Server => "client",
+                Role::Client => "server",
+            },
+            decoder,
+            compressed_len: None,
+            message_open: false,
+        }
+    }
+}
+
 /// Explains `bytes` as a sequence of frames, field by field, until they end
-/// or a frame breaks a rule. Frames are judged as the receiver would judge
-/// them; which end sent them is read from the first frame's MASK bit.
+/// or a frame breaks a rule. Each frame is judged by its own MASK bit: a
+/// masked one as the server receives it, an unmasked one as the client
+/// does, so frames of both directions may be given one after the other.
 pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
     let mut out = String::new();
-    let masked = bytes.get(1).is_some_and(|b| b & 0x80 != 0);
-    // The receiver of masked frames is a server, of unmasked ones a client.
-    let receiver = if masked { Role::Server } else { Role::Client };
-    // The protocol's rules, not this crate's size limits (§10.4), are the
-    // judge here; but a compressed message is inflated only up to the
-    // default message limit, so that a few bytes cannot ask for gigabytes.
-    let limits = Limits {
-        max_frame_size: u64::MAX,
-        max_message_size: match negotiated {
-            Negotiated::Nothing => u64::MAX,
-            Negotiated::Deflate => Limits::default().max_message_size,
-        },
-    };
-    let mut decoder = match negotiated {
-        Negotiated::Nothing => MessageDecoder::new(receiver, limits),
-        Negotiated::Deflate => {
-            let deflate = codec::extension(&DECODE_DEFLATE, receiver, 0);
-            MessageDecoder::with_extension(receiver, limits, deflate.rsv_bits, deflate.inbound)
-        }
-    };
-    // The payload bytes so far of a compressed message, while one is open.
-    let mut compressed_len: Option<u64> = None;
-    let mut message_open = false;
+    let mut to_server = Direction::to(Role::Server, negotiated);
+    let mut to_client = Direction::to(Role::Client, negotiated);
     let mut at = 0;
     let mut number = 1;
     while at < bytes.len() {
@@ -167,21 +197,34 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
             }
             Ok(Decoded::Complete(header, len)) => (header, len),
         };
+        let (this, other) = match header.mask {
+            Some(_) => (&mut to_server, &to_client),
+            None => (&mut to_client, &to_server),
+        };
         let available = rest.len() - header_len;
         let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
         let present = available.min(payload_len);
-        compressed_len = transformed_wire_len(compressed_len, &header);
+        this.compressed_len = transformed_wire_len(this.compressed_len, &header);
         explain_payload(
             &mut out,
             at + header_len,
             &header,
             &rest[header_len..header_len + present],
-            compressed_len.is_some(),
+            this.compressed_len.is_some(),
         );
         let mut frame = rest[..header_len + present].to_vec();
-        match decoder.decode(&mut frame) {
+        match this.decoder.decode(&mut frame) {
             Err(e) => {
                 verdict_invalid(&mut out, &e);
+                if e == ProtocolError::ContinuationWithoutMessage && other.message_open {
+                    let _ = writeln!(
+                        out,
+                        "  (a message from the {} is open: its frames, continuations included, \
+                         have MASK={})",
+                        other.sender,
+                        u8::from(header.mask.is_none())
+                    );
+                }
                 return out;
             }
             Ok(_) if present < payload_len => {
@@ -193,7 +236,7 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
             }
             Ok(progress) => {
                 let _ = write!(out, "  valid");
-                match (progress.message, compressed_len) {
+                match (progress.message, this.compressed_len) {
                     (Some(Message::Text(text)), Some(wire_len)) => {
                         let _ = writeln!(
                             out,
@@ -242,18 +285,21 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
                     }
                 }
                 if !header.opcode.is_control() {
-                    message_open = !header.fin;
+                    this.message_open = !header.fin;
                 }
             }
         }
         at += header_len + payload_len;
         number += 1;
     }
-    if message_open {
-        let _ = writeln!(
-            out,
-            "the last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)"
-        );
+    for direction in [&to_server, &to_client] {
+        if direction.message_open {
+            let _ = writeln!(
+                out,
+                "the {}'s last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)",
+                direction.sender
+            );
+        }
     }
     out
 }
@@ -431,7 +477,7 @@ fn explain_payload(
     let _ = writeln!(out, "    {meaning}");
 }
 
-fn verdict_invalid(out: &mut String, error: &ws6455::ProtocolError) {
+fn verdict_invalid(out: &mut String, error: &ProtocolError) {
     let _ = writeln!(
         out,
         "  invalid: {error}; the receiver fails the connection with close code {}",
@@ -775,11 +821,58 @@ mod tests {
         assert!(out.contains("close code 1007"), "{out}");
     }
 
+    /// RFC 6455 §5.7's "Hello", masked as a client sends it, and unmasked
+    /// as a server does.
+    const CLIENT_HELLO: &str = "81 85 37 fa 21 3d 7f 9f 4d 51 58";
+    const SERVER_HELLO: &str = "81 05 48 65 6c 6c 6f";
+
     #[test]
-    fn a_masked_frame_after_an_unmasked_one_is_refused() {
-        let out = explain("81 01 61 81 81 00 00 00 00 61");
+    fn rfc6455_5_1_each_frame_is_judged_by_its_own_mask_bit() {
+        for (first, second, second_at) in [
+            (CLIENT_HELLO, SERVER_HELLO, 11),
+            (SERVER_HELLO, CLIENT_HELLO, 7),
+        ] {
+            let both = explain(&format!("{first} {second}"));
+            let (one, two) = both.split_at(
+                both.find(&format!("frame 2, from byte {second_at}:"))
+                    .unwrap(),
+            );
+            assert_eq!(one, explain(first));
+            assert!(
+                two.ends_with("valid: a whole text message, \"Hello\"\n"),
+                "{two}"
+            );
+        }
+        let out = explain(&format!("{CLIENT_HELLO} {SERVER_HELLO}"));
+        let server = &out[out.find("frame 2").unwrap()..];
         assert!(
-            out.contains("invalid: server frame masked (RFC 6455 §5.1)"),
+            server.contains("MASK=0      the payload is not masked: sent by a server"),
+            "{server}"
+        );
+    }
+
+    #[test]
+    fn rfc6455_5_4_each_direction_has_its_own_fragmented_message() {
+        // The client's "Hel", the server's "hi", the client's "lo".
+        let out = explain("01 83 37 fa 21 3d 7f 9f 4d 81 02 68 69 80 82 37 fa 21 3d 5b 95");
+        assert!(
+            out.contains("valid: a whole text message, \"hi\"\nframe 3"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("valid: a whole text message, \"Hello\"\n"),
+            "{out}"
+        );
+
+        // An unmasked continuation is the server's, which has no message open.
+        let out = explain("01 83 37 fa 21 3d 7f 9f 4d 80 02 6c 6f");
+        assert!(
+            out.ends_with(
+                "invalid: continuation frame with no message to continue (RFC 6455 §5.4); \
+                 the receiver fails the connection with close code 1002 (protocol error)\n  \
+                 (a message from the client is open: its frames, continuations included, \
+                 have MASK=1)\n"
+            ),
             "{out}"
         );
     }
@@ -791,8 +884,16 @@ mod tests {
         );
         assert!(explain("81 05 48").ends_with("incomplete: 1 of the 5 payload bytes are here\n"));
         assert!(explain("01 01 48").ends_with(
-            "the last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n"
+            "the server's last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n"
         ));
+        let out = explain("01 01 48 01 81 00 00 00 00 48");
+        assert!(
+            out.ends_with(
+                "the client's last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n\
+                 the server's last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -96,7 +96,8 @@ enum Command {
         no_deflate: bool,
     },
     /// Explain frames given in hex, byte by byte, and say why an invalid one
-    /// is invalid. E.g. `ws6455 decode 81 05 48 65 6c 6c 6f`.
+    /// is invalid. A masked frame is judged as its server receives it, an
+    /// unmasked one as its client does. E.g. `ws6455 decode 81 05 48 65 6c 6c 6f`.
     Decode {
         /// The bytes: `81 05 48`, `0x81 0x05 0x48`, `810548` or the RFC's `0x0100`.
         #[arg(required = true, num_args = 1.., value_name = "HEX")]

@@ -163,7 +163,7 @@ fn decode_deflate_inflates_a_compressed_message() {
 #[test]
 fn decode_says_why_a_frame_is_invalid() {
     let output = ws6455(&["decode", "c1 02 68 69"], b"");
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(1));
     assert!(
         text(&output.stdout)
             .contains("invalid: RSV1 set but no extension negotiated (RFC 6455 §5.2)"),
@@ -200,6 +200,13 @@ fn decode_judges_each_frame_by_its_own_mask_bit() {
         explanation.matches("valid: a whole text message").count(),
         2
     );
+}
+
+#[test]
+fn decode_exits_0_for_an_incomplete_frame() {
+    let output = ws6455(&["decode", "81 05 48"], b"");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).ends_with("incomplete: 1 of the 5 payload bytes are here\n"));
 }
 
 #[test]

@@ -122,6 +122,26 @@ const DECODE_DEFLATE: DeflateParams = DeflateParams {
     client_max_window_bits: 15,
 };
 
+/// What [`explain_frames`] found: the explanation, and how the bytes end.
+pub(crate) struct Explanation {
+    /// The frames, field by field, each with its verdict.
+    pub(crate) text: String,
+    pub(crate) verdict: Verdict,
+}
+
+/// How a sequence of frames ends, as their receivers would judge it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Every frame is whole and keeps the rules (a message may still be
+    /// unfinished: its next fragment has not been given).
+    Valid,
+    /// The frames before the last keep the rules; the last is cut short.
+    Incomplete,
+    /// A frame breaks a rule, and its receiver fails the connection; the
+    /// explanation stops there.
+    Invalid,
+}
+
 /// One direction of a connection as its receiver sees it. A frame's MASK
 /// bit says which end sent it (RFC 6455 §5.1), and each direction has its
 /// own fragmented message (§5.4) and, with permessage-deflate, its own
@@ -173,8 +193,14 @@ impl Direction {
 /// or a frame breaks a rule. Each frame is judged by its own MASK bit: a
 /// masked one as the server receives it, an unmasked one as the client
 /// does, so frames of both directions may be given one after the other.
-pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
-    let mut out = String::new();
+pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> Explanation {
+    let mut text = String::new();
+    let verdict = explain_into(&mut text, bytes, negotiated);
+    Explanation { text, verdict }
+}
+
+/// [`explain_frames`], writing to `out`.
+fn explain_into(out: &mut String, bytes: &[u8], negotiated: Negotiated) -> Verdict {
     let mut to_server = Direction::to(Role::Server, negotiated);
     let mut to_client = Direction::to(Role::Client, negotiated);
     let mut at = 0;
@@ -182,18 +208,18 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
     while at < bytes.len() {
         let rest = &bytes[at..];
         let _ = writeln!(out, "frame {number}, from byte {at}:");
-        explain_header_bytes(&mut out, at, rest, negotiated);
+        explain_header_bytes(out, at, rest, negotiated);
         let (header, header_len) = match FrameHeader::decode(rest) {
             Err(e) => {
-                verdict_invalid(&mut out, &e);
-                return out;
+                verdict_invalid(out, &e);
+                return Verdict::Invalid;
             }
             Ok(Decoded::NeedMore) => {
                 let _ = writeln!(
                     out,
                     "  incomplete: the header continues past the last byte given"
                 );
-                return out;
+                return Verdict::Incomplete;
             }
             Ok(Decoded::Complete(header, len)) => (header, len),
         };
@@ -206,7 +232,7 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
         let present = available.min(payload_len);
         this.compressed_len = transformed_wire_len(this.compressed_len, &header);
         explain_payload(
-            &mut out,
+            out,
             at + header_len,
             &header,
             &rest[header_len..header_len + present],
@@ -215,7 +241,7 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
         let mut frame = rest[..header_len + present].to_vec();
         match this.decoder.decode(&mut frame) {
             Err(e) => {
-                verdict_invalid(&mut out, &e);
+                verdict_invalid(out, &e);
                 if e == ProtocolError::ContinuationWithoutMessage && other.message_open {
                     let _ = writeln!(
                         out,
@@ -225,14 +251,14 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
                         u8::from(header.mask.is_none())
                     );
                 }
-                return out;
+                return Verdict::Invalid;
             }
             Ok(_) if present < payload_len => {
                 let _ = writeln!(
                     out,
                     "  incomplete: {present} of the {payload_len} payload bytes are here"
                 );
-                return out;
+                return Verdict::Incomplete;
             }
             Ok(progress) => {
                 let _ = write!(out, "  valid");
@@ -301,7 +327,7 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
             );
         }
     }
-    out
+    Verdict::Valid
 }
 
 /// The header's fields, from whatever of them `rest` holds. `at` is the
@@ -541,11 +567,11 @@ mod tests {
     }
 
     fn explain(hex: &str) -> String {
-        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Nothing)
+        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Nothing).text
     }
 
     fn inflate(hex: &str) -> String {
-        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Deflate)
+        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Deflate).text
     }
 
     #[test]
@@ -740,7 +766,7 @@ mod tests {
     fn rfc6455_5_7_256_and_65536_byte_binary_messages() {
         let mut frame = vec![0x82, 0x7E, 0x01, 0x00];
         frame.extend(std::iter::repeat_n(0xAB, 256));
-        let out = explain_frames(&frame, Negotiated::Nothing);
+        let out = explain_frames(&frame, Negotiated::Nothing).text;
         assert!(
             out.contains("length=126  the length is in the next 2 bytes (16-bit field)"),
             "{out}"
@@ -832,9 +858,14 @@ mod tests {
             (CLIENT_HELLO, SERVER_HELLO, 11),
             (SERVER_HELLO, CLIENT_HELLO, 7),
         ] {
-            let both = explain(&format!("{first} {second}"));
-            let (one, two) = both.split_at(
-                both.find(&format!("frame 2, from byte {second_at}:"))
+            let both = explain_frames(
+                &parse_hex(&format!("{first} {second}")).unwrap(),
+                Negotiated::Nothing,
+            );
+            assert_eq!(both.verdict, Verdict::Valid, "{}", both.text);
+            let (one, two) = both.text.split_at(
+                both.text
+                    .find(&format!("frame 2, from byte {second_at}:"))
                     .unwrap(),
             );
             assert_eq!(one, explain(first));
@@ -854,27 +885,52 @@ mod tests {
     #[test]
     fn rfc6455_5_4_each_direction_has_its_own_fragmented_message() {
         // The client's "Hel", the server's "hi", the client's "lo".
-        let out = explain("01 83 37 fa 21 3d 7f 9f 4d 81 02 68 69 80 82 37 fa 21 3d 5b 95");
+        let out = explain_frames(
+            &parse_hex("01 83 37 fa 21 3d 7f 9f 4d 81 02 68 69 80 82 37 fa 21 3d 5b 95").unwrap(),
+            Negotiated::Nothing,
+        );
+        assert_eq!(out.verdict, Verdict::Valid, "{}", out.text);
         assert!(
-            out.contains("valid: a whole text message, \"hi\"\nframe 3"),
-            "{out}"
+            out.text
+                .contains("valid: a whole text message, \"hi\"\nframe 3"),
+            "{}",
+            out.text
         );
         assert!(
-            out.ends_with("valid: a whole text message, \"Hello\"\n"),
-            "{out}"
+            out.text
+                .ends_with("valid: a whole text message, \"Hello\"\n"),
+            "{}",
+            out.text
         );
 
         // An unmasked continuation is the server's, which has no message open.
-        let out = explain("01 83 37 fa 21 3d 7f 9f 4d 80 02 6c 6f");
+        let out = explain_frames(
+            &parse_hex("01 83 37 fa 21 3d 7f 9f 4d 80 02 6c 6f").unwrap(),
+            Negotiated::Nothing,
+        );
+        assert_eq!(out.verdict, Verdict::Invalid, "{}", out.text);
         assert!(
-            out.ends_with(
+            out.text.ends_with(
                 "invalid: continuation frame with no message to continue (RFC 6455 §5.4); \
                  the receiver fails the connection with close code 1002 (protocol error)\n  \
                  (a message from the client is open: its frames, continuations included, \
                  have MASK=1)\n"
             ),
-            "{out}"
+            "{}",
+            out.text
         );
+    }
+
+    #[test]
+    fn the_verdict_says_valid_incomplete_or_invalid() {
+        let verdict = |hex| explain_frames(&parse_hex(hex).unwrap(), Negotiated::Nothing).verdict;
+        assert_eq!(verdict(SERVER_HELLO), Verdict::Valid);
+        assert_eq!(verdict("01 01 48"), Verdict::Valid);
+        assert_eq!(verdict("81"), Verdict::Incomplete);
+        assert_eq!(verdict("81 05 48"), Verdict::Incomplete);
+        assert_eq!(verdict("c1 02 68 69"), Verdict::Invalid);
+        assert_eq!(verdict("81 02 c3 28"), Verdict::Invalid);
+        assert_eq!(verdict("81 05 48 65 6c 6c 6f 83 00"), Verdict::Invalid);
     }
 
     #[test]

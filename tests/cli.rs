@@ -163,7 +163,7 @@ fn decode_deflate_inflates_a_compressed_message() {
 #[test]
 fn decode_says_why_a_frame_is_invalid() {
     let output = ws6455(&["decode", "c1 02 68 69"], b"");
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(1));
     assert!(
         text(&output.stdout)
             .contains("invalid: RSV1 set but no extension negotiated (RFC 6455 §5.2)"),
@@ -172,6 +172,60 @@ fn decode_says_why_a_frame_is_invalid() {
     );
     let output = ws6455(&["decode", "xyz"], b"");
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn decode_judges_each_frame_by_its_own_mask_bit() {
+    // RFC 6455 §5.7's "Hello" from a client (masked), then from a server.
+    let output = ws6455(
+        &[
+            "decode",
+            "81 85 37 fa 21 3d 7f 9f 4d 51 58",
+            "81 05 48 65 6c 6c 6f",
+        ],
+        b"",
+    );
+    let explanation = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{explanation}");
+    let server = &explanation[explanation.find("frame 2, from byte 11:").unwrap()..];
+    assert!(
+        server.contains("MASK=0      the payload is not masked: sent by a server"),
+        "{explanation}"
+    );
+    assert!(
+        server.ends_with("valid: a whole text message, \"Hello\"\n"),
+        "{explanation}"
+    );
+    assert_eq!(
+        explanation.matches("valid: a whole text message").count(),
+        2
+    );
+}
+
+#[test]
+fn decode_exits_0_for_an_incomplete_frame() {
+    let output = ws6455(&["decode", "81 05 48"], b"");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).ends_with("incomplete: 1 of the 5 payload bytes are here\n"));
+}
+
+#[test]
+fn decode_names_the_incomplete_byte_of_an_odd_number_of_hex_digits() {
+    for (args, message) in [
+        (
+            &["decode", "8105f"][..],
+            "ws6455 decode: \"8105f\": odd number of hex digits: byte 2, \"f\", is incomplete\n",
+        ),
+        (
+            &["decode", "81", "0", "48"][..],
+            "ws6455 decode: \"0\": odd number of hex digits: byte 1, \"0\", is incomplete\n",
+        ),
+    ] {
+        let output = ws6455(args, b"");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(text(&output.stderr), message, "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
 }
 
 #[test]

@@ -4,8 +4,10 @@
 //!
 //! The verdict on a frame comes from the same decoders a connection uses
 //! ([`FrameHeader::decode`] and [`MessageDecoder`]), so `decode` calls a
-//! frame invalid exactly when a connection would fail on it. The field names
-//! and previews are the `--trace` lines' (`src/annotate.rs`).
+//! frame invalid exactly when a connection would fail on it. Each frame is
+//! judged by its own MASK bit, as the end it was sent to judges it, so a
+//! client's frames and a server's may be pasted one after the other. The
+//! field names and previews are the `--trace` lines' (`src/annotate.rs`).
 
 use std::fmt::{self, Write as _};
 
@@ -16,6 +18,7 @@ use crate::annotate::{
     ascii_preview, close_summary, hex, hex_compact, length_field, text_preview,
     transformed_wire_len,
 };
+use ws6455::ProtocolError;
 use ws6455::decode::Decoded;
 use ws6455::deflate::DeflateParams;
 use ws6455::deflate::codec;
@@ -34,8 +37,17 @@ pub(crate) enum HexError {
     Empty,
     /// A word with something other than hex digits in it.
     NotHex(String),
-    /// A word with an odd number of hex digits.
-    OddDigits(String),
+    /// A word with an odd number of hex digits: its last digit is half of
+    /// byte `byte` (counting from 0 over all the words, as `decode` numbers
+    /// bytes).
+    OddDigits {
+        /// The word as given.
+        word: String,
+        /// The number of the incomplete byte.
+        byte: usize,
+        /// The digit left alone.
+        digit: char,
+    },
 }
 
 impl fmt::Display for HexError {
@@ -43,9 +55,10 @@ impl fmt::Display for HexError {
         match self {
             HexError::Empty => f.write_str("no bytes given"),
             HexError::NotHex(word) => write!(f, "{word:?} is not hex"),
-            HexError::OddDigits(word) => {
-                write!(f, "{word:?} has an odd number of hex digits")
-            }
+            HexError::OddDigits { word, byte, digit } => write!(
+                f,
+                "{word:?}: odd number of hex digits: byte {byte}, \"{digit}\", is incomplete"
+            ),
         }
     }
 }
@@ -69,7 +82,12 @@ pub(crate) fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
             return Err(HexError::NotHex(word.to_owned()));
         }
         if digits.len() % 2 != 0 {
-            return Err(HexError::OddDigits(word.to_owned()));
+            // Digits pair up from the left, so the last one is alone.
+            return Err(HexError::OddDigits {
+                word: word.to_owned(),
+                byte: bytes.len() + digits.len() / 2,
+                digit: char::from(digits.as_bytes()[digits.len() - 1]),
+            });
         }
         for pair in digits.as_bytes().chunks(2) {
             let pair = std::str::from_utf8(pair).map_err(|_| HexError::NotHex(word.to_owned()))?;
@@ -104,81 +122,147 @@ const DECODE_DEFLATE: DeflateParams = DeflateParams {
     client_max_window_bits: 15,
 };
 
-/// Explains `bytes` as a sequence of frames, field by field, until they end
-/// or a frame breaks a rule. Frames are judged as the receiver would judge
-/// them; which end sent them is read from the first frame's MASK bit.
-pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
-    let mut out = String::new();
-    let masked = bytes.get(1).is_some_and(|b| b & 0x80 != 0);
-    // The receiver of masked frames is a server, of unmasked ones a client.
-    let receiver = if masked { Role::Server } else { Role::Client };
-    // The protocol's rules, not this crate's size limits (§10.4), are the
-    // judge here; but a compressed message is inflated only up to the
-    // default message limit, so that a few bytes cannot ask for gigabytes.
-    let limits = Limits {
-        max_frame_size: u64::MAX,
-        max_message_size: match negotiated {
-            Negotiated::Nothing => u64::MAX,
-            Negotiated::Deflate => Limits::default().max_message_size,
-        },
-    };
-    let mut decoder = match negotiated {
-        Negotiated::Nothing => MessageDecoder::new(receiver, limits),
-        Negotiated::Deflate => {
-            let deflate = codec::extension(&DECODE_DEFLATE, receiver, 0);
-            MessageDecoder::with_extension(receiver, limits, deflate.rsv_bits, deflate.inbound)
+/// What [`explain_frames`] found: the explanation, and how the bytes end.
+pub(crate) struct Explanation {
+    /// The frames, field by field, each with its verdict.
+    pub(crate) text: String,
+    pub(crate) verdict: Verdict,
+}
+
+/// How a sequence of frames ends, as their receivers would judge it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Every frame is whole and keeps the rules (a message may still be
+    /// unfinished: its next fragment has not been given).
+    Valid,
+    /// The frames before the last keep the rules; the last is cut short.
+    Incomplete,
+    /// A frame breaks a rule, and its receiver fails the connection; the
+    /// explanation stops there.
+    Invalid,
+}
+
+/// One direction of a connection as its receiver sees it. A frame's MASK
+/// bit says which end sent it (RFC 6455 §5.1), and each direction has its
+/// own fragmented message (§5.4) and, with permessage-deflate, its own
+/// compression context (RFC 7692 §7.1.1).
+struct Direction {
+    /// "client" or "server".
+    sender: &'static str,
+    decoder: MessageDecoder,
+    /// The payload bytes so far of a compressed message, while one is open.
+    compressed_len: Option<u64>,
+    /// A data frame with FIN=0 opened a message that no FIN=1 has ended.
+    message_open: bool,
+}
+
+impl Direction {
+    /// The frames `receiver` receives: masked ones for a server, unmasked
+    /// ones for a client.
+    fn to(receiver: Role, negotiated: Negotiated) -> Direction {
+        // The protocol's rules, not this crate's size limits (§10.4), are the
+        // judge here; but a compressed message is inflated only up to the
+        // default message limit, so that a few bytes cannot ask for gigabytes.
+        let limits = Limits {
+            max_frame_size: u64::MAX,
+            max_message_size: match negotiated {
+                Negotiated::Nothing => u64::MAX,
+                Negotiated::Deflate => Limits::default().max_message_size,
+            },
+        };
+        let decoder = match negotiated {
+            Negotiated::Nothing => MessageDecoder::new(receiver, limits),
+            Negotiated::Deflate => {
+                let deflate = codec::extension(&DECODE_DEFLATE, receiver, 0);
+                MessageDecoder::with_extension(receiver, limits, deflate.rsv_bits, deflate.inbound)
+            }
+        };
+        Direction {
+            sender: match receiver {
+                Role::Server => "client",
+                Role::Client => "server",
+            },
+            decoder,
+            compressed_len: None,
+            message_open: false,
         }
-    };
-    // The payload bytes so far of a compressed message, while one is open.
-    let mut compressed_len: Option<u64> = None;
-    let mut message_open = false;
+    }
+}
+
+/// Explains `bytes` as a sequence of frames, field by field, until they end
+/// or a frame breaks a rule. Each frame is judged by its own MASK bit: a
+/// masked one as the server receives it, an unmasked one as the client
+/// does, so frames of both directions may be given one after the other.
+pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> Explanation {
+    let mut text = String::new();
+    let verdict = explain_into(&mut text, bytes, negotiated);
+    Explanation { text, verdict }
+}
+
+/// [`explain_frames`], writing to `out`.
+fn explain_into(out: &mut String, bytes: &[u8], negotiated: Negotiated) -> Verdict {
+    let mut to_server = Direction::to(Role::Server, negotiated);
+    let mut to_client = Direction::to(Role::Client, negotiated);
     let mut at = 0;
     let mut number = 1;
     while at < bytes.len() {
         let rest = &bytes[at..];
         let _ = writeln!(out, "frame {number}, from byte {at}:");
-        explain_header_bytes(&mut out, at, rest, negotiated);
+        explain_header_bytes(out, at, rest, negotiated);
         let (header, header_len) = match FrameHeader::decode(rest) {
             Err(e) => {
-                verdict_invalid(&mut out, &e);
-                return out;
+                verdict_invalid(out, &e);
+                return Verdict::Invalid;
             }
             Ok(Decoded::NeedMore) => {
                 let _ = writeln!(
                     out,
                     "  incomplete: the header continues past the last byte given"
                 );
-                return out;
+                return Verdict::Incomplete;
             }
             Ok(Decoded::Complete(header, len)) => (header, len),
+        };
+        let (this, other) = match header.mask {
+            Some(_) => (&mut to_server, &to_client),
+            None => (&mut to_client, &to_server),
         };
         let available = rest.len() - header_len;
         let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
         let present = available.min(payload_len);
-        compressed_len = transformed_wire_len(compressed_len, &header);
+        this.compressed_len = transformed_wire_len(this.compressed_len, &header);
         explain_payload(
-            &mut out,
+            out,
             at + header_len,
             &header,
             &rest[header_len..header_len + present],
-            compressed_len.is_some(),
+            this.compressed_len.is_some(),
         );
         let mut frame = rest[..header_len + present].to_vec();
-        match decoder.decode(&mut frame) {
+        match this.decoder.decode(&mut frame) {
             Err(e) => {
-                verdict_invalid(&mut out, &e);
-                return out;
+                verdict_invalid(out, &e);
+                if e == ProtocolError::ContinuationWithoutMessage && other.message_open {
+                    let _ = writeln!(
+                        out,
+                        "  (a message from the {} is open: its frames, continuations included, \
+                         have MASK={})",
+                        other.sender,
+                        u8::from(header.mask.is_none())
+                    );
+                }
+                return Verdict::Invalid;
             }
             Ok(_) if present < payload_len => {
                 let _ = writeln!(
                     out,
                     "  incomplete: {present} of the {payload_len} payload bytes are here"
                 );
-                return out;
+                return Verdict::Incomplete;
             }
             Ok(progress) => {
                 let _ = write!(out, "  valid");
-                match (progress.message, compressed_len) {
+                match (progress.message, this.compressed_len) {
                     (Some(Message::Text(text)), Some(wire_len)) => {
                         let _ = writeln!(
                             out,
@@ -227,20 +311,23 @@ pub(crate) fn explain_frames(bytes: &[u8], negotiated: Negotiated) -> String {
                     }
                 }
                 if !header.opcode.is_control() {
-                    message_open = !header.fin;
+                    this.message_open = !header.fin;
                 }
             }
         }
         at += header_len + payload_len;
         number += 1;
     }
-    if message_open {
-        let _ = writeln!(
-            out,
-            "the last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)"
-        );
+    for direction in [&to_server, &to_client] {
+        if direction.message_open {
+            let _ = writeln!(
+                out,
+                "the {}'s last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)",
+                direction.sender
+            );
+        }
     }
-    out
+    Verdict::Valid
 }
 
 /// The header's fields, from whatever of them `rest` holds. `at` is the
@@ -416,7 +503,7 @@ fn explain_payload(
     let _ = writeln!(out, "    {meaning}");
 }
 
-fn verdict_invalid(out: &mut String, error: &ws6455::ProtocolError) {
+fn verdict_invalid(out: &mut String, error: &ProtocolError) {
     let _ = writeln!(
         out,
         "  invalid: {error}; the receiver fails the connection with close code {}",
@@ -480,11 +567,11 @@ mod tests {
     }
 
     fn explain(hex: &str) -> String {
-        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Nothing)
+        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Nothing).text
     }
 
     fn inflate(hex: &str) -> String {
-        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Deflate)
+        explain_frames(&parse_hex(hex).unwrap(), Negotiated::Deflate).text
     }
 
     #[test]
@@ -573,10 +660,33 @@ mod tests {
         );
         assert_eq!(parse_hex("81:05, 48").unwrap(), [0x81, 0x05, 0x48]);
         assert_eq!(parse_hex("810548").unwrap(), [0x81, 0x05, 0x48]);
-        assert_eq!(parse_hex("0x8"), Err(HexError::OddDigits("0x8".into())));
+        assert_eq!(
+            parse_hex("0x8"),
+            Err(HexError::OddDigits {
+                word: "0x8".into(),
+                byte: 0,
+                digit: '8'
+            })
+        );
         assert_eq!(parse_hex("zz"), Err(HexError::NotHex("zz".into())));
         assert_eq!(parse_hex("0x"), Err(HexError::NotHex("0x".into())));
         assert_eq!(parse_hex("  "), Err(HexError::Empty));
+    }
+
+    #[test]
+    fn an_odd_number_of_hex_digits_names_the_incomplete_byte() {
+        assert_eq!(
+            parse_hex("8105f").unwrap_err().to_string(),
+            "\"8105f\": odd number of hex digits: byte 2, \"f\", is incomplete"
+        );
+        assert_eq!(
+            parse_hex("81 0 48").unwrap_err().to_string(),
+            "\"0\": odd number of hex digits: byte 1, \"0\", is incomplete"
+        );
+        assert_eq!(
+            parse_hex("0x81 0x0548A").unwrap_err().to_string(),
+            "\"0x0548A\": odd number of hex digits: byte 3, \"A\", is incomplete"
+        );
     }
 
     #[test]
@@ -656,7 +766,7 @@ mod tests {
     fn rfc6455_5_7_256_and_65536_byte_binary_messages() {
         let mut frame = vec![0x82, 0x7E, 0x01, 0x00];
         frame.extend(std::iter::repeat_n(0xAB, 256));
-        let out = explain_frames(&frame, Negotiated::Nothing);
+        let out = explain_frames(&frame, Negotiated::Nothing).text;
         assert!(
             out.contains("length=126  the length is in the next 2 bytes (16-bit field)"),
             "{out}"
@@ -737,13 +847,90 @@ mod tests {
         assert!(out.contains("close code 1007"), "{out}");
     }
 
+    /// RFC 6455 §5.7's "Hello", masked as a client sends it, and unmasked
+    /// as a server does.
+    const CLIENT_HELLO: &str = "81 85 37 fa 21 3d 7f 9f 4d 51 58";
+    const SERVER_HELLO: &str = "81 05 48 65 6c 6c 6f";
+
     #[test]
-    fn a_masked_frame_after_an_unmasked_one_is_refused() {
-        let out = explain("81 01 61 81 81 00 00 00 00 61");
+    fn rfc6455_5_1_each_frame_is_judged_by_its_own_mask_bit() {
+        for (first, second, second_at) in [
+            (CLIENT_HELLO, SERVER_HELLO, 11),
+            (SERVER_HELLO, CLIENT_HELLO, 7),
+        ] {
+            let both = explain_frames(
+                &parse_hex(&format!("{first} {second}")).unwrap(),
+                Negotiated::Nothing,
+            );
+            assert_eq!(both.verdict, Verdict::Valid, "{}", both.text);
+            let (one, two) = both.text.split_at(
+                both.text
+                    .find(&format!("frame 2, from byte {second_at}:"))
+                    .unwrap(),
+            );
+            assert_eq!(one, explain(first));
+            assert!(
+                two.ends_with("valid: a whole text message, \"Hello\"\n"),
+                "{two}"
+            );
+        }
+        let out = explain(&format!("{CLIENT_HELLO} {SERVER_HELLO}"));
+        let server = &out[out.find("frame 2").unwrap()..];
         assert!(
-            out.contains("invalid: server frame masked (RFC 6455 §5.1)"),
-            "{out}"
+            server.contains("MASK=0      the payload is not masked: sent by a server"),
+            "{server}"
         );
+    }
+
+    #[test]
+    fn rfc6455_5_4_each_direction_has_its_own_fragmented_message() {
+        // The client's "Hel", the server's "hi", the client's "lo".
+        let out = explain_frames(
+            &parse_hex("01 83 37 fa 21 3d 7f 9f 4d 81 02 68 69 80 82 37 fa 21 3d 5b 95").unwrap(),
+            Negotiated::Nothing,
+        );
+        assert_eq!(out.verdict, Verdict::Valid, "{}", out.text);
+        assert!(
+            out.text
+                .contains("valid: a whole text message, \"hi\"\nframe 3"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text
+                .ends_with("valid: a whole text message, \"Hello\"\n"),
+            "{}",
+            out.text
+        );
+
+        // An unmasked continuation is the server's, which has no message open.
+        let out = explain_frames(
+            &parse_hex("01 83 37 fa 21 3d 7f 9f 4d 80 02 6c 6f").unwrap(),
+            Negotiated::Nothing,
+        );
+        assert_eq!(out.verdict, Verdict::Invalid, "{}", out.text);
+        assert!(
+            out.text.ends_with(
+                "invalid: continuation frame with no message to continue (RFC 6455 §5.4); \
+                 the receiver fails the connection with close code 1002 (protocol error)\n  \
+                 (a message from the client is open: its frames, continuations included, \
+                 have MASK=1)\n"
+            ),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn the_verdict_says_valid_incomplete_or_invalid() {
+        let verdict = |hex| explain_frames(&parse_hex(hex).unwrap(), Negotiated::Nothing).verdict;
+        assert_eq!(verdict(SERVER_HELLO), Verdict::Valid);
+        assert_eq!(verdict("01 01 48"), Verdict::Valid);
+        assert_eq!(verdict("81"), Verdict::Incomplete);
+        assert_eq!(verdict("81 05 48"), Verdict::Incomplete);
+        assert_eq!(verdict("c1 02 68 69"), Verdict::Invalid);
+        assert_eq!(verdict("81 02 c3 28"), Verdict::Invalid);
+        assert_eq!(verdict("81 05 48 65 6c 6c 6f 83 00"), Verdict::Invalid);
     }
 
     #[test]
@@ -753,8 +940,16 @@ mod tests {
         );
         assert!(explain("81 05 48").ends_with("incomplete: 1 of the 5 payload bytes are here\n"));
         assert!(explain("01 01 48").ends_with(
-            "the last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n"
+            "the server's last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n"
         ));
+        let out = explain("01 01 48 01 81 00 00 00 00 48");
+        assert!(
+            out.ends_with(
+                "the client's last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n\
+                 the server's last message is unfinished: no frame with FIN=1 ended it (RFC 6455 §5.4)\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

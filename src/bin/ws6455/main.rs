@@ -23,7 +23,7 @@ use ws6455::{ClientConfig, Limits};
 
 use crate::chat::{Chat, ChatConfig};
 use crate::client::ClientOptions;
-use crate::explain::{Negotiated, explain_accept_key, explain_frames, parse_hex};
+use crate::explain::{Negotiated, Verdict, explain_accept_key, explain_frames, parse_hex};
 
 /// A strict WebSocket (RFC 6455) implementation, and servers built on it.
 #[derive(Parser, Debug)]
@@ -98,7 +98,9 @@ enum Command {
         no_deflate: bool,
     },
     /// Explain frames given in hex, byte by byte, and say why an invalid one
-    /// is invalid. E.g. `ws6455 decode 81 05 48 65 6c 6c 6f`.
+    /// is invalid (the exit status is then 1). A masked frame is judged as
+    /// its server receives it, an unmasked one as its client does. E.g.
+    /// `ws6455 decode 81 05 48 65 6c 6c 6f`.
     Decode {
         /// The bytes: `81 05 48`, `0x81 0x05 0x48`, `810548` or the RFC's `0x0100`.
         #[arg(required = true, num_args = 1.., value_name = "HEX")]
@@ -310,8 +312,12 @@ fn main() -> ExitCode {
                     true => Negotiated::Deflate,
                     false => Negotiated::Nothing,
                 };
-                print!("{}", explain_frames(&bytes, negotiated));
-                ExitCode::SUCCESS
+                let explanation = explain_frames(&bytes, negotiated);
+                print!("{}", explanation.text);
+                match explanation.verdict {
+                    Verdict::Valid | Verdict::Incomplete => ExitCode::SUCCESS,
+                    Verdict::Invalid => ExitCode::FAILURE,
+                }
             }
             Err(e) => {
                 eprintln!("ws6455 decode: {e}");

@@ -45,8 +45,11 @@ pub struct ServerConfig {
     pub close_timeout: Duration,
     /// Stack size of each connection's thread. Default 128 KiB.
     pub thread_stack_size: usize,
-    /// Log connects and disconnects to stderr. Default true.
+    /// Log connects, disconnects and refused handshakes to stderr, a line
+    /// each (see [`crate::server::ConnectionLog`]). Default true.
     pub log: bool,
+    /// With `log`, log each data message too, its start only. Default false.
+    pub log_messages: bool,
     /// Print each opening handshake and every frame of every connection to
     /// stderr, annotated (see [`crate::trace`]), each line after the peer's
     /// address. Default false.
@@ -58,6 +61,14 @@ pub struct ServerConfig {
     /// one more is answered 503 with `Retry-After`. Default `None`: no limit
     /// but the system's (threads, file descriptors).
     pub max_connections: Option<usize>,
+    /// A client from which nothing has arrived for this long is sent a Ping
+    /// (RFC 6455 §5.5.2: "a means to verify that the remote endpoint is
+    /// still responsive"), by the services that keep connections alive
+    /// ([`crate::server::echo::Echo`]). Default `None`: never.
+    pub ping_interval: Option<Duration>,
+    /// A pinged client that sends nothing for this long is closed with 1001.
+    /// Default 10 s.
+    pub pong_timeout: Duration,
     /// At shutdown ([`crate::server::Server::shutdown`]), how long the
     /// closing handshakes may take before the connections still open are
     /// cut. Default 5 s.
@@ -75,8 +86,11 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(2),
             thread_stack_size: 128 << 10,
             log: true,
+            log_messages: false,
             trace: false,
             max_connections: None,
+            ping_interval: None,
+            pong_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             deflate: Some(DeflateConfig::for_server()),
         }
@@ -185,10 +199,11 @@ impl<'a> Answers<'a> {
 /// How a handshake ended when it opened no connection.
 #[derive(Debug)]
 pub(crate) enum Refusal {
-    /// A plain HTTP request was answered with this status.
-    Http(u16),
-    /// The application did not admit a valid upgrade request and answered with this status.
-    NotAdmitted(u16),
+    /// A plain HTTP request for `path` was answered with `status`.
+    Http { path: String, status: u16 },
+    /// The application did not admit a valid upgrade request for `path`,
+    /// and answered with `status`.
+    NotAdmitted { path: String, status: u16 },
     /// The request was refused (and answered, where it could be), or the stream failed.
     Failed(Error),
 }
@@ -196,8 +211,8 @@ pub(crate) enum Refusal {
 impl Refusal {
     fn into_error(self) -> Error {
         match self {
-            Refusal::Http(_) => HandshakeError::NotAnUpgrade.into(),
-            Refusal::NotAdmitted(status) => Error::Io(io::Error::other(format!(
+            Refusal::Http { .. } => HandshakeError::NotAnUpgrade.into(),
+            Refusal::NotAdmitted { status, .. } => Error::Io(io::Error::other(format!(
                 "the upgrade request was not admitted (answered {status})"
             ))),
             Refusal::Failed(error) => error,
@@ -250,13 +265,19 @@ pub(crate) fn respond<S: Read + Write>(
             let response = (answers.plain_http)(&request);
             // The client may have gone; the answer stands either way.
             let _ = write_response(stream, &response, trace_prefix);
-            return Err(Refusal::Http(response.status));
+            return Err(Refusal::Http {
+                path: request.path,
+                status: response.status,
+            });
         }
         Err(e) => return Err(reject(stream, e, trace_prefix)),
     };
     if let Err(response) = (answers.admit)(&request) {
         let _ = write_response(stream, &response, trace_prefix);
-        return Err(Refusal::NotAdmitted(response.status));
+        return Err(Refusal::NotAdmitted {
+            path: request.path,
+            status: response.status,
+        });
     }
     let subprotocol = (answers.choose_subprotocol)(&request);
     if let Some(chosen) = &subprotocol {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::close::CloseCode;
 use crate::close_request::{BeforeRead, CloseRequest};
-use crate::engine::Engine;
+use crate::engine::{Engine, FirstClose};
 use crate::error::Error;
 use crate::message::{Limits, Message, MessageRef, Role};
 use crate::outgoing::Outgoing;
@@ -223,6 +223,22 @@ impl<S: Read + Write> WebSocket<S> {
     /// Whether we sent a Close frame and the peer has not answered yet.
     pub fn is_closing(&self) -> bool {
         self.engine.is_closing()
+    }
+
+    /// The connection's first Close frame, once one was sent or received:
+    /// who sent it, with what code and reason.
+    pub fn first_close(&self) -> Option<&FirstClose> {
+        self.engine.first_close()
+    }
+
+    /// Bytes received on the stream so far, frames and all.
+    pub fn bytes_received(&self) -> u64 {
+        self.read_buf.received()
+    }
+
+    /// Bytes written to the stream so far, frames and all.
+    pub fn bytes_sent(&self) -> u64 {
+        self.engine.bytes_sent()
     }
 
     /// Which end of the connection this is.

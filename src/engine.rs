@@ -60,6 +60,18 @@ impl State {
     }
 }
 
+/// The first Close frame of a connection: which end sent it, and what it
+/// said. RFC 6455 §7.1.5 makes the code of the first Close *received* "the
+/// WebSocket Connection Close Code"; a log of the connection wants to know
+/// who began the closing, either way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstClose {
+    /// The end that sent it.
+    pub sent_by: Role,
+    /// Its code and reason; `None` for a Close with no payload (§5.5.1).
+    pub frame: Option<CloseFrame>,
+}
+
 /// A connection's protocol state machine, with no I/O; see the module
 /// documentation.
 #[derive(Debug)]
@@ -162,6 +174,17 @@ impl Engine {
         self.sender.state = State::Closed;
     }
 
+    /// The connection's first Close frame, once one was sent or received:
+    /// who sent it, with what code and reason.
+    pub fn first_close(&self) -> Option<&FirstClose> {
+        self.sender.first_close()
+    }
+
+    /// Bytes of frames written from [`Engine::output`], in all.
+    pub(crate) fn bytes_sent(&self) -> u64 {
+        self.sender.bytes_sent()
+    }
+
     /// Which end of the connection this is.
     pub fn role(&self) -> Role {
         self.sender.role
@@ -245,6 +268,8 @@ pub(crate) struct Sender {
     mask_keys: Option<Box<MaskKeys>>,
     outbound: Option<OutboundDebug>,
     trace: Option<Trace>,
+    /// Set when the first Close is sent or received.
+    first_close: Option<FirstClose>,
 }
 
 impl Sender {
@@ -258,6 +283,7 @@ impl Sender {
             mask_keys: None,
             outbound: outbound.map(OutboundDebug),
             trace: None,
+            first_close: None,
         }
     }
 
@@ -336,6 +362,10 @@ impl Sender {
             // previously send a Close frame, the endpoint MUST send a Close
             // frame in response." It echoes the status code it received.
             (Message::Close(frame), State::Open) => {
+                self.first_close = Some(FirstClose {
+                    sent_by: self.role.peer(),
+                    frame: frame.clone(),
+                });
                 // The peer may be gone already; the close is complete either way.
                 let _ = self.queue_close(frame.as_ref().map(|f| (f.code, "")));
                 self.state = State::Closed;
@@ -360,6 +390,7 @@ impl Sender {
                 error.close_code(),
                 truncate_reason(&reason, MAX_CLOSE_REASON),
             );
+            self.note_first_close(Some(close));
             // Without a masking key the Close cannot be sent; the connection fails all the same.
             let _ = self.queue_close(Some(close));
         }
@@ -467,8 +498,30 @@ impl Sender {
             }
         }
         self.queue_close(close)?;
+        self.note_first_close(close);
         self.state = State::CloseSent;
         Ok(())
+    }
+
+    /// Records our Close as the connection's first.
+    fn note_first_close(&mut self, close: Option<(CloseCode, &str)>) {
+        self.first_close = Some(FirstClose {
+            sent_by: self.role,
+            frame: close.map(|(code, reason)| CloseFrame {
+                code,
+                reason: reason.to_owned(),
+            }),
+        });
+    }
+
+    /// The connection's first Close, once one was sent or received.
+    pub(crate) fn first_close(&self) -> Option<&FirstClose> {
+        self.first_close.as_ref()
+    }
+
+    /// Bytes of frames written, in all.
+    pub(crate) fn bytes_sent(&self) -> u64 {
+        self.output.total_written()
     }
 
     /// Queues a Close frame.

@@ -83,7 +83,7 @@ pub use close::CloseCode;
 pub use close_frame::CloseFrame;
 pub use connect::{ClientConfig, client_handshake, connect, connect_with};
 pub use connection::WebSocket;
-pub use engine::Engine;
+pub use engine::{Engine, FirstClose};
 pub use error::{Error, HandshakeError, ProtocolError, ResponseError, UsageError};
 pub use message::{Limits, Message, MessageRef, Role};
 pub use shared_message::SharedMessage;

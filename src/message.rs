@@ -26,6 +26,16 @@ pub enum Role {
     Client,
 }
 
+impl Role {
+    /// The other end's role.
+    pub fn peer(self) -> Role {
+        match self {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        }
+    }
+}
+
 /// Limits on what a peer may make us hold (RFC 6455 §10.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

@@ -36,6 +36,8 @@ pub struct Outgoing {
     len: usize,
     /// An emptied copy buffer, kept for the next batch.
     spare: Vec<u8>,
+    /// Bytes written, in all.
+    total_written: u64,
 }
 
 impl Outgoing {
@@ -105,6 +107,12 @@ impl Outgoing {
         other.back_takes_more = false;
     }
 
+    /// How many bytes have been written, in all (what [`Outgoing::advance`]
+    /// recorded; what [`Outgoing::append`] moves elsewhere is counted there).
+    pub fn total_written(&self) -> u64 {
+        self.total_written
+    }
+
     /// Whether everything queued has been written.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -142,6 +150,7 @@ impl Outgoing {
     pub fn advance(&mut self, mut n: usize) {
         assert!(n <= self.len, "advanced past the queued bytes");
         self.len -= n;
+        self.total_written += n as u64;
         while n > 0 {
             let Some(front) = self.chunks.front() else {
                 break;

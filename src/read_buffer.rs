@@ -15,6 +15,8 @@ pub(crate) struct ReadBuffer {
     end: usize,
     /// The size the next read will use.
     target: usize,
+    /// Bytes read from the stream, in all.
+    received: u64,
 }
 
 /// The smallest read buffer: room for any control frame (14 + 125 bytes).
@@ -30,7 +32,14 @@ impl ReadBuffer {
             start: 0,
             end,
             target: READ_BUFFER_MIN,
+            received: end as u64,
         }
+    }
+
+    /// Bytes received in all: those read from the stream, and those that
+    /// came with the handshake.
+    pub(crate) fn received(&self) -> u64 {
+        self.received
     }
 
     pub(crate) fn unread_mut(&mut self) -> &mut [u8] {
@@ -63,6 +72,7 @@ impl ReadBuffer {
         let free = self.bytes.len() - self.end;
         let n = reader.read(&mut self.bytes[self.end..])?;
         self.end += n;
+        self.received += n as u64;
         // Grow while reads fill the buffer; shrink while they use little of it.
         if n == free {
             self.target = (self.target * 2).min(READ_BUFFER_MAX);

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use crate::close::CloseCode;
 use crate::connection::{WebSocket, is_retryable, write_output};
-use crate::engine::{Receiver, Sender};
+use crate::engine::{FirstClose, Receiver, Sender};
 use crate::error::Error;
 use crate::message::{Message, MessageRef};
 use crate::outgoing::Outgoing;
@@ -221,6 +221,11 @@ impl<S: SplitStream> ReadHalf<S> {
     pub fn is_closed(&self) -> bool {
         self.shared.sender().is_closed()
     }
+
+    /// Bytes received on the stream so far, frames and all.
+    pub fn bytes_received(&self) -> u64 {
+        self.read_buf.received()
+    }
 }
 
 /// The half of a split connection that writes; see [`crate::split`]. Clone
@@ -293,5 +298,22 @@ impl<S: SplitStream> WriteHalf<S> {
     /// Whether the closing handshake is over or the connection failed.
     pub fn is_closed(&self) -> bool {
         self.shared.sender().is_closed()
+    }
+
+    /// The connection's first Close frame, once either half sent or
+    /// received one: who sent it, with what code and reason.
+    pub fn first_close(&self) -> Option<FirstClose> {
+        self.shared.sender().first_close().cloned()
+    }
+
+    /// Bytes written to the stream so far, frames and all. Waits for a
+    /// write under way to finish.
+    pub fn bytes_sent(&self) -> u64 {
+        let writing = self
+            .shared
+            .writing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        writing.in_flight.total_written() + self.shared.sender().bytes_sent()
     }
 }

@@ -13,6 +13,7 @@
 //! same parts.
 
 pub mod echo;
+mod log;
 mod running;
 
 use std::io;
@@ -31,6 +32,7 @@ use crate::handshake::{Request, Response};
 use crate::tls::TlsStream;
 use crate::trace;
 use crate::transport::{Transport, discard_until_eof};
+pub use log::{ConnectionLog, Direction};
 use running::{Connections, accept_loop};
 pub use running::{SHUTDOWN_REASON, Server, ShutdownHandle, ShutdownReport};
 
@@ -51,6 +53,8 @@ pub struct Upgraded<'a, T: Transport = TcpStream> {
     pub trace_prefix: Option<String>,
     /// permessage-deflate's parameters, if the handshake agreed to it.
     pub deflate: Option<DeflateParams>,
+    /// The connection's lines in the server's log.
+    pub log: &'a ConnectionLog,
     /// How the server's shutdown closes a session over [`Upgraded::with_websocket`].
     close_request: Option<Arc<CloseRequest>>,
 }
@@ -72,16 +76,21 @@ impl<'a, T: Transport> Upgraded<'a, T> {
         if let Some(prefix) = self.trace_prefix {
             ws.set_trace(trace::print_to_stderr(prefix));
         }
-        let result = session(&mut ws);
-        if !ws.is_closing() {
-            return result;
+        let mut result = session(&mut ws);
+        if ws.is_closing() {
+            let waited = self
+                .stream
+                .set_read_timeout(Some(self.config.close_timeout));
+            result = result
+                .and(waited.map_err(Error::Io))
+                .and_then(|()| ws.finish_close());
         }
-        let waited = self
-            .stream
-            .set_read_timeout(Some(self.config.close_timeout));
+        self.log.ended(
+            ws.first_close().cloned(),
+            ws.bytes_received(),
+            ws.bytes_sent(),
+        );
         result
-            .and(waited.map_err(Error::Io))
-            .and_then(|()| ws.finish_close())
     }
 }
 
@@ -262,6 +271,7 @@ fn serve_connection<T: Transport, S: Service<T>>(
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
+    let log = ConnectionLog::new(peer, config.log, config.log_messages);
     let trace_prefix = config.trace.then(|| trace_prefix(stream));
     let answers = Answers {
         plain_http: &|request| service.plain_http(request),
@@ -274,38 +284,36 @@ fn serve_connection<T: Transport, S: Service<T>>(
         },
         deflate: config.deflate.as_ref(),
     };
-    let outcome = match respond_under_deadline(stream, config, &answers, trace_prefix.as_deref()) {
+    match respond_under_deadline(stream, config, &answers, trace_prefix.as_deref()) {
         Ok(Opened {
             request,
             already_read,
             deflate,
         }) => {
-            if config.log {
-                eprintln!("{peer}: connected to {}", request.path);
-            }
+            log.line(format_args!("connected to {}", request.path));
             let connection = Upgraded {
                 stream,
                 already_read,
                 config,
                 trace_prefix,
                 deflate,
+                log: &log,
                 close_request,
             };
-            Ok(service.session(connection, &request))
+            let result = service.session(connection, &request);
+            log.disconnected(&result);
         }
-        Err(refusal) => Err(refusal),
-    };
-    if config.log {
-        match &outcome {
-            Err(Refusal::Http(status)) => eprintln!("{peer}: plain HTTP request answered {status}"),
-            Err(Refusal::NotAdmitted(status)) => {
-                eprintln!("{peer}: upgrade request not admitted, answered {status}")
-            }
-            Err(Refusal::Failed(e @ Error::Handshake(_))) => eprintln!("{peer}: {e}"),
-            Err(Refusal::Failed(e)) => eprintln!("{peer}: during the opening handshake: {e}"),
-            Ok(Ok(())) => eprintln!("{peer}: disconnected"),
-            Ok(Err(e)) => eprintln!("{peer}: disconnected: {e}"),
+        Err(Refusal::Http { path, status }) => {
+            log.line(format_args!("plain HTTP GET {path} answered {status}"));
         }
+        Err(Refusal::NotAdmitted { path, status }) => {
+            log.line(format_args!("upgrade to {path} refused: {status}"));
+        }
+        Err(Refusal::Failed(Error::Handshake(e))) => {
+            let (status, _) = e.status();
+            log.line(format_args!("opening handshake refused: {status}: {e}"));
+        }
+        Err(Refusal::Failed(e)) => log.line(format_args!("during the opening handshake: {e}")),
     }
     linger_close(stream, config.close_timeout);
 }

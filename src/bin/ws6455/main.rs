@@ -140,14 +140,6 @@ enum Command {
         /// The most bytes waiting to be sent to one client (more: close 1008).
         #[arg(long, default_value_t = ChatConfig::default().outgoing_queue_bytes)]
         queue_bytes: usize,
-        /// Seconds without a word from a client before it is pinged.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds,
-              default_value = "30")]
-        ping_interval: Duration,
-        /// Seconds a pinged client has to answer before it is closed with 1001.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds,
-              default_value = "10")]
-        pong_timeout: Duration,
         #[command(flatten)]
         server: ServerFlags,
     },
@@ -156,9 +148,18 @@ enum Command {
 /// What `echo` and `chat` take alike.
 #[derive(Args, Debug, Default)]
 struct ServerFlags {
-    /// Do not log connects and disconnects.
+    /// Do not log connects, disconnects and refused handshakes.
     #[arg(long)]
     quiet: bool,
+    /// Log each message too (its start), received and sent.
+    #[arg(long, conflicts_with = "quiet")]
+    log_messages: bool,
+    /// Seconds without a word from a client before it is pinged.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "30")]
+    ping_interval: Duration,
+    /// Seconds a pinged client has to answer before it is closed with 1001.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "10")]
+    pong_timeout: Duration,
     /// Print every opening handshake and every frame in and out to
     /// stderr, annotated field by field.
     #[arg(long)]
@@ -180,7 +181,10 @@ impl ServerFlags {
         ServerConfig {
             deflate: deflate_unless(self.no_deflate, DeflateConfig::for_server()),
             log: !self.quiet,
+            log_messages: self.log_messages,
             trace: self.trace,
+            ping_interval: Some(self.ping_interval),
+            pong_timeout: self.pong_timeout,
             shutdown_timeout: self.shutdown_timeout,
             ..base
         }
@@ -245,8 +249,6 @@ fn main() -> ExitCode {
             max_message,
             max_text,
             queue_bytes,
-            ping_interval,
-            pong_timeout,
             server,
         } => {
             let config = server.apply(ServerConfig {
@@ -258,8 +260,8 @@ fn main() -> ExitCode {
             });
             let chat_config = ChatConfig {
                 outgoing_queue_bytes: queue_bytes,
-                ping_interval,
-                pong_timeout,
+                ping_interval: server.ping_interval,
+                pong_timeout: server.pong_timeout,
                 max_text,
             };
             let service = Chat::new(chat_config, config.close_timeout);

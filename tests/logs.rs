@@ -1,0 +1,150 @@
+//! The servers' log on stderr, a line a person can read per event: connect,
+//! disconnect (close code, reason, duration, bytes), refused handshakes,
+//! and each message with `--log-messages`; and the echo's idle pings.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use ws6455::{CloseCode, Message};
+
+/// Shuts `server` down (SIGTERM) and returns all it logged.
+fn log_of(server: Ws6455Server) -> String {
+    server.signal("TERM");
+    let (status, log) = server.wait_for_exit(Duration::from_secs(10));
+    assert!(status.success(), "{log}");
+    log
+}
+
+#[test]
+fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes() {
+    let server = start_ws6455(&["echo", "--log-messages", "--no-deflate"]);
+    let mut ws = connect_to(server.addr, "/room?x=1");
+    ws.send(Message::Text("hello".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("hello".into()));
+    ws.send(Message::Binary(vec![7; 20])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Binary(vec![7; 20]));
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert!(matches!(ws.read().unwrap(), Message::Close(_)));
+    let log = log_of(server);
+    let lines: Vec<&str> = log.lines().collect();
+    let peer = lines
+        .iter()
+        .find_map(|line| line.strip_suffix(": connected to /room?x=1"))
+        .unwrap_or_else(|| panic!("no connect line in\n{log}"));
+    for expected in [
+        format!("{peer}: received text (5 bytes) \"hello\""),
+        format!("{peer}: sent text (5 bytes) \"hello\""),
+        format!("{peer}: received binary (20 bytes){} …", " 07".repeat(16)),
+    ] {
+        assert!(lines.contains(&expected.as_str()), "{expected:?} in\n{log}");
+    }
+    let disconnect = lines
+        .iter()
+        .find(|line| line.starts_with(&format!("{peer}: disconnected after ")))
+        .unwrap_or_else(|| panic!("no disconnect line in\n{log}"));
+    // Client frames: 6+5, 6+20, 6+2+3 bytes; the server's: 2+5, 2+20, and
+    // 2+2 (its Close echoes the code, without the reason).
+    assert!(
+        disconnect.ends_with(
+            ": the client closed with 1000 (normal closure) \"bye\"; 48 bytes in, 33 out"
+        ),
+        "{disconnect}"
+    );
+}
+
+#[test]
+fn without_log_messages_no_message_is_logged() {
+    let server = start_ws6455(&["echo"]);
+    let mut ws = connect(server.addr);
+    ws.send(Message::Text("secret".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("secret".into()));
+    drop(ws);
+    let log = log_of(server);
+    assert!(log.contains(": connected to /"), "{log}");
+    assert!(!log.contains("secret"), "{log}");
+    assert!(log.contains(": no closing handshake (1006)"), "{log}");
+}
+
+#[test]
+fn refused_handshakes_are_logged_with_path_and_status() {
+    let server = start_ws6455(&["echo"]);
+    let plain = http_exchange(server.addr, b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(plain.starts_with("HTTP/1.1 426 "), "{plain}");
+    let bad = http_exchange(
+        server.addr,
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
+    let log = log_of(server);
+    assert!(
+        log.contains(": plain HTTP GET /index.html answered 426"),
+        "{log}"
+    );
+    assert!(log.contains(": opening handshake refused: 400: "), "{log}");
+}
+
+#[test]
+fn the_chat_refuses_a_path_that_names_no_room_and_logs_it() {
+    let server = start_ws6455(&["chat"]);
+    let mut stream = connect_raw(server.addr);
+    stream
+        .write_all(upgrade_request_to(server.addr, "/a/b").as_bytes())
+        .unwrap();
+    let head = read_response_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+    let log = log_of(server);
+    assert!(log.contains(": upgrade to /a/b refused: 400"), "{log}");
+}
+
+#[test]
+fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent() {
+    let server = start_ws6455(&[
+        "echo",
+        "--quiet",
+        "--ping-interval",
+        "0.2",
+        "--pong-timeout",
+        "0.3",
+    ]);
+    let mut silent = connect_for_raw_frames(server.addr);
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut first = [0u8; 2];
+    silent.read_exact(&mut first).unwrap();
+    // RFC 6455 §5.5.2: an empty, unmasked Ping.
+    assert_eq!(first, [0x89, 0x00]);
+    assert_eq!(expect_close(&mut silent), Some(1001));
+}
+
+#[test]
+fn echo_keeps_a_client_that_answers_its_pings() {
+    let server = start_ws6455(&[
+        "echo",
+        "--quiet",
+        "--ping-interval",
+        "0.1",
+        "--pong-timeout",
+        "0.3",
+    ]);
+    let mut ws = connect(server.addr);
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The client's read answers each Ping with a Pong, as a client must.
+    for _ in 0..5 {
+        assert_eq!(ws.read().unwrap(), Message::Ping(Vec::new()));
+    }
+    ws.send(Message::Text("still here".into())).unwrap();
+    loop {
+        match ws.read().unwrap() {
+            Message::Ping(_) => {}
+            other => break assert_eq!(other, Message::Text("still here".into())),
+        }
+    }
+    let _: &TcpStream = ws.get_ref();
+}

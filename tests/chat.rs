@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::{Value, json};
@@ -79,8 +79,32 @@ fn next_event<S: Read + Write>(ws: &mut WebSocket<S>) -> Value {
     }
 }
 
+/// A `message` event as [`untimed`] leaves it.
 fn message(room: &str, from: &str, text: &str) -> Value {
     json!({"type": "message", "room": room, "from": from, "text": text})
+}
+
+/// Milliseconds since the Unix epoch, as `ts` counts them.
+fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    u64::try_from(since.as_millis()).unwrap()
+}
+
+/// A `message` event without its `ts`, once `ts` is checked to be a time
+/// within a minute of now.
+fn untimed(mut event: Value) -> Value {
+    let ts = event
+        .as_object_mut()
+        .and_then(|fields| fields.remove("ts"))
+        .unwrap_or_else(|| panic!("no ts in {event}"));
+    let ts = ts
+        .as_u64()
+        .unwrap_or_else(|| panic!("ts {ts} is not a u64"));
+    assert!(
+        now_ms().abs_diff(ts) < 60_000,
+        "ts {ts} is not within a minute of now"
+    );
+    event
 }
 
 #[test]
@@ -136,7 +160,7 @@ fn members_with_and_without_permessage_deflate_all_get_each_broadcast() {
     members[1].0.send(Message::Text(text.clone())).unwrap();
     let expected = message("mixed", &members[1].1, &text);
     for (ws, _) in &mut members {
-        assert_eq!(next_event(ws), expected);
+        assert_eq!(untimed(next_event(ws)), expected);
     }
 }
 
@@ -173,8 +197,9 @@ fn every_message_reaches_the_whole_room_sender_included() {
     a.event();
     a.say("hello, \"world\"\n</script> κόσμε");
     let expected = message("r", &a.name, "hello, \"world\"\n</script> κόσμε");
-    assert_eq!(a.event(), expected);
-    assert_eq!(b.event(), expected);
+    let (to_a, to_b) = (a.event(), b.event());
+    assert_eq!(to_a, to_b, "one broadcast, one ts");
+    assert_eq!(untimed(to_a), expected);
 }
 
 #[test]
@@ -188,10 +213,13 @@ fn rooms_are_isolated() {
         "roomA's member is not listed"
     );
     a.say("for roomA only");
-    assert_eq!(a.event(), message("roomA", &a.name, "for roomA only"));
+    assert_eq!(
+        untimed(a.event()),
+        message("roomA", &a.name, "for roomA only")
+    );
     b.say("marker");
     // Had A's message reached roomB, it would arrive before B's own.
-    assert_eq!(b.event(), message("roomB", &b.name, "marker"));
+    assert_eq!(untimed(b.event()), message("roomB", &b.name, "marker"));
 }
 
 #[test]
@@ -262,7 +290,7 @@ fn nick_renames_and_tells_the_whole_room() {
     assert_eq!(a.event(), nick);
     assert_eq!(b.event(), nick);
     a.say("hi");
-    assert_eq!(b.event(), message("r", "alice", "hi"));
+    assert_eq!(untimed(b.event()), message("r", "alice", "hi"));
     let (_, welcome) = Client::join(addr, "/r");
     assert_eq!(welcome["users"][0], "alice");
 }
@@ -276,7 +304,7 @@ fn a_text_longer_than_max_text_is_answered_with_an_error_and_the_sender_stays() 
     a.event();
     // Ten characters (twenty bytes) is the most.
     a.say("κόσμεκόσμε");
-    assert_eq!(b.event(), message("r", &a.name, "κόσμεκόσμε"));
+    assert_eq!(untimed(b.event()), message("r", &a.name, "κόσμεκόσμε"));
     a.event();
     a.say("eleven char");
     assert_eq!(
@@ -284,7 +312,7 @@ fn a_text_longer_than_max_text_is_answered_with_an_error_and_the_sender_stays() 
         json!({"type": "error", "reason": "the message has 11 characters; the most is 10"})
     );
     a.say("still here");
-    assert_eq!(b.event(), message("r", &a.name, "still here"));
+    assert_eq!(untimed(b.event()), message("r", &a.name, "still here"));
 }
 
 #[test]
@@ -292,6 +320,23 @@ fn the_welcome_announces_max_text_4000_by_default() {
     let (_chat, addr) = start_chat();
     let (_a, welcome) = Client::join(addr, "/r");
     assert_eq!(welcome["max_text"], 4000);
+}
+
+#[test]
+fn message_ts_is_the_time_the_server_took_it_in_milliseconds() {
+    let (_chat, addr) = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let before = now_ms();
+    a.say("what time is it?");
+    let event = a.event();
+    let after = now_ms();
+    let ts = event["ts"].as_u64().unwrap();
+    // One clock, so the server's stamp lies between ours (a second's slack
+    // for a clock stepped meanwhile).
+    assert!(
+        before - 1000 <= ts && ts <= after + 1000,
+        "{before} <= {ts} <= {after}"
+    );
 }
 
 #[test]
@@ -341,7 +386,7 @@ fn refused_nick_and_unknown_command_get_an_error_to_the_sender_only() {
     }
     b.say("marker");
     // A saw none of B's errors: the marker is the next thing it gets.
-    assert_eq!(a.event(), message("r", &b.name, "marker"));
+    assert_eq!(untimed(a.event()), message("r", &b.name, "marker"));
 }
 
 #[test]

@@ -25,6 +25,9 @@ pub(crate) enum Event<'a> {
         room: &'a str,
         from: &'a str,
         text: &'a str,
+        /// When the server took the message for broadcast, in milliseconds
+        /// since the Unix epoch.
+        ts: u64,
     },
     /// `user` entered the room (sent to everyone else).
     Join { room: &'a str, user: &'a str },
@@ -49,7 +52,7 @@ impl Event<'_> {
     }
 
     fn json(&self) -> String {
-        // Serializing strings and lists of strings has no failure case.
+        // Serializing strings, numbers and lists of strings has no failure case.
         serde_json::to_string(self).expect("chat events serialize to JSON")
     }
 }
@@ -110,8 +113,10 @@ mod tests {
                     room: "r",
                     from: "a",
                     text: "t",
+                    ts: 1_700_000_000_123,
                 },
-                json!({"type": "message", "room": "r", "from": "a", "text": "t"}),
+                json!({"type": "message", "room": "r", "from": "a", "text": "t",
+                       "ts": 1_700_000_000_123_u64}),
             ),
             (
                 Event::Join {
@@ -152,6 +157,7 @@ mod tests {
             room: "r",
             from: "a",
             text,
+            ts: 0,
         };
         assert_eq!(payload(&event)["text"], text);
     }

@@ -13,7 +13,9 @@
 //! The server sends JSON text frames (see `chat/event.rs`): a `welcome`
 //! first, then `message`, `join`, `leave`, `nick` and `error` events. Every
 //! text message a client sends is delivered as a `message` to everyone in
-//! its room, the sender included, in the order the server received them.
+//! its room, the sender included, in the order the server received them,
+//! stamped with `ts`, the time the server took it (milliseconds since the
+//! Unix epoch).
 //! `/nick NAME` renames the sender (1 to 32 ASCII letters, digits, `_` or
 //! `-`, unique in the room ignoring case); a refused name, or any other
 //! text starting with `/`, gets an `error` to the sender alone.

@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
 use crate::chat::outbox::{Outbox, Refused};
@@ -205,17 +205,21 @@ impl Membership {
     /// Sends `text` from this member to everyone in the room, itself included.
     /// Does nothing if the member has been removed from the room.
     pub(crate) fn say(&self, text: &str) {
+        let mut members = lock(&self.room.members);
+        if !members.iter().any(|m| m.id == self.id) {
+            return;
+        }
+        // Stamped under the room's lock: in a room's order, `ts` goes back
+        // only if the system clock does.
         let message = Event::Message {
             room: &self.room.name,
             from: &self.name,
             text,
+            ts: now_ms(),
         }
         .message();
-        let mut members = lock(&self.room.members);
-        if members.iter().any(|m| m.id == self.id) {
-            self.room
-                .deliver(&mut members, [(Audience::Everyone, message)]);
-        }
+        self.room
+            .deliver(&mut members, [(Audience::Everyone, message)]);
     }
 
     /// Renames this member and tells the whole room.
@@ -296,6 +300,15 @@ fn name_taken(members: &[Member], name: &str, except: u64) -> bool {
     members
         .iter()
         .any(|m| m.id != except && m.name.to_lowercase() == name)
+}
+
+/// Now, in milliseconds since the Unix epoch (0 if the clock is set before it).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

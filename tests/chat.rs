@@ -113,6 +113,7 @@ fn welcome_names_the_room_you_and_everyone_there() {
     let (a, welcome) = Client::join(addr, "/kitchen");
     assert_eq!(welcome["room"], "kitchen");
     assert_eq!(welcome["users"], json!([a.name]));
+    assert_eq!(welcome["history"], json!([]), "nothing said yet");
     let (b, welcome) = Client::join(addr, "/kitchen");
     assert_ne!(a.name, b.name);
     assert_eq!(welcome["users"], json!([a.name, b.name]));
@@ -337,6 +338,82 @@ fn message_ts_is_the_time_the_server_took_it_in_milliseconds() {
         before - 1000 <= ts && ts <= after + 1000,
         "{before} <= {ts} <= {after}"
     );
+}
+
+/// `a` says each of `texts` and reads each back: the events as broadcast.
+fn say_all(a: &mut Client, texts: &[&str]) -> Vec<Value> {
+    texts
+        .iter()
+        .map(|text| {
+            a.say(text);
+            let event = a.event();
+            assert_eq!(event["text"], *text, "{event}");
+            event
+        })
+        .collect()
+}
+
+#[test]
+fn a_late_joiner_gets_the_rooms_last_messages_as_they_were_sent_then_the_live_ones() {
+    let (_chat, addr) = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let said = say_all(&mut a, &["first", "second \"quoted\"", "third </script>"]);
+    let (mut b, welcome) = Client::join(addr, "/r");
+    // The same events, ts and all, oldest first.
+    assert_eq!(welcome["history"], json!(said));
+    let stamps: Vec<u64> = said.iter().map(|e| e["ts"].as_u64().unwrap()).collect();
+    assert!(stamps.is_sorted(), "{stamps:?}");
+    for event in said {
+        assert_eq!(untimed(event)["from"], a.name);
+    }
+    // What is said next is live, not history: it comes once, after the welcome.
+    a.say("fourth");
+    assert_eq!(untimed(b.event()), message("r", &a.name, "fourth"));
+    let (_, welcome) = Client::join(addr, "/r");
+    let texts: Vec<&str> = welcome["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["first", "second \"quoted\"", "third </script>", "fourth"]
+    );
+}
+
+#[test]
+fn history_0_gives_an_empty_history() {
+    let (_chat, addr) = start_chat_with(&["--history", "0"]);
+    let (mut a, _) = Client::join(addr, "/r");
+    say_all(&mut a, &["not kept"]);
+    let (_b, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["history"], json!([]));
+}
+
+#[test]
+fn history_3_keeps_the_last_3_messages() {
+    let (_chat, addr) = start_chat_with(&["--history", "3"]);
+    let (mut a, _) = Client::join(addr, "/r");
+    let said = say_all(&mut a, &["1", "2", "3", "4", "5"]);
+    let (_b, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["history"], json!(said[2..]));
+}
+
+#[test]
+fn history_keeps_to_half_the_outgoing_queue_so_the_welcome_fits() {
+    // 4096 bytes of queue: at most 2048 bytes of history, one message of
+    // these; ten of them would not fit the queue, and the newcomer would be
+    // closed with 1008.
+    let (_chat, addr) = start_chat_with(&["--queue-bytes", "4096"]);
+    let (mut a, _) = Client::join(addr, "/r");
+    let texts: Vec<String> = (0..10).map(|i| format!("{i}{}", "x".repeat(999))).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let said = say_all(&mut a, &texts);
+    let (mut b, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["history"], json!(said[9..]));
+    a.say("still welcome");
+    assert_eq!(untimed(b.event()), message("r", &a.name, "still welcome"));
 }
 
 #[test]

@@ -133,6 +133,9 @@ enum Command {
         /// error event; the client stays).
         #[arg(long, default_value_t = ChatConfig::default().max_text)]
         max_text: usize,
+        /// How many of a room's last messages a newcomer is shown (0: none).
+        #[arg(long, value_name = "N", default_value_t = ChatConfig::default().history)]
+        history: usize,
         /// The most bytes waiting to be sent to one client (more: close 1008).
         #[arg(long, default_value_t = ChatConfig::default().outgoing_queue_bytes)]
         queue_bytes: usize,
@@ -235,6 +238,7 @@ fn main() -> ExitCode {
             listen,
             max_message,
             max_text,
+            history,
             queue_bytes,
             ping_interval,
             pong_timeout,
@@ -252,6 +256,7 @@ fn main() -> ExitCode {
                 ping_interval,
                 pong_timeout,
                 max_text,
+                history,
             };
             let service = Chat::new(chat_config, config.close_timeout);
             run(listen, &server.tls, config, service, |addr, secure| {

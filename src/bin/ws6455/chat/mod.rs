@@ -16,6 +16,12 @@
 //! its room, the sender included, in the order the server received them,
 //! stamped with `ts`, the time the server took it (milliseconds since the
 //! Unix epoch).
+//!
+//! The welcome carries the room's `history`: its last messages (50,
+//! [`ChatConfig::history`]), oldest first, each the `message` event exactly
+//! as it was broadcast; the live ones follow it, none missed and none
+//! twice. History lives in memory as long as the room: a room is dropped,
+//! and its history with it, when its last member leaves.
 //! `/nick NAME` renames the sender (1 to 32 ASCII letters, digits, `_` or
 //! `-`, unique in the room ignoring case); a refused name, or any other
 //! text starting with `/`, gets an `error` to the sender alone.
@@ -109,6 +115,12 @@ pub struct ChatConfig {
     /// answered with an `error` event, and the client stays. The welcome
     /// announces it. Default 4000.
     pub max_text: usize,
+    /// How many of a room's last messages its welcome carries, for whoever
+    /// joins late; 0 keeps none. A room keeps at most this many, and at most
+    /// half of [`ChatConfig::outgoing_queue_bytes`] of their JSON, dropping
+    /// the oldest first, so the welcome fits in a newcomer's queue with room
+    /// to spare. Default 50.
+    pub history: usize,
 }
 
 impl Default for ChatConfig {
@@ -118,6 +130,7 @@ impl Default for ChatConfig {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(10),
             max_text: 4000,
+            history: 50,
         }
     }
 }
@@ -153,7 +166,7 @@ impl Chat {
     pub fn new(config: ChatConfig, close_timeout: Duration) -> Chat {
         Chat {
             config,
-            rooms: Rooms::new(close_timeout, config.max_text),
+            rooms: Rooms::new(&config, close_timeout),
         }
     }
 

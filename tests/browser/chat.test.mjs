@@ -2,8 +2,10 @@
 // A message typed in page 1 reaches page 2 and not page 3; a /nick name
 // shows up; after the server is killed and restarted, the pages reconnect
 // and deliver again. Then the same chat over https:// and wss://, with a
-// certificate from `ws6455 cert`. On failure, screenshots and the server's
-// log are saved in target/browser-test/.
+// certificate from `ws6455 cert`. Then a late joiner on a phone-sized
+// screen: the room's history with times, the user list folded into a bar,
+// a long word wrapped, markup shown as text. On failure, screenshots and
+// the server's log are saved in target/browser-test/.
 //
 // Run with tests/browser/run.sh (installs Chromium and playwright-core).
 
@@ -86,6 +88,19 @@ async function statusMatches(page, pattern) {
     pattern.source,
     { timeout: STEP_MS },
   );
+}
+
+/**
+ * Saves a screenshot of each page, `prefix` naming them, and says where
+ * they and the server's log `logName` are.
+ */
+async function saveFailure(pages, prefix, logName) {
+  for (const [i, page] of pages.entries()) {
+    const file = path.join(artifacts, `${prefix}page${i + 1}-failure.png`);
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    console.error(`screenshot: ${file}`);
+  }
+  console.error(`server log: ${path.join(artifacts, logName)}`);
 }
 
 const CHROMIUM_ARGS = [
@@ -215,6 +230,111 @@ test('chat page over https:// connects with wss:// on its own', async () => {
       console.error(`screenshot: ${file}`);
     }
     console.error(`server log: ${path.join(artifacts, 'server-tls.log')}`);
+    throw failure;
+  } finally {
+    await browser.close();
+    await server.kill();
+    fs.closeSync(log);
+  }
+});
+
+test('chat page: a late joiner on a narrow screen sees history with times, wrapped words and markup as text', async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const log = fs.openSync(path.join(artifacts, 'server-history.log'), 'w');
+  const port = await freePort();
+  const server = await startServer(port, log);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  const pages = [];
+  try {
+    const early = await (await browser.newContext()).newPage();
+    pages.push(early);
+    await early.goto(`http://127.0.0.1:${port}/history`);
+    await statusMatches(early, /^connected to #history as guest-\d+$/);
+    // The longest name there is: 32 characters.
+    const name = 'n'.repeat(32);
+    await type(early, `/nick ${name}`);
+    await statusMatches(early, new RegExp(`^connected to #history as ${name}$`));
+    const markup = '<a href="x">link</a> <b>bold</b> https://example.com';
+    for (const text of ['first words', markup]) {
+      await type(early, text);
+      await seesMessage(early, name, text);
+    }
+
+    // The late joiner, on a phone-sized screen.
+    const late = await (await browser.newContext({ viewport: { width: 400, height: 700 } })).newPage();
+    pages.push(late);
+    await late.goto(`http://127.0.0.1:${port}/history`);
+    await statusMatches(late, /^connected to #history as guest-\d+$/);
+    await seesMessage(late, name, 'first words');
+    await seesMessage(late, name, markup);
+    // History is marked as earlier, in order, before the joining notice.
+    const lines = await late.locator('#messages li').evaluateAll((items) =>
+      items.map((li) => [li.className, li.querySelector('.text').textContent]));
+    assert.deepEqual(lines.slice(0, 3), [
+      ['notice', 'earlier in #history:'],
+      ['theirs earlier', 'first words'],
+      ['theirs earlier', markup],
+    ]);
+    assert.equal(lines[3][0], 'notice');
+    assert.match(lines[3][1], /^you joined #history as guest-\d+$/);
+    // Markup and links are text: no element made from them.
+    assert.equal(await late.locator('#messages a, #messages b').count(), 0);
+
+    // Each message shows its time, HH:MM in local time, from its ts.
+    const live = 'said while the late joiner is here';
+    await type(early, live);
+    await seesMessage(late, name, live);
+    const times = await late.locator('#messages li:not(.notice) time').evaluateAll((items) =>
+      items.map((time) => {
+        const at = new Date(time.dateTime);
+        const hhmm = [at.getHours(), at.getMinutes()].map((n) => String(n).padStart(2, '0')).join(':');
+        return { shown: time.textContent, hhmm, age: Date.now() - at.getTime() };
+      }));
+    assert.equal(times.length, 3);
+    for (const { shown, hhmm, age } of times) {
+      assert.equal(shown, hhmm);
+      assert.ok(age >= -60_000 && age < 60_000, `${age} ms old`);
+    }
+
+    // The user list is a folded bar with a count; its button opens and
+    // closes it.
+    const toggle = late.locator('#users-toggle');
+    assert.equal(await late.locator('#users').isVisible(), false);
+    assert.equal(await toggle.isVisible(), true);
+    assert.match(await toggle.textContent(), /In this room: 2/);
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    await late.locator('#users li', { hasText: name }).waitFor({ timeout: STEP_MS });
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    assert.equal(await late.locator('#users').isVisible(), false);
+    // On a wide screen the list is always shown, and no button.
+    assert.equal(await early.locator('#users').isVisible(), true);
+    assert.equal(await early.locator('#users-toggle').isVisible(), false);
+
+    // A long unbroken word wraps inside the line; the name stays whole.
+    const word = 'w'.repeat(300);
+    await type(early, word);
+    await seesMessage(late, name, word);
+    const layout = await late.locator('#messages li', { hasText: word }).evaluate((li) => {
+      const from = li.querySelector('.from');
+      return {
+        scrollWidth: li.scrollWidth,
+        clientWidth: li.clientWidth,
+        listOverflows: li.parentElement.scrollWidth > li.parentElement.clientWidth,
+        nameLines: from.getClientRects().length,
+        nameHeight: from.getBoundingClientRect().height,
+        lineHeight: parseFloat(getComputedStyle(from).lineHeight),
+        textLines: li.querySelector('.text').getClientRects().length,
+      };
+    });
+    assert.ok(layout.scrollWidth <= layout.clientWidth, JSON.stringify(layout));
+    assert.equal(layout.listOverflows, false);
+    assert.equal(layout.nameLines, 1, JSON.stringify(layout));
+    assert.ok(layout.nameHeight < 1.5 * layout.lineHeight, JSON.stringify(layout));
+    assert.ok(layout.textLines > 1, `the word wrapped: ${JSON.stringify(layout)}`);
+  } catch (failure) {
+    await saveFailure(pages, 'history-', 'server-history.log');
     throw failure;
   } finally {
     await browser.close();

@@ -581,6 +581,10 @@ fn plain_get_of_a_room_returns_the_page_and_its_assets() {
     assert!(script.contains("Content-Type: text/javascript; charset=utf-8\r\n"));
     assert!(script.contains("new WebSocket(url)"));
     assert!(script.contains("reconnecting…"));
+    assert!(
+        script.contains("server restarting — reconnecting…"),
+        "on 1001"
+    );
     let style = get(addr, "GET", "/chat.css");
     assert!(style.contains("Content-Type: text/css; charset=utf-8\r\n"));
 }

@@ -4,8 +4,9 @@
 // and deliver again. Then the same chat over https:// and wss://, with a
 // certificate from `ws6455 cert`. Then a late joiner on a phone-sized
 // screen: the room's history with times, the user list folded into a bar,
-// a long word wrapped, markup shown as text. On failure, screenshots and
-// the server's log are saved in target/browser-test/.
+// a long word wrapped, markup shown as text. Then a close with 1001. On
+// failure, screenshots and the server's log are saved in
+// target/browser-test/.
 //
 // Run with tests/browser/run.sh (installs Chromium and playwright-core).
 
@@ -101,6 +102,72 @@ async function saveFailure(pages, prefix, logName) {
     console.error(`screenshot: ${file}`);
   }
   console.error(`server log: ${path.join(artifacts, logName)}`);
+}
+
+/**
+ * A TCP relay from a free port to the chat on `target`, which can play a
+ * server going away: `goAway()` sends each WebSocket client (a connection
+ * whose request asked for `Upgrade: websocket`) a Close with 1001, as a
+ * server shutting down to restart does (RFC 6455 §7.4.1), cuts it from the
+ * chat, and refuses new connections until `comeBack()`. Pages must be
+ * loaded through the relay, so that their WebSockets go through it too.
+ */
+async function startRelay(target) {
+  const port = await freePort();
+  const websockets = new Set();
+  let away = false;
+  const relay = net.createServer((client) => {
+    if (away) {
+      client.destroy();
+      return;
+    }
+    const chat = net.connect(target, '127.0.0.1');
+    const pair = { client, chat };
+    const drop = () => {
+      websockets.delete(pair);
+      client.destroy();
+      chat.destroy();
+    };
+    client.on('error', drop);
+    chat.on('error', drop);
+    client.on('close', drop);
+    chat.on('close', drop);
+    client.once('data', (request) => {
+      if (/^upgrade:\s*websocket\s*$/im.test(request.toString('latin1'))) websockets.add(pair);
+    });
+    client.pipe(chat);
+    chat.pipe(client);
+  });
+  await new Promise((resolve) => relay.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    /** Closes every WebSocket with 1001, between frames (the chat is idle). */
+    goAway() {
+      away = true;
+      for (const pair of websockets) {
+        websockets.delete(pair);
+        const { client, chat } = pair;
+        chat.unpipe(client);
+        client.unpipe(chat);
+        chat.removeAllListeners('close');
+        chat.destroy();
+        // FIN=1 Close, unmasked, 2-byte payload: the code 1001 (0x03e9).
+        client.end(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+        // The browser's Close in answer, and its end, are read and dropped.
+        client.resume();
+      }
+    },
+    comeBack() {
+      away = false;
+    },
+    close() {
+      for (const { client, chat } of websockets) {
+        client.destroy();
+        chat.destroy();
+      }
+      return new Promise((resolve) => relay.close(resolve));
+    },
+  };
 }
 
 const CHROMIUM_ARGS = [
@@ -338,6 +405,66 @@ test('chat page: a late joiner on a narrow screen sees history with times, wrapp
     throw failure;
   } finally {
     await browser.close();
+    await server.kill();
+    fs.closeSync(log);
+  }
+});
+
+test('chat page: a close with 1001 shows "server restarting — reconnecting…", and it comes back without repeating history', async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const log = fs.openSync(path.join(artifacts, 'server-1001.log'), 'w');
+  const port = await freePort();
+  const server = await startServer(port, log);
+  // Until the chat itself closes with 1001 when it shuts down, a relay in
+  // front of it sends the 1001.
+  const relay = await startRelay(port);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  const pages = [];
+  try {
+    // The watcher connects to the chat directly: it stays, and so does the
+    // room's history.
+    const watcher = await (await browser.newContext()).newPage();
+    pages.push(watcher);
+    await watcher.goto(`http://127.0.0.1:${port}/restart`);
+    await statusMatches(watcher, /^connected to #restart as guest-\d+$/);
+    await type(watcher, '/nick eve');
+    await statusMatches(watcher, /^connected to #restart as eve$/);
+
+    const page = await (await browser.newContext()).newPage();
+    pages.push(page);
+    await page.goto(`http://127.0.0.1:${relay.port}/restart`);
+    await statusMatches(page, /^connected to #restart as guest-\d+$/);
+    await type(page, '/nick dave');
+    await statusMatches(page, /^connected to #restart as dave$/);
+    await type(page, 'before the restart');
+    await seesMessage(page, 'dave', 'before the restart');
+
+    relay.goAway();
+    await statusMatches(page, /^server restarting — reconnecting…$/);
+    await page.locator('#messages li', { hasText: /^disconnected \(1001\)$/ }).waitFor({ timeout: STEP_MS });
+    await watcher.locator('#messages li', { hasText: /^dave left$/ }).waitFor({ timeout: STEP_MS });
+    await type(watcher, 'while dave was away');
+    await seesMessage(watcher, 'eve', 'while dave was away');
+    // Tries that fail while the server is away keep saying why.
+    await page.waitForTimeout(1500);
+    assert.equal(await page.textContent('#status'), 'server restarting — reconnecting…');
+    relay.comeBack();
+
+    // Back, with its name asked for again. Of the room's history it shows
+    // only what it missed.
+    await statusMatches(page, /^connected to #restart as dave$/);
+    await seesMessage(page, 'eve', 'while dave was away');
+    assert.equal(await page.locator('#messages li.earlier', { hasText: 'while dave was away' }).count(), 1);
+    assert.equal(await page.locator('#messages li', { hasText: 'before the restart' }).count(), 1);
+    assert.equal(await page.locator('#messages li', { hasText: /^earlier in #restart:$/ }).count(), 1);
+    await type(page, 'after the restart');
+    await seesMessage(watcher, 'dave', 'after the restart');
+  } catch (failure) {
+    await saveFailure(pages, '1001-', 'server-1001.log');
+    throw failure;
+  } finally {
+    await browser.close();
+    await relay.close();
     await server.kill();
     fs.closeSync(log);
   }

@@ -33,6 +33,10 @@
   // The last message shown, as JSON: where a welcome's history, after a
   // reconnect, picks up what this page has not shown yet.
   let lastShown = null;
+  // The server closed with 1001 (going away): it is restarting.
+  let restarting = false;
+
+  const RESTARTING = 'server restarting — reconnecting…';
 
   /**
    * Keeps the input to the server's limit in characters (not UTF-16 units,
@@ -129,6 +133,7 @@
         enforceMaxText();
         $('room').textContent = `#${event.room}`;
         document.title = `#${event.room} · ws6455 chat`;
+        restarting = false;
         setStatus(`connected to #${event.room} as ${me}`, false);
         addHistory(event.history ?? [], event.room);
         addLine('notice', null, `you joined #${event.room} as ${me}`);
@@ -164,7 +169,8 @@
   }
 
   function connect() {
-    setStatus(failures === 0 ? 'connecting…' : 'reconnecting…', failures > 0);
+    if (restarting) setStatus(RESTARTING, true);
+    else setStatus(failures === 0 ? 'connecting…' : 'reconnecting…', failures > 0);
     socket = new WebSocket(url);
     socket.onopen = () => { failures = 0; };
     socket.onmessage = (message) => onEvent(JSON.parse(message.data));
@@ -178,7 +184,11 @@
       }
       const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** failures) * (0.75 + Math.random() / 2);
       failures += 1;
-      setStatus(`reconnecting… (next try in ${(delay / 1000).toFixed(1)} s)`, true);
+      // 1001 (going away): the server is shutting down to restart. Until a
+      // welcome comes, the failed tries while it is down do not hide that.
+      if (close.code === 1001) restarting = true;
+      if (restarting) setStatus(RESTARTING, true);
+      else setStatus(`reconnecting… (next try in ${(delay / 1000).toFixed(1)} s)`, true);
       setTimeout(connect, delay);
     };
   }

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::{Value, json};
@@ -79,8 +79,32 @@ fn next_event<S: Read + Write>(ws: &mut WebSocket<S>) -> Value {
     }
 }
 
+/// A `message` event as [`untimed`] leaves it.
 fn message(room: &str, from: &str, text: &str) -> Value {
     json!({"type": "message", "room": room, "from": from, "text": text})
+}
+
+/// Milliseconds since the Unix epoch, as `ts` counts them.
+fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    u64::try_from(since.as_millis()).unwrap()
+}
+
+/// A `message` event without its `ts`, once `ts` is checked to be a time
+/// within a minute of now.
+fn untimed(mut event: Value) -> Value {
+    let ts = event
+        .as_object_mut()
+        .and_then(|fields| fields.remove("ts"))
+        .unwrap_or_else(|| panic!("no ts in {event}"));
+    let ts = ts
+        .as_u64()
+        .unwrap_or_else(|| panic!("ts {ts} is not a u64"));
+    assert!(
+        now_ms().abs_diff(ts) < 60_000,
+        "ts {ts} is not within a minute of now"
+    );
+    event
 }
 
 #[test]
@@ -89,6 +113,7 @@ fn welcome_names_the_room_you_and_everyone_there() {
     let (a, welcome) = Client::join(addr, "/kitchen");
     assert_eq!(welcome["room"], "kitchen");
     assert_eq!(welcome["users"], json!([a.name]));
+    assert_eq!(welcome["history"], json!([]), "nothing said yet");
     let (b, welcome) = Client::join(addr, "/kitchen");
     assert_ne!(a.name, b.name);
     assert_eq!(welcome["users"], json!([a.name, b.name]));
@@ -136,7 +161,7 @@ fn members_with_and_without_permessage_deflate_all_get_each_broadcast() {
     members[1].0.send(Message::Text(text.clone())).unwrap();
     let expected = message("mixed", &members[1].1, &text);
     for (ws, _) in &mut members {
-        assert_eq!(next_event(ws), expected);
+        assert_eq!(untimed(next_event(ws)), expected);
     }
 }
 
@@ -173,8 +198,9 @@ fn every_message_reaches_the_whole_room_sender_included() {
     a.event();
     a.say("hello, \"world\"\n</script> κόσμε");
     let expected = message("r", &a.name, "hello, \"world\"\n</script> κόσμε");
-    assert_eq!(a.event(), expected);
-    assert_eq!(b.event(), expected);
+    let (to_a, to_b) = (a.event(), b.event());
+    assert_eq!(to_a, to_b, "one broadcast, one ts");
+    assert_eq!(untimed(to_a), expected);
 }
 
 #[test]
@@ -188,10 +214,13 @@ fn rooms_are_isolated() {
         "roomA's member is not listed"
     );
     a.say("for roomA only");
-    assert_eq!(a.event(), message("roomA", &a.name, "for roomA only"));
+    assert_eq!(
+        untimed(a.event()),
+        message("roomA", &a.name, "for roomA only")
+    );
     b.say("marker");
     // Had A's message reached roomB, it would arrive before B's own.
-    assert_eq!(b.event(), message("roomB", &b.name, "marker"));
+    assert_eq!(untimed(b.event()), message("roomB", &b.name, "marker"));
 }
 
 #[test]
@@ -262,7 +291,7 @@ fn nick_renames_and_tells_the_whole_room() {
     assert_eq!(a.event(), nick);
     assert_eq!(b.event(), nick);
     a.say("hi");
-    assert_eq!(b.event(), message("r", "alice", "hi"));
+    assert_eq!(untimed(b.event()), message("r", "alice", "hi"));
     let (_, welcome) = Client::join(addr, "/r");
     assert_eq!(welcome["users"][0], "alice");
 }
@@ -276,7 +305,7 @@ fn a_text_longer_than_max_text_is_answered_with_an_error_and_the_sender_stays() 
     a.event();
     // Ten characters (twenty bytes) is the most.
     a.say("κόσμεκόσμε");
-    assert_eq!(b.event(), message("r", &a.name, "κόσμεκόσμε"));
+    assert_eq!(untimed(b.event()), message("r", &a.name, "κόσμεκόσμε"));
     a.event();
     a.say("eleven char");
     assert_eq!(
@@ -284,7 +313,7 @@ fn a_text_longer_than_max_text_is_answered_with_an_error_and_the_sender_stays() 
         json!({"type": "error", "reason": "the message has 11 characters; the most is 10"})
     );
     a.say("still here");
-    assert_eq!(b.event(), message("r", &a.name, "still here"));
+    assert_eq!(untimed(b.event()), message("r", &a.name, "still here"));
 }
 
 #[test]
@@ -292,6 +321,99 @@ fn the_welcome_announces_max_text_4000_by_default() {
     let (_chat, addr) = start_chat();
     let (_a, welcome) = Client::join(addr, "/r");
     assert_eq!(welcome["max_text"], 4000);
+}
+
+#[test]
+fn message_ts_is_the_time_the_server_took_it_in_milliseconds() {
+    let (_chat, addr) = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let before = now_ms();
+    a.say("what time is it?");
+    let event = a.event();
+    let after = now_ms();
+    let ts = event["ts"].as_u64().unwrap();
+    // One clock, so the server's stamp lies between ours (a second's slack
+    // for a clock stepped meanwhile).
+    assert!(
+        before - 1000 <= ts && ts <= after + 1000,
+        "{before} <= {ts} <= {after}"
+    );
+}
+
+/// `a` says each of `texts` and reads each back: the events as broadcast.
+fn say_all(a: &mut Client, texts: &[&str]) -> Vec<Value> {
+    texts
+        .iter()
+        .map(|text| {
+            a.say(text);
+            let event = a.event();
+            assert_eq!(event["text"], *text, "{event}");
+            event
+        })
+        .collect()
+}
+
+#[test]
+fn a_late_joiner_gets_the_rooms_last_messages_as_they_were_sent_then_the_live_ones() {
+    let (_chat, addr) = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    let said = say_all(&mut a, &["first", "second \"quoted\"", "third </script>"]);
+    let (mut b, welcome) = Client::join(addr, "/r");
+    // The same events, ts and all, oldest first.
+    assert_eq!(welcome["history"], json!(said));
+    let stamps: Vec<u64> = said.iter().map(|e| e["ts"].as_u64().unwrap()).collect();
+    assert!(stamps.is_sorted(), "{stamps:?}");
+    for event in said {
+        assert_eq!(untimed(event)["from"], a.name);
+    }
+    // What is said next is live, not history: it comes once, after the welcome.
+    a.say("fourth");
+    assert_eq!(untimed(b.event()), message("r", &a.name, "fourth"));
+    let (_, welcome) = Client::join(addr, "/r");
+    let texts: Vec<&str> = welcome["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["first", "second \"quoted\"", "third </script>", "fourth"]
+    );
+}
+
+#[test]
+fn history_0_gives_an_empty_history() {
+    let (_chat, addr) = start_chat_with(&["--history", "0"]);
+    let (mut a, _) = Client::join(addr, "/r");
+    say_all(&mut a, &["not kept"]);
+    let (_b, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["history"], json!([]));
+}
+
+#[test]
+fn history_3_keeps_the_last_3_messages() {
+    let (_chat, addr) = start_chat_with(&["--history", "3"]);
+    let (mut a, _) = Client::join(addr, "/r");
+    let said = say_all(&mut a, &["1", "2", "3", "4", "5"]);
+    let (_b, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["history"], json!(said[2..]));
+}
+
+#[test]
+fn history_keeps_to_half_the_outgoing_queue_so_the_welcome_fits() {
+    // 4096 bytes of queue: at most 2048 bytes of history, one message of
+    // these; ten of them would not fit the queue, and the newcomer would be
+    // closed with 1008.
+    let (_chat, addr) = start_chat_with(&["--queue-bytes", "4096"]);
+    let (mut a, _) = Client::join(addr, "/r");
+    let texts: Vec<String> = (0..10).map(|i| format!("{i}{}", "x".repeat(999))).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let said = say_all(&mut a, &texts);
+    let (mut b, welcome) = Client::join(addr, "/r");
+    assert_eq!(welcome["history"], json!(said[9..]));
+    a.say("still welcome");
+    assert_eq!(untimed(b.event()), message("r", &a.name, "still welcome"));
 }
 
 #[test]
@@ -341,7 +463,7 @@ fn refused_nick_and_unknown_command_get_an_error_to_the_sender_only() {
     }
     b.say("marker");
     // A saw none of B's errors: the marker is the next thing it gets.
-    assert_eq!(a.event(), message("r", &b.name, "marker"));
+    assert_eq!(untimed(a.event()), message("r", &b.name, "marker"));
 }
 
 #[test]
@@ -459,6 +581,10 @@ fn plain_get_of_a_room_returns_the_page_and_its_assets() {
     assert!(script.contains("Content-Type: text/javascript; charset=utf-8\r\n"));
     assert!(script.contains("new WebSocket(url)"));
     assert!(script.contains("reconnecting…"));
+    assert!(
+        script.contains("server restarting — reconnecting…"),
+        "on 1001"
+    );
     let style = get(addr, "GET", "/chat.css");
     assert!(style.contains("Content-Type: text/css; charset=utf-8\r\n"));
 }

@@ -148,3 +148,36 @@ fn echo_keeps_a_client_that_answers_its_pings() {
     }
     let _: &TcpStream = ws.get_ref();
 }
+
+#[test]
+fn chat_logs_the_room_and_the_name_and_ends_with_the_name() {
+    let server = start_ws6455(&["chat", "--log-messages"]);
+    let mut ws = connect_to(server.addr, "/kitchen");
+    // The welcome.
+    assert!(matches!(ws.read().unwrap(), Message::Text(_)));
+    ws.send(Message::Text("/nick alice".into())).unwrap();
+    // The nick event.
+    assert!(matches!(ws.read().unwrap(), Message::Text(_)));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    while !matches!(ws.read().unwrap(), Message::Close(_)) {}
+    let log = log_of(server);
+    let lines: Vec<&str> = log.lines().collect();
+    let peer = lines
+        .iter()
+        .find_map(|line| line.strip_suffix(": connected to /kitchen"))
+        .unwrap_or_else(|| panic!("no connect line in\n{log}"));
+    for expected in [
+        format!("{peer}: joined kitchen as guest-1"),
+        format!("{peer} (guest-1): received text (11 bytes) \"/nick alice\""),
+        format!("{peer} (guest-1): renamed to alice"),
+    ] {
+        assert!(lines.contains(&expected.as_str()), "{expected:?} in\n{log}");
+    }
+    assert!(
+        lines.iter().any(
+            |line| line.starts_with(&format!("{peer} (alice): disconnected after "))
+                && line.contains(": the client closed with 1000 (normal closure); ")
+        ),
+        "{log}"
+    );
+}

@@ -2,8 +2,11 @@
 // A message typed in page 1 reaches page 2 and not page 3; a /nick name
 // shows up; after the server is killed and restarted, the pages reconnect
 // and deliver again. Then the same chat over https:// and wss://, with a
-// certificate from `ws6455 cert`. On failure, screenshots and the server's
-// log are saved in target/browser-test/.
+// certificate from `ws6455 cert`. Then a late joiner on a phone-sized
+// screen: the room's history with times, the user list folded into a bar,
+// a long word wrapped, markup shown as text. Then a close with 1001. On
+// failure, screenshots and the server's log are saved in
+// target/browser-test/.
 //
 // Run with tests/browser/run.sh (installs Chromium and playwright-core).
 
@@ -86,6 +89,85 @@ async function statusMatches(page, pattern) {
     pattern.source,
     { timeout: STEP_MS },
   );
+}
+
+/**
+ * Saves a screenshot of each page, `prefix` naming them, and says where
+ * they and the server's log `logName` are.
+ */
+async function saveFailure(pages, prefix, logName) {
+  for (const [i, page] of pages.entries()) {
+    const file = path.join(artifacts, `${prefix}page${i + 1}-failure.png`);
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    console.error(`screenshot: ${file}`);
+  }
+  console.error(`server log: ${path.join(artifacts, logName)}`);
+}
+
+/**
+ * A TCP relay from a free port to the chat on `target`, which can play a
+ * server going away: `goAway()` sends each WebSocket client (a connection
+ * whose request asked for `Upgrade: websocket`) a Close with 1001, as a
+ * server shutting down to restart does (RFC 6455 §7.4.1), cuts it from the
+ * chat, and refuses new connections until `comeBack()`. Pages must be
+ * loaded through the relay, so that their WebSockets go through it too.
+ */
+async function startRelay(target) {
+  const port = await freePort();
+  const websockets = new Set();
+  let away = false;
+  const relay = net.createServer((client) => {
+    if (away) {
+      client.destroy();
+      return;
+    }
+    const chat = net.connect(target, '127.0.0.1');
+    const pair = { client, chat };
+    const drop = () => {
+      websockets.delete(pair);
+      client.destroy();
+      chat.destroy();
+    };
+    client.on('error', drop);
+    chat.on('error', drop);
+    client.on('close', drop);
+    chat.on('close', drop);
+    client.once('data', (request) => {
+      if (/^upgrade:\s*websocket\s*$/im.test(request.toString('latin1'))) websockets.add(pair);
+    });
+    client.pipe(chat);
+    chat.pipe(client);
+  });
+  await new Promise((resolve) => relay.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    /** Closes every WebSocket with 1001, between frames (the chat is idle). */
+    goAway() {
+      away = true;
+      for (const pair of websockets) {
+        websockets.delete(pair);
+        const { client, chat } = pair;
+        chat.unpipe(client);
+        client.unpipe(chat);
+        chat.removeAllListeners('close');
+        chat.destroy();
+        // FIN=1 Close, unmasked, 2-byte payload: the code 1001 (0x03e9).
+        client.end(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+        // The browser's Close in answer, and its end, are read and dropped.
+        client.resume();
+      }
+    },
+    comeBack() {
+      away = false;
+    },
+    close() {
+      for (const { client, chat } of websockets) {
+        client.destroy();
+        chat.destroy();
+      }
+      return new Promise((resolve) => relay.close(resolve));
+    },
+  };
 }
 
 const CHROMIUM_ARGS = [
@@ -218,6 +300,171 @@ test('chat page over https:// connects with wss:// on its own', async () => {
     throw failure;
   } finally {
     await browser.close();
+    await server.kill();
+    fs.closeSync(log);
+  }
+});
+
+test('chat page: a late joiner on a narrow screen sees history with times, wrapped words and markup as text', async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const log = fs.openSync(path.join(artifacts, 'server-history.log'), 'w');
+  const port = await freePort();
+  const server = await startServer(port, log);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  const pages = [];
+  try {
+    const early = await (await browser.newContext()).newPage();
+    pages.push(early);
+    await early.goto(`http://127.0.0.1:${port}/history`);
+    await statusMatches(early, /^connected to #history as guest-\d+$/);
+    // The longest name there is: 32 characters.
+    const name = 'n'.repeat(32);
+    await type(early, `/nick ${name}`);
+    await statusMatches(early, new RegExp(`^connected to #history as ${name}$`));
+    const markup = '<a href="x">link</a> <b>bold</b> https://example.com';
+    for (const text of ['first words', markup]) {
+      await type(early, text);
+      await seesMessage(early, name, text);
+    }
+
+    // The late joiner, on a phone-sized screen.
+    const late = await (await browser.newContext({ viewport: { width: 400, height: 700 } })).newPage();
+    pages.push(late);
+    await late.goto(`http://127.0.0.1:${port}/history`);
+    await statusMatches(late, /^connected to #history as guest-\d+$/);
+    await seesMessage(late, name, 'first words');
+    await seesMessage(late, name, markup);
+    // History is marked as earlier, in order, before the joining notice.
+    const lines = await late.locator('#messages li').evaluateAll((items) =>
+      items.map((li) => [li.className, li.querySelector('.text').textContent]));
+    assert.deepEqual(lines.slice(0, 3), [
+      ['notice', 'earlier in #history:'],
+      ['theirs earlier', 'first words'],
+      ['theirs earlier', markup],
+    ]);
+    assert.equal(lines[3][0], 'notice');
+    assert.match(lines[3][1], /^you joined #history as guest-\d+$/);
+    // Markup and links are text: no element made from them.
+    assert.equal(await late.locator('#messages a, #messages b').count(), 0);
+
+    // Each message shows its time, HH:MM in local time, from its ts.
+    const live = 'said while the late joiner is here';
+    await type(early, live);
+    await seesMessage(late, name, live);
+    const times = await late.locator('#messages li:not(.notice) time').evaluateAll((items) =>
+      items.map((time) => {
+        const at = new Date(time.dateTime);
+        const hhmm = [at.getHours(), at.getMinutes()].map((n) => String(n).padStart(2, '0')).join(':');
+        return { shown: time.textContent, hhmm, age: Date.now() - at.getTime() };
+      }));
+    assert.equal(times.length, 3);
+    for (const { shown, hhmm, age } of times) {
+      assert.equal(shown, hhmm);
+      assert.ok(age >= -60_000 && age < 60_000, `${age} ms old`);
+    }
+
+    // The user list is a folded bar with a count; its button opens and
+    // closes it.
+    const toggle = late.locator('#users-toggle');
+    assert.equal(await late.locator('#users').isVisible(), false);
+    assert.equal(await toggle.isVisible(), true);
+    assert.match(await toggle.textContent(), /In this room: 2/);
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    await late.locator('#users li', { hasText: name }).waitFor({ timeout: STEP_MS });
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    assert.equal(await late.locator('#users').isVisible(), false);
+    // On a wide screen the list is always shown, and no button.
+    assert.equal(await early.locator('#users').isVisible(), true);
+    assert.equal(await early.locator('#users-toggle').isVisible(), false);
+
+    // A long unbroken word wraps inside the line; the name stays whole.
+    const word = 'w'.repeat(300);
+    await type(early, word);
+    await seesMessage(late, name, word);
+    const layout = await late.locator('#messages li', { hasText: word }).evaluate((li) => {
+      const from = li.querySelector('.from');
+      return {
+        scrollWidth: li.scrollWidth,
+        clientWidth: li.clientWidth,
+        listOverflows: li.parentElement.scrollWidth > li.parentElement.clientWidth,
+        nameLines: from.getClientRects().length,
+        nameHeight: from.getBoundingClientRect().height,
+        lineHeight: parseFloat(getComputedStyle(from).lineHeight),
+        textLines: li.querySelector('.text').getClientRects().length,
+      };
+    });
+    assert.ok(layout.scrollWidth <= layout.clientWidth, JSON.stringify(layout));
+    assert.equal(layout.listOverflows, false);
+    assert.equal(layout.nameLines, 1, JSON.stringify(layout));
+    assert.ok(layout.nameHeight < 1.5 * layout.lineHeight, JSON.stringify(layout));
+    assert.ok(layout.textLines > 1, `the word wrapped: ${JSON.stringify(layout)}`);
+  } catch (failure) {
+    await saveFailure(pages, 'history-', 'server-history.log');
+    throw failure;
+  } finally {
+    await browser.close();
+    await server.kill();
+    fs.closeSync(log);
+  }
+});
+
+test('chat page: a close with 1001 shows "server restarting — reconnecting…", and it comes back without repeating history', async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const log = fs.openSync(path.join(artifacts, 'server-1001.log'), 'w');
+  const port = await freePort();
+  const server = await startServer(port, log);
+  // Until the chat itself closes with 1001 when it shuts down, a relay in
+  // front of it sends the 1001.
+  const relay = await startRelay(port);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  const pages = [];
+  try {
+    // The watcher connects to the chat directly: it stays, and so does the
+    // room's history.
+    const watcher = await (await browser.newContext()).newPage();
+    pages.push(watcher);
+    await watcher.goto(`http://127.0.0.1:${port}/restart`);
+    await statusMatches(watcher, /^connected to #restart as guest-\d+$/);
+    await type(watcher, '/nick eve');
+    await statusMatches(watcher, /^connected to #restart as eve$/);
+
+    const page = await (await browser.newContext()).newPage();
+    pages.push(page);
+    await page.goto(`http://127.0.0.1:${relay.port}/restart`);
+    await statusMatches(page, /^connected to #restart as guest-\d+$/);
+    await type(page, '/nick dave');
+    await statusMatches(page, /^connected to #restart as dave$/);
+    await type(page, 'before the restart');
+    await seesMessage(page, 'dave', 'before the restart');
+
+    relay.goAway();
+    await statusMatches(page, /^server restarting — reconnecting…$/);
+    await page.locator('#messages li', { hasText: /^disconnected \(1001\)$/ }).waitFor({ timeout: STEP_MS });
+    await watcher.locator('#messages li', { hasText: /^dave left$/ }).waitFor({ timeout: STEP_MS });
+    await type(watcher, 'while dave was away');
+    await seesMessage(watcher, 'eve', 'while dave was away');
+    // Tries that fail while the server is away keep saying why.
+    await page.waitForTimeout(1500);
+    assert.equal(await page.textContent('#status'), 'server restarting — reconnecting…');
+    relay.comeBack();
+
+    // Back, with its name asked for again. Of the room's history it shows
+    // only what it missed.
+    await statusMatches(page, /^connected to #restart as dave$/);
+    await seesMessage(page, 'eve', 'while dave was away');
+    assert.equal(await page.locator('#messages li.earlier', { hasText: 'while dave was away' }).count(), 1);
+    assert.equal(await page.locator('#messages li', { hasText: 'before the restart' }).count(), 1);
+    assert.equal(await page.locator('#messages li', { hasText: /^earlier in #restart:$/ }).count(), 1);
+    await type(page, 'after the restart');
+    await seesMessage(watcher, 'dave', 'after the restart');
+  } catch (failure) {
+    await saveFailure(pages, '1001-', 'server-1001.log');
+    throw failure;
+  } finally {
+    await browser.close();
+    await relay.close();
     await server.kill();
     fs.closeSync(log);
   }

@@ -12,4 +12,10 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 npm ci --no-audit --no-fund --loglevel=error
 cargo build --quiet --bin ws6455
+# The test runs the binary just built, wherever CARGO_TARGET_DIR puts it.
+if [ -z "${WS6455_BIN:-}" ]; then
+    target_dir=$(cargo metadata --format-version 1 --no-deps \
+        | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory)')
+    export WS6455_BIN="$target_dir/debug/ws6455"
+fi
 npm test

@@ -137,6 +137,9 @@ enum Command {
         /// error event; the client stays).
         #[arg(long, default_value_t = ChatConfig::default().max_text)]
         max_text: usize,
+        /// How many of a room's last messages a newcomer is shown (0: none).
+        #[arg(long, value_name = "N", default_value_t = ChatConfig::default().history)]
+        history: usize,
         /// The most bytes waiting to be sent to one client (more: close 1008).
         #[arg(long, default_value_t = ChatConfig::default().outgoing_queue_bytes)]
         queue_bytes: usize,
@@ -248,6 +251,7 @@ fn main() -> ExitCode {
             listen,
             max_message,
             max_text,
+            history,
             queue_bytes,
             server,
         } => {
@@ -263,6 +267,7 @@ fn main() -> ExitCode {
                 ping_interval: server.ping_interval,
                 pong_timeout: server.pong_timeout,
                 max_text,
+                history,
             };
             let service = Chat::new(chat_config, config.close_timeout);
             run(listen, &server.tls, config, service, |addr, secure| {

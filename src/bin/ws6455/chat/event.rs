@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use ws6455::SharedMessage;
 
 /// One server-to-client message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub(crate) enum Event<'a> {
     /// The first message on every connection: the room, your name, and
@@ -19,12 +20,19 @@ pub(crate) enum Event<'a> {
         users: Vec<&'a str>,
         /// The longest text the chat takes, in characters.
         max_text: usize,
+        /// The room's last messages, oldest first: each the `message` event
+        /// exactly as it was broadcast (see [`Event::raw`]). Empty when the
+        /// chat keeps no history.
+        history: Vec<&'a RawValue>,
     },
     /// A text message from `from`, delivered to the whole room, sender included.
     Message {
         room: &'a str,
         from: &'a str,
         text: &'a str,
+        /// When the server took the message for broadcast, in milliseconds
+        /// since the Unix epoch.
+        ts: u64,
     },
     /// `user` entered the room (sent to everyone else).
     Join { room: &'a str, user: &'a str },
@@ -48,8 +56,16 @@ impl Event<'_> {
         Arc::new(SharedMessage::text(self.json()))
     }
 
+    /// The event's JSON, for keeping as it is and splicing, unparsed, into
+    /// another event (a `message` into a welcome's `history`).
+    pub(crate) fn raw(&self) -> Box<RawValue> {
+        // As for `json`; the text is serde_json's own, so it is not parsed again.
+        serde_json::value::to_raw_value(self).expect("chat events serialize to JSON")
+    }
+
     fn json(&self) -> String {
-        // Serializing strings and lists of strings has no failure case.
+        // Serializing strings, numbers, lists of them and JSON that serde_json
+        // wrote itself has no failure case.
         serde_json::to_string(self).expect("chat events serialize to JSON")
     }
 }
@@ -61,7 +77,7 @@ pub(crate) const MAX_NAME_LEN: usize = 32;
 pub(crate) const MAX_ROOM_LEN: usize = 64;
 
 /// Whether `name` is 1 to `max` ASCII letters, digits, `_` or `-`: the
-/// alphabet of room names and user names.
+/// alphabet of room names (user names take any script: [`is_user_name`]).
 pub(crate) fn is_name(name: &str, max: usize) -> bool {
     (1..=max).contains(&name.len())
         && name
@@ -94,11 +110,41 @@ mod tests {
             you: "guest-2",
             users: vec!["alice", "guest-2"],
             max_text: 4000,
+            history: Vec::new(),
         };
         assert_eq!(
             payload(&event),
             json!({"type": "welcome", "room": "kitchen", "you": "guest-2",
-                   "users": ["alice", "guest-2"], "max_text": 4000})
+                   "users": ["alice", "guest-2"], "max_text": 4000, "history": []})
+        );
+    }
+
+    #[test]
+    fn welcome_history_is_the_messages_as_they_were_sent() {
+        let said = ["first", "\"second\" </script>\n"].map(|text| {
+            Event::Message {
+                room: "kitchen",
+                from: "alice",
+                text,
+                ts: 1_700_000_000_000,
+            }
+            .raw()
+        });
+        let event = Event::Welcome {
+            room: "kitchen",
+            you: "guest-2",
+            users: vec!["alice", "guest-2"],
+            max_text: 4000,
+            history: said.iter().map(|m| &**m).collect(),
+        };
+        let json = event.json();
+        // Spliced in byte for byte, oldest first.
+        let spliced = format!(r#""history":[{},{}]}}"#, said[0].get(), said[1].get());
+        assert!(json.ends_with(&spliced), "{json}");
+        assert_eq!(
+            payload(&event)["history"][1],
+            json!({"type": "message", "room": "kitchen", "from": "alice",
+                   "text": "\"second\" </script>\n", "ts": 1_700_000_000_000_u64})
         );
     }
 
@@ -110,8 +156,10 @@ mod tests {
                     room: "r",
                     from: "a",
                     text: "t",
+                    ts: 1_700_000_000_123,
                 },
-                json!({"type": "message", "room": "r", "from": "a", "text": "t"}),
+                json!({"type": "message", "room": "r", "from": "a", "text": "t",
+                       "ts": 1_700_000_000_123_u64}),
             ),
             (
                 Event::Join {
@@ -152,8 +200,11 @@ mod tests {
             room: "r",
             from: "a",
             text,
+            ts: 0,
         };
         assert_eq!(payload(&event)["text"], text);
+        let raw: Value = serde_json::from_str(event.raw().get()).unwrap();
+        assert_eq!(raw, payload(&event), "raw and json agree");
     }
 
     #[test]

@@ -13,9 +13,17 @@
 //! The server sends JSON text frames (see `chat/event.rs`): a `welcome`
 //! first, then `message`, `join`, `leave`, `nick` and `error` events. Every
 //! text message a client sends is delivered as a `message` to everyone in
-//! its room, the sender included, in the order the server received them.
-//! `/nick NAME` renames the sender (1 to 32 ASCII letters, digits, `_` or
-//! `-`, unique in the room ignoring case); a refused name, or any other
+//! its room, the sender included, in the order the server received them,
+//! stamped with `ts`, the time the server took it (milliseconds since the
+//! Unix epoch).
+//!
+//! The welcome carries the room's `history`: its last messages (50,
+//! [`ChatConfig::history`]), oldest first, each the `message` event exactly
+//! as it was broadcast; the live ones follow it, none missed and none
+//! twice. History lives in memory as long as the room: a room is dropped,
+//! and its history with it, when its last member leaves.
+//! `/nick NAME` renames the sender (1 to 32 letters or digits of any script,
+//! `_` or `-`, unique in the room ignoring case); a refused name, or any other
 //! text starting with `/`, gets an `error` to the sender alone.
 //!
 //! Binary messages are refused: the chat speaks JSON text, a binary message
@@ -68,7 +76,7 @@ mod outbox;
 mod room;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -81,7 +89,7 @@ use ws6455::connection::WebSocket;
 use ws6455::error::Error;
 use ws6455::handshake::{Request, Response};
 use ws6455::message::{Limits, Message};
-use ws6455::server::{ServerConfig, Service, Upgraded};
+use ws6455::server::{ConnectionLog, Direction, ServerConfig, Service, Upgraded};
 use ws6455::split::ReadHalf;
 use ws6455::trace;
 use ws6455::transport::Transport;
@@ -107,6 +115,12 @@ pub struct ChatConfig {
     /// answered with an `error` event, and the client stays. The welcome
     /// announces it. Default 4000.
     pub max_text: usize,
+    /// How many of a room's last messages its welcome carries, for whoever
+    /// joins late; 0 keeps none. A room keeps at most this many, and at most
+    /// half of [`ChatConfig::outgoing_queue_bytes`] of their JSON, dropping
+    /// the oldest first, so the welcome fits in a newcomer's queue with room
+    /// to spare. Default 50.
+    pub history: usize,
 }
 
 impl Default for ChatConfig {
@@ -116,6 +130,7 @@ impl Default for ChatConfig {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(10),
             max_text: 4000,
+            history: 50,
         }
     }
 }
@@ -151,7 +166,7 @@ impl Chat {
     pub fn new(config: ChatConfig, close_timeout: Duration) -> Chat {
         Chat {
             config,
-            rooms: Rooms::new(close_timeout, config.max_text),
+            rooms: Rooms::new(&config, close_timeout),
         }
     }
 
@@ -162,10 +177,14 @@ impl Chat {
         member: &mut Membership,
         outbox: &Outbox,
         timing: &Timing,
+        log: &ConnectionLog,
     ) -> Result<(), Error> {
         loop {
             let message = match read.read() {
-                Ok(message) => message,
+                Ok(message) => {
+                    log.message(Direction::Received, &message);
+                    message
+                }
                 Err(e @ Error::Protocol(_)) => {
                     // RFC 6455 §7.1.7: the read half queued the Close with
                     // the error's code, and reads no further.
@@ -178,7 +197,7 @@ impl Chat {
             match message {
                 // §5.5.1: after our Close, data that still arrives is dropped.
                 Message::Text(_) | Message::Binary(_) if !outbox.is_open() => {}
-                Message::Text(text) => self.on_text(member, outbox, &text, timing),
+                Message::Text(text) => self.on_text(member, outbox, &text, timing, log),
                 Message::Binary(_) => outbox.close(
                     CloseCode::UNSUPPORTED_DATA,
                     "binary messages are not accepted; send text",
@@ -199,7 +218,14 @@ impl Chat {
         }
     }
 
-    fn on_text(&self, member: &mut Membership, outbox: &Outbox, text: &str, timing: &Timing) {
+    fn on_text(
+        &self,
+        member: &mut Membership,
+        outbox: &Outbox,
+        text: &str,
+        timing: &Timing,
+        log: &ConnectionLog,
+    ) {
         let refusal = match Command::parse(text) {
             Command::Say => {
                 let characters = text.chars().count();
@@ -213,7 +239,11 @@ impl Chat {
                 )
             }
             Command::Nick(name) => match member.rename(name) {
-                Ok(()) => return,
+                Ok(()) => {
+                    log.line(format_args!("renamed to {}", member.name()));
+                    log.user(member.name());
+                    return;
+                }
                 Err(e) => e.to_string(),
             },
             Command::Unknown(command) => {
@@ -332,6 +362,7 @@ impl<T: Transport> Service<T> for Chat {
             config,
             trace_prefix,
             deflate,
+            log,
             ..
         } = connection;
         let timing = Timing {
@@ -348,8 +379,9 @@ impl<T: Transport> Service<T> for Chat {
             ws.set_trace(trace::print_to_stderr(prefix));
         }
         let (mut read, write) = ws.split()?;
+        let closing = write.clone();
         let outbox = Arc::new(Outbox::new(self.config.outgoing_queue_bytes));
-        thread::scope(|scope| {
+        let result = thread::scope(|scope| {
             let (writer_outbox, timing) = (&*outbox, &timing);
             thread::Builder::new()
                 .name("ws6455-chat-writer".to_owned())
@@ -358,17 +390,23 @@ impl<T: Transport> Service<T> for Chat {
                     writer_outbox.run_writer(write, socket, timing)
                 })?;
             let mut member = self.rooms.join(room, Arc::clone(&outbox));
-            if config.log {
-                eprintln!("chat: {} joined {}", member.name(), member.room_name());
-            }
-            let result = self.read_messages(&mut read, &mut member, &outbox, timing);
-            if config.log {
-                eprintln!("chat: {} left {}", member.name(), member.room_name());
-            }
+            log.line(format_args!(
+                "joined {} as {}",
+                member.room_name(),
+                member.name()
+            ));
+            log.user(member.name());
+            let result = self.read_messages(&mut read, &mut member, &outbox, timing, log);
             self.rooms.leave(member);
             outbox.reading_finished();
             result
-        })
+        });
+        log.ended(
+            closing.first_close(),
+            read.bytes_received(),
+            written.load(Ordering::Relaxed),
+        );
+        result
     }
 
     fn shutting_down(&self) {

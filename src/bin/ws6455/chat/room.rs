@@ -1,21 +1,30 @@
 //! Rooms, their members, and the broadcast that fans an event out to them.
 //!
-//! Each room's member list has its own lock. Everything sent to a room is
-//! pushed into the members' outboxes while that lock is held, so every
-//! member gets the room's events in one order, the order the lock was
+//! Each room's member list and history have one lock. Everything sent to a
+//! room is pushed into the members' outboxes while that lock is held, so
+//! every member gets the room's events in one order, the order the lock was
 //! taken. Pushing never blocks (see [`Outbox::push`]), so the lock is never
 //! held across a socket write. A member whose outbox is full is closed with
 //! 1008 and removed in the same pass, and the rest of the room is told it left.
 //!
+//! A room keeps its last messages (its [`History`]) for the welcome of whoever
+//! joins next: each `message` event's JSON as it was broadcast, recorded
+//! under the same lock, so a newcomer's welcome holds exactly the messages
+//! before it and the live ones follow, none missed and none twice.
+//!
 //! The registry of rooms has a lock of its own, taken before a room's for
-//! joining and leaving only; a room is dropped when its last member leaves.
+//! joining and leaving only; a room is dropped, history and all, when its
+//! last member leaves.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::value::RawValue;
+
+use crate::chat::ChatConfig;
 use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
 use crate::chat::outbox::{Outbox, Refused};
 use ws6455::SharedMessage;
@@ -35,6 +44,8 @@ pub(crate) struct Rooms {
     close_timeout: Duration,
     /// The longest text, in characters, that the welcome announces.
     max_text: usize,
+    /// How much history each room keeps.
+    history: HistoryLimit,
     /// Set, under the registry's lock, when the server shuts down: every
     /// member is closed, and so is anyone who joins after.
     shutting_down: AtomicBool,
@@ -44,8 +55,76 @@ pub(crate) struct Rooms {
 #[derive(Debug)]
 pub(crate) struct Room {
     name: String,
-    members: Mutex<Vec<Member>>,
+    state: Mutex<RoomState>,
     close_timeout: Duration,
+}
+
+/// What a room's lock guards.
+#[derive(Debug)]
+struct RoomState {
+    members: Vec<Member>,
+    history: History,
+}
+
+/// A room's last messages, oldest first: each a `message` event's JSON as it
+/// was broadcast. It keeps the longest run of the latest messages that fits
+/// its [`HistoryLimit`].
+#[derive(Debug)]
+struct History {
+    messages: VecDeque<Box<RawValue>>,
+    /// Their JSON's total length in bytes.
+    bytes: usize,
+    limit: HistoryLimit,
+}
+
+/// The most history a room keeps.
+#[derive(Clone, Copy, Debug)]
+struct HistoryLimit {
+    /// At most this many messages ([`ChatConfig::history`]); 0 keeps none.
+    messages: usize,
+    /// At most this many bytes of their JSON, so the welcome that carries
+    /// them fits in a newcomer's outbox with room to spare.
+    bytes: usize,
+}
+
+impl HistoryLimit {
+    fn of(config: &ChatConfig) -> HistoryLimit {
+        HistoryLimit {
+            messages: config.history,
+            bytes: config.outgoing_queue_bytes / 2,
+        }
+    }
+}
+
+impl History {
+    fn new(limit: HistoryLimit) -> History {
+        History {
+            messages: VecDeque::new(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    /// Keeps `message`, dropping the oldest messages (or all, `message`
+    /// too, if it alone is over the byte limit) until the rest fit the limit.
+    fn record(&mut self, message: Box<RawValue>) {
+        if self.limit.messages == 0 {
+            return;
+        }
+        self.bytes += message.get().len();
+        self.messages.push_back(message);
+        while self.messages.len() > self.limit.messages || self.bytes > self.limit.bytes {
+            let Some(oldest) = self.messages.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.get().len();
+        }
+    }
+
+    /// The messages, oldest first, for a welcome.
+    fn messages(&self) -> Vec<&RawValue> {
+        self.messages.iter().map(|message| &**message).collect()
+    }
 }
 
 #[derive(Debug)]
@@ -85,9 +164,9 @@ impl Audience {
 /// Why `/nick` was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum NickError {
-    /// Not 1–32 ASCII letters, digits, `_` or `-`.
+    /// Not 1–32 letters or digits of any script, `_` or `-`.
     InvalidName,
-    /// Someone else in the room has this name (compared ignoring ASCII case).
+    /// Someone else in the room has this name (compared ignoring case, in any script).
     Taken(String),
 }
 
@@ -104,34 +183,40 @@ impl fmt::Display for NickError {
 }
 
 impl Rooms {
-    /// No rooms yet.
-    pub(crate) fn new(close_timeout: Duration, max_text: usize) -> Rooms {
+    /// No rooms yet. A member closed for a full queue gets `close_timeout`
+    /// to finish closing.
+    pub(crate) fn new(config: &ChatConfig, close_timeout: Duration) -> Rooms {
         Rooms {
             rooms: Mutex::new(HashMap::new()),
             next_member: AtomicU64::new(1),
             next_guest: AtomicU64::new(1),
             close_timeout,
-            max_text,
+            max_text: config.max_text,
+            history: HistoryLimit::of(config),
             shutting_down: AtomicBool::new(false),
         }
     }
 
     /// Adds a connection to room `name` (creating it) under a guest name:
-    /// it gets the welcome, the rest of the room a join.
+    /// it gets the welcome, with the room's history, the rest of the room a join.
     pub(crate) fn join(&self, name: &str, outbox: Arc<Outbox>) -> Membership {
         let mut rooms = lock(&self.rooms);
         let room = Arc::clone(rooms.entry(name.to_owned()).or_insert_with(|| {
             Arc::new(Room {
                 name: name.to_owned(),
-                members: Mutex::new(Vec::new()),
+                state: Mutex::new(RoomState {
+                    members: Vec::new(),
+                    history: History::new(self.history),
+                }),
                 close_timeout: self.close_timeout,
             })
         }));
-        let mut members = lock(&room.members);
+        let mut state = lock(&room.state);
+        let RoomState { members, history } = &mut *state;
         let id = self.next_member.fetch_add(1, Ordering::Relaxed);
         let guest = loop {
             let guest = format!("guest-{}", self.next_guest.fetch_add(1, Ordering::Relaxed));
-            if !name_taken(&members, &guest, id) {
+            if !name_taken(members, &guest, id) {
                 break guest;
             }
         };
@@ -145,6 +230,7 @@ impl Rooms {
             you: &guest,
             users: members.iter().map(|m| m.name.as_str()).collect(),
             max_text: self.max_text,
+            history: history.messages(),
         }
         .message();
         let join = Event::Join {
@@ -153,13 +239,13 @@ impl Rooms {
         }
         .message();
         room.deliver(
-            &mut members,
+            members,
             [(Audience::Only(id), welcome), (Audience::AllBut(id), join)],
         );
         if self.shutting_down.load(Ordering::Acquire) {
             close_going_away(&members[members.len() - 1], self.close_timeout);
         }
-        drop(members);
+        drop(state);
         drop(rooms);
         Membership {
             room,
@@ -173,7 +259,8 @@ impl Rooms {
     pub(crate) fn leave(&self, membership: Membership) {
         let mut rooms = lock(&self.rooms);
         let room = membership.room;
-        let mut members = lock(&room.members);
+        let mut state = lock(&room.state);
+        let members = &mut state.members;
         if let Some(at) = members.iter().position(|m| m.id == membership.id) {
             let member = members.remove(at);
             let leave = Event::Leave {
@@ -181,7 +268,7 @@ impl Rooms {
                 user: &member.name,
             }
             .message();
-            room.deliver(&mut members, [(Audience::Everyone, leave)]);
+            room.deliver(members, [(Audience::Everyone, leave)]);
         }
         if members.is_empty() {
             if let Some(registered) = rooms.get(&room.name) {
@@ -199,7 +286,7 @@ impl Rooms {
         let rooms = lock(&self.rooms);
         self.shutting_down.store(true, Ordering::Release);
         for room in rooms.values() {
-            for member in lock(&room.members).iter() {
+            for member in &lock(&room.state).members {
                 close_going_away(member, self.close_timeout);
             }
         }
@@ -223,20 +310,28 @@ impl Membership {
         &self.room.name
     }
 
-    /// Sends `text` from this member to everyone in the room, itself included.
-    /// Does nothing if the member has been removed from the room.
+    /// Sends `text` from this member to everyone in the room, itself
+    /// included, and keeps it in the room's history. Does nothing if the
+    /// member has been removed from the room.
     pub(crate) fn say(&self, text: &str) {
+        let mut state = lock(&self.room.state);
+        let RoomState { members, history } = &mut *state;
+        if !members.iter().any(|m| m.id == self.id) {
+            return;
+        }
+        // Stamped under the room's lock: in a room's order, `ts` goes back
+        // only if the system clock does.
         let message = Event::Message {
             room: &self.room.name,
             from: &self.name,
             text,
+            ts: now_ms(),
         }
-        .message();
-        let mut members = lock(&self.room.members);
-        if members.iter().any(|m| m.id == self.id) {
-            self.room
-                .deliver(&mut members, [(Audience::Everyone, message)]);
-        }
+        .raw();
+        let broadcast = Arc::new(SharedMessage::text(message.get()));
+        history.record(message);
+        self.room
+            .deliver(members, [(Audience::Everyone, broadcast)]);
     }
 
     /// Renames this member and tells the whole room.
@@ -244,8 +339,9 @@ impl Membership {
         if !is_user_name(to) {
             return Err(NickError::InvalidName);
         }
-        let mut members = lock(&self.room.members);
-        if name_taken(&members, to, self.id) {
+        let mut state = lock(&self.room.state);
+        let members = &mut state.members;
+        if name_taken(members, to, self.id) {
             return Err(NickError::Taken(to.to_owned()));
         }
         let Some(member) = members.iter_mut().find(|m| m.id == self.id) else {
@@ -261,8 +357,7 @@ impl Membership {
             to,
         }
         .message();
-        self.room
-            .deliver(&mut members, [(Audience::Everyone, nick)]);
+        self.room.deliver(members, [(Audience::Everyone, nick)]);
         self.name = to.to_owned();
         Ok(())
     }
@@ -326,6 +421,15 @@ fn name_taken(members: &[Member], name: &str, except: u64) -> bool {
         .any(|m| m.id != except && m.name.to_lowercase() == name)
 }
 
+/// Now, in milliseconds since the Unix epoch (0 if the clock is set before it).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update leaves the data consistent, so a panic elsewhere cannot poison it.
     mutex
@@ -338,7 +442,7 @@ mod tests {
     use super::*;
 
     fn rooms() -> Rooms {
-        Rooms::new(Duration::from_secs(2), 4000)
+        Rooms::new(&ChatConfig::default(), Duration::from_secs(2))
     }
 
     #[test]
@@ -369,6 +473,92 @@ mod tests {
         assert_eq!(a.name(), "Alice");
         assert_eq!(b.rename("bad name"), Err(NickError::InvalidName));
         assert_eq!(b.rename(&"x".repeat(33)), Err(NickError::InvalidName));
+    }
+
+    fn said(text: &str) -> Box<RawValue> {
+        Event::Message {
+            room: "r",
+            from: "a",
+            text,
+            ts: 0,
+        }
+        .raw()
+    }
+
+    fn texts(history: &History) -> Vec<String> {
+        history
+            .messages()
+            .iter()
+            .map(|m| {
+                serde_json::from_str::<serde_json::Value>(m.get()).unwrap()["text"].to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn history_keeps_the_last_messages_up_to_the_count() {
+        let mut history = History::new(HistoryLimit {
+            messages: 3,
+            bytes: 1 << 20,
+        });
+        for text in ["1", "2", "3", "4", "5"] {
+            history.record(said(text));
+        }
+        assert_eq!(texts(&history), [r#""3""#, r#""4""#, r#""5""#]);
+        assert_eq!(
+            history.bytes,
+            history
+                .messages()
+                .iter()
+                .map(|m| m.get().len())
+                .sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn history_keeps_to_its_bytes_and_a_message_too_big_for_it_empties_it() {
+        let one = said("x").get().len();
+        let mut history = History::new(HistoryLimit {
+            messages: 50,
+            bytes: 2 * one,
+        });
+        for text in ["a", "b", "c"] {
+            history.record(said(text));
+        }
+        assert_eq!(texts(&history), [r#""b""#, r#""c""#]);
+        assert_eq!(history.bytes, 2 * one);
+        // The latest run that fits is no message at all.
+        history.record(said(&"x".repeat(2 * one)));
+        assert!(history.messages().is_empty());
+        assert_eq!(history.bytes, 0);
+    }
+
+    #[test]
+    fn history_0_keeps_nothing() {
+        let mut history = History::new(HistoryLimit::of(&ChatConfig {
+            history: 0,
+            ..ChatConfig::default()
+        }));
+        history.record(said("gone"));
+        assert!(history.messages().is_empty());
+    }
+
+    #[test]
+    fn a_room_keeps_what_was_said_until_its_last_member_leaves() {
+        let rooms = rooms();
+        let a = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        a.say("before b");
+        let b = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        b.say("after b");
+        assert_eq!(
+            texts(&lock(&b.room.state).history),
+            [r#""before b""#, r#""after b""#]
+        );
+        rooms.leave(a);
+        rooms.leave(b);
+        let c = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        assert!(lock(&c.room.state).history.messages().is_empty());
+        rooms.leave(c);
     }
 
     #[test]

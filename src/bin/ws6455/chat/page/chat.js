@@ -1,5 +1,7 @@
 // The ws6455 chat page: one WebSocket to this page's own path (its room),
-// JSON events in, plain text out, and reconnection with backoff.
+// JSON events in, plain text out, and reconnection with backoff. Everything
+// from the server goes into the page as text (textContent, text nodes),
+// never as HTML: markup and links in a message stay as typed.
 'use strict';
 
 (() => {
@@ -9,6 +11,8 @@
   const statusLine = $('status');
   const input = $('input');
   const counter = $('counter');
+  const people = $('people');
+  const usersToggle = $('users-toggle');
 
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const url = `${scheme}//${location.host}${location.pathname}`;
@@ -26,6 +30,13 @@
   let users = [];
   // The longest text the server takes, in characters, from its welcome.
   let maxText = null;
+  // The last message shown, as JSON: where a welcome's history, after a
+  // reconnect, picks up what this page has not shown yet.
+  let lastShown = null;
+  // The server closed with 1001 (going away): it is restarting.
+  let restarting = false;
+
+  const RESTARTING = 'server restarting — reconnecting…';
 
   /**
    * Keeps the input to the server's limit in characters (not UTF-16 units,
@@ -47,19 +58,60 @@
     statusLine.classList.toggle('offline', offline);
   }
 
-  function addLine(className, from, text) {
+  /** Two digits: 7 -> "07". */
+  const twoDigits = (n) => String(n).padStart(2, '0');
+
+  /**
+   * Adds a line to the messages: a time if `ts` (milliseconds since the
+   * epoch) is given, the sender if `from` is, and the text, all as text.
+   */
+  function addLine(className, from, text, ts = null) {
     const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 8;
     const li = document.createElement('li');
     li.className = className;
+    if (ts !== null) {
+      const at = new Date(ts);
+      const time = document.createElement('time');
+      time.dateTime = at.toISOString();
+      time.title = at.toLocaleString();
+      time.textContent = `${twoDigits(at.getHours())}:${twoDigits(at.getMinutes())}`;
+      // The spaces are where a line may break: a narrow screen puts the
+      // name, or the text, on a line of its own rather than split a word.
+      li.append(time, ' ');
+    }
     if (from !== null) {
       const name = document.createElement('span');
       name.className = 'from';
       name.textContent = from;
-      li.append(name);
+      li.append(name, ' ');
     }
-    li.append(text);
+    const body = document.createElement('span');
+    body.className = 'text';
+    body.textContent = text;
+    li.append(body);
     messages.append(li);
     if (atBottom) messages.scrollTop = messages.scrollHeight;
+  }
+
+  /** Shows a `message` event; `earlier` if it comes from a welcome's history. */
+  function addMessage(event, earlier) {
+    const mine = event.from === me || event.from === chosenName;
+    const className = `${mine ? 'mine' : 'theirs'}${earlier ? ' earlier' : ''}`;
+    addLine(className, event.from, event.text, event.ts);
+    lastShown = JSON.stringify(event);
+  }
+
+  /**
+   * Shows a welcome's history: the room's last messages, oldest first.
+   * After a reconnect to the same server, the part this page already shows
+   * (up to the last message it showed) is skipped.
+   */
+  function addHistory(history, room) {
+    const seen = history.findIndex((event) => JSON.stringify(event) === lastShown);
+    const unseen = history.slice(seen + 1);
+    if (unseen.length === 0) return;
+    addLine('notice', null, `earlier in #${room}:`);
+    for (const event of unseen) addMessage(event, true);
   }
 
   function renderUsers() {
@@ -69,6 +121,7 @@
       if (name === me) li.className = 'me';
       return li;
     }));
+    $('user-count').textContent = String(users.length);
   }
 
   function onEvent(event) {
@@ -80,12 +133,14 @@
         enforceMaxText();
         $('room').textContent = `#${event.room}`;
         document.title = `#${event.room} · ws6455 chat`;
+        restarting = false;
         setStatus(`connected to #${event.room} as ${me}`, false);
+        addHistory(event.history ?? [], event.room);
         addLine('notice', null, `you joined #${event.room} as ${me}`);
         if (chosenName !== null && chosenName !== me) socket.send(`/nick ${chosenName}`);
         break;
       case 'message':
-        addLine(event.from === me ? 'mine' : 'theirs', event.from, event.text);
+        addMessage(event, false);
         break;
       case 'join':
         users.push(event.user);
@@ -114,7 +169,8 @@
   }
 
   function connect() {
-    setStatus(failures === 0 ? 'connecting…' : 'reconnecting…', failures > 0);
+    if (restarting) setStatus(RESTARTING, true);
+    else setStatus(failures === 0 ? 'connecting…' : 'reconnecting…', failures > 0);
     socket = new WebSocket(url);
     socket.onopen = () => { failures = 0; };
     socket.onmessage = (message) => onEvent(JSON.parse(message.data));
@@ -128,7 +184,11 @@
       }
       const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** failures) * (0.75 + Math.random() / 2);
       failures += 1;
-      setStatus(`reconnecting… (next try in ${(delay / 1000).toFixed(1)} s)`, true);
+      // 1001 (going away): the server is shutting down to restart. Until a
+      // welcome comes, the failed tries while it is down do not hide that.
+      if (close.code === 1001) restarting = true;
+      if (restarting) setStatus(RESTARTING, true);
+      else setStatus(`reconnecting… (next try in ${(delay / 1000).toFixed(1)} s)`, true);
       setTimeout(connect, delay);
     };
   }
@@ -148,6 +208,12 @@
   });
 
   input.addEventListener('input', enforceMaxText);
+
+  // On a narrow screen the user list is a bar that this button opens.
+  usersToggle.addEventListener('click', () => {
+    const open = people.classList.toggle('open');
+    usersToggle.setAttribute('aria-expanded', String(open));
+  });
 
   connect();
 })();

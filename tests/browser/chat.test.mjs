@@ -66,6 +66,11 @@ async function startServer(port, log, extra = []) {
       if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
       await exited;
     },
+    /** SIGTERM: the chat closes every page with 1001, then exits 0. */
+    async terminate() {
+      server.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    },
   };
 }
 
@@ -227,8 +232,9 @@ test('chat page: rooms, /nick, and reconnecting after a server restart', async (
     assert.equal(await page3.locator('#messages li', { hasText: 'hello from alice' }).count(), 0);
     assert.equal(await page3.locator('#users li', { hasText: /^alice$/ }).count(), 0);
 
-    await server.kill();
-    for (const page of pages) await statusMatches(page, /^reconnecting…/);
+    // A graceful restart: SIGTERM closes every page with 1001.
+    await server.terminate();
+    for (const page of pages) await statusMatches(page, /^server restarting — reconnecting…$/);
     server = await startServer(port, log);
 
     // Page 1 asks for its name again after reconnecting.
@@ -415,8 +421,9 @@ test('chat page: a close with 1001 shows "server restarting — reconnecting…"
   const log = fs.openSync(path.join(artifacts, 'server-1001.log'), 'w');
   const port = await freePort();
   const server = await startServer(port, log);
-  // Until the chat itself closes with 1001 when it shuts down, a relay in
-  // front of it sends the 1001.
+  // A relay in front of the chat sends one page the 1001 a shutting-down
+  // server sends, while the chat itself, and so the room and its history,
+  // stays up for the page to come back to.
   const relay = await startRelay(port);
   const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
   const pages = [];

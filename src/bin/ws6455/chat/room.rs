@@ -405,8 +405,6 @@ impl Room {
     }
 }
 
-/// Whether another member than `except` has `name`, ignoring case (in any
-/// script: `Ω` and `ω` are one name).
 /// Closes `member`'s connection because the server is shutting down.
 fn close_going_away(member: &Member, close_timeout: Duration) {
     member
@@ -414,6 +412,8 @@ fn close_going_away(member: &Member, close_timeout: Duration) {
         .close(CloseCode::GOING_AWAY, SHUTDOWN_REASON, close_timeout);
 }
 
+/// Whether another member than `except` has `name`, ignoring case (in any
+/// script: `Ω` and `ω` are one name).
 fn name_taken(members: &[Member], name: &str, except: u64) -> bool {
     let name = name.to_lowercase();
     members

@@ -1,0 +1,205 @@
+//! The tutorials' programs in `examples/`, each run as a process and driven
+//! over loopback with ws6455's own client: each does what the tutorial it
+//! mirrors promises, and logs what it says it logs.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ws6455::transport::Stream;
+use ws6455::{CloseCode, Message, WebSocket, connect};
+
+/// How long any one line or message we wait for may take.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Builds `examples/NAME.rs` and returns the executable's path. `cargo test`
+/// builds the examples, but `cargo test --test examples` does not, and a
+/// binary left from an earlier build would test old code.
+fn build_example(name: &str) -> PathBuf {
+    let mut cargo = Command::new(env!("CARGO"));
+    // Cargo runs this test with the package's own variables set. A build
+    // script that watches one (ring's reads CARGO_MANIFEST_DIR) would take
+    // them for a change and rebuild, and then again on the next plain build.
+    for (variable, _) in std::env::vars() {
+        let from_cargo = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_EXE_"]
+            .iter()
+            .any(|prefix| variable.starts_with(prefix))
+            || ["CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE"].contains(&&*variable);
+        if from_cargo {
+            cargo.env_remove(variable);
+        }
+    }
+    let output = cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json",
+            "--example",
+            name,
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed"
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|artifact| artifact["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
+}
+
+/// An example running as a child process, killed when dropped so that a
+/// failing test leaves nothing behind.
+struct Example {
+    child: Child,
+    stdout: Output,
+    stderr: Output,
+}
+
+/// The lines of one of an example's output streams. (Lines of stdout and
+/// stderr are read by two threads, so they are waited for apart: their
+/// order between the two streams is lost.)
+struct Output {
+    lines: Receiver<String>,
+    /// Every line read so far, for the message of a failed expectation.
+    seen: Vec<String>,
+}
+
+impl Example {
+    fn start(name: &str, args: &[&str]) -> Example {
+        let mut child = Command::new(build_example(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Example {
+            stdout: Output::new(child.stdout.take().unwrap()),
+            stderr: Output::new(child.stderr.take().unwrap()),
+            child,
+        }
+    }
+
+    /// Starts the server example `name` listening on `addr`; returns it and
+    /// the address its first line names.
+    fn serve(name: &str, addr: &str) -> (Example, SocketAddr) {
+        let mut server = Example::start(name, &[addr]);
+        let banner = server.stdout.expect_start("listening on ws://");
+        let addr = banner["listening on ws://".len()..].parse().unwrap();
+        (server, addr)
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Output {
+    /// Reads `pipe`'s lines on a thread of their own.
+    fn new(pipe: impl Read + Send + 'static) -> Output {
+        let (sender, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        Output {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for the line `line`, skipping others.
+    fn expect(&mut self, line: &str) {
+        self.expect_where(line, |seen| seen == line);
+    }
+
+    /// Waits for a line starting with `prefix`, skipping others; returns it.
+    fn expect_start(&mut self, prefix: &str) -> String {
+        self.expect_where(prefix, |seen| seen.starts_with(prefix))
+    }
+
+    fn expect_where(&mut self, wanted: &str, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!(
+                    "no line {wanted:?} within {PATIENCE:?}; got {:#?}",
+                    self.seen
+                );
+            };
+            self.seen.push(line.clone());
+            if matches(&line) {
+                return line;
+            }
+        }
+    }
+}
+
+/// A client connected to `path` on `addr`, whose reads give up after [`PATIENCE`].
+fn open(addr: SocketAddr, path: &str) -> WebSocket<Stream> {
+    let (ws, _response) = connect(&format!("ws://{addr}{path}")).unwrap();
+    ws.get_ref().tcp().set_read_timeout(Some(PATIENCE)).unwrap();
+    ws
+}
+
+fn say(ws: &mut WebSocket<Stream>, text: &str) {
+    ws.send(Message::Text(text.to_owned())).unwrap();
+}
+
+/// The next data message, skipping Pings and Pongs.
+fn next_message(ws: &mut WebSocket<Stream>) -> Message {
+    loop {
+        match ws.read().unwrap() {
+            Message::Ping(_) | Message::Pong(_) => {}
+            message => return message,
+        }
+    }
+}
+
+fn next_text(ws: &mut WebSocket<Stream>) -> String {
+    match next_message(ws) {
+        Message::Text(text) => text,
+        other => panic!("expected a text message, got {other:?}"),
+    }
+}
+
+/// Closes with 1000 as RFC 6455 §7.1.1 asks of a client: our Close, the
+/// server's answer, then the server closes TCP first.
+fn close(mut ws: WebSocket<Stream>) {
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    while !matches!(ws.read().unwrap(), Message::Close(_)) {}
+    ws.wait_for_server_close(PATIENCE).unwrap();
+}
+
+#[test]
+fn prefix_echo_answers_server_received() {
+    let (mut echo, addr) = Example::serve("prefix_echo", "127.0.0.1:0");
+    let mut ws = open(addr, "/");
+    say(&mut ws, "hello");
+    assert_eq!(next_text(&mut ws), "Server received: hello");
+    say(&mut ws, "héllo wörld");
+    assert_eq!(next_text(&mut ws), "Server received: héllo wörld");
+    ws.send(Message::Binary(vec![0; 3])).unwrap();
+    assert_eq!(next_text(&mut ws), "Server received: 3 bytes");
+    let peer = ws.get_ref().tcp().local_addr().unwrap();
+    close(ws);
+    // `serve` logs to stderr, and the session ended without an error.
+    echo.stderr.expect(&format!("{peer}: disconnected"));
+}

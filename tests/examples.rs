@@ -203,3 +203,32 @@ fn prefix_echo_answers_server_received() {
     // `serve` logs to stderr, and the session ended without an error.
     echo.stderr.expect(&format!("{peer}: disconnected"));
 }
+
+#[test]
+fn logging_server_logs_connect_message_and_disconnect() {
+    let (mut server, addr) = Example::serve("logging_server", "127.0.0.1:0");
+    let mut ws = open(addr, "/chat");
+    let peer = ws.get_ref().tcp().local_addr().unwrap();
+    server
+        .stdout
+        .expect(&format!("client connected: {peer} asked for /chat"));
+    say(&mut ws, "hello");
+    server.stdout.expect("received: hello");
+    ws.send(Message::Binary(vec![0; 5])).unwrap();
+    server.stdout.expect("received 5 bytes");
+    close(ws);
+    server.stdout.expect(&format!(
+        "client disconnected: {peer} closed with 1000 (normal closure)"
+    ));
+
+    // A client that goes away without a Close is logged with the error.
+    let ws = open(addr, "/");
+    let peer = ws.get_ref().tcp().local_addr().unwrap();
+    server
+        .stdout
+        .expect(&format!("client connected: {peer} asked for /"));
+    drop(ws);
+    server
+        .stdout
+        .expect_start(&format!("client disconnected: {peer}: "));
+}

@@ -232,3 +232,22 @@ fn logging_server_logs_connect_message_and_disconnect() {
         .stdout
         .expect_start(&format!("client disconnected: {peer}: "));
 }
+
+#[test]
+fn broadcast_chat_logs_users_and_sends_each_message_to_everyone() {
+    let (mut chat, addr) = Example::serve("broadcast_chat", "127.0.0.1:0");
+    let mut alice = open(addr, "/");
+    chat.stdout.expect("A new user connected");
+    let mut bob = open(addr, "/");
+    chat.stdout.expect("A new user connected");
+
+    say(&mut alice, "hello");
+    chat.stdout.expect("message: hello");
+    assert_eq!(next_text(&mut alice), "hello"); // the sender too, as io.emit
+    assert_eq!(next_text(&mut bob), "hello");
+
+    close(alice);
+    chat.stdout.expect("user disconnected");
+    say(&mut bob, "anyone?");
+    assert_eq!(next_text(&mut bob), "anyone?");
+}

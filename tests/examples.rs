@@ -251,3 +251,27 @@ fn broadcast_chat_logs_users_and_sends_each_message_to_everyone() {
     say(&mut bob, "anyone?");
     assert_eq!(next_text(&mut bob), "anyone?");
 }
+
+#[test]
+fn welcome_chat_greets_with_exact_json_and_passes_messages_to_the_others() {
+    const WELCOME: &str = r#"{"type":"welcome","message":"Welcome to the chat!"}"#;
+    let (mut chat, addr) = Example::serve("welcome_chat", "127.0.0.1:0");
+    let mut alice = open(addr, "/");
+    assert_eq!(next_text(&mut alice), WELCOME);
+    chat.stdout.expect("client 0 connected");
+    let mut bob = open(addr, "/");
+    assert_eq!(next_text(&mut bob), WELCOME);
+    chat.stdout.expect("client 1 connected");
+
+    say(&mut alice, "hi bob");
+    assert_eq!(next_text(&mut bob), "hi bob");
+    alice.send(Message::Binary(vec![1, 2, 3])).unwrap();
+    assert_eq!(next_message(&mut bob), Message::Binary(vec![1, 2, 3]));
+    // Alice's own messages did not come back to her: Bob's is her next.
+    say(&mut bob, "hi alice");
+    assert_eq!(next_text(&mut alice), "hi alice");
+
+    close(bob);
+    chat.stdout.expect("client 1 disconnected");
+    close(alice);
+}

@@ -2,10 +2,10 @@
 //! over loopback with ws6455's own client: each does what the tutorial it
 //! mirrors promises, and logs what it says it logs.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -63,6 +63,7 @@ fn build_example(name: &str) -> PathBuf {
 /// failing test leaves nothing behind.
 struct Example {
     child: Child,
+    stdin: Option<ChildStdin>,
     stdout: Output,
     stderr: Output,
 }
@@ -80,12 +81,13 @@ impl Example {
     fn start(name: &str, args: &[&str]) -> Example {
         let mut child = Command::new(build_example(name))
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         Example {
+            stdin: child.stdin.take(),
             stdout: Output::new(child.stdout.take().unwrap()),
             stderr: Output::new(child.stderr.take().unwrap()),
             child,
@@ -99,6 +101,30 @@ impl Example {
         let banner = server.stdout.expect_start("listening on ws://");
         let addr = banner["listening on ws://".len()..].parse().unwrap();
         (server, addr)
+    }
+
+    /// Writes `line` to the example's stdin.
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+    }
+
+    /// Closes the example's stdin and waits for it to exit.
+    fn end_input(&mut self) -> ExitStatus {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running; stdout {:#?}, stderr {:#?}",
+                self.stdout.seen,
+                self.stderr.seen
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -274,4 +300,67 @@ fn welcome_chat_greets_with_exact_json_and_passes_messages_to_the_others() {
     close(bob);
     chat.stdout.expect("client 1 disconnected");
     close(alice);
+}
+
+#[test]
+fn rooms_deliver_to_the_senders_room_only() {
+    let (_rooms, addr) = Example::serve("rooms", "127.0.0.1:0");
+    let mut kitchen = open(addr, "/kitchen");
+    assert_eq!(next_text(&mut kitchen), "you are in kitchen");
+    let mut garden = open(addr, "/garden");
+    assert_eq!(next_text(&mut garden), "you are in garden");
+    let mut mover = open(addr, "/");
+    assert_eq!(next_text(&mut mover), "you are in lobby");
+    say(&mut mover, "join kitchen");
+    assert_eq!(next_text(&mut mover), "you are in kitchen");
+
+    say(&mut kitchen, "soup's on");
+    assert_eq!(next_text(&mut kitchen), "[kitchen] soup's on");
+    assert_eq!(next_text(&mut mover), "[kitchen] soup's on");
+    // The kitchen's message was sent to all its members before this one
+    // was sent to anyone, so had the garden been sent it, it would come first.
+    say(&mut garden, "roses");
+    assert_eq!(next_text(&mut garden), "[garden] roses");
+    say(&mut mover, "coming");
+    assert_eq!(next_text(&mut mover), "[kitchen] coming");
+    assert_eq!(next_text(&mut kitchen), "[kitchen] coming");
+}
+
+#[test]
+fn rooms_client_reconnects_after_a_server_restart_and_rejoins_its_room() {
+    let (rooms, addr) = Example::serve("rooms", "127.0.0.1:0");
+    let mut client = Example::start("rooms", &["client", &format!("ws://{addr}/kitchen")]);
+    client
+        .stderr
+        .expect(&format!("connected to ws://{addr}/kitchen"));
+    client.stdout.expect("you are in kitchen");
+    client.type_line("join garden");
+    client.stdout.expect("you are in garden");
+
+    drop(rooms); // killed
+    client.stderr.expect("disconnected");
+    client.stderr.expect_start("reconnecting in ");
+    let (_rooms, restarted) = Example::serve("rooms", &addr.to_string());
+    assert_eq!(restarted, addr);
+    client
+        .stderr
+        .expect(&format!("connected to ws://{addr}/kitchen"));
+    client.stdout.expect("you are in kitchen");
+    client.stdout.expect("you are in garden");
+
+    let mut gardener = open(addr, "/garden");
+    assert_eq!(next_text(&mut gardener), "you are in garden");
+    say(&mut gardener, "anyone here?");
+    assert_eq!(next_text(&mut gardener), "[garden] anyone here?");
+    client.stdout.expect("[garden] anyone here?");
+    client.type_line("I am back");
+    assert_eq!(next_text(&mut gardener), "[garden] I am back");
+
+    // At the end of its input the client closes with 1000 and exits.
+    let status = client.end_input();
+    assert!(
+        status.success(),
+        "{status}; stderr {:#?}",
+        client.stderr.seen
+    );
 }

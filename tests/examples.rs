@@ -226,8 +226,15 @@ fn prefix_echo_answers_server_received() {
     assert_eq!(next_text(&mut ws), "Server received: 3 bytes");
     let peer = ws.get_ref().tcp().local_addr().unwrap();
     close(ws);
-    // `serve` logs to stderr, and the session ended without an error.
-    echo.stderr.expect(&format!("{peer}: disconnected"));
+    // `serve` logs to stderr: the client closed, and the session ended
+    // without an error.
+    let line = echo
+        .stderr
+        .expect_start(&format!("{peer}: disconnected after "));
+    assert!(
+        line.contains(": the client closed with 1000 (normal closure); "),
+        "{line}"
+    );
 }
 
 #[test]

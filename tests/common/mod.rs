@@ -167,14 +167,22 @@ pub fn start_ws6455(args: &[&str]) -> Ws6455Server {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // The banner may come after other lines (the chat's "Redis reached").
     let mut banner = String::new();
-    stderr.read_line(&mut banner).unwrap();
-    let addr = banner
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|addr| addr.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {banner:?}"));
+    let addr = loop {
+        banner.clear();
+        if stderr.read_line(&mut banner).unwrap() == 0 {
+            panic!("ws6455 {args:?} exited without naming its address");
+        }
+        let addr = banner
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.trim().parse().ok());
+        if let Some(addr) = addr {
+            break addr;
+        }
+    };
     Ws6455Server {
         child,
         addr,

@@ -143,6 +143,10 @@ enum Command {
         /// The most bytes waiting to be sent to one client (more: close 1008).
         #[arg(long, default_value_t = ChatConfig::default().outgoing_queue_bytes)]
         queue_bytes: usize,
+        /// Share the rooms with every other instance using this Redis, e.g.
+        /// redis://127.0.0.1:6379 or redis://HOST:PORT/DB.
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
         #[command(flatten)]
         server: ServerFlags,
     },
@@ -253,6 +257,7 @@ fn main() -> ExitCode {
             max_text,
             history,
             queue_bytes,
+            redis,
             server,
         } => {
             let config = server.apply(ServerConfig {
@@ -269,7 +274,13 @@ fn main() -> ExitCode {
                 max_text,
                 history,
             };
-            let service = Chat::new(chat_config, config.close_timeout);
+            let service = match Chat::new(chat_config, config.close_timeout, redis.as_deref()) {
+                Ok(service) => service,
+                Err(e) => {
+                    eprintln!("ws6455 chat: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             run(listen, &server.tls, config, service, |addr, secure| {
                 let scheme = if secure { "https" } else { "http" };
                 format!(

@@ -73,6 +73,7 @@
 
 mod event;
 mod outbox;
+mod redis_bus;
 mod room;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ use std::time::Duration;
 
 use event::{Event, MAX_ROOM_LEN, is_name};
 use outbox::{Outbox, Refused, Socket, Timing};
+use redis_bus::RedisBus;
 use room::{Membership, QUEUE_FULL, Rooms};
 use ws6455::SharedMessage;
 use ws6455::close::CloseCode;
@@ -157,17 +159,28 @@ const PAGE_CSS: &str = include_str!("page/chat.css");
 #[derive(Debug)]
 pub struct Chat {
     config: ChatConfig,
-    rooms: Rooms,
+    rooms: Arc<Rooms>,
 }
 
 impl Chat {
     /// A chat with no rooms yet. `close_timeout` bounds how long a client
-    /// dropped for a full queue may take to close (use the server's).
-    pub fn new(config: ChatConfig, close_timeout: Duration) -> Chat {
-        Chat {
-            config,
-            rooms: Rooms::new(&config, close_timeout),
+    /// dropped for a full queue may take to close (use the server's). With
+    /// `redis` (a URL), rooms are shared with every other instance using
+    /// that Redis (see `chat/redis.rs`); it must be reachable now.
+    pub fn new(
+        config: ChatConfig,
+        close_timeout: Duration,
+        redis: Option<&str>,
+    ) -> Result<Chat, Box<dyn std::error::Error>> {
+        let bus = match redis {
+            Some(url) => Some(Arc::new(RedisBus::connect(url, config.history)?)),
+            None => None,
+        };
+        let rooms = Arc::new(Rooms::new(&config, close_timeout, bus.clone()));
+        if let Some(bus) = bus {
+            bus.start(&rooms)?;
         }
+        Ok(Chat { config, rooms })
     }
 
     /// Reads and acts on the client's messages until the connection ends.

@@ -27,6 +27,7 @@ use serde_json::value::RawValue;
 use crate::chat::ChatConfig;
 use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
 use crate::chat::outbox::{Outbox, Refused};
+use crate::chat::redis_bus::{Down, Kind, Published, RedisBus, Registration};
 use ws6455::SharedMessage;
 use ws6455::close::CloseCode;
 use ws6455::server::SHUTDOWN_REASON;
@@ -49,6 +50,8 @@ pub(crate) struct Rooms {
     /// Set, under the registry's lock, when the server shuts down: every
     /// member is closed, and so is anyone who joins after.
     shutting_down: AtomicBool,
+    /// Redis, when rooms are shared through it.
+    bus: Option<Arc<RedisBus>>,
 }
 
 /// One room.
@@ -57,6 +60,8 @@ pub(crate) struct Room {
     name: String,
     state: Mutex<RoomState>,
     close_timeout: Duration,
+    /// Redis, when rooms are shared through it.
+    bus: Option<Arc<RedisBus>>,
 }
 
 /// What a room's lock guards.
@@ -132,6 +137,9 @@ struct Member {
     id: u64,
     name: String,
     outbox: Arc<Outbox>,
+    /// Through Redis: the member gets the published events after this
+    /// sequence number (its join's; the welcome holds what came before).
+    delivered_after: u64,
 }
 
 /// A connection's place in a room.
@@ -141,6 +149,8 @@ pub(crate) struct Membership {
     id: u64,
     /// The member's name; only the member itself changes it.
     name: String,
+    /// The last Redis outage this member was told about.
+    told_of_outage: u64,
 }
 
 /// Who gets an event.
@@ -168,6 +178,8 @@ pub(crate) enum NickError {
     InvalidName,
     /// Someone else in the room has this name (compared ignoring case, in any script).
     Taken(String),
+    /// Redis, which keeps names unique across instances, cannot be reached.
+    RedisDown,
 }
 
 impl fmt::Display for NickError {
@@ -178,14 +190,26 @@ impl fmt::Display for NickError {
                 "a name is 1 to {MAX_NAME_LEN} letters or digits (of any script), '_' or '-'"
             ),
             NickError::Taken(name) => write!(f, "the name {name} is taken in this room"),
+            NickError::RedisDown => f.write_str(
+                "names cannot change while the server has lost Redis; try again shortly",
+            ),
         }
     }
 }
 
+/// What a sender is told, once per outage, when its message reached only
+/// the members on its own instance.
+pub(crate) const LOCAL_ONLY: &str =
+    "the server has lost Redis: your message reached only the people connected to this server";
+
 impl Rooms {
     /// No rooms yet. A member closed for a full queue gets `close_timeout`
-    /// to finish closing.
-    pub(crate) fn new(config: &ChatConfig, close_timeout: Duration) -> Rooms {
+    /// to finish closing. With a `bus`, rooms are shared through Redis.
+    pub(crate) fn new(
+        config: &ChatConfig,
+        close_timeout: Duration,
+        bus: Option<Arc<RedisBus>>,
+    ) -> Rooms {
         Rooms {
             rooms: Mutex::new(HashMap::new()),
             next_member: AtomicU64::new(1),
@@ -194,6 +218,7 @@ impl Rooms {
             max_text: config.max_text,
             history: HistoryLimit::of(config),
             shutting_down: AtomicBool::new(false),
+            bus,
         }
     }
 
@@ -209,13 +234,96 @@ impl Rooms {
                     history: History::new(self.history),
                 }),
                 close_timeout: self.close_timeout,
+                bus: self.bus.clone(),
             })
         }));
         let mut state = lock(&room.state);
-        let RoomState { members, history } = &mut *state;
         let id = self.next_member.fetch_add(1, Ordering::Relaxed);
+        let (guest, removed) = match self.join_through_redis(&room, &mut state, id, &outbox) {
+            Some(joined) => joined,
+            None => self.join_here(&room, &mut state, id, outbox),
+        };
+        if self.shutting_down.load(Ordering::Acquire) {
+            if let Some(member) = state.members.iter().find(|m| m.id == id) {
+                close_going_away(member, self.close_timeout);
+            }
+        }
+        drop(state);
+        drop(rooms);
+        room.tell_leaves(removed);
+        Membership {
+            room,
+            id,
+            name: guest,
+            told_of_outage: self.bus.as_ref().map_or(0, |bus| bus.outage()),
+        }
+    }
+
+    /// Joins through Redis: a guest number no instance has given, the
+    /// welcome from the room's shared state, the join published. `None`
+    /// when there is no Redis or it cannot be reached.
+    fn join_through_redis(
+        &self,
+        room: &Room,
+        state: &mut RoomState,
+        id: u64,
+        outbox: &Arc<Outbox>,
+    ) -> Option<(String, Vec<String>)> {
+        let bus = self.bus.as_ref()?;
+        let (guest, joined) = loop {
+            let guest = format!("guest-{}", bus.next_guest().ok()?);
+            let leave = leave_json(&room.name, &guest);
+            let join = Event::Join {
+                room: &room.name,
+                user: &guest,
+            }
+            .raw();
+            let member = Registration {
+                room: &room.name,
+                name: &guest,
+                leave_json: leave.get(),
+            };
+            // `None`: someone took this guest's name with /nick; next number.
+            if let Some(joined) = bus.join(&member, join.get()).ok()? {
+                break (guest, joined);
+            }
+        };
+        state.members.push(Member {
+            id,
+            name: guest.clone(),
+            outbox: Arc::clone(outbox),
+            delivered_after: joined.seq,
+        });
+        let history = shared_history(&joined.history, self.history.bytes);
+        let welcome = Event::Welcome {
+            room: &room.name,
+            you: &guest,
+            users: joined.users.iter().map(String::as_str).collect(),
+            max_text: self.max_text,
+            history: history.iter().map(|m| &**m).collect(),
+        }
+        .message();
+        let removed = room.deliver(&mut state.members, [(Audience::Only(id), welcome)]);
+        Some((guest, removed))
+    }
+
+    /// Joins on this instance alone: the welcome from the room as this
+    /// instance knows it, the join told to the members here.
+    fn join_here(
+        &self,
+        room: &Room,
+        state: &mut RoomState,
+        id: u64,
+        outbox: Arc<Outbox>,
+    ) -> (String, Vec<String>) {
+        let RoomState { members, history } = state;
         let guest = loop {
-            let guest = format!("guest-{}", self.next_guest.fetch_add(1, Ordering::Relaxed));
+            let number = self.next_guest.fetch_add(1, Ordering::Relaxed);
+            // Without Redis this instance's numbers could meet another's.
+            let guest = match &self.bus {
+                Some(bus) => format!("guest-{}-{number}", bus.id()),
+                None => format!("guest-{number}"),
+            };
             if !name_taken(members, &guest, id) {
                 break guest;
             }
@@ -224,6 +332,7 @@ impl Rooms {
             id,
             name: guest.clone(),
             outbox,
+            delivered_after: 0,
         });
         let welcome = Event::Welcome {
             room: &room.name,
@@ -238,20 +347,11 @@ impl Rooms {
             user: &guest,
         }
         .message();
-        room.deliver(
+        let removed = room.deliver(
             members,
             [(Audience::Only(id), welcome), (Audience::AllBut(id), join)],
         );
-        if self.shutting_down.load(Ordering::Acquire) {
-            close_going_away(&members[members.len() - 1], self.close_timeout);
-        }
-        drop(state);
-        drop(rooms);
-        Membership {
-            room,
-            id,
-            name: guest,
-        }
+        (guest, removed)
     }
 
     /// Removes a connection from its room, if it is still there, and tells
@@ -261,15 +361,10 @@ impl Rooms {
         let room = membership.room;
         let mut state = lock(&room.state);
         let members = &mut state.members;
-        if let Some(at) = members.iter().position(|m| m.id == membership.id) {
-            let member = members.remove(at);
-            let leave = Event::Leave {
-                room: &room.name,
-                user: &member.name,
-            }
-            .message();
-            room.deliver(members, [(Audience::Everyone, leave)]);
-        }
+        let left = members
+            .iter()
+            .position(|m| m.id == membership.id)
+            .map(|at| members.remove(at).name);
         if members.is_empty() {
             if let Some(registered) = rooms.get(&room.name) {
                 if Arc::ptr_eq(registered, &room) {
@@ -277,6 +372,56 @@ impl Rooms {
                 }
             }
         }
+        drop(state);
+        drop(rooms);
+        room.tell_leaves(left.into_iter().collect());
+    }
+
+    /// Delivers an event Redis published on `room`'s channel to the room's
+    /// members here who joined before it.
+    pub(crate) fn deliver_published(&self, room: &str, event: &Published<'_>) {
+        let Some(room) = lock(&self.rooms).get(room).cloned() else {
+            return;
+        };
+        let mut state = lock(&room.state);
+        if event.kind == Kind::Message {
+            if let Ok(message) = RawValue::from_string(event.json.to_owned()) {
+                state.history.record(message);
+            }
+        }
+        let shared = Arc::new(SharedMessage::text(event.json));
+        let mut removed = Vec::new();
+        let close_timeout = room.close_timeout;
+        state.members.retain(|member| {
+            if member.delivered_after >= event.seq {
+                return true;
+            }
+            keep_or_close(member, &shared, close_timeout, &mut removed)
+        });
+        drop(state);
+        room.tell_leaves(removed);
+    }
+
+    /// Redis is back: numbering may have started over (a restarted Redis),
+    /// so every member here gets whatever is published from now on.
+    pub(crate) fn redis_back(&self) {
+        for room in lock(&self.rooms).values() {
+            for member in &mut lock(&room.state).members {
+                member.delivered_after = 0;
+            }
+        }
+    }
+
+    /// Every member here, as (room, name).
+    pub(crate) fn members(&self) -> Vec<(String, String)> {
+        let rooms = lock(&self.rooms);
+        let mut all = Vec::new();
+        for room in rooms.values() {
+            for member in &lock(&room.state).members {
+                all.push((room.name.clone(), member.name.clone()));
+            }
+        }
+        all
     }
 
     /// The server is shutting down: closes every member's connection, and
@@ -312,15 +457,17 @@ impl Membership {
 
     /// Sends `text` from this member to everyone in the room, itself
     /// included, and keeps it in the room's history. Does nothing if the
-    /// member has been removed from the room.
-    pub(crate) fn say(&self, text: &str) {
-        let mut state = lock(&self.room.state);
-        let RoomState { members, history } = &mut *state;
-        if !members.iter().any(|m| m.id == self.id) {
+    /// member has been removed from the room. Through Redis, the message
+    /// reaches every instance; while Redis cannot be reached, only the
+    /// members here, and the sender is told so once per outage.
+    pub(crate) fn say(&mut self, text: &str) {
+        if !lock(&self.room.state)
+            .members
+            .iter()
+            .any(|m| m.id == self.id)
+        {
             return;
         }
-        // Stamped under the room's lock: in a room's order, `ts` goes back
-        // only if the system clock does.
         let message = Event::Message {
             room: &self.room.name,
             from: &self.name,
@@ -328,81 +475,183 @@ impl Membership {
             ts: now_ms(),
         }
         .raw();
+        if let Some(bus) = &self.room.bus {
+            if bus.say(&self.room.name, message.get()).is_ok() {
+                return;
+            }
+        }
+        let mut state = lock(&self.room.state);
+        let RoomState { members, history } = &mut *state;
         let broadcast = Arc::new(SharedMessage::text(message.get()));
         history.record(message);
-        self.room
-            .deliver(members, [(Audience::Everyone, broadcast)]);
+        let mut events = vec![(Audience::Everyone, broadcast)];
+        if let Some(bus) = &self.room.bus {
+            if self.told_of_outage < bus.outage() {
+                self.told_of_outage = bus.outage();
+                let error = Event::Error { reason: LOCAL_ONLY }.message();
+                events.push((Audience::Only(self.id), error));
+            }
+        }
+        let removed = self.room.deliver_all(members, events);
+        drop(state);
+        self.room.tell_leaves(removed);
     }
 
-    /// Renames this member and tells the whole room.
+    /// Renames this member and tells the whole room. Through Redis, the
+    /// name must be free on every instance, and cannot change while Redis
+    /// cannot be reached.
     pub(crate) fn rename(&mut self, to: &str) -> Result<(), NickError> {
         if !is_user_name(to) {
             return Err(NickError::InvalidName);
         }
-        let mut state = lock(&self.room.state);
-        let members = &mut state.members;
-        if name_taken(members, to, self.id) {
-            return Err(NickError::Taken(to.to_owned()));
-        }
-        let Some(member) = members.iter_mut().find(|m| m.id == self.id) else {
-            return Ok(());
-        };
-        if member.name == to {
-            return Ok(());
-        }
-        member.name = to.to_owned();
         let nick = Event::Nick {
             room: &self.room.name,
             from: &self.name,
             to,
         }
-        .message();
-        self.room.deliver(members, [(Audience::Everyone, nick)]);
+        .raw();
+        let mut state = lock(&self.room.state);
+        let members = &mut state.members;
+        let Some(at) = members.iter().position(|m| m.id == self.id) else {
+            return Ok(());
+        };
+        if members[at].name == to {
+            return Ok(());
+        }
+        let removed = match &self.room.bus {
+            Some(bus) => {
+                let (leave_from, leave_to) = (
+                    leave_json(&self.room.name, &self.name),
+                    leave_json(&self.room.name, to),
+                );
+                let from = Registration {
+                    room: &self.room.name,
+                    name: &self.name,
+                    leave_json: leave_from.get(),
+                };
+                let renamed = Registration {
+                    room: &self.room.name,
+                    name: to,
+                    leave_json: leave_to.get(),
+                };
+                match bus.nick(&from, &renamed, nick.get()) {
+                    // The nick reaches everyone, here too, through Redis.
+                    Ok(true) => members[at].name = to.to_owned(),
+                    Ok(false) => return Err(NickError::Taken(to.to_owned())),
+                    Err(Down) => return Err(NickError::RedisDown),
+                }
+                Vec::new()
+            }
+            None => {
+                if name_taken(members, to, self.id) {
+                    return Err(NickError::Taken(to.to_owned()));
+                }
+                members[at].name = to.to_owned();
+                let event = Arc::new(SharedMessage::text(nick.get()));
+                self.room.deliver(members, [(Audience::Everyone, event)])
+            }
+        };
+        drop(state);
+        self.room.tell_leaves(removed);
         self.name = to.to_owned();
         Ok(())
     }
 }
 
 impl Room {
-    /// Pushes each event to its audience, in order. A member whose outbox is
-    /// full is closed with 1008 (RFC 6455 §7.4.1: a message that violates
-    /// the endpoint's policy; here, that it reads what it is sent) and
-    /// removed, and a leave for it goes to the rest after the events before it.
+    /// Pushes each event to its audience, in order; see [`Room::deliver_all`].
     fn deliver<const N: usize>(
         &self,
         members: &mut Vec<Member>,
         events: [(Audience, Arc<SharedMessage>); N],
-    ) {
-        let mut pending = VecDeque::from(events);
-        while let Some((audience, event)) = pending.pop_front() {
-            let mut removed = Vec::new();
+    ) -> Vec<String> {
+        self.deliver_all(members, events.into())
+    }
+
+    /// Pushes each event to its audience, in order. A member whose outbox is
+    /// full is closed with 1008 (RFC 6455 §7.4.1: a message that violates
+    /// the endpoint's policy; here, that it reads what it is sent) and
+    /// removed; the names removed are returned for [`Room::tell_leaves`],
+    /// once the room's lock is let go.
+    fn deliver_all(
+        &self,
+        members: &mut Vec<Member>,
+        events: Vec<(Audience, Arc<SharedMessage>)>,
+    ) -> Vec<String> {
+        let mut removed = Vec::new();
+        for (audience, event) in events {
             members.retain(|member| {
-                if !audience.includes(member.id) {
-                    return true;
-                }
-                match member.outbox.push(&event) {
-                    Ok(()) | Err(Refused::Closing) => true,
-                    Err(Refused::Full) => {
-                        member.outbox.close(
-                            CloseCode::POLICY_VIOLATION,
-                            QUEUE_FULL,
-                            self.close_timeout,
-                        );
-                        removed.push(member.name.clone());
-                        false
-                    }
-                }
+                !audience.includes(member.id)
+                    || keep_or_close(member, &event, self.close_timeout, &mut removed)
             });
-            for user in &removed {
-                let leave = Event::Leave {
+        }
+        removed
+    }
+
+    /// Tells the room that `left` have left: through Redis (which answers
+    /// with the leaves, delivered like any event), or to the members here.
+    fn tell_leaves(&self, left: Vec<String>) {
+        let mut pending = VecDeque::from(left);
+        while let Some(user) = pending.pop_front() {
+            let leave = leave_json(&self.name, &user);
+            if let Some(bus) = &self.bus {
+                let member = Registration {
                     room: &self.name,
-                    user,
+                    name: &user,
+                    leave_json: leave.get(),
+                };
+                if bus.leave(&member).is_ok() {
+                    continue;
                 }
-                .message();
-                pending.push_back((Audience::Everyone, leave));
             }
+            let event = Arc::new(SharedMessage::text(leave.get()));
+            let mut state = lock(&self.state);
+            let removed = self.deliver(&mut state.members, [(Audience::Everyone, event)]);
+            pending.extend(removed);
         }
     }
+}
+
+/// Pushes `event` to `member`: whether it stays. A member whose outbox is
+/// full is closed with 1008 and its name added to `removed`.
+fn keep_or_close(
+    member: &Member,
+    event: &Arc<SharedMessage>,
+    close_timeout: Duration,
+    removed: &mut Vec<String>,
+) -> bool {
+    match member.outbox.push(event) {
+        Ok(()) | Err(Refused::Closing) => true,
+        Err(Refused::Full) => {
+            member
+                .outbox
+                .close(CloseCode::POLICY_VIOLATION, QUEUE_FULL, close_timeout);
+            removed.push(member.name.clone());
+            false
+        }
+    }
+}
+
+/// The `leave` event for `user` in `room`.
+fn leave_json(room: &str, user: &str) -> Box<RawValue> {
+    Event::Leave { room, user }.raw()
+}
+
+/// A room's history as Redis keeps it, oldest first, cut from the oldest
+/// end to `max_bytes` of JSON so that the welcome fits in an outbox.
+fn shared_history(history: &[String], max_bytes: usize) -> Vec<Box<RawValue>> {
+    let mut bytes = 0;
+    let mut kept: Vec<Box<RawValue>> = history
+        .iter()
+        .rev()
+        .take_while(|message| {
+            bytes += message.len();
+            bytes <= max_bytes
+        })
+        .filter_map(|message| RawValue::from_string(message.clone()).ok())
+        .collect();
+    kept.reverse();
+    kept
 }
 
 /// Closes `member`'s connection because the server is shutting down.
@@ -442,7 +691,7 @@ mod tests {
     use super::*;
 
     fn rooms() -> Rooms {
-        Rooms::new(&ChatConfig::default(), Duration::from_secs(2))
+        Rooms::new(&ChatConfig::default(), Duration::from_secs(2), None)
     }
 
     #[test]
@@ -546,9 +795,9 @@ mod tests {
     #[test]
     fn a_room_keeps_what_was_said_until_its_last_member_leaves() {
         let rooms = rooms();
-        let a = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        let mut a = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
         a.say("before b");
-        let b = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        let mut b = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
         b.say("after b");
         assert_eq!(
             texts(&lock(&b.room.state).history),
@@ -566,8 +815,8 @@ mod tests {
         let rooms = rooms();
         let small = Arc::new(Outbox::new(200));
         let big = Arc::new(Outbox::new(1 << 20));
-        let stalled = rooms.join("r", Arc::clone(&small));
-        let talker = rooms.join("r", Arc::clone(&big));
+        let mut stalled = rooms.join("r", Arc::clone(&small));
+        let mut talker = rooms.join("r", Arc::clone(&big));
         talker.say(&"x".repeat(300));
         assert!(!small.is_open(), "closed for a full queue");
         assert!(big.is_open());

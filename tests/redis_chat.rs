@@ -1,0 +1,447 @@
+//! `ws6455 chat --redis`: several chat processes sharing rooms through a
+//! real `redis-server` (started here on a free loopback port, with no
+//! persistence). Cross-instance broadcast, one order for everyone, unique
+//! names and the nick race, presence, shared history, an instance killed
+//! with SIGKILL, Redis stopped and restarted, and Redis unreachable at
+//! start.
+//!
+//! Needs `redis-server` on the PATH (Debian's `redis-server` package;
+//! `.ci/run` installs it).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use ws6455::frame::OpCode;
+use ws6455::{Message, WebSocket};
+
+/// A `redis-server` on a free port, stopped when dropped.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Redis { child: None, port };
+        redis.start_again();
+        redis
+    }
+
+    /// Starts the server (again) on the same port, empty.
+    fn start_again(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.answers_ping() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut answer = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut answer).is_ok()
+            && &answer == b"+PONG\r\n"
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A chat instance using `redis`.
+fn chat(redis: &Redis) -> Ws6455Server {
+    start_ws6455(&["chat", "--quiet", "--redis", &redis.url()])
+}
+
+/// A chat client that has read its welcome.
+struct Client {
+    ws: WebSocket<TcpStream>,
+    name: String,
+    welcome: Value,
+}
+
+impl Client {
+    fn join(server: &Ws6455Server, path: &str) -> Client {
+        let mut ws = connect_to(server.addr, path);
+        ws.get_ref()
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let welcome = next_event(&mut ws);
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        let name = welcome["you"].as_str().unwrap().to_owned();
+        Client { ws, name, welcome }
+    }
+
+    fn say(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.to_owned())).unwrap();
+    }
+
+    fn event(&mut self) -> Value {
+        next_event(&mut self.ws)
+    }
+
+    /// The next event of type `kind`, skipping others.
+    fn next(&mut self, kind: &str) -> Value {
+        loop {
+            let event = self.event();
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+
+    /// The next event that is not a join or a leave.
+    fn next_not_join_or_leave(&mut self) -> Value {
+        loop {
+            let event = self.event();
+            if event["type"] != "join" && event["type"] != "leave" {
+                return event;
+            }
+        }
+    }
+
+    /// The text of the next message event.
+    fn next_text(&mut self) -> (String, String) {
+        let event = self.next("message");
+        (
+            event["from"].as_str().unwrap().to_owned(),
+            event["text"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    fn users(&self) -> Vec<String> {
+        self.welcome["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user.as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// The next JSON event, skipping Pings.
+fn next_event(ws: &mut WebSocket<TcpStream>) -> Value {
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_message_reaches_the_room_on_every_instance_sender_included() {
+    let redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    let mut alice = Client::join(&one, "/kitchen");
+    let mut bob = Client::join(&two, "/kitchen");
+    let mut elsewhere = Client::join(&two, "/garden");
+    alice.say("hello from one");
+    let expected = (alice.name.clone(), "hello from one".to_owned());
+    assert_eq!(alice.next_text(), expected);
+    assert_eq!(bob.next_text(), expected);
+    bob.say("and from two");
+    let expected = (bob.name.clone(), "and from two".to_owned());
+    assert_eq!(bob.next_text(), expected);
+    assert_eq!(alice.next_text(), expected);
+    // Rooms stay apart across instances too.
+    elsewhere.say("garden only");
+    assert_eq!(elsewhere.next_text().1, "garden only");
+    alice.say("marker");
+    assert_eq!(alice.next_text().1, "marker");
+}
+
+#[test]
+fn four_clients_on_two_instances_see_two_senders_in_one_order() {
+    let redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    let mut clients = [
+        Client::join(&one, "/order"),
+        Client::join(&one, "/order"),
+        Client::join(&two, "/order"),
+        Client::join(&two, "/order"),
+    ];
+    const EACH: usize = 100;
+    let senders: Vec<_> = [one.addr, two.addr]
+        .into_iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            thread::spawn(move || {
+                let mut ws = connect_to(addr, "/order");
+                for n in 0..EACH {
+                    ws.send(Message::Text(format!("{i}:{n}"))).unwrap();
+                }
+                ws
+            })
+        })
+        .collect();
+    let senders: Vec<_> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+    let orders: Vec<Vec<String>> = clients
+        .iter_mut()
+        .map(|client| (0..2 * EACH).map(|_| client.next_text().1).collect())
+        .collect();
+    for order in &orders[1..] {
+        assert_eq!(order, &orders[0]);
+    }
+    // Each sender's own order is kept within the one order.
+    for i in 0..2 {
+        let mine: Vec<&String> = orders[0]
+            .iter()
+            .filter(|text| text.starts_with(&format!("{i}:")))
+            .collect();
+        let expected: Vec<String> = (0..EACH).map(|n| format!("{i}:{n}")).collect();
+        assert_eq!(mine, expected.iter().collect::<Vec<_>>());
+    }
+    drop(senders);
+}
+
+#[test]
+fn guest_names_are_unique_across_instances() {
+    let redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    let clients: Vec<Client> = (0..10)
+        .map(|i| Client::join(if i % 2 == 0 { &one } else { &two }, "/names"))
+        .collect();
+    let mut names: Vec<&str> = clients.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 10, "{names:?}");
+}
+
+#[test]
+fn two_instances_racing_for_one_nick_give_it_to_exactly_one() {
+    let redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    for round in 0..10 {
+        let wanted = format!("zed{round}");
+        let mut a = Client::join(&one, "/race");
+        let mut b = Client::join(&two, "/race");
+        // The same name, differing in case: one name ignoring case.
+        let (to_a, to_b) = (wanted.clone(), wanted.to_uppercase());
+        // Both requests written at once, as raw frames on the sockets.
+        let racers = [
+            (a.ws.get_ref().try_clone().unwrap(), to_a),
+            (b.ws.get_ref().try_clone().unwrap(), to_b),
+        ];
+        let handles: Vec<_> = racers
+            .into_iter()
+            .map(|(mut stream, name)| {
+                thread::spawn(move || {
+                    let frame = masked(OpCode::Text, format!("/nick {name}").as_bytes());
+                    stream.write_all(&frame).unwrap();
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        // Each gets either the nick (for itself) or an error, and both see
+        // the winner's nick.
+        let outcome = |client: &mut Client| loop {
+            let event = client.event();
+            match event["type"].as_str().unwrap() {
+                "error" => break false,
+                "nick" if event["from"] == client.name.as_str() => break true,
+                _ => {}
+            }
+        };
+        let (a_won, b_won) = (outcome(&mut a), outcome(&mut b));
+        assert!(a_won ^ b_won, "round {round}: a {a_won}, b {b_won}");
+        a.ws.close(ws6455::CloseCode::NORMAL, "").unwrap();
+        b.ws.close(ws6455::CloseCode::NORMAL, "").unwrap();
+    }
+}
+
+#[test]
+fn the_welcome_lists_the_room_on_every_instance_and_joins_and_leaves_cross() {
+    let redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    let mut alice = Client::join(&one, "/presence");
+    let mut bob = Client::join(&two, "/presence");
+    assert_eq!(bob.users(), vec![alice.name.clone(), bob.name.clone()]);
+    let join = alice.next("join");
+    assert_eq!(join["user"], bob.name.as_str());
+    bob.ws.close(ws6455::CloseCode::NORMAL, "").unwrap();
+    let leave = alice.next("leave");
+    assert_eq!(leave["user"], bob.name.as_str());
+    let carol = Client::join(&two, "/presence");
+    assert_eq!(carol.users(), vec![alice.name.clone(), carol.name.clone()]);
+}
+
+#[test]
+fn history_is_shared_a_joiner_on_any_instance_sees_it() {
+    let redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    let mut alice = Client::join(&one, "/history");
+    for text in ["first", "second", "third"] {
+        alice.say(text);
+        assert_eq!(alice.next_text().1, text);
+    }
+    let carol = Client::join(&two, "/history");
+    let texts: Vec<&str> = carol.welcome["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["first", "second", "third"]);
+}
+
+#[test]
+fn the_members_of_a_killed_instance_leave_within_10_seconds() {
+    let redis = Redis::start();
+    let one = chat(&redis);
+    let mut two = Some(chat(&redis));
+    let mut alice = Client::join(&one, "/crash");
+    let bob = Client::join(two.as_ref().unwrap(), "/crash");
+    assert_eq!(alice.next("join")["user"], bob.name.as_str());
+    let killed = Instant::now();
+    drop(two.take()); // SIGKILL: no goodbye.
+    let leave = alice.next("leave");
+    let took = killed.elapsed();
+    assert_eq!(leave["user"], bob.name.as_str());
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    eprintln!("a killed instance's member left after {took:?}");
+    let carol = Client::join(&one, "/crash");
+    assert!(!carol.users().contains(&bob.name), "{:?}", carol.users());
+}
+
+#[test]
+fn without_redis_an_instance_delivers_locally_and_tells_the_sender_once_then_recovers() {
+    let mut redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    let mut alice = Client::join(&one, "/outage");
+    let mut anne = Client::join(&one, "/outage");
+    let mut bob = Client::join(&two, "/outage");
+    redis.stop();
+    thread::sleep(Duration::from_millis(300));
+    alice.say("during the outage");
+    // The message, and the error telling alice that only this instance got it.
+    let (mut message, mut error) = (None, None);
+    while message.is_none() || error.is_none() {
+        let event = alice.event();
+        match event["type"].as_str().unwrap() {
+            "message" => message = Some(event),
+            "error" => error = Some(event),
+            _ => {}
+        }
+    }
+    assert_eq!(message.unwrap()["text"], "during the outage");
+    let reason = error.unwrap()["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("lost Redis"), "{reason}");
+    assert_eq!(anne.next_text().1, "during the outage");
+    alice.say("still out");
+    // Once per outage: no second error comes with it.
+    let event = alice.next_not_join_or_leave();
+    assert_eq!(event["text"], "still out", "{event}");
+    assert_eq!(anne.next_text().1, "still out");
+
+    redis.start_again();
+    let back = Instant::now();
+    // Delivery across instances is back within 5 s of Redis's return.
+    let mut n = 0;
+    let took = loop {
+        n += 1;
+        bob.say(&format!("probe {n}"));
+        let deadline = Instant::now() + Duration::from_millis(250);
+        let mut reached = false;
+        alice
+            .ws
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        while Instant::now() < deadline {
+            match alice.ws.read() {
+                Ok(Message::Text(text)) => {
+                    let event: Value = serde_json::from_str(&text).unwrap();
+                    if event["type"] == "message" && event["from"] == bob.name.as_str() {
+                        reached = true;
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {}
+            }
+        }
+        if reached {
+            break back.elapsed();
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "not back after 5 s"
+        );
+    };
+    eprintln!("cross-instance delivery was back {took:?} after Redis restarted");
+    // Bob, on the other instance, never got what was said during the outage.
+    bob.ws
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    loop {
+        let (from, text) = bob.next_text();
+        assert!(
+            from == bob.name,
+            "{from}: {text} reached the other instance"
+        );
+        if text == format!("probe {n}") {
+            break;
+        }
+    }
+}
+
+#[test]
+fn redis_unreachable_at_start_is_an_error_naming_redis_and_the_url() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let output = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+        .args(["chat", "--listen", "127.0.0.1:0", "--redis", &url])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot reach Redis at {url}")),
+        "{stderr}"
+    );
+}

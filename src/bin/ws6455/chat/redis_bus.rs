@@ -170,7 +170,9 @@ pub(crate) struct Joined {
 pub(crate) struct RedisBus {
     url: String,
     client: Client,
-    /// This instance's number, from `INCR ws6455:instances:next`.
+    /// This instance's number, drawn at random: a counter in Redis would
+    /// start over when a Redis without persistence restarts, and hand a
+    /// new instance the number of one still running.
     id: u64,
     /// How many messages each room's history keeps.
     history: usize,
@@ -355,11 +357,8 @@ impl RedisBus {
             error,
         };
         let client = Client::open(url).map_err(unreachable)?;
-        let mut connection = open(&client).map_err(unreachable)?;
-        let id: u64 = redis::cmd("INCR")
-            .arg(format!("{PREFIX}instances:next"))
-            .query(&mut connection)
-            .map_err(unreachable)?;
+        let connection = open(&client).map_err(unreachable)?;
+        let id = random_id();
         Ok(RedisBus {
             url: url.to_owned(),
             client,
@@ -693,6 +692,21 @@ fn beat(connection: &mut Connection, id: u64) -> redis::RedisResult<()> {
         .arg(id)
         .ignore()
         .query(connection)
+}
+
+/// A number for this instance: random, or, should the system have no
+/// randomness to give, made of the time and the process id.
+fn random_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos() as u64);
+            nanos ^ u64::from(std::process::id()) << 32
+        }
+    }
 }
 
 /// A connection with [`REDIS_TIMEOUT`] on connecting, reading and writing.

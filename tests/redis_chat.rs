@@ -445,3 +445,63 @@ fn redis_unreachable_at_start_is_an_error_naming_redis_and_the_url() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_member_that_does_not_read_is_dropped_by_its_instance_and_the_room_goes_on() {
+    let redis = Redis::start();
+    let one = chat(&redis);
+    let two = start_ws6455(&[
+        "chat",
+        "--quiet",
+        "--redis",
+        &redis.url(),
+        "--queue-bytes",
+        "65536",
+    ]);
+    let mut alice = Client::join(&one, "/flood");
+    let mut bob = Client::join(&two, "/flood");
+    // Completes its handshake on instance two, then never reads.
+    let mut stalled = connect_raw(two.addr);
+    stalled
+        .write_all(upgrade_request_to(two.addr, "/flood").as_bytes())
+        .unwrap();
+    let text = "x".repeat(3000);
+    // 6 MB: more than the stalled member's queue and both socket buffers hold.
+    const SENT: usize = 2000;
+    let reader = thread::spawn(move || {
+        let (mut texts, mut left) = (0, Vec::new());
+        while texts < SENT || left.is_empty() {
+            let event = bob.event();
+            match event["type"].as_str().unwrap() {
+                "message" => texts += 1,
+                "leave" => left.push(event["user"].as_str().unwrap().to_owned()),
+                _ => {}
+            }
+        }
+        (texts, left)
+    });
+    // Alice writes raw frames on her socket while her own copies are
+    // drained, so that she is not the one who stops reading.
+    let mut writing = alice.ws.get_ref().try_clone().unwrap();
+    let drain = thread::spawn(move || {
+        let mut own = 0;
+        while own < SENT {
+            if alice.event()["type"] == "message" {
+                own += 1;
+            }
+        }
+    });
+    let frame = masked(OpCode::Text, text.as_bytes());
+    for _ in 0..SENT {
+        writing.write_all(&frame).unwrap();
+    }
+    let (texts, left) = reader.join().unwrap();
+    drain.join().unwrap();
+    assert_eq!(texts, SENT);
+    assert_eq!(
+        left.len(),
+        1,
+        "the stalled member, closed with 1008: {left:?}"
+    );
+    drop(stalled);
+}

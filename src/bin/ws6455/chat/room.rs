@@ -255,7 +255,9 @@ impl Rooms {
             room,
             id,
             name: guest,
-            told_of_outage: self.bus.as_ref().map_or(0, |bus| bus.outage()),
+            // Outages are numbered from 1: whoever joins is told of the
+            // current one, if its message is the one that meets it.
+            told_of_outage: 0,
         }
     }
 
@@ -319,9 +321,10 @@ impl Rooms {
         let RoomState { members, history } = state;
         let guest = loop {
             let number = self.next_guest.fetch_add(1, Ordering::Relaxed);
-            // Without Redis this instance's numbers could meet another's.
+            // Without Redis this instance's numbers could meet another's:
+            // they carry a tag of the instance's.
             let guest = match &self.bus {
-                Some(bus) => format!("guest-{}-{number}", bus.id()),
+                Some(bus) => format!("guest-{:04x}-{number}", bus.id() & 0xffff),
                 None => format!("guest-{number}"),
             };
             if !name_taken(members, &guest, id) {

@@ -70,6 +70,13 @@
 //! has arrived for [`ChatConfig::ping_interval`] (30 s) gets a Ping; if
 //! nothing arrives within [`ChatConfig::pong_timeout`] (10 s) after that,
 //! it is closed with 1001.
+//!
+//! # Many instances
+//!
+//! With `--redis URL`, rooms are shared by every instance using that Redis:
+//! events go out through Redis and come back to each instance in one
+//! order, and names, presence and history live there (`chat/redis_bus.rs`).
+//! Connections, outboxes and the slow-consumer rule stay with each instance.
 
 mod event;
 mod outbox;

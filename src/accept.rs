@@ -204,7 +204,13 @@ pub(crate) enum Refusal {
     /// The application did not admit a valid upgrade request for `path`,
     /// and answered with `status`.
     NotAdmitted { path: String, status: u16 },
-    /// The request was refused (and answered, where it could be), or the stream failed.
+    /// The request broke RFC 6455 §4.2.1 (or HTTP) and was answered with
+    /// the error's status; `path` is the request's, if it got that far.
+    Invalid {
+        path: Option<String>,
+        error: HandshakeError,
+    },
+    /// The stream failed, or the server chose wrongly (and answered 500).
     Failed(Error),
 }
 
@@ -215,6 +221,7 @@ impl Refusal {
             Refusal::NotAdmitted { status, .. } => Error::Io(io::Error::other(format!(
                 "the upgrade request was not admitted (answered {status})"
             ))),
+            Refusal::Invalid { error, .. } => Error::Handshake(error),
             Refusal::Failed(error) => error,
         }
     }
@@ -251,7 +258,7 @@ pub(crate) fn respond<S: Read + Write>(
 ) -> Result<Opened, Refusal> {
     let (request, already_read) = match read_request(stream, limits) {
         Ok(parts) => parts,
-        Err(Error::Handshake(e)) => return Err(reject(stream, e, trace_prefix)),
+        Err(Error::Handshake(e)) => return Err(reject(stream, e, None, trace_prefix)),
         Err(e) => return Err(Refusal::Failed(e)),
     };
     if let Some(prefix) = trace_prefix {
@@ -270,7 +277,7 @@ pub(crate) fn respond<S: Read + Write>(
                 status: response.status,
             });
         }
-        Err(e) => return Err(reject(stream, e, trace_prefix)),
+        Err(e) => return Err(reject(stream, e, Some(request.path), trace_prefix)),
     };
     if let Err(response) = (answers.admit)(&request) {
         let _ = write_response(stream, &response, trace_prefix);
@@ -359,8 +366,13 @@ fn write_response<S: Write>(
 }
 
 /// Sends the 4xx for a refused handshake.
-fn reject<S: Write>(stream: &mut S, error: HandshakeError, trace_prefix: Option<&str>) -> Refusal {
+fn reject<S: Write>(
+    stream: &mut S,
+    error: HandshakeError,
+    path: Option<String>,
+    trace_prefix: Option<&str>,
+) -> Refusal {
     // The client may have gone; the refusal stands either way.
     let _ = write_response(stream, &Response::rejection(&error), trace_prefix);
-    Refusal::Failed(Error::Handshake(error))
+    Refusal::Invalid { path, error }
 }

@@ -84,7 +84,10 @@ fn refused_handshakes_are_logged_with_path_and_status() {
         log.contains(": plain HTTP GET /index.html answered 426"),
         "{log}"
     );
-    assert!(log.contains(": opening handshake refused: 400: "), "{log}");
+    assert!(
+        log.contains(": upgrade to /ws refused: 400: missing Sec-WebSocket-Key header"),
+        "{log}"
+    );
 }
 
 #[test]

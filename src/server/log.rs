@@ -5,7 +5,7 @@
 //! 127.0.0.1:50312: connected to /kitchen
 //! 127.0.0.1:50312: received text (5 bytes) "hello"            (--log-messages)
 //! 127.0.0.1:50312: disconnected after 2.4 s: the client closed with 1000 (normal closure) "bye"; 61 bytes in, 47 out
-//! 127.0.0.1:50318: GET /nowhere refused: 404
+//! 127.0.0.1:50318: upgrade to /ws refused: 400: missing Sec-WebSocket-Key header (RFC 6455 §4.2.1)
 //! ```
 //!
 //! Frames appear only with `--trace` (see [`crate::trace`]).

@@ -309,9 +309,14 @@ fn serve_connection<T: Transport, S: Service<T>>(
         Err(Refusal::NotAdmitted { path, status }) => {
             log.line(format_args!("upgrade to {path} refused: {status}"));
         }
-        Err(Refusal::Failed(Error::Handshake(e))) => {
-            let (status, _) = e.status();
-            log.line(format_args!("opening handshake refused: {status}: {e}"));
+        Err(Refusal::Invalid { path, error }) => {
+            let (status, _) = error.status();
+            match path {
+                Some(path) => {
+                    log.line(format_args!("upgrade to {path} refused: {status}: {error}"))
+                }
+                None => log.line(format_args!("opening handshake refused: {status}: {error}")),
+            }
         }
         Err(Refusal::Failed(e)) => log.line(format_args!("during the opening handshake: {e}")),
     }

@@ -264,7 +264,7 @@ pub(crate) fn respond<S: Read + Write>(
     if let Some(prefix) = trace_prefix {
         let mut wire = Vec::new();
         request.encode(&mut wire);
-        eprint!("{}", trace::http_lines(prefix, Direction::Received, &wire));
+        log_text!("{}", trace::http_lines(prefix, Direction::Received, &wire));
     }
     let key = match check_upgrade_request(&request) {
         Ok(key) => key,
@@ -359,7 +359,7 @@ fn write_response<S: Write>(
     let mut wire = Vec::with_capacity(256);
     response.encode(&mut wire);
     if let Some(prefix) = trace_prefix {
-        eprint!("{}", trace::http_lines(prefix, Direction::Sent, &wire));
+        log_text!("{}", trace::http_lines(prefix, Direction::Sent, &wire));
     }
     stream.write_all(&wire)?;
     stream.flush()

@@ -222,7 +222,7 @@ fn send_request<S: Write>(
     let mut wire = Vec::with_capacity(256);
     handshake.request().encode(&mut wire);
     if trace {
-        eprint!("{}", trace::http_lines("", Direction::Sent, &wire));
+        log_text!("{}", trace::http_lines("", Direction::Sent, &wire));
     }
     stream.write_all(&wire)?;
     stream.flush()
@@ -237,7 +237,7 @@ fn check_response(
     if trace {
         let mut wire = Vec::with_capacity(256);
         response.encode(&mut wire);
-        eprint!("{}", trace::http_lines("", Direction::Received, &wire));
+        log_text!("{}", trace::http_lines("", Direction::Received, &wire));
     }
     handshake.check_response(response)
 }

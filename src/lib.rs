@@ -48,6 +48,23 @@
 // crate the same way in both.
 extern crate self as ws6455;
 
+/// `eprintln!` that cannot panic: a server whose stderr has gone away (a
+/// closed pipe) keeps serving, and loses only its log lines.
+macro_rules! log_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that cannot panic; see `log_line!`.
+macro_rules! log_text {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod accept;
 mod annotate;
 pub mod close;

@@ -175,7 +175,7 @@ impl fmt::Display for FrameEvent<'_> {
 ///
 /// [`WebSocket::set_trace`]: crate::WebSocket::set_trace
 pub fn print_to_stderr(prefix: String) -> impl FnMut(&TraceEvent<'_>) + Send + Sync + 'static {
-    move |event| eprintln!("{prefix}{event}")
+    move |event| log_line!("{prefix}{event}")
 }
 
 /// An HTTP head (and body, if any) as text, one line per line after `prefix`

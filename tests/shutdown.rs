@@ -236,3 +236,43 @@ fn a_second_signal_exits_at_once() {
     assert_eq!(status.code(), Some(128 + 15), "{stderr}");
     assert!(stderr.contains("exiting now"), "{stderr}");
 }
+
+#[test]
+fn a_server_whose_stderr_is_gone_keeps_serving_and_still_shuts_down_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+        .args(["echo", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    let addr: SocketAddr = banner.rsplit("://").next().unwrap().trim().parse().unwrap();
+    // The log's reader goes away: every line the server logs from now on
+    // meets a closed pipe.
+    drop(stderr);
+    for _ in 0..3 {
+        let mut ws = connect(addr);
+        ws.send(Message::Text("still here".into())).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::Text("still here".into()));
+        drop(ws);
+    }
+    let mut ws = connect(addr);
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(close_from_server(&mut ws), going_away());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(0));
+}

@@ -86,7 +86,7 @@ impl ConnectionLog {
     /// Logs `line` after the peer's address (and the user's name, once known).
     pub fn line(&self, line: fmt::Arguments<'_>) {
         if self.enabled {
-            eprintln!("{}: {line}", self.who());
+            log_line!("{}: {line}", self.who());
         }
     }
 

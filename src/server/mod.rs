@@ -208,7 +208,7 @@ fn start_connection<T: Transport, S: Service<T>>(
         .spawn(move || {
             let transport = match open(stream) {
                 Ok(transport) => Arc::new(transport),
-                Err(e) => return eprintln!("cannot set up a connection: {e}"),
+                Err(e) => return log_line!("cannot set up a connection: {e}"),
             };
             let registered = connections.register(Arc::clone(&transport));
             let full = config
@@ -230,7 +230,7 @@ fn start_connection<T: Transport, S: Service<T>>(
             drop(registered);
         });
     if let Err(e) = spawned {
-        eprintln!("cannot start a thread for a connection: {e}");
+        log_line!("cannot start a thread for a connection: {e}");
     }
 }
 

@@ -394,7 +394,7 @@ pub(crate) fn accept_loop<T: Transport>(
             Err(e) => {
                 // Out of file descriptors or a connection reset before accept:
                 // keep serving the others.
-                eprintln!("accept failed: {e}");
+                log_line!("accept failed: {e}");
                 thread::sleep(Duration::from_millis(10));
             }
         }

@@ -3,6 +3,16 @@
 
 #[path = "../../annotate.rs"]
 mod annotate;
+
+/// `eprintln!` that cannot panic: a server whose stderr has gone away (a
+/// closed pipe) keeps serving, and loses only its log lines.
+macro_rules! log_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod chat;
 mod client;
 mod explain;
@@ -379,7 +389,7 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
     };
     let log = config.log;
     let served = TcpListener::bind(listen).and_then(|listener| {
-        eprintln!("{}", banner(listener.local_addr()?, tls.is_some()));
+        log_line!("{}", banner(listener.local_addr()?, tls.is_some()));
         let server = match tls {
             Some(tls) => serve_tls(listener, tls, config, service),
             None => serve(listener, config, service),
@@ -391,7 +401,7 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
         Ok(server) => {
             let report = server.wait();
             if log {
-                eprintln!("ws6455: shut down; {report}");
+                log_line!("ws6455: shut down; {report}");
             }
             ExitCode::SUCCESS
         }
@@ -417,13 +427,13 @@ fn shut_down_on_signals(server: ShutdownHandle) -> std::io::Result<()> {
                     "SIGINT"
                 };
                 if count == 0 {
-                    eprintln!(
+                    log_line!(
                         "ws6455: {name}: shutting down, closing every connection with 1001 \
                          (a second signal exits at once)"
                     );
                     server.shutdown();
                 } else {
-                    eprintln!("ws6455: {name} again: exiting now");
+                    log_line!("ws6455: {name} again: exiting now");
                     std::process::exit(128 + signal);
                 }
             }

@@ -541,7 +541,7 @@ impl RedisBus {
     fn went_down(&self) {
         if self.up.swap(false, Ordering::AcqRel) {
             self.outages.fetch_add(1, Ordering::AcqRel);
-            eprintln!(
+            log_line!(
                 "ws6455 chat: lost Redis at {}; delivering locally",
                 self.url
             );
@@ -573,7 +573,7 @@ impl RedisBus {
         *self.publisher() = Some(publisher);
         if !self.up.swap(true, Ordering::AcqRel) {
             rooms.redis_back();
-            eprintln!(
+            log_line!(
                 "ws6455 chat: Redis at {} reached; rooms are shared",
                 self.url
             );
@@ -668,7 +668,7 @@ impl RedisBus {
                     .arg(PREFIX)
                     .invoke(connection)?;
                 if members > 0 {
-                    eprintln!(
+                    log_line!(
                         "ws6455 chat: instance {id} stopped beating; its {members} member(s) left"
                     );
                 }

@@ -1,20 +1,36 @@
-//! Messages per second delivered through one chat room of 100 clients on
-//! loopback: 1 sender, 99 receivers, every reception counted.
+//! Deliveries per second through one chat room of 100 clients on loopback:
+//! 1 sender, 99 receivers, every reception counted. One run measures, one
+//! after the other:
+//!
+//! - **one instance**: one `ws6455 chat` process, every client on it;
+//! - **one instance through Redis**: one `ws6455 chat --redis`, every client
+//!   on it: each message goes to Redis and comes back before anyone gets
+//!   it, which separates the cost of Redis from that of a second process;
+//! - **two instances through Redis**: two `ws6455 chat --redis` sharing one
+//!   Redis, 50 clients on each, the sender on the first: the room split
+//!   across instances.
+//!
+//! and ends with the two-instance figure beside the one-instance one. The
+//! Redis set-ups each start a `redis-server` of their own on a free loopback
+//! port, with no persistence; without `redis-server` on the PATH they are
+//! skipped, and the run says so.
 //!
 //! The sender keeps at most `WINDOW` messages ahead of the slowest receiver,
 //! so the bench measures sustained delivery rather than how fast queues
 //! fill (a receiver that fell a full outgoing queue behind would be closed
 //! with 1008, and the bench fails if that happens). It sends for
 //! `SEND_FOR`, then an end marker, and stops when every receiver has it.
+//! The sender is in the room too and gets its own copies (through Redis,
+//! with `--redis`), but they are not counted.
 //!
 //! `cargo bench --bench chat_broadcast`
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ws6455::frame::{OpCode, encode_frame};
@@ -25,16 +41,88 @@ const TEXT_LEN: usize = 100;
 const WINDOW: u64 = 1000;
 const BURST: u64 = 16;
 const SEND_FOR: Duration = Duration::from_secs(3);
+/// The text of the end marker; the bench's other texts are all `m`s.
 const END: &str = "end";
+/// A client that hears nothing for this long fails the bench.
+const STALLED_AFTER: Duration = Duration::from_secs(20);
 
 fn main() {
-    let chat = ChatProcess::start();
-    let addr = chat.addr;
-    let mut clients: Vec<WebSocket<TcpStream>> = (0..CLIENTS).map(|_| join(addr)).collect();
+    println!(
+        "chat_broadcast: 1 sender -> {} receivers in one room, {TEXT_LEN}-byte texts, \
+         {} s of sending per set-up",
+        CLIENTS - 1,
+        SEND_FOR.as_secs()
+    );
+    println!(
+        "  {:<34} {:>8} {:>10} {:>7} {:>14}",
+        "set-up", "sent", "delivered", "seconds", "deliveries/s"
+    );
+
+    let one = {
+        let chat = ChatProcess::start(None);
+        measure("one instance", &[chat.addr])
+    };
+    let two = match Redis::start() {
+        Ok(redis) => {
+            {
+                let chat = ChatProcess::start(Some(&redis));
+                measure("one instance through Redis", &[chat.addr]);
+            }
+            // A Redis of its own, so the last set-up's members are not in it.
+            drop(redis);
+            let redis = Redis::start().expect("redis-server started a moment ago");
+            let (first, second) = (
+                ChatProcess::start(Some(&redis)),
+                ChatProcess::start(Some(&redis)),
+            );
+            Ok(measure(
+                "two instances through Redis, 50+50",
+                &[first.addr, second.addr],
+            ))
+        }
+        Err(why) => {
+            println!("  the set-ups through Redis are skipped: {why}");
+            Err(why)
+        }
+    };
+
+    let one_rate = one.per_second();
+    match two {
+        Ok(two) => println!(
+            "one instance: {one_rate:.0} deliveries/s; two instances through Redis: \
+             {:.0} deliveries/s ({:.2} of one)",
+            two.per_second(),
+            two.per_second() / one_rate
+        ),
+        Err(why) => println!(
+            "one instance: {one_rate:.0} deliveries/s; two instances through Redis: skipped: \
+             {why}"
+        ),
+    }
+}
+
+/// What one set-up delivered.
+struct Outcome {
+    delivered: u64,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    fn per_second(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Puts the clients in the room, spread evenly over `instances` in order
+/// (the sender on the first), runs the broadcast, and prints a table row.
+fn measure(setup: &str, instances: &[SocketAddr]) -> Outcome {
+    let mut clients: Vec<WebSocket<TcpStream>> = (0..CLIENTS)
+        .map(|i| join(instances[i * instances.len() / CLIENTS]))
+        .collect();
     let sender = clients.remove(0);
     let received: Arc<Vec<AtomicU64>> = Arc::new((1..CLIENTS).map(|_| AtomicU64::new(0)).collect());
 
-    let receivers: Vec<_> = clients
+    let receivers: Vec<JoinHandle<Instant>> = clients
         .into_iter()
         .enumerate()
         .map(|(i, mut ws)| {
@@ -43,7 +131,7 @@ fn main() {
                 loop {
                     match ws.read() {
                         Ok(Message::Text(event)) if event.starts_with(r#"{"type":"message""#) => {
-                            if event.ends_with(&format!(r#""text":"{END}"}}"#)) {
+                            if is_end(&event) {
                                 return Instant::now();
                             }
                             received[i].fetch_add(1, Ordering::Relaxed);
@@ -62,9 +150,7 @@ fn main() {
         let mut ws = sender;
         loop {
             match ws.read() {
-                Ok(Message::Text(event)) if event.ends_with(&format!(r#""text":"{END}"}}"#)) => {
-                    return;
-                }
+                Ok(Message::Text(event)) if is_end(&event) => return,
                 Ok(_) => {}
                 Err(e) => panic!("the sender lost its connection: {e}"),
             }
@@ -80,6 +166,11 @@ fn main() {
         writer.write_all(&burst).unwrap();
         sent += BURST;
         while sent - slowest(&received) > WINDOW {
+            // A client thread ends early only by failing (it said why).
+            assert!(
+                !receivers.iter().any(JoinHandle::is_finished) && !drain.is_finished(),
+                "{setup}: a client stopped before the end marker"
+            );
             thread::sleep(Duration::from_micros(200));
         }
     }
@@ -96,21 +187,21 @@ fn main() {
     assert_eq!(
         delivered,
         sent * (CLIENTS as u64 - 1),
-        "every receiver got every message"
+        "{setup}: every receiver got every message"
     );
+    let outcome = Outcome { delivered, elapsed };
     println!(
-        "chat_broadcast: 1 sender -> {} receivers in one room, {TEXT_LEN}-byte texts",
-        CLIENTS - 1
+        "  {setup:<34} {sent:>8} {delivered:>10} {:>7.2} {:>14.0}",
+        elapsed.as_secs_f64(),
+        outcome.per_second()
     );
-    println!(
-        "  sent {sent} messages, delivered {delivered} in {:.2} s",
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "  {:.0} messages/s delivered ({:.0} messages/s sent)",
-        delivered as f64 / elapsed.as_secs_f64(),
-        sent as f64 / elapsed.as_secs_f64()
-    );
+    outcome
+}
+
+/// Whether `event` is the end marker's `message` event,
+/// `{"type":"message",…,"text":"end","ts":…}`: no other text is `end`.
+fn is_end(event: &str) -> bool {
+    event.starts_with(r#"{"type":"message""#) && event.contains(r#","text":"end","ts":"#)
 }
 
 fn slowest(received: &[AtomicU64]) -> u64 {
@@ -122,33 +213,44 @@ fn slowest(received: &[AtomicU64]) -> u64 {
 }
 
 /// `ws6455 chat --quiet` on a free port (the chat is the command's, not
-/// the library's); killed when dropped.
+/// the library's), through `redis` if given; killed when dropped.
 struct ChatProcess {
     child: Child,
     addr: SocketAddr,
 }
 
 impl ChatProcess {
-    fn start() -> ChatProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
-            .args(["chat", "--quiet", "--listen", "127.0.0.1:0"])
+    fn start(redis: Option<&Redis>) -> ChatProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ws6455"));
+        command.args(["chat", "--quiet", "--listen", "127.0.0.1:0"]);
+        if let Some(redis) = redis {
+            command.args(["--redis", &redis.url()]);
+        }
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .expect("ws6455 chat starts");
-        // Its first line names the address it bound.
+        // It names the address it bound, after "Redis reached" with --redis.
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
-        let mut banner = String::new();
-        stderr
-            .read_line(&mut banner)
-            .expect("ws6455 chat names its address");
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("ws6455 chat exited without naming its address");
+            }
+            let addr = line
+                .split("http://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|addr| addr.parse().ok());
+            if let Some(addr) = addr {
+                break addr;
+            }
+        };
         // Whatever else it says is not the bench's business, but must not block it.
         thread::spawn(move || io::copy(&mut stderr, &mut io::sink()));
-        let addr = banner
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {banner:?}"));
         ChatProcess { child, addr }
     }
 }
@@ -160,10 +262,66 @@ impl Drop for ChatProcess {
     }
 }
 
+/// A `redis-server` on a free loopback port, with no persistence; killed
+/// when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// Starts one and waits until it answers, or says why it could not.
+    fn start() -> Result<Redis, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| format!("no free port for redis-server: {e}"))?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run redis-server: {e}; apt-get install redis-server"))?;
+        let redis = Redis { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !redis.answers_ping() {
+            if Instant::now() > deadline {
+                return Err(format!("redis-server did not answer on port {port}"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(redis)
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut answer = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut answer).is_ok()
+            && &answer == b"+PONG\r\n"
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Connects to the room `/bench` and reads the welcome.
 fn join(addr: SocketAddr) -> WebSocket<TcpStream> {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_nodelay(true).unwrap();
+    // A bench that stops delivering fails instead of hanging.
+    stream.set_read_timeout(Some(STALLED_AFTER)).unwrap();
     let request = format!(
         "GET /bench HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -172,7 +330,7 @@ fn join(addr: SocketAddr) -> WebSocket<TcpStream> {
     let mut head = Vec::new();
     let mut byte = [0u8];
     while !head.ends_with(b"\r\n\r\n") {
-        std::io::Read::read_exact(&mut stream, &mut byte).unwrap();
+        stream.read_exact(&mut byte).unwrap();
         head.push(byte[0]);
     }
     assert!(head.starts_with(b"HTTP/1.1 101 "));

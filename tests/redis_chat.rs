@@ -13,6 +13,8 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -468,12 +470,19 @@ fn a_member_that_does_not_read_is_dropped_by_its_instance_and_the_room_goes_on()
     let text = "x".repeat(3000);
     // 6 MB: more than the stalled member's queue and both socket buffers hold.
     const SENT: usize = 2000;
+    // Bob reads; the sender keeps within a few messages of him, so that a
+    // slow test machine never makes him the member whose queue fills.
+    let bob_has = Arc::new(AtomicUsize::new(0));
+    let bob_count = Arc::clone(&bob_has);
     let reader = thread::spawn(move || {
         let (mut texts, mut left) = (0, Vec::new());
         while texts < SENT || left.is_empty() {
             let event = bob.event();
             match event["type"].as_str().unwrap() {
-                "message" => texts += 1,
+                "message" => {
+                    texts += 1;
+                    bob_count.store(texts, Ordering::Release);
+                }
                 "leave" => left.push(event["user"].as_str().unwrap().to_owned()),
                 _ => {}
             }
@@ -492,7 +501,10 @@ fn a_member_that_does_not_read_is_dropped_by_its_instance_and_the_room_goes_on()
         }
     });
     let frame = masked(OpCode::Text, text.as_bytes());
-    for _ in 0..SENT {
+    for sent in 0..SENT {
+        while sent > bob_has.load(Ordering::Acquire) + 8 {
+            thread::sleep(Duration::from_micros(200));
+        }
         writing.write_all(&frame).unwrap();
     }
     let (texts, left) = reader.join().unwrap();

@@ -126,6 +126,11 @@ impl Engine {
         if !self.sender.can_read() {
             return Err(Error::Closed);
         }
+        if !self.receiver.decoder.has_spare() {
+            if let Some(buffer) = self.sender.output.take_recycled() {
+                self.receiver.decoder.recycle(buffer);
+            }
+        }
         match self.receiver.decode(input) {
             // Data, a Pong or nothing yet: nothing for the sender to answer.
             Ok(progress) if !progress.asks_an_answer() => Ok(progress),

@@ -155,6 +155,9 @@ pub struct MessageDecoder {
     message: PartialMessage,
     /// The RSV bits the negotiated extension owns, and its inbound side.
     extension: Option<(u8, Box<dyn InboundTransform>)>,
+    /// An empty buffer to assemble the next message in, instead of a new
+    /// allocation (see [`MessageDecoder::recycle`]).
+    spare: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for MessageDecoder {
@@ -182,7 +185,22 @@ impl MessageDecoder {
             assembly: Assembly::Idle,
             message: PartialMessage::default(),
             extension: None,
+            spare: None,
         }
+    }
+
+    /// Gives the decoder an empty buffer to assemble its next message in:
+    /// a sent message's, once its bytes were copied out.
+    #[inline]
+    pub(crate) fn recycle(&mut self, buffer: Vec<u8>) {
+        debug_assert!(buffer.is_empty());
+        self.spare.get_or_insert(buffer);
+    }
+
+    /// Whether the decoder has a buffer for its next message.
+    #[inline]
+    pub(crate) fn has_spare(&self) -> bool {
+        self.spare.is_some()
     }
 
     /// A decoder that lets the extension owning `rsv_bits` undo its
@@ -318,8 +336,15 @@ impl MessageDecoder {
                         None => false,
                     };
                     let capacity = header.payload_len.min(INITIAL_MESSAGE_CAPACITY) as usize;
+                    let data = match self.spare.take() {
+                        Some(mut spare) => {
+                            spare.reserve(capacity);
+                            spare
+                        }
+                        None => Vec::with_capacity(capacity),
+                    };
                     self.message = PartialMessage {
-                        data: Vec::with_capacity(capacity),
+                        data,
                         text: (header.opcode == OpCode::Text).then(Utf8Validator::new),
                         transformed,
                     };

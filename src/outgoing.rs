@@ -23,6 +23,11 @@ const OWN_CHUNK_THRESHOLD: usize = 16 << 10;
 /// A copy buffer larger than this is released once written.
 const BUFFER_KEEP: usize = 64 << 10;
 
+/// A message's payload buffer, once copied out, is kept for the next
+/// message received if its capacity is at most this (see
+/// [`Outgoing::take_recycled`]).
+const RECYCLE_AT_MOST: usize = 4 << 10;
+
 /// Encoded frames not yet written; see the module documentation.
 #[derive(Debug, Default)]
 pub struct Outgoing {
@@ -38,6 +43,10 @@ pub struct Outgoing {
     spare: Vec<u8>,
     /// Bytes written, in all.
     total_written: u64,
+    /// A small payload buffer whose bytes were copied into a copy buffer,
+    /// emptied, for the receiver's next message: an echo then allocates
+    /// nothing per message.
+    recycled: Option<Vec<u8>>,
 }
 
 impl Outgoing {
@@ -55,6 +64,10 @@ impl Outgoing {
         buffer.extend_from_slice(&head[..head_len]);
         if payload.len() < OWN_CHUNK_THRESHOLD {
             buffer.extend_from_slice(&payload);
+            if self.recycled.is_none() && payload.capacity() <= RECYCLE_AT_MOST {
+                payload.clear();
+                self.recycled = Some(payload);
+            }
         } else {
             self.chunks.push_back(payload);
             self.back_takes_more = false;
@@ -105,6 +118,12 @@ impl Outgoing {
         other.written = 0;
         other.len = 0;
         other.back_takes_more = false;
+    }
+
+    /// An empty buffer that held a payload queued here, if one was kept:
+    /// the receiving side assembles its next message in it.
+    pub(crate) fn take_recycled(&mut self) -> Option<Vec<u8>> {
+        self.recycled.take()
     }
 
     /// How many bytes have been written, in all (what [`Outgoing::advance`]

@@ -31,11 +31,16 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 }
 
 /// The key as seen from payload byte `offset`: byte `offset` is masked with
-/// `key[offset % 4]`, so that byte must come first.
+/// `key[offset % 4]`, so that byte must come first. One rotation of a
+/// 32-bit word (a slice rotation costs more than a short payload's XOR).
+#[inline]
 fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut rotated = key;
-    rotated.rotate_left(offset & 3);
-    rotated
+    // Read little-endian, key[0] is the low byte: rotating right by 8
+    // bits a step brings key[1] down to the front.
+    let steps = (offset & 3) as u32;
+    u32::from_le_bytes(key)
+        .rotate_right(8 * steps)
+        .to_le_bytes()
 }
 
 /// The plain byte-at-a-time definition from §5.3, kept as the reference the
@@ -61,6 +66,15 @@ mod tests {
         let mut payload = [0x7f, 0x9f, 0x4d, 0x51, 0x58];
         apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
         assert_eq!(&payload, b"Hello");
+    }
+
+    #[test]
+    fn the_rotated_key_starts_at_the_offsets_byte() {
+        let key = [1, 2, 3, 4];
+        assert_eq!(rotate_key(key, 0), [1, 2, 3, 4]);
+        assert_eq!(rotate_key(key, 1), [2, 3, 4, 1]);
+        assert_eq!(rotate_key(key, 2), [3, 4, 1, 2]);
+        assert_eq!(rotate_key(key, 7), [4, 1, 2, 3]);
     }
 
     #[test]

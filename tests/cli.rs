@@ -402,3 +402,52 @@ fn client_waits_for_answers_in_flight_at_the_end_of_stdin() {
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(1100), "{took:?}");
 }
+
+/// The soft limit on open files of process `pid`, from /proc.
+#[cfg(target_os = "linux")]
+fn open_files_soft_limit(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_server_raises_its_open_files_limit_as_far_as_the_hard_limit_allows() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // Started with a soft limit of 1024, as a default Linux login has it.
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 1024 && exec {} echo --listen 127.0.0.1:0",
+            env!("CARGO_BIN_EXE_ws6455")
+        ))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no banner");
+    }
+    let soft = open_files_soft_limit(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let hard: u64 = String::from_utf8(
+        Command::new("bash")
+            .args(["-c", "ulimit -Hn"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap_or(u64::MAX);
+    assert_eq!(soft, hard.min(65536));
+}

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use rlimit::Resource;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use ws6455::deflate::DeflateConfig;
@@ -369,6 +370,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// How many open files a server asks for: a thread-per-connection server
+/// holds one per connection.
+const WANTED_OPEN_FILES: u64 = 1 << 16;
+
+/// Raises the limit on open files (`RLIMIT_NOFILE`) towards
+/// [`WANTED_OPEN_FILES`]: the hard limit too where that is allowed (root,
+/// or `CAP_SYS_RESOURCE`), else the soft limit up to the hard one. The soft
+/// limit before and after, if it changed.
+fn raise_open_file_limit() -> Option<(u64, u64)> {
+    let (soft, hard) = Resource::NOFILE.get().ok()?;
+    if soft >= WANTED_OPEN_FILES {
+        return None;
+    }
+    if hard < WANTED_OPEN_FILES
+        && Resource::NOFILE
+            .set(WANTED_OPEN_FILES, WANTED_OPEN_FILES)
+            .is_ok()
+    {
+        return Some((soft, WANTED_OPEN_FILES));
+    }
+    let raised = WANTED_OPEN_FILES.min(hard);
+    (raised > soft && Resource::NOFILE.set(raised, hard).is_ok()).then_some((soft, raised))
+}
+
 /// Binds `listen` and serves on it, over TLS if `tls` names the files, first
 /// printing `banner` for the address actually bound (port 0 picks a free
 /// one) and whether it is TLS. A certificate or key that cannot be used is
@@ -388,6 +413,11 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
         }
     };
     let log = config.log;
+    if let Some((before, after)) = raise_open_file_limit() {
+        if log {
+            log_line!("ws6455: open files allowed: {after} (was {before})");
+        }
+    }
     let served = TcpListener::bind(listen).and_then(|listener| {
         log_line!("{}", banner(listener.local_addr()?, tls.is_some()));
         let server = match tls {

@@ -110,6 +110,11 @@ impl<T: Transport> Write for Deadline<'_, T> {
 /// Reads and discards until the peer closes the connection, or `deadline`
 /// passes (`TimedOut`). A reset counts as closed: a peer that closes with
 /// our last bytes unread resets the connection.
+///
+/// Never inlined: its buffer would otherwise sit in the frame of the
+/// server's connection function, and a stack page would be touched (and
+/// stay resident) for every idle connection, not only for closing ones.
+#[inline(never)]
 pub(crate) fn discard_until_eof<T: Transport>(transport: &T, deadline: Instant) -> io::Result<()> {
     let mut reader = Deadline::new(transport, deadline);
     let mut sink = [0u8; 4096];

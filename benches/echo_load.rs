@@ -1,22 +1,25 @@
 //! End-to-end echo benchmark: ws6455's echo server beside tungstenite's
-//! blocking one, driven by the same load generator in one run.
+//! blocking one, driven by the same load generator in one run; then
+//! ws6455's echo over TLS (`serve_tls`) beside the same echo over TCP.
 //!
 //! Each server runs as a child process pinned to core 0; the load generator
 //! runs pinned to core 1, except for the latency scenario, whose one client
 //! thread shares core 0 with the server. For every scenario and server it
 //! takes the median of three rounds. Run it with `cargo bench --bench
 //! echo_load`, or `cargo bench --bench echo_load -- 16MiB` for the scenarios
-//! whose names contain a word.
+//! whose names contain a word (spaces do not count: `"16 B"` is `16B`);
+//! `-- wss` runs the TLS one.
 
 mod support;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{FrameCounter, ServerKind, ServerProcess, frames, handshake};
+use support::{FrameCounter, ServerKind, ServerProcess, frames, handshake, wss_handshake};
+use ws6455::{SplitStream, Transport};
 
 const ROUNDS: usize = 3;
 const ROUND_TIME: Duration = Duration::from_secs(2);
@@ -61,6 +64,34 @@ const SCENARIOS: [Scenario; 4] = [
     },
 ];
 
+/// The small-message load over TLS against ws6455's echo (`serve_tls`).
+/// Its rounds alternate with rounds of the same load over TCP against
+/// ws6455's echo, so the two figures and their ratio come from one run.
+const WSS: Scenario = Scenario {
+    name: "8 conns x 16 B, window 64, wss",
+    connections: 8,
+    size: 16,
+    window: 64,
+    same_core: false,
+};
+
+/// How the load generator reaches a server: WebSocket over TCP, or over TLS
+/// with a configuration that trusts the server's certificate.
+#[derive(Clone)]
+enum Wire {
+    Tcp,
+    Tls(Arc<rustls::ClientConfig>),
+}
+
+impl Wire {
+    fn of(server: &ServerProcess) -> Wire {
+        match &server.tls {
+            Some(tls) => Wire::Tls(Arc::clone(tls)),
+            None => Wire::Tcp,
+        }
+    }
+}
+
 /// What one round measured.
 #[derive(Clone, Default)]
 struct Measured {
@@ -69,6 +100,10 @@ struct Measured {
     /// Round-trip latencies, for window-1 scenarios.
     p50_us: f64,
     p99_us: f64,
+    /// CPU used during the round, in cores: by the load generator (all its
+    /// threads) and by the server process. Measured for the wss scenario.
+    load_cpu: f64,
+    server_cpu: f64,
 }
 
 fn main() {
@@ -89,40 +124,80 @@ fn main() {
         words.is_empty()
             || words
                 .iter()
-                .any(|w| s.name.replace(' ', "").contains(w.as_str()))
+                .any(|w| s.name.replace(' ', "").contains(&w.replace(' ', "")))
     };
     let mut table = Vec::new();
     for (i, scenario) in SCENARIOS.iter().enumerate().filter(|(_, s)| chosen(s)) {
         let mut row = Vec::new();
         for (j, kind) in ServerKind::ALL.into_iter().enumerate() {
             let server = ServerProcess::start(kind, 9700 + (i * 2 + j) as u16);
-            let mut rounds: Vec<Measured> = (0..ROUNDS)
-                .map(|_| run_round(server.addr, scenario))
+            let rounds = (0..ROUNDS)
+                .map(|_| run_round(server.addr, &Wire::Tcp, scenario))
                 .collect();
-            rounds.sort_by(|a, b| a.messages_per_sec.total_cmp(&b.messages_per_sec));
-            row.push(rounds[ROUNDS / 2].clone());
+            row.push(median(rounds));
         }
         table.push((scenario, row));
     }
-    print_table(&table);
+    if !table.is_empty() {
+        print_table(&table);
+    }
+    if chosen(&WSS) {
+        print_wss(&measure_wss());
+    }
 }
 
-fn run_round(addr: SocketAddr, scenario: &Scenario) -> Measured {
+/// The round with the median message rate.
+fn median(mut rounds: Vec<Measured>) -> Measured {
+    rounds.sort_by(|a, b| a.messages_per_sec.total_cmp(&b.messages_per_sec));
+    rounds[rounds.len() / 2].clone()
+}
+
+/// The wss scenario: (over TCP, over TLS), each the median of its rounds,
+/// with the CPU both ends used.
+fn measure_wss() -> (Measured, Measured) {
+    let first_port = 9700 + 2 * SCENARIOS.len() as u16;
+    let servers = [
+        ServerProcess::start(ServerKind::Ws6455, first_port),
+        ServerProcess::start(ServerKind::Ws6455Tls, first_port + 1),
+    ];
+    let mut rounds = [Vec::new(), Vec::new()];
+    for _ in 0..ROUNDS {
+        for (server, rounds) in servers.iter().zip(&mut rounds) {
+            let (load_before, server_before) = (support::own_cpu_time(), server.cpu_time());
+            let started = Instant::now();
+            let mut measured = run_round(server.addr, &Wire::of(server), &WSS);
+            let secs = started.elapsed().as_secs_f64();
+            measured.load_cpu = (support::own_cpu_time() - load_before).as_secs_f64() / secs;
+            measured.server_cpu = (server.cpu_time() - server_before).as_secs_f64() / secs;
+            rounds.push(measured);
+        }
+    }
+    let [tcp, tls] = rounds;
+    (median(tcp), median(tls))
+}
+
+fn run_round(addr: SocketAddr, wire: &Wire, scenario: &Scenario) -> Measured {
     if scenario.window == 1 {
-        let (size, same_core) = (scenario.size, scenario.same_core);
+        let (size, same_core, wire) = (scenario.size, scenario.same_core, wire.clone());
         return thread::spawn(move || {
             if same_core {
                 support::pin_this_thread_to_server_core();
             }
-            ping_pong(addr, size)
+            match wire {
+                Wire::Tcp => ping_pong(handshake(addr).unwrap(), size),
+                Wire::Tls(tls) => ping_pong(wss_handshake(addr, &tls).unwrap(), size),
+            }
         })
         .join()
         .unwrap();
     }
     let workers: Vec<_> = (0..scenario.connections)
         .map(|_| {
-            let (size, window) = (scenario.size, scenario.window);
-            thread::spawn(move || windowed(addr, size, window))
+            let (size, window, wire) = (scenario.size, scenario.window, wire.clone());
+            thread::spawn(move || match wire {
+                Wire::Tcp => windowed(handshake(addr).unwrap(), size, window),
+                Wire::Tls(tls) => windowed(wss_handshake(addr, &tls).unwrap(), size, window),
+            })
         })
         .collect();
     let messages: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -136,10 +211,15 @@ fn run_round(addr: SocketAddr, scenario: &Scenario) -> Measured {
 
 /// Keeps `window` messages in flight on one connection for [`ROUND_TIME`];
 /// returns how many came back. A reader thread counts echoes and hands the
-/// writer one credit per echo, so neither side can block the other.
-fn windowed(addr: SocketAddr, size: usize, window: usize) -> u64 {
-    let mut writer = handshake(addr).unwrap();
-    let mut reader = writer.try_clone().unwrap();
+/// writer one credit per echo, so neither side can block the other. Over
+/// TLS, each write of frames is sealed as one record.
+fn windowed<S>(stream: S, size: usize, window: usize) -> u64
+where
+    S: SplitStream,
+    S::Reader: 'static,
+    S::Writer: Transport,
+{
+    let (mut reader, mut writer) = stream.split_stream().unwrap();
     let batch = frames(size, window);
     let frame_len = batch.len() / window;
     let (credits, returned) = mpsc::channel::<u64>();
@@ -177,13 +257,12 @@ fn windowed(addr: SocketAddr, size: usize, window: usize) -> u64 {
         }
     }
     let echoed = counting.join().unwrap();
-    let _ = writer.shutdown(std::net::Shutdown::Both);
+    let _ = writer.shutdown(Shutdown::Both);
     echoed
 }
 
 /// One message at a time: the round-trip latency, and throughput for large ones.
-fn ping_pong(addr: SocketAddr, size: usize) -> Measured {
-    let mut stream = handshake(addr).unwrap();
+fn ping_pong<S: Read + Write>(mut stream: S, size: usize) -> Measured {
     let frame = frames(size, 1);
     let mut counter = FrameCounter::default();
     let mut buf = vec![0u8; 256 << 10];
@@ -210,6 +289,7 @@ fn ping_pong(addr: SocketAddr, size: usize) -> Measured {
         mib_per_sec: messages * size as f64 / secs / f64::from(1 << 20),
         p50_us: at(0.5),
         p99_us: at(0.99),
+        ..Measured::default()
     }
 }
 
@@ -240,4 +320,23 @@ fn print_table(table: &[(&Scenario, Vec<Measured>)]) {
             latency
         );
     }
+}
+
+fn print_wss((tcp, tls): &(Measured, Measured)) {
+    println!();
+    println!(
+        "| scenario | ws6455 ws:// msgs/s | ws6455 wss:// msgs/s | wss / ws | load CPU ws / wss | server CPU ws / wss |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {:.0} | {:.0} | {:.2} | {:.0} % / {:.0} % | {:.0} % / {:.0} % |",
+        WSS.name,
+        tcp.messages_per_sec,
+        tls.messages_per_sec,
+        tls.messages_per_sec / tcp.messages_per_sec,
+        tcp.load_cpu * 100.0,
+        tls.load_cpu * 100.0,
+        tcp.server_cpu * 100.0,
+        tls.server_cpu * 100.0,
+    );
 }

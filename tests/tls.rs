@@ -1,11 +1,11 @@
 //! `wss://` over loopback: the echo server over TLS with certificates made
 //! here, TLS 1.3 and 1.2, close_notify, certificates the client refuses, a
-//! silent TLS client, plaintext on the TLS port, and a split connection
-//! read and written from two threads.
+//! silent TLS client, plaintext on the TLS port, a split connection read
+//! and written from two threads, and how many records a batch becomes.
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{quiet_config, start_ws6455};
+use common::{masked, quiet_config, start_ws6455, upgrade_request};
+use rustls::ClientConnection;
 use rustls_pki_types::{CertificateDer, ServerName};
+use ws6455::frame::{OpCode, encode_frame};
 use ws6455::server::{ServerConfig, echo::Echo, serve_tls};
 use ws6455::tls::{self, TlsStream};
 use ws6455::transport::{Stream, Transport};
@@ -419,4 +421,124 @@ fn shutdown_closes_a_wss_connection_with_1001_while_it_reads() {
     };
     assert_eq!(frame.code, CloseCode::GOING_AWAY);
     assert_eq!((report.ended_in_time, report.cut), (1, 0), "{report}");
+}
+
+/// A rustls client with nothing between it and the socket, so that a test
+/// sees the records as they arrive: connected to `addr`, handshake done.
+fn raw_tls_client(
+    addr: SocketAddr,
+    cert: &CertificateDer<'static>,
+) -> (TcpStream, ClientConnection) {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let config = trusting(cert, &[&rustls::version::TLS13]);
+    let mut session = ClientConnection::new(config, name).unwrap();
+    while session.is_handshaking() {
+        session.complete_io(&mut tcp).unwrap();
+    }
+    (tcp, session)
+}
+
+/// Sends `plaintext` as one write, so rustls seals it as one record.
+fn send_in_one_record(tcp: &mut TcpStream, session: &mut ClientConnection, plaintext: &[u8]) {
+    session.writer().write_all(plaintext).unwrap();
+    while session.wants_write() {
+        session.write_tls(tcp).unwrap();
+    }
+}
+
+/// Reads whole TLS records one at a time (a 5-byte header, then as many
+/// bytes as it says) and hands each to `session`, until one brings
+/// plaintext; returns that plaintext. Records that bring none (TLS 1.3
+/// session tickets) are skipped.
+fn next_plaintext_record(tcp: &mut TcpStream, session: &mut ClientConnection) -> Vec<u8> {
+    loop {
+        let mut record = vec![0; 5];
+        tcp.read_exact(&mut record).unwrap();
+        let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+        record.resize(5 + len, 0);
+        tcp.read_exact(&mut record[5..]).unwrap();
+        let mut rest = &record[..];
+        while !rest.is_empty() {
+            session.read_tls(&mut rest).unwrap();
+        }
+        let state = session.process_new_packets().unwrap();
+        let mut plaintext = vec![0; state.plaintext_bytes_to_read()];
+        if !plaintext.is_empty() {
+            session.reader().read_exact(&mut plaintext).unwrap();
+            return plaintext;
+        }
+    }
+}
+
+/// Reads records until `len` bytes of plaintext came; returns them and how
+/// many records carried them.
+fn plaintext_in_records(
+    tcp: &mut TcpStream,
+    session: &mut ClientConnection,
+    len: usize,
+) -> (Vec<u8>, usize) {
+    let (mut plaintext, mut records) = (Vec::new(), 0);
+    while plaintext.len() < len {
+        plaintext.extend(next_plaintext_record(tcp, session));
+        records += 1;
+    }
+    (plaintext, records)
+}
+
+#[test]
+fn a_vectored_write_is_sealed_in_as_few_records_as_16_kib_allows() {
+    let (cert_file, key_file, cert) = certificate(&["localhost"]);
+    let tls = tls::server_config(&cert_file, &key_file).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // (slices, bytes in each, records expected): a batch of small frames,
+    // then 60 KiB, which needs four records of at most 16 KiB.
+    let batches = [(64, 22, 1), (3072, 20, 4)];
+    let server = thread::spawn(move || {
+        let stream = TlsStream::server(listener.accept().unwrap().0, tls).unwrap();
+        stream.handshake().unwrap();
+        for (i, (slices, size, _)) in batches.into_iter().enumerate() {
+            let bytes: Vec<Vec<u8>> = (0..slices).map(|j| vec![(i + j) as u8; size]).collect();
+            let bufs: Vec<IoSlice<'_>> = bytes.iter().map(|b| IoSlice::new(b)).collect();
+            assert_eq!((&stream).write_vectored(&bufs).unwrap(), slices * size);
+        }
+        stream
+    });
+    let (mut tcp, mut session) = raw_tls_client(addr, &cert);
+    for (i, (slices, size, expected)) in batches.into_iter().enumerate() {
+        let (plaintext, records) = plaintext_in_records(&mut tcp, &mut session, slices * size);
+        let sent: Vec<u8> = (0..slices)
+            .flat_map(|j| vec![(i + j) as u8; size])
+            .collect();
+        assert!(plaintext == sent, "batch {i} came back changed");
+        assert_eq!(
+            records, expected,
+            "batch {i}: {slices} slices of {size} bytes"
+        );
+    }
+    drop(server.join().unwrap());
+}
+
+#[test]
+fn the_echoes_of_a_batch_of_frames_come_back_in_one_tls_record() {
+    let (addr, cert) = start_wss(quiet_config());
+    let (mut tcp, mut session) = raw_tls_client(addr, &cert);
+    send_in_one_record(&mut tcp, &mut session, upgrade_request(addr).as_bytes());
+    let response = next_plaintext_record(&mut tcp, &mut session);
+    assert!(response.starts_with(b"HTTP/1.1 101"), "{response:?}");
+    assert!(response.ends_with(b"\r\n\r\n"), "{response:?}");
+    // 32 frames of 16 bytes: the batch fits the server's first read buffer
+    // (1 KiB), so one read brings it all and the echo writes it once.
+    let batch = masked(OpCode::Binary, &[7; 16]).repeat(32);
+    for _ in 0..3 {
+        send_in_one_record(&mut tcp, &mut session, &batch);
+        let mut echo = Vec::new();
+        encode_frame(&mut echo, OpCode::Binary, None, &[7; 16]);
+        let echoes = echo.repeat(32);
+        let (plaintext, records) = plaintext_in_records(&mut tcp, &mut session, echoes.len());
+        assert!(plaintext == echoes, "the echoes came back changed");
+        assert_eq!(records, 1, "32 echoes in {records} TLS records");
+    }
 }

@@ -1,18 +1,21 @@
-//! What the end-to-end benchmarks share: the two echo servers under test,
-//! run as child processes of the bench binary pinned to their own core, and
-//! a cheap client side (handshake, pre-encoded frames, a frame counter).
+//! What the end-to-end benchmarks share: the two echo servers under test
+//! (and ws6455's over TLS), run as child processes of the bench binary
+//! pinned to their own core, and a cheap client side (handshake over TCP or
+//! TLS, pre-encoded frames, a frame counter).
 
 #![allow(dead_code)] // each bench binary uses its own subset
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ws6455::deflate::DeflateConfig;
 use ws6455::frame::{OpCode, encode_frame};
+use ws6455::tls::TlsStream;
 
 /// The servers compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,17 +29,21 @@ pub enum ServerKind {
     /// `ws6455 echo` with permessage-deflate's dedicated-context setting
     /// (`context_takeover: true`).
     Ws6455ContextTakeover,
+    /// `ws6455 echo` over TLS (`serve_tls`), with a self-signed certificate
+    /// for `localhost` that [`ServerProcess::start`] makes.
+    Ws6455Tls,
 }
 
 impl ServerKind {
     /// The servers compared with each other.
     pub const ALL: [ServerKind; 2] = [ServerKind::Ws6455, ServerKind::Tungstenite];
 
-    const EVERY: [ServerKind; 4] = [
+    const EVERY: [ServerKind; 5] = [
         ServerKind::Ws6455,
         ServerKind::Tungstenite,
         ServerKind::Ws6455NoDeflate,
         ServerKind::Ws6455ContextTakeover,
+        ServerKind::Ws6455Tls,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +52,7 @@ impl ServerKind {
             ServerKind::Tungstenite => "tungstenite",
             ServerKind::Ws6455NoDeflate => "ws6455-no-deflate",
             ServerKind::Ws6455ContextTakeover => "ws6455-context-takeover",
+            ServerKind::Ws6455Tls => "ws6455-wss",
         }
     }
 
@@ -53,8 +61,8 @@ impl ServerKind {
     }
 }
 
-/// If this process was started as a server (`--serve KIND PORT`), serves
-/// forever and never returns.
+/// If this process was started as a server (`--serve KIND PORT`, and for
+/// TLS the certificate and key files), serves forever and never returns.
 pub fn serve_if_asked() {
     let args: Vec<String> = std::env::args().collect();
     let Some(at) = args.iter().position(|a| a == "--serve") else {
@@ -67,7 +75,7 @@ pub fn serve_if_asked() {
             serve_tungstenite(listener);
             std::process::exit(0);
         }
-        ServerKind::Ws6455 => Some(DeflateConfig::for_server()),
+        ServerKind::Ws6455 | ServerKind::Ws6455Tls => Some(DeflateConfig::for_server()),
         ServerKind::Ws6455NoDeflate => None,
         ServerKind::Ws6455ContextTakeover => Some(DeflateConfig {
             context_takeover: true,
@@ -79,9 +87,15 @@ pub fn serve_if_asked() {
         deflate,
         ..Default::default()
     };
-    ws6455::server::serve(listener, config, ws6455::server::echo::Echo)
-        .unwrap()
-        .wait();
+    let echo = ws6455::server::echo::Echo;
+    let server = if kind == ServerKind::Ws6455Tls {
+        let (cert_file, key_file) = (Path::new(&args[at + 3]), Path::new(&args[at + 4]));
+        let tls = ws6455::tls::server_config(cert_file, key_file).unwrap();
+        ws6455::server::serve_tls(listener, tls, config, echo)
+    } else {
+        ws6455::server::serve(listener, config, echo)
+    };
+    server.unwrap().wait();
     std::process::exit(0);
 }
 
@@ -142,17 +156,35 @@ pub fn pin_this_thread_to_server_core() {
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// For a TLS server: a client configuration that trusts its certificate.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ServerProcess {
     /// Starts `kind` on `port`, pinned to core 0 where possible.
     pub fn start(kind: ServerKind, port: u16) -> ServerProcess {
         let exe = std::env::current_exe().unwrap();
-        let args = [
+        let mut args = vec![
             "--serve".to_owned(),
             kind.name().to_owned(),
             port.to_string(),
         ];
+        // The certificate's files live until the server has read them.
+        let mut certificate_dir = None;
+        let mut tls = None;
+        if kind == ServerKind::Ws6455Tls {
+            let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+            let dir =
+                std::env::temp_dir().join(format!("ws6455-bench-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+            std::fs::write(&cert_file, made.cert.pem()).unwrap();
+            std::fs::write(&key_file, made.signing_key.serialize_pem()).unwrap();
+            args.push(cert_file.display().to_string());
+            args.push(key_file.display().to_string());
+            tls = Some(ws6455::tls::client_config(vec![made.cert.der().clone()]).unwrap());
+            certificate_dir = Some(dir);
+        }
         let mut command = if can_pin() {
             let mut c = Command::new("taskset");
             c.args(["-c", "0"]).arg(&exe);
@@ -171,7 +203,10 @@ impl ServerProcess {
             );
             thread::sleep(Duration::from_millis(20));
         }
-        ServerProcess { child, addr }
+        if let Some(dir) = certificate_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        ServerProcess { child, addr, tls }
     }
 
     pub fn pid(&self) -> u32 {
@@ -188,6 +223,11 @@ impl ServerProcess {
         self.status_kib("VmHWM:")
     }
 
+    /// CPU time the process has used so far (user and system, all threads).
+    pub fn cpu_time(&self) -> Duration {
+        cpu_time_of(&self.pid().to_string())
+    }
+
     fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
         let line = status.lines().find(|l| l.starts_with(field)).unwrap();
@@ -202,10 +242,45 @@ impl Drop for ServerProcess {
     }
 }
 
+/// CPU time this process has used so far (user and system, all threads,
+/// those that ended included).
+pub fn own_cpu_time() -> Duration {
+    cpu_time_of("self")
+}
+
+/// utime + stime from `/proc/PID/stat`, counted in ticks of 1/100 s (Linux's
+/// `USER_HZ`).
+fn cpu_time_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses: utime and
+    // stime are the 14th and 15th of the line.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
 /// Opens a WebSocket connection and returns the stream after the 101.
 pub fn handshake(addr: SocketAddr) -> io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr)?;
+    let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
+    upgrade(stream, addr)
+}
+
+/// Opens a WebSocket connection over TLS (`wss://`) to the server that
+/// `tls` trusts, as `localhost`, and returns the stream after the 101.
+pub fn wss_handshake(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> io::Result<TlsStream> {
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_nodelay(true)?;
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = TlsStream::client(tcp, Arc::clone(tls), name)?;
+    stream.handshake()?;
+    upgrade(stream, addr)
+}
+
+/// Sends the opening request on `stream` and reads the response to its end.
+fn upgrade<S: Read + Write>(mut stream: S, addr: SocketAddr) -> io::Result<S> {
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

@@ -181,28 +181,29 @@ fn serve_over<T: Transport, S: Service<T>>(
         .spawn(move || {
             accept_loop(listener, &accepting, |stream| {
                 let _ = stream.set_nodelay(true);
-                start_connection(stream, &accepting, &config, &service, &open);
+                start_connection(stream, &accepting, &config, &service, &open)
             })
         })?;
     connections.set_accept_thread(accept_thread);
     Ok(Server::new(local_addr, connections))
 }
 
-/// Gives a new TCP connection a thread that runs it.
+/// Gives a new TCP connection a thread that runs it; fails when no thread
+/// can be had.
 fn start_connection<T: Transport, S: Service<T>>(
     stream: TcpStream,
     connections: &Arc<Connections<T>>,
     config: &Arc<ServerConfig>,
     service: &Arc<S>,
     open: &Arc<impl Fn(TcpStream) -> io::Result<T> + Send + Sync + 'static>,
-) {
+) -> io::Result<()> {
     let (connections, config, service, open) = (
         Arc::clone(connections),
         Arc::clone(config),
         Arc::clone(service),
         Arc::clone(open),
     );
-    let spawned = thread::Builder::new()
+    thread::Builder::new()
         .name("ws6455-conn".to_owned())
         .stack_size(config.thread_stack_size)
         .spawn(move || {
@@ -228,10 +229,8 @@ fn start_connection<T: Transport, S: Service<T>>(
                 Some(close_request),
             );
             drop(registered);
-        });
-    if let Err(e) = spawned {
-        log_line!("cannot start a thread for a connection: {e}");
-    }
+        })
+        .map(drop)
 }
 
 /// Runs one connection on the current thread: the opening handshake under

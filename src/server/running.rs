@@ -383,20 +383,74 @@ impl<T: Transport> Drop for Registered<T> {
 pub(crate) fn accept_loop<T: Transport>(
     listener: TcpListener,
     connections: &Connections<T>,
-    mut start: impl FnMut(TcpStream),
+    mut start: impl FnMut(TcpStream) -> io::Result<()>,
 ) {
+    let mut accept_failed = Throttled::default();
+    let mut start_failed = Throttled::default();
     for stream in listener.incoming() {
         if connections.is_stopping() {
             break;
         }
         match stream {
-            Ok(stream) => start(stream),
+            Ok(stream) => {
+                if let Err(e) = start(stream) {
+                    // Out of threads (or of memory for one): the connection
+                    // is closed unanswered; the others go on.
+                    start_failed.log(format_args!("cannot start a thread for a connection: {e}"));
+                }
+            }
             Err(e) => {
                 // Out of file descriptors or a connection reset before accept:
                 // keep serving the others.
-                log_line!("accept failed: {e}");
+                accept_failed.log(format_args!("accept failed: {e}"));
                 thread::sleep(Duration::from_millis(10));
             }
         }
+    }
+}
+
+/// A log line for a failure that can repeat thousands of times a second
+/// when a resource runs out (file descriptors, threads): at most one a
+/// second, saying how many more there were.
+#[derive(Debug, Default)]
+struct Throttled {
+    last: Option<Instant>,
+    since_last: u64,
+}
+
+impl Throttled {
+    fn log(&mut self, line: fmt::Arguments<'_>) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now < last + Duration::from_secs(1))
+        {
+            self.since_last += 1;
+            return;
+        }
+        match std::mem::take(&mut self.since_last) {
+            0 => log_line!("{line}"),
+            more => log_line!("{line} (and {more} more since the last such line)"),
+        }
+        self.last = Some(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttled_line_is_logged_once_a_second_and_counts_the_rest() {
+        let mut throttled = Throttled::default();
+        throttled.log(format_args!("accept failed: test"));
+        let first = throttled.last;
+        throttled.log(format_args!("accept failed: test"));
+        throttled.log(format_args!("accept failed: test"));
+        assert_eq!(throttled.last, first);
+        assert_eq!(throttled.since_last, 2);
+        throttled.last = first.map(|at| at - Duration::from_secs(2));
+        throttled.log(format_args!("accept failed: test"));
+        assert_eq!(throttled.since_last, 0);
     }
 }

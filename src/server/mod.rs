@@ -69,7 +69,13 @@ impl<'a, T: Transport> Upgraded<'a, T> {
         session: impl FnOnce(&mut WebSocket<T::Ref<'a>>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let engine = self.config.engine(self.deflate.as_ref());
-        let mut ws = WebSocket::from_engine(self.stream.by_ref(), engine, self.already_read);
+        // On the heap: in the frame, the connection made the thread's stack
+        // one page deeper, resident for as long as the connection idles.
+        let mut ws = Box::new(WebSocket::from_engine(
+            self.stream.by_ref(),
+            engine,
+            self.already_read,
+        ));
         if let Some(close_request) = self.close_request {
             ws.watch_close_request(close_request);
         }

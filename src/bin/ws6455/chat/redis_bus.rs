@@ -52,7 +52,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use redis::{Client, Connection, Script};
+use redis::{Client, Connection, Script, ScriptInvocation};
 
 use crate::chat::event::Event;
 use crate::chat::room::Rooms;
@@ -469,12 +469,7 @@ impl RedisBus {
     ) -> Result<bool, Down> {
         let keys = RoomKeys::of(from.room);
         let renamed: Option<u64> = self.call(|connection| {
-            self.scripts
-                .nick
-                .key(&keys.names)
-                .key(&keys.users)
-                .key(&keys.seq)
-                .key(members_key(self.id))
+            self.member_script(&self.scripts.nick, &keys)
                 .arg(from.name.to_lowercase())
                 .arg(from.name)
                 .arg(to.name.to_lowercase())
@@ -492,12 +487,7 @@ impl RedisBus {
     pub(crate) fn leave(&self, member: &Registration<'_>) -> Result<u64, Down> {
         let keys = RoomKeys::of(member.room);
         self.call(|connection| {
-            self.scripts
-                .leave
-                .key(&keys.names)
-                .key(&keys.users)
-                .key(&keys.seq)
-                .key(members_key(self.id))
+            self.member_script(&self.scripts.leave, &keys)
                 .arg(member.name.to_lowercase())
                 .arg(member.name)
                 .arg(&keys.channel)
@@ -505,6 +495,18 @@ impl RedisBus {
                 .arg(member.entry())
                 .invoke(connection)
         })
+    }
+
+    /// `script` with the keys the member scripts (nick, leave, register)
+    /// take, in their order: the room's names, users and sequence number,
+    /// and this instance's member set.
+    fn member_script<'s>(&self, script: &'s Script, keys: &RoomKeys) -> ScriptInvocation<'s> {
+        let mut invocation = script.key(&keys.names);
+        invocation
+            .key(&keys.users)
+            .key(&keys.seq)
+            .key(members_key(self.id));
+        invocation
     }
 
     /// Runs `command` on the publishing connection, unless Redis is down.
@@ -613,12 +615,7 @@ impl RedisBus {
                 leave_json: leave.get(),
             };
             let keys = RoomKeys::of(&room);
-            self.scripts
-                .register
-                .key(&keys.names)
-                .key(&keys.users)
-                .key(&keys.seq)
-                .key(members_key(self.id))
+            self.member_script(&self.scripts.register, &keys)
                 .arg(name.to_lowercase())
                 .arg(&name)
                 .arg(member.entry())

@@ -307,13 +307,14 @@ impl<S: SplitStream> WriteHalf<S> {
     }
 
     /// Bytes written to the stream so far, frames and all. Waits for a
-    /// write under way to finish.
+    /// write under way to finish. (Every byte goes out through the writing
+    /// end's own queue, which counts them.)
     pub fn bytes_sent(&self) -> u64 {
         let writing = self
             .shared
             .writing
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        writing.in_flight.total_written() + self.shared.sender().bytes_sent()
+        writing.in_flight.total_written()
     }
 }

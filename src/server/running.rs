@@ -153,8 +153,8 @@ pub(crate) struct Connections<T: Transport> {
     shutdown_timeout: Duration,
     /// Called once when the shutdown begins: the service's own closing.
     on_shutdown: Box<dyn Fn() + Send + Sync>,
-    /// Set once the shutdown is asked for: the accept loop stops, and new
-    /// handshakes are refused.
+    /// Set when the shutdown begins (in [`Control::shut_down`]): the accept
+    /// loop stops, and new handshakes are refused.
     stopping: AtomicBool,
     /// The thread that runs [`accept_loop`], joined at shutdown.
     accept_thread: Mutex<Option<JoinHandle<()>>>,

@@ -19,6 +19,14 @@ fn log_of(server: Ws6455Server) -> String {
     log
 }
 
+/// The peer address of the line saying it connected to `path`.
+fn peer_connected_to<'a>(log: &'a str, path: &str) -> &'a str {
+    let connected = format!(": connected to {path}");
+    log.lines()
+        .find_map(|line| line.strip_suffix(connected.as_str()))
+        .unwrap_or_else(|| panic!("no connect line in\n{log}"))
+}
+
 #[test]
 fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes() {
     let server = start_ws6455(&["echo", "--log-messages", "--no-deflate"]);
@@ -31,10 +39,7 @@ fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes() {
     assert!(matches!(ws.read().unwrap(), Message::Close(_)));
     let log = log_of(server);
     let lines: Vec<&str> = log.lines().collect();
-    let peer = lines
-        .iter()
-        .find_map(|line| line.strip_suffix(": connected to /room?x=1"))
-        .unwrap_or_else(|| panic!("no connect line in\n{log}"));
+    let peer = peer_connected_to(&log, "/room?x=1");
     for expected in [
         format!("{peer}: received text (5 bytes) \"hello\""),
         format!("{peer}: sent text (5 bytes) \"hello\""),
@@ -165,10 +170,7 @@ fn chat_logs_the_room_and_the_name_and_ends_with_the_name() {
     while !matches!(ws.read().unwrap(), Message::Close(_)) {}
     let log = log_of(server);
     let lines: Vec<&str> = log.lines().collect();
-    let peer = lines
-        .iter()
-        .find_map(|line| line.strip_suffix(": connected to /kitchen"))
-        .unwrap_or_else(|| panic!("no connect line in\n{log}"));
+    let peer = peer_connected_to(&log, "/kitchen");
     for expected in [
         format!("{peer}: joined kitchen as guest-1"),
         format!("{peer} (guest-1): received text (11 bytes) \"/nick alice\""),

@@ -164,7 +164,7 @@ enum Command {
 }
 
 /// What `echo` and `chat` take alike.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 struct ServerFlags {
     /// Do not log connects, disconnects and refused handshakes.
     #[arg(long)]
@@ -211,7 +211,7 @@ impl ServerFlags {
 
 /// A server's certificate and key: given both, it serves `wss://` (and the
 /// chat its page over `https://`).
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 struct TlsFiles {
     /// The certificate chain, PEM, leaf first (`ws6455 cert` makes one).
     #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
@@ -231,15 +231,17 @@ impl TlsFiles {
     }
 }
 
+/// What `ws6455` with no command runs: `ws6455 echo`, with every default
+/// exactly as the options declare it.
+fn default_command() -> Command {
+    Cli::parse_from(["ws6455", "echo"])
+        .command
+        .expect("`echo` is a command")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Echo {
-        listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
-        max_message: None,
-        max_frame: None,
-        max_connections: None,
-        server: ServerFlags::default(),
-    });
+    let command = cli.command.unwrap_or_else(default_command);
     match command {
         Command::Echo {
             listen,
@@ -594,6 +596,17 @@ mod tests {
             Ok(("Origin".to_owned(), b"http://example.com".to_vec()))
         );
         assert!(parse_header("no colon").is_err());
+    }
+
+    #[test]
+    fn no_command_is_echo_with_its_declared_defaults() {
+        let Command::Echo { listen, server, .. } = default_command() else {
+            panic!("the default command is not echo");
+        };
+        assert_eq!(listen, SocketAddr::from(([127, 0, 0, 1], 9001)));
+        assert_eq!(server.ping_interval, Duration::from_secs(30));
+        assert_eq!(server.pong_timeout, Duration::from_secs(10));
+        assert_eq!(server.shutdown_timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -181,23 +181,7 @@ impl<S: SplitStream> ReadHalf<S> {
     /// through the write half's queue, behind whole frames.
     pub fn read(&mut self) -> Result<Message, Error> {
         loop {
-            if !self.shared.sender().can_read() {
-                return Err(Error::Closed);
-            }
-            let decoded = self.receiver.decode(self.read_buf.unread_mut());
-            let answered = match decoded {
-                // Data, a Pong or nothing yet: nothing for the sender to answer.
-                Ok(progress) if !progress.asks_an_answer() => Ok(progress),
-                decoded => {
-                    let answered = self.shared.sender().on_received(decoded);
-                    // The peer may be gone already; what was read stands.
-                    let _ = self.shared.flush_if_free();
-                    answered
-                }
-            };
-            let progress = answered?;
-            self.read_buf.consume(progress.used);
-            if let Some(message) = progress.message {
+            if let Some(message) = self.read_buffered()? {
                 return Ok(message);
             }
             match self.read_buf.fill_from(&mut self.stream) {
@@ -215,6 +199,31 @@ impl<S: SplitStream> ReadHalf<S> {
                 }
             }
         }
+    }
+
+    /// The next message, if the bytes already received complete one;
+    /// `Ok(None)` if they do not. It never reads from the stream, so it
+    /// never blocks: after a blocking [`ReadHalf::read`], it takes the
+    /// messages that arrived in the same read, for a reader that handles
+    /// them as one batch. Everything else is as in [`ReadHalf::read`].
+    pub fn read_buffered(&mut self) -> Result<Option<Message>, Error> {
+        if !self.shared.sender().can_read() {
+            return Err(Error::Closed);
+        }
+        let decoded = self.receiver.decode(self.read_buf.unread_mut());
+        let answered = match decoded {
+            // Data, a Pong or nothing yet: nothing for the sender to answer.
+            Ok(progress) if !progress.asks_an_answer() => Ok(progress),
+            decoded => {
+                let answered = self.shared.sender().on_received(decoded);
+                // The peer may be gone already; what was read stands.
+                let _ = self.shared.flush_if_free();
+                answered
+            }
+        };
+        let progress = answered?;
+        self.read_buf.consume(progress.used);
+        Ok(progress.message)
     }
 
     /// Whether the closing handshake is over or the connection failed.

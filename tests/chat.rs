@@ -317,6 +317,57 @@ fn a_text_longer_than_max_text_is_answered_with_an_error_and_the_sender_stays() 
 }
 
 #[test]
+fn a_burst_read_at_once_keeps_its_order_with_the_commands_inside_it() {
+    let (_chat, addr) = start_chat_with(&["--max-text", "10"]);
+    let (mut a, _) = Client::join(addr, "/r");
+    let (mut b, _) = Client::join(addr, "/r");
+    a.event();
+    let guest = a.name.clone();
+    // One write: the chat reads the whole burst at once.
+    for text in [
+        "one",
+        "two",
+        "/nick alice",
+        "three",
+        "eleven char",
+        "four",
+        "/shrug",
+        "five",
+    ] {
+        a.ws.queue(Message::Text(text.to_owned())).unwrap();
+    }
+    a.ws.flush().unwrap();
+    let nick = json!({"type": "nick", "room": "r", "from": guest, "to": "alice"});
+    let too_long =
+        json!({"type": "error", "reason": "the message has 11 characters; the most is 10"});
+    let unknown = json!({
+        "type": "error",
+        "reason": "unknown command /shrug; the only command is /nick NAME"
+    });
+    let everyone = [
+        message("r", &guest, "one"),
+        message("r", &guest, "two"),
+        nick,
+        message("r", "alice", "three"),
+        message("r", "alice", "four"),
+        message("r", "alice", "five"),
+    ];
+    let mut to_a = everyone.to_vec();
+    to_a.insert(4, too_long);
+    to_a.insert(6, unknown);
+    let received = |client: &mut Client, count| -> Vec<Value> {
+        (0..count)
+            .map(|_| match client.event() {
+                event if event["type"] == "message" => untimed(event),
+                event => event,
+            })
+            .collect()
+    };
+    assert_eq!(received(&mut a, to_a.len()), to_a);
+    assert_eq!(received(&mut b, everyone.len()), everyone);
+}
+
+#[test]
 fn the_welcome_announces_max_text_4000_by_default() {
     let (_chat, addr) = start_chat();
     let (_a, welcome) = Client::join(addr, "/r");

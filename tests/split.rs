@@ -86,6 +86,47 @@ fn count(frames: &[WireFrame], opcode: OpCode) -> usize {
 }
 
 #[test]
+fn read_buffered_takes_what_arrived_with_the_last_read_and_never_reads_the_stream() {
+    let (mut read, _write, mut peer) = split_pair();
+    let mut burst = masked(OpCode::Text, b"one");
+    burst.extend(masked(OpCode::Binary, b"two"));
+    let three = masked(OpCode::Text, b"three");
+    burst.extend(&three[..4]);
+    peer.write_all(&burst).unwrap();
+    assert_eq!(read.read().unwrap(), Message::Text("one".into()));
+    assert_eq!(
+        read.read_buffered().unwrap(),
+        Some(Message::Binary(b"two".to_vec()))
+    );
+    // Part of "three" is here, and nothing more will come until the peer
+    // writes: a read of the stream would block this test for ever.
+    assert_eq!(read.read_buffered().unwrap(), None);
+    assert_eq!(read.read_buffered().unwrap(), None);
+    peer.write_all(&three[4..]).unwrap();
+    assert_eq!(read.read().unwrap(), Message::Text("three".into()));
+    assert_eq!(read.read_buffered().unwrap(), None);
+}
+
+#[test]
+fn read_buffered_answers_and_fails_as_read_does() {
+    let (mut read, write, mut peer) = split_pair();
+    let mut burst = masked(OpCode::Ping, b"p");
+    // RFC 6455 §5.1: a client's frames are masked; this one is not.
+    burst.extend([0x81, 0x01, b'x']);
+    peer.write_all(&masked(OpCode::Text, b"first")).unwrap();
+    assert_eq!(read.read().unwrap(), Message::Text("first".into()));
+    peer.write_all(&burst).unwrap();
+    assert_eq!(read.read().unwrap(), Message::Ping(b"p".to_vec()));
+    assert!(matches!(read.read_buffered(), Err(Error::Protocol(_))));
+    assert!(matches!(read.read_buffered(), Err(Error::Closed)));
+    drop((read, write));
+    let frames = read_frames(&peer, |_| {});
+    let opcodes: Vec<OpCode> = frames.iter().map(|frame| frame.opcode).collect();
+    assert_eq!(opcodes, [OpCode::Pong, OpCode::Close]);
+    assert_eq!(frames[1].payload[..2], 1002u16.to_be_bytes());
+}
+
+#[test]
 fn automatic_pongs_never_land_inside_another_frame() {
     let (mut read_half, write_half, peer) = split_pair();
     let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();

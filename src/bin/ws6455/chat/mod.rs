@@ -191,6 +191,9 @@ impl Chat {
     }
 
     /// Reads and acts on the client's messages until the connection ends.
+    /// The messages that arrived in one read are taken together, and their
+    /// texts said as one burst ([`Membership::say`]): every member's writer
+    /// wakes once for all of them, and sends them in one write.
     fn read_messages<T: Transport>(
         &self,
         read: &mut ReadHalf<Socket<'_, T>>,
@@ -199,25 +202,40 @@ impl Chat {
         timing: &Timing,
         log: &ConnectionLog,
     ) -> Result<(), Error> {
+        let mut said = Vec::new();
         loop {
-            let message = match read.read() {
-                Ok(message) => {
+            // Block only when no text is waiting to be said.
+            let received = match said.is_empty() {
+                true => read.read().map(Some),
+                false => read.read_buffered(),
+            };
+            let message = match received {
+                Ok(Some(message)) => {
                     log.message(Direction::Received, &message);
                     message
                 }
-                Err(e @ Error::Protocol(_)) => {
-                    // RFC 6455 §7.1.7: the read half queued the Close with
-                    // the error's code, and reads no further.
-                    outbox.read_half_closed(timing.close_timeout);
+                Ok(None) => {
+                    say_all(member, &mut said);
+                    continue;
+                }
+                Err(e) => {
+                    say_all(member, &mut said);
+                    if let Error::Protocol(_) = e {
+                        // RFC 6455 §7.1.7: the read half queued the Close
+                        // with the error's code, and reads no further.
+                        outbox.read_half_closed(timing.close_timeout);
+                    }
                     return Err(e);
                 }
-                Err(e) => return Err(e),
             };
             outbox.heard_from_peer();
+            if !matches!(message, Message::Text(_)) {
+                say_all(member, &mut said);
+            }
             match message {
                 // §5.5.1: after our Close, data that still arrives is dropped.
                 Message::Text(_) | Message::Binary(_) if !outbox.is_open() => {}
-                Message::Text(text) => self.on_text(member, outbox, &text, timing, log),
+                Message::Text(text) => self.on_text(member, outbox, text, &mut said, timing, log),
                 Message::Binary(_) => outbox.close(
                     CloseCode::UNSUPPORTED_DATA,
                     "binary messages are not accepted; send text",
@@ -238,19 +256,22 @@ impl Chat {
         }
     }
 
+    /// Acts on a text: one to say joins `said`; a command, or the refusal
+    /// of a text, comes after what was said before it.
     fn on_text(
         &self,
         member: &mut Membership,
         outbox: &Outbox,
-        text: &str,
+        text: String,
+        said: &mut Vec<String>,
         timing: &Timing,
         log: &ConnectionLog,
     ) {
-        let refusal = match Command::parse(text) {
+        let refusal = match Command::parse(&text) {
             Command::Say => {
                 let characters = text.chars().count();
                 if characters <= self.config.max_text {
-                    member.say(text);
+                    said.push(text);
                     return;
                 }
                 format!(
@@ -258,20 +279,32 @@ impl Chat {
                     self.config.max_text
                 )
             }
-            Command::Nick(name) => match member.rename(name) {
-                Ok(()) => {
-                    log.line(format_args!("renamed to {}", member.name()));
-                    log.user(member.name());
-                    return;
+            Command::Nick(name) => {
+                say_all(member, said);
+                match member.rename(name) {
+                    Ok(()) => {
+                        log.line(format_args!("renamed to {}", member.name()));
+                        log.user(member.name());
+                        return;
+                    }
+                    Err(e) => e.to_string(),
                 }
-                Err(e) => e.to_string(),
-            },
+            }
             Command::Unknown(command) => {
                 format!("unknown command /{command}; the only command is /nick NAME")
             }
         };
+        say_all(member, said);
         let error = Event::Error { reason: &refusal }.message();
         push_or_close(outbox, &error, timing);
+    }
+}
+
+/// Says the texts in `said` to the room, as one burst, and empties it.
+fn say_all(member: &mut Membership, said: &mut Vec<String>) {
+    if !said.is_empty() {
+        member.say(said);
+        said.clear();
     }
 }
 

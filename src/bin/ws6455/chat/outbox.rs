@@ -272,15 +272,26 @@ impl Outbox {
 
     /// Queues an event for the writer. Never blocks.
     pub(crate) fn push(&self, event: &Arc<SharedMessage>) -> Result<(), Refused> {
+        self.push_all(std::iter::once(event))
+    }
+
+    /// Queues `events` for the writer, in order, all or none, and wakes it
+    /// once: a burst pushed together goes out in one write rather than in
+    /// a write each. Never blocks.
+    pub(crate) fn push_all<'e>(
+        &self,
+        events: impl Iterator<Item = &'e Arc<SharedMessage>> + Clone,
+    ) -> Result<(), Refused> {
         let mut state = self.lock();
         if !matches!(state.phase, Phase::Open) {
             return Err(Refused::Closing);
         }
-        if state.bytes + event.len() > self.capacity {
+        let bytes: usize = events.clone().map(|event| event.len()).sum();
+        if state.bytes + bytes > self.capacity {
             return Err(Refused::Full);
         }
-        state.bytes += event.len();
-        state.queue.push_back(Arc::clone(event));
+        state.bytes += bytes;
+        state.queue.extend(events.cloned());
         self.wake_writer(&mut state);
         Ok(())
     }

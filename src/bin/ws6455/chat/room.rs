@@ -399,7 +399,7 @@ impl Rooms {
             if member.delivered_after >= event.seq {
                 return true;
             }
-            keep_or_close(member, &shared, close_timeout, &mut removed)
+            keep_or_close(member, [&shared].into_iter(), close_timeout, &mut removed)
         });
         drop(state);
         room.tell_leaves(removed);
@@ -458,12 +458,14 @@ impl Membership {
         &self.room.name
     }
 
-    /// Sends `text` from this member to everyone in the room, itself
-    /// included, and keeps it in the room's history. Does nothing if the
-    /// member has been removed from the room. Through Redis, the message
-    /// reaches every instance; while Redis cannot be reached, only the
-    /// members here, and the sender is told so once per outage.
-    pub(crate) fn say(&mut self, text: &str) {
+    /// Sends `texts` from this member to everyone in the room, itself
+    /// included, in order, and keeps them in the room's history: each
+    /// member's outbox takes them together, so a burst read at once goes
+    /// out to everyone in one write. Does nothing if the member has been
+    /// removed from the room. Through Redis, the messages reach every
+    /// instance; while Redis cannot be reached, only the members here, and
+    /// the sender is told so once per outage.
+    pub(crate) fn say(&mut self, texts: &[impl AsRef<str>]) {
         if !lock(&self.room.state)
             .members
             .iter()
@@ -471,23 +473,34 @@ impl Membership {
         {
             return;
         }
-        let message = Event::Message {
-            room: &self.room.name,
-            from: &self.name,
-            text,
-            ts: now_ms(),
-        }
-        .raw();
-        if let Some(bus) = &self.room.bus {
-            if bus.say(&self.room.name, message.get()).is_ok() {
-                return;
+        let ts = now_ms();
+        let mut local = Vec::new();
+        for text in texts {
+            let message = Event::Message {
+                room: &self.room.name,
+                from: &self.name,
+                text: text.as_ref(),
+                ts,
             }
+            .raw();
+            match &self.room.bus {
+                Some(bus) if bus.say(&self.room.name, message.get()).is_ok() => {}
+                _ => local.push(message),
+            }
+        }
+        if local.is_empty() {
+            return;
         }
         let mut state = lock(&self.room.state);
         let RoomState { members, history } = &mut *state;
-        let broadcast = Arc::new(SharedMessage::text(message.get()));
-        history.record(message);
-        let mut events = vec![(Audience::Everyone, broadcast)];
+        let mut events = Vec::with_capacity(local.len() + 1);
+        for message in local {
+            events.push((
+                Audience::Everyone,
+                Arc::new(SharedMessage::text(message.get())),
+            ));
+            history.record(message);
+        }
         if let Some(bus) = &self.room.bus {
             if self.told_of_outage < bus.outage() {
                 self.told_of_outage = bus.outage();
@@ -571,7 +584,8 @@ impl Room {
         self.deliver_all(members, events.into())
     }
 
-    /// Pushes each event to its audience, in order. A member whose outbox is
+    /// Pushes each event to its audience, in order, each member's events
+    /// together (one wake-up of its writer). A member whose outbox is
     /// full is closed with 1008 (RFC 6455 §7.4.1: a message that violates
     /// the endpoint's policy; here, that it reads what it is sent) and
     /// removed; the names removed are returned for [`Room::tell_leaves`],
@@ -582,12 +596,14 @@ impl Room {
         events: Vec<(Audience, Arc<SharedMessage>)>,
     ) -> Vec<String> {
         let mut removed = Vec::new();
-        for (audience, event) in events {
-            members.retain(|member| {
-                !audience.includes(member.id)
-                    || keep_or_close(member, &event, self.close_timeout, &mut removed)
-            });
-        }
+        members.retain(|member| {
+            let its_events = events
+                .iter()
+                .filter(|(audience, _)| audience.includes(member.id))
+                .map(|(_, event)| event);
+            its_events.clone().next().is_none()
+                || keep_or_close(member, its_events, self.close_timeout, &mut removed)
+        });
         removed
     }
 
@@ -615,15 +631,15 @@ impl Room {
     }
 }
 
-/// Pushes `event` to `member`: whether it stays. A member whose outbox is
-/// full is closed with 1008 and its name added to `removed`.
-fn keep_or_close(
+/// Pushes `events` to `member`, together: whether it stays. A member whose
+/// outbox is full is closed with 1008 and its name added to `removed`.
+fn keep_or_close<'e>(
     member: &Member,
-    event: &Arc<SharedMessage>,
+    events: impl Iterator<Item = &'e Arc<SharedMessage>> + Clone,
     close_timeout: Duration,
     removed: &mut Vec<String>,
 ) -> bool {
-    match member.outbox.push(event) {
+    match member.outbox.push_all(events) {
         Ok(()) | Err(Refused::Closing) => true,
         Err(Refused::Full) => {
             member
@@ -799,9 +815,9 @@ mod tests {
     fn a_room_keeps_what_was_said_until_its_last_member_leaves() {
         let rooms = rooms();
         let mut a = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
-        a.say("before b");
+        a.say(&["before b"]);
         let mut b = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
-        b.say("after b");
+        b.say(&["after b"]);
         assert_eq!(
             texts(&lock(&b.room.state).history),
             [r#""before b""#, r#""after b""#]
@@ -820,11 +836,11 @@ mod tests {
         let big = Arc::new(Outbox::new(1 << 20));
         let mut stalled = rooms.join("r", Arc::clone(&small));
         let mut talker = rooms.join("r", Arc::clone(&big));
-        talker.say(&"x".repeat(300));
+        talker.say(&[&"x".repeat(300)]);
         assert!(!small.is_open(), "closed for a full queue");
         assert!(big.is_open());
         // The stalled member is gone: its own messages reach no one.
-        stalled.say("still here?");
+        stalled.say(&["still here?"]);
         rooms.leave(stalled);
         rooms.leave(talker);
         assert_eq!(rooms.len(), 0);

@@ -7,7 +7,6 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    if !ensure_fd_limit() {
+    if !support::ensure_fd_limit("idle_memory", FD_LIMIT) {
         return;
     }
     println!(
@@ -79,39 +78,4 @@ fn main() {
         server.rss_kib(),
         held.len() / 100
     );
-}
-
-/// Makes sure this process may open enough sockets, re-running itself under
-/// `prlimit` if the soft limit is too low. Returns false if it cannot.
-fn ensure_fd_limit() -> bool {
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
-    let soft: u64 = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if soft >= FD_LIMIT {
-        return true;
-    }
-    if std::env::var_os("IDLE_MEMORY_REEXEC").is_some() {
-        println!(
-            "idle_memory: cannot raise the open-file limit to {FD_LIMIT} (it is {soft}); skipped"
-        );
-        return false;
-    }
-    let status = Command::new("prlimit")
-        .arg(format!("--nofile={FD_LIMIT}:{FD_LIMIT}"))
-        .arg("--")
-        .arg(std::env::current_exe().unwrap())
-        .args(std::env::args().skip(1))
-        .env("IDLE_MEMORY_REEXEC", "1")
-        .status();
-    match status {
-        Ok(s) if s.success() => {}
-        _ => println!(
-            "idle_memory: cannot raise the open-file limit to {FD_LIMIT} (it is {soft}); skipped"
-        ),
-    }
-    false
 }

@@ -358,3 +358,38 @@ impl FrameCounter {
         done
     }
 }
+
+/// Makes sure this process may open `limit` file descriptors, re-running
+/// itself under `prlimit` if the soft limit is lower. Returns false if this
+/// run is not the one to go on: the re-run did the work, or the limit
+/// cannot be raised (which `bench` says).
+pub fn ensure_fd_limit(bench: &str, limit: u64) -> bool {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if soft >= limit {
+        return true;
+    }
+    if std::env::var_os("WS6455_BENCH_REEXEC").is_some() {
+        println!("{bench}: cannot raise the open-file limit to {limit} (it is {soft}); skipped");
+        return false;
+    }
+    let status = Command::new("prlimit")
+        .arg(format!("--nofile={limit}:{limit}"))
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .args(std::env::args().skip(1))
+        .env("WS6455_BENCH_REEXEC", "1")
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        _ => {
+            println!("{bench}: cannot raise the open-file limit to {limit} (it is {soft}); skipped")
+        }
+    }
+    false
+}

@@ -327,6 +327,57 @@ fn history_is_shared_a_joiner_on_any_instance_sees_it() {
 }
 
 #[test]
+fn a_burst_said_at_once_crosses_instances_in_order_and_enters_the_history() {
+    let redis = Redis::start();
+    let (one, two) = (chat(&redis), chat(&redis));
+    let mut alice = Client::join(&one, "/burst");
+    let mut bob = Client::join(&two, "/burst");
+    assert_eq!(alice.next("join")["user"], bob.name.as_str());
+    let guest = alice.name.clone();
+    // One write: alice's instance reads the burst at once and publishes
+    // each run of texts as one event. A line break inside a text stays in
+    // its JSON string, escaped.
+    for text in ["one", "two\nlines", "/nick alice", "three", "four"] {
+        alice.ws.queue(Message::Text(text.to_owned())).unwrap();
+    }
+    alice.ws.flush().unwrap();
+    let expected = [
+        (guest.as_str(), "one"),
+        (guest.as_str(), "two\nlines"),
+        ("nick", "alice"),
+        ("alice", "three"),
+        ("alice", "four"),
+    ];
+    for client in [&mut alice, &mut bob] {
+        let seen: Vec<(String, String)> = (0..expected.len())
+            .map(|_| {
+                let event = client.next_not_join_or_leave();
+                match event["type"].as_str().unwrap() {
+                    "nick" => ("nick".to_owned(), event["to"].as_str().unwrap().to_owned()),
+                    _ => (
+                        event["from"].as_str().unwrap().to_owned(),
+                        event["text"].as_str().unwrap().to_owned(),
+                    ),
+                }
+            })
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(from, text)| ((*from).to_owned(), (*text).to_owned()))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+    let carol = Client::join(&two, "/burst");
+    let history: Vec<&str> = carol.welcome["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["one", "two\nlines", "three", "four"]);
+}
+
+#[test]
 fn the_members_of_a_killed_instance_leave_within_10_seconds() {
     let redis = Redis::start();
     let one = chat(&redis);

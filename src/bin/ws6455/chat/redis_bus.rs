@@ -9,7 +9,10 @@
 //!
 //! Each change is one Lua script, which Redis runs atomically: it takes the
 //! room's next sequence number (`INCR`), changes the shared state, and
-//! publishes `SEQ KIND JSON`. What is shared, per room:
+//! publishes `SEQ KIND JSON`. The texts a member said together (a burst
+//! its connection read at once) are one `message` event whose JSON is
+//! one `message` per line, so every instance delivers them together too.
+//! What is shared, per room:
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -117,6 +120,8 @@ impl Kind {
 pub(crate) struct Published<'a> {
     pub(crate) seq: u64,
     pub(crate) kind: Kind,
+    /// For [`Kind::Message`], one or more messages, a line each: compact
+    /// JSON has no line breaks of its own (one in a string is `\n`).
     pub(crate) json: &'a str,
 }
 
@@ -222,16 +227,17 @@ impl Scripts {
                 return {seq, users, history}
                 ",
             ),
-            // KEYS: seq, history. ARGV: channel, message JSON, history length.
+            // KEYS: seq, history. ARGV: channel, history length, then
+            // one or more message JSONs, published as one event.
             say: Script::new(
                 r"
                 local seq = redis.call('INCR', KEYS[1])
-                local keep = tonumber(ARGV[3])
+                local keep = tonumber(ARGV[2])
                 if keep > 0 then
-                    redis.call('RPUSH', KEYS[2], ARGV[2])
+                    for i = 3, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
                     redis.call('LTRIM', KEYS[2], -keep, -1)
                 end
-                redis.call('PUBLISH', ARGV[1], seq .. ' message ' .. ARGV[2])
+                redis.call('PUBLISH', ARGV[1], seq .. ' message ' .. table.concat(ARGV, '\n', 3))
                 return seq
                 ",
             ),
@@ -444,8 +450,9 @@ impl RedisBus {
         }))
     }
 
-    /// Publishes a message and keeps it in the room's history.
-    pub(crate) fn say(&self, room: &str, message_json: &str) -> Result<u64, Down> {
+    /// Publishes messages said together, as one event, and keeps them in
+    /// the room's history. Each is a `message` event's compact JSON.
+    pub(crate) fn say(&self, room: &str, messages_json: &[&str]) -> Result<u64, Down> {
         let keys = RoomKeys::of(room);
         self.call(|connection| {
             self.scripts
@@ -453,8 +460,8 @@ impl RedisBus {
                 .key(&keys.seq)
                 .key(&keys.history)
                 .arg(&keys.channel)
-                .arg(message_json)
                 .arg(self.history)
+                .arg(messages_json)
                 .invoke(connection)
         })
     }

@@ -387,19 +387,29 @@ impl Rooms {
             return;
         };
         let mut state = lock(&room.state);
-        if event.kind == Kind::Message {
-            if let Ok(message) = RawValue::from_string(event.json.to_owned()) {
-                state.history.record(message);
+        let shared: Vec<Arc<SharedMessage>> = match event.kind {
+            // Messages said together: one per line, delivered together.
+            Kind::Message => event
+                .json
+                .lines()
+                .map(|json| {
+                    if let Ok(message) = RawValue::from_string(json.to_owned()) {
+                        state.history.record(message);
+                    }
+                    Arc::new(SharedMessage::text(json))
+                })
+                .collect(),
+            Kind::Join | Kind::Leave | Kind::Nick => {
+                vec![Arc::new(SharedMessage::text(event.json))]
             }
-        }
-        let shared = Arc::new(SharedMessage::text(event.json));
+        };
         let mut removed = Vec::new();
         let close_timeout = room.close_timeout;
         state.members.retain(|member| {
             if member.delivered_after >= event.seq {
                 return true;
             }
-            keep_or_close(member, [&shared].into_iter(), close_timeout, &mut removed)
+            keep_or_close(member, shared.iter(), close_timeout, &mut removed)
         });
         drop(state);
         room.tell_leaves(removed);
@@ -474,27 +484,28 @@ impl Membership {
             return;
         }
         let ts = now_ms();
-        let mut local = Vec::new();
-        for text in texts {
-            let message = Event::Message {
-                room: &self.room.name,
-                from: &self.name,
-                text: text.as_ref(),
-                ts,
+        let messages: Vec<Box<RawValue>> = texts
+            .iter()
+            .map(|text| {
+                Event::Message {
+                    room: &self.room.name,
+                    from: &self.name,
+                    text: text.as_ref(),
+                    ts,
+                }
+                .raw()
+            })
+            .collect();
+        if let Some(bus) = &self.room.bus {
+            let json: Vec<&str> = messages.iter().map(|message| message.get()).collect();
+            if bus.say(&self.room.name, &json).is_ok() {
+                return;
             }
-            .raw();
-            match &self.room.bus {
-                Some(bus) if bus.say(&self.room.name, message.get()).is_ok() => {}
-                _ => local.push(message),
-            }
-        }
-        if local.is_empty() {
-            return;
         }
         let mut state = lock(&self.room.state);
         let RoomState { members, history } = &mut *state;
-        let mut events = Vec::with_capacity(local.len() + 1);
-        for message in local {
+        let mut events = Vec::with_capacity(messages.len() + 1);
+        for message in messages {
             events.push((
                 Audience::Everyone,
                 Arc::new(SharedMessage::text(message.get())),

@@ -147,6 +147,16 @@ impl Client {
         )
     }
 
+    /// The texts of the welcome's history, oldest first.
+    fn history(&self) -> Vec<&str> {
+        self.welcome["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect()
+    }
+
     fn users(&self) -> Vec<String> {
         self.welcome["users"]
             .as_array()
@@ -317,13 +327,7 @@ fn history_is_shared_a_joiner_on_any_instance_sees_it() {
         assert_eq!(alice.next_text().1, text);
     }
     let carol = Client::join(&two, "/history");
-    let texts: Vec<&str> = carol.welcome["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(texts, ["first", "second", "third"]);
+    assert_eq!(carol.history(), ["first", "second", "third"]);
 }
 
 #[test]
@@ -368,13 +372,7 @@ fn a_burst_said_at_once_crosses_instances_in_order_and_enters_the_history() {
         assert_eq!(seen, expected);
     }
     let carol = Client::join(&two, "/burst");
-    let history: Vec<&str> = carol.welcome["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(history, ["one", "two\nlines", "three", "four"]);
+    assert_eq!(carol.history(), ["one", "two\nlines", "three", "four"]);
 }
 
 #[test]

@@ -26,13 +26,17 @@
 //! `cargo bench --bench chat_broadcast`
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/common/redis_server.rs"]
+mod redis_server;
+
+use redis_server::RedisServer;
 use ws6455::frame::{OpCode, encode_frame};
 use ws6455::{Limits, Message, Role, WebSocket};
 
@@ -62,7 +66,7 @@ fn main() {
         let chat = ChatProcess::start(None);
         measure("one instance", &[chat.addr])
     };
-    let two = match Redis::start() {
+    let two = match RedisServer::start() {
         Ok(redis) => {
             {
                 let chat = ChatProcess::start(Some(&redis));
@@ -70,7 +74,7 @@ fn main() {
             }
             // A Redis of its own, so the last set-up's members are not in it.
             drop(redis);
-            let redis = Redis::start().expect("redis-server started a moment ago");
+            let redis = RedisServer::start().expect("redis-server started a moment ago");
             let (first, second) = (
                 ChatProcess::start(Some(&redis)),
                 ChatProcess::start(Some(&redis)),
@@ -220,7 +224,7 @@ struct ChatProcess {
 }
 
 impl ChatProcess {
-    fn start(redis: Option<&Redis>) -> ChatProcess {
+    fn start(redis: Option<&RedisServer>) -> ChatProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ws6455"));
         command.args(["chat", "--quiet", "--listen", "127.0.0.1:0"]);
         if let Some(redis) = redis {
@@ -256,60 +260,6 @@ impl ChatProcess {
 }
 
 impl Drop for ChatProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A `redis-server` on a free loopback port, with no persistence; killed
-/// when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    /// Starts one and waits until it answers, or says why it could not.
-    fn start() -> Result<Redis, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|e| format!("no free port for redis-server: {e}"))?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run redis-server: {e}; apt-get install redis-server"))?;
-        let redis = Redis { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !redis.answers_ping() {
-            if Instant::now() > deadline {
-                return Err(format!("redis-server did not answer on port {port}"));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        Ok(redis)
-    }
-
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let mut answer = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut answer).is_ok()
-            && &answer == b"+PONG\r\n"
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

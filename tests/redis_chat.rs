@@ -9,85 +9,25 @@
 //! `.ci/run` installs it).
 
 mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use redis_server::RedisServer;
 use serde_json::Value;
 use ws6455::frame::OpCode;
 use ws6455::{Message, WebSocket};
 
-/// A `redis-server` on a free port, stopped when dropped.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Redis { child: None, port };
-        redis.start_again();
-        redis
-    }
-
-    /// Starts the server (again) on the same port, empty.
-    fn start_again(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.answers_ping() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let mut answer = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut answer).is_ok()
-            && &answer == b"+PONG\r\n"
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// A chat instance using `redis`.
-fn chat(redis: &Redis) -> Ws6455Server {
+fn chat(redis: &RedisServer) -> Ws6455Server {
     start_ws6455(&["chat", "--quiet", "--redis", &redis.url()])
 }
 
@@ -180,7 +120,7 @@ fn next_event(ws: &mut WebSocket<TcpStream>) -> Value {
 
 #[test]
 fn a_message_reaches_the_room_on_every_instance_sender_included() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     let mut alice = Client::join(&one, "/kitchen");
     let mut bob = Client::join(&two, "/kitchen");
@@ -202,7 +142,7 @@ fn a_message_reaches_the_room_on_every_instance_sender_included() {
 
 #[test]
 fn four_clients_on_two_instances_see_two_senders_in_one_order() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     let mut clients = [
         Client::join(&one, "/order"),
@@ -246,7 +186,7 @@ fn four_clients_on_two_instances_see_two_senders_in_one_order() {
 
 #[test]
 fn guest_names_are_unique_across_instances() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     let clients: Vec<Client> = (0..10)
         .map(|i| Client::join(if i % 2 == 0 { &one } else { &two }, "/names"))
@@ -259,7 +199,7 @@ fn guest_names_are_unique_across_instances() {
 
 #[test]
 fn two_instances_racing_for_one_nick_give_it_to_exactly_one() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     for round in 0..10 {
         let wanted = format!("zed{round}");
@@ -303,7 +243,7 @@ fn two_instances_racing_for_one_nick_give_it_to_exactly_one() {
 
 #[test]
 fn the_welcome_lists_the_room_on_every_instance_and_joins_and_leaves_cross() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     let mut alice = Client::join(&one, "/presence");
     let mut bob = Client::join(&two, "/presence");
@@ -319,7 +259,7 @@ fn the_welcome_lists_the_room_on_every_instance_and_joins_and_leaves_cross() {
 
 #[test]
 fn history_is_shared_a_joiner_on_any_instance_sees_it() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     let mut alice = Client::join(&one, "/history");
     for text in ["first", "second", "third"] {
@@ -332,7 +272,7 @@ fn history_is_shared_a_joiner_on_any_instance_sees_it() {
 
 #[test]
 fn a_burst_said_at_once_crosses_instances_in_order_and_enters_the_history() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     let mut alice = Client::join(&one, "/burst");
     let mut bob = Client::join(&two, "/burst");
@@ -377,7 +317,7 @@ fn a_burst_said_at_once_crosses_instances_in_order_and_enters_the_history() {
 
 #[test]
 fn the_members_of_a_killed_instance_leave_within_10_seconds() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let one = chat(&redis);
     let mut two = Some(chat(&redis));
     let mut alice = Client::join(&one, "/crash");
@@ -396,7 +336,7 @@ fn the_members_of_a_killed_instance_leave_within_10_seconds() {
 
 #[test]
 fn without_redis_an_instance_delivers_locally_and_tells_the_sender_once_then_recovers() {
-    let mut redis = Redis::start();
+    let mut redis = RedisServer::start().unwrap();
     let (one, two) = (chat(&redis), chat(&redis));
     let mut alice = Client::join(&one, "/outage");
     let mut anne = Client::join(&one, "/outage");
@@ -424,7 +364,7 @@ fn without_redis_an_instance_delivers_locally_and_tells_the_sender_once_then_rec
     assert_eq!(event["text"], "still out", "{event}");
     assert_eq!(anne.next_text().1, "still out");
 
-    redis.start_again();
+    redis.start_again().unwrap();
     let back = Instant::now();
     // Delivery across instances is back within 5 s of Redis's return.
     let mut n = 0;
@@ -499,7 +439,7 @@ fn redis_unreachable_at_start_is_an_error_naming_redis_and_the_url() {
 
 #[test]
 fn a_member_that_does_not_read_is_dropped_by_its_instance_and_the_room_goes_on() {
-    let redis = Redis::start();
+    let redis = RedisServer::start().unwrap();
     let one = chat(&redis);
     let two = start_ws6455(&[
         "chat",

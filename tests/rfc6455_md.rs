@@ -26,7 +26,7 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 fn declared() -> Declared {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for dir in ["src", "tests", "examples"] {
+    for dir in ["src", "tests", "examples", "cli/src", "cli/tests"] {
         rust_files(&root.join(dir), &mut files);
     }
     let mut declared = Declared {

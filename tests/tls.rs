@@ -8,12 +8,11 @@ mod common;
 use std::io::{IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{masked, quiet_config, start_ws6455, upgrade_request};
+use common::{masked, quiet_config, upgrade_request};
 use rustls::ClientConnection;
 use rustls_pki_types::{CertificateDer, ServerName};
 use ws6455::frame::{OpCode, encode_frame};
@@ -289,69 +288,6 @@ fn rfc6455_4_1_wss_fails_when_the_certificate_does_not_verify() {
         error.contains("TLS handshake with localhost") && error.contains("UnknownIssuer"),
         "{error}"
     );
-}
-
-#[test]
-fn the_echo_command_serves_wss_and_the_client_command_trusts_ca() {
-    let (cert_file, key_file, _) = certificate(&["localhost", "127.0.0.1"]);
-    let (cert, key) = (cert_file.to_str().unwrap(), key_file.to_str().unwrap());
-    let server = start_ws6455(&["echo", "--quiet", "--tls-cert", cert, "--tls-key", key]);
-    let url = format!("wss://localhost:{}/", server.addr.port());
-    let run_client = |extra: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
-            .args(["client", &url])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
-        child.wait_with_output().unwrap()
-    };
-    let trusted = run_client(&["--ca", cert]);
-    assert!(trusted.status.success(), "{trusted:?}");
-    assert_eq!(String::from_utf8_lossy(&trusted.stdout), "hello\n");
-    let untrusted = run_client(&[]);
-    assert!(!untrusted.status.success());
-    let stderr = String::from_utf8_lossy(&untrusted.stderr);
-    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
-    let insecure = run_client(&["--insecure"]);
-    assert!(insecure.status.success(), "{insecure:?}");
-    let stderr = String::from_utf8_lossy(&insecure.stderr);
-    assert!(
-        stderr.contains("--insecure: the server's certificate is not verified"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn a_missing_or_unusable_certificate_file_is_a_startup_error_naming_it() {
-    let (cert_file, _, _) = certificate(&["localhost"]);
-    let cert = cert_file.to_str().unwrap();
-    for (files, named) in [
-        (
-            ["/nonexistent/cert.pem", cert],
-            "/nonexistent/cert.pem: no usable certificate",
-        ),
-        ([cert, cert], "no usable private key"),
-    ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_ws6455"))
-            .args([
-                "echo",
-                "--listen",
-                "127.0.0.1:0",
-                "--tls-cert",
-                files[0],
-                "--tls-key",
-                files[1],
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2));
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(named), "{stderr}");
-    }
 }
 
 /// Sends 40 messages of 3,000 bytes as soon as the connection opens, each in

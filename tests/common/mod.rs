@@ -3,11 +3,9 @@
 
 #![allow(dead_code)] // each test file uses its own subset of these helpers
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ws6455::engine::Engine;
 use ws6455::frame::{OpCode, encode_frame};
@@ -145,98 +143,6 @@ pub fn expect_close(stream: &mut TcpStream) -> Option<u16> {
         at += 2 + len;
     }
     panic!("no close frame in {received:?}");
-}
-
-/// A `ws6455` server process on a free port, killed when dropped so that a
-/// failing test leaves no server behind.
-pub struct Ws6455Server {
-    child: Child,
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// The rest of its stderr, after the line naming its address.
-    pub stderr: BufReader<ChildStderr>,
-}
-
-/// Starts `ws6455 ARGS --listen 127.0.0.1:0`: the server binds a free port
-/// and its first line on stderr names it.
-pub fn start_ws6455(args: &[&str]) -> Ws6455Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
-        .args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    // The banner may come after other lines (the chat's "Redis reached").
-    let mut banner = String::new();
-    let addr = loop {
-        banner.clear();
-        if stderr.read_line(&mut banner).unwrap() == 0 {
-            panic!("ws6455 {args:?} exited without naming its address");
-        }
-        let addr = banner
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|addr| addr.trim().parse().ok());
-        if let Some(addr) = addr {
-            break addr;
-        }
-    };
-    Ws6455Server {
-        child,
-        addr,
-        stderr,
-    }
-}
-
-impl Ws6455Server {
-    /// Stops the server; returns what it wrote to stderr after its first line.
-    pub fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut rest = String::new();
-        let _ = self.stderr.read_to_string(&mut rest);
-        rest
-    }
-}
-
-impl Ws6455Server {
-    /// Sends the server process `signal` (`"TERM"`, `"INT"`), as `kill` does.
-    pub fn signal(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{signal} failed");
-    }
-
-    /// Waits up to `timeout` for the process to exit; its status and the
-    /// rest of its stderr.
-    pub fn wait_for_exit(mut self, timeout: Duration) -> (ExitStatus, String) {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit within {timeout:?}"
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
-        let mut rest = String::new();
-        let _ = self.stderr.read_to_string(&mut rest);
-        (status, rest)
-    }
-}
-
-impl Drop for Ws6455Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Takes everything the engine has to send.

@@ -1,7 +1,7 @@
 //! The `ws6455` command: a WebSocket echo server, a chat server, a client,
 //! and tools for studying the protocol.
 
-#[path = "../../annotate.rs"]
+#[path = "../../src/annotate.rs"]
 mod annotate;
 
 /// `eprintln!` that cannot panic: a server whose stderr has gone away (a

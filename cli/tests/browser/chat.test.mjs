@@ -8,7 +8,7 @@
 // failure, screenshots and the server's log are saved in
 // target/browser-test/.
 //
-// Run with tests/browser/run.sh (installs Chromium and playwright-core).
+// Run with cli/tests/browser/run.sh (installs Chromium and playwright-core).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,0 +1,264 @@
+//! Helpers shared by the socket-level tests: a server on an ephemeral port,
+//! a hand-written client handshake, and raw frame builders.
+
+#![allow(dead_code)] // each test file uses its own subset of these helpers
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ws6455::engine::Engine;
+use ws6455::frame::{OpCode, encode_frame};
+use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
+use ws6455::{Error, Limits, Message, Role, WebSocket};
+
+/// The RFC's example key, and the Accept it must produce.
+pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// Starts `service` on 127.0.0.1 with an ephemeral port.
+pub fn start_server<S: Service>(config: ServerConfig, service: S) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    serve(listener, config, service).unwrap().local_addr()
+}
+
+pub fn quiet_config() -> ServerConfig {
+    ServerConfig {
+        log: false,
+        ..ServerConfig::default()
+    }
+}
+
+pub fn start_echo() -> SocketAddr {
+    start_server(quiet_config(), Echo)
+}
+
+/// A valid opening request for `addr`.
+pub fn upgrade_request(addr: SocketAddr) -> String {
+    upgrade_request_to(addr, "/")
+}
+
+/// A valid opening request for `path` on `addr`.
+pub fn upgrade_request_to(addr: SocketAddr, path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+}
+
+pub fn connect_raw(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Reads an HTTP response head up to the blank line, byte by byte, so that
+/// nothing after it is consumed.
+pub fn read_response_head(stream: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => buf.push(byte[0]),
+            Err(e) => panic!("reading response: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Sends `request` and returns the whole response (the server closes after a refusal).
+pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = connect_raw(addr);
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Opens a WebSocket to `addr` as a client.
+pub fn connect(addr: SocketAddr) -> WebSocket<TcpStream> {
+    connect_to(addr, "/")
+}
+
+/// Opens a WebSocket to `path` on `addr` as a client.
+pub fn connect_to(addr: SocketAddr, path: &str) -> WebSocket<TcpStream> {
+    let mut stream = connect_raw(addr);
+    stream
+        .write_all(upgrade_request_to(addr, path).as_bytes())
+        .unwrap();
+    let head = read_response_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(
+        head.contains(&format!("Sec-WebSocket-Accept: {ACCEPT}")),
+        "{head}"
+    );
+    client(stream)
+}
+
+/// Wraps a stream whose handshake is done as a client WebSocket.
+pub fn client(stream: TcpStream) -> WebSocket<TcpStream> {
+    WebSocket::from_raw(stream, Role::Client, Limits::default(), Vec::new())
+}
+
+/// Opens a connection and completes the handshake, for sending raw frames.
+pub fn connect_for_raw_frames(addr: SocketAddr) -> TcpStream {
+    let mut stream = connect_raw(addr);
+    stream.write_all(upgrade_request(addr).as_bytes()).unwrap();
+    let head = read_response_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    stream
+}
+
+/// One masked frame as a client sends it.
+pub fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    encode_frame(&mut wire, opcode, Some([0x11, 0x22, 0x33, 0x44]), payload);
+    wire
+}
+
+/// A frame with an arbitrary first byte (FIN, RSV, opcode), masked.
+pub fn masked_raw(first_byte: u8, payload: &[u8]) -> Vec<u8> {
+    let mut wire = masked(OpCode::Binary, payload);
+    wire[0] = first_byte;
+    wire
+}
+
+/// Reads frames until a Close and returns its status code (None if empty),
+/// asserting that the server then closes the TCP connection.
+pub fn expect_close(stream: &mut TcpStream) -> Option<u16> {
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received);
+    let mut at = 0;
+    while at + 2 <= received.len() {
+        let opcode = received[at] & 0x0F;
+        let len = usize::from(received[at + 1] & 0x7F);
+        assert!(len < 126, "unexpected long frame from server");
+        let payload = &received[at + 2..at + 2 + len];
+        if opcode == 0x8 {
+            return (len >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+        }
+        at += 2 + len;
+    }
+    panic!("no close frame in {received:?}");
+}
+
+/// A `ws6455` server process on a free port, killed when dropped so that a
+/// failing test leaves no server behind.
+pub struct Ws6455Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The rest of its stderr, after the line naming its address.
+    pub stderr: BufReader<ChildStderr>,
+}
+
+/// Starts `ws6455 ARGS --listen 127.0.0.1:0`: the server binds a free port
+/// and its first line on stderr names it.
+pub fn start_ws6455(args: &[&str]) -> Ws6455Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // The banner may come after other lines (the chat's "Redis reached").
+    let mut banner = String::new();
+    let addr = loop {
+        banner.clear();
+        if stderr.read_line(&mut banner).unwrap() == 0 {
+            panic!("ws6455 {args:?} exited without naming its address");
+        }
+        let addr = banner
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.trim().parse().ok());
+        if let Some(addr) = addr {
+            break addr;
+        }
+    };
+    Ws6455Server {
+        child,
+        addr,
+        stderr,
+    }
+}
+
+impl Ws6455Server {
+    /// Stops the server; returns what it wrote to stderr after its first line.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        let _ = self.stderr.read_to_string(&mut rest);
+        rest
+    }
+}
+
+impl Ws6455Server {
+    /// Sends the server process `signal` (`"TERM"`, `"INT"`), as `kill` does.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status and the
+    /// rest of its stderr.
+    pub fn wait_for_exit(mut self, timeout: Duration) -> (ExitStatus, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        let mut rest = String::new();
+        let _ = self.stderr.read_to_string(&mut rest);
+        (status, rest)
+    }
+}
+
+impl Drop for Ws6455Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Takes everything the engine has to send.
+pub fn take_output(engine: &mut Engine) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    engine.output().drain_into(&mut bytes);
+    bytes
+}
+
+/// Feeds `wire` to the engine and returns every message it completes.
+pub fn receive_all(engine: &mut Engine, wire: &[u8]) -> Result<Vec<Message>, Error> {
+    let mut input = wire.to_vec();
+    let mut messages = Vec::new();
+    loop {
+        let progress = engine.receive(&mut input)?;
+        input.drain(..progress.used);
+        match progress.message {
+            Some(message) => messages.push(message),
+            None => return Ok(messages),
+        }
+        if engine.is_closed() {
+            return Ok(messages);
+        }
+    }
+}

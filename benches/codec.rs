@@ -1,16 +1,13 @@
 //! Microbenchmarks of the sans-I/O core, each beside its baseline:
 //! frame headers, unmasking (against a byte loop and a plain copy), UTF-8
-//! validation (against `std::str::from_utf8`), and decoding many small
-//! frames from one buffer. Run with `cargo bench --bench codec`.
+//! validation (against `std::str::from_utf8`), and the engine receiving many
+//! small frames from one buffer. Run with `cargo bench --bench codec`.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ws6455::decode::Decoded;
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_frame};
-use ws6455::mask::apply_mask;
-use ws6455::message::{Limits, MessageDecoder, Role};
-use ws6455::utf8::Utf8Validator;
+use ws6455::proto::{Decoded, FrameHeader, MAX_HEADER_LEN, OpCode, Utf8Validator, apply_mask};
+use ws6455::{Engine, Limits, Role};
 
 fn frame_header(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame_header");
@@ -95,24 +92,20 @@ fn utf8(c: &mut Criterion) {
 fn decode_small_frames(c: &mut Criterion) {
     let mut wire = Vec::new();
     for i in 0..1000u32 {
-        encode_frame(
-            &mut wire,
-            OpCode::Binary,
-            Some(i.to_be_bytes()),
-            &[b'x'; 16],
-        );
+        FrameHeader::new(true, OpCode::Binary, Some(i.to_be_bytes()), 16)
+            .encode_frame(&[b'x'; 16], &mut wire);
     }
-    let mut group = c.benchmark_group("message_decoder");
+    let mut group = c.benchmark_group("engine_receive");
     group.throughput(Throughput::Elements(1000));
     group.bench_function("1000_frames_of_16_bytes", |b| {
         let mut input = wire.clone();
         b.iter(|| {
             input.copy_from_slice(&wire);
-            let mut decoder = MessageDecoder::new(Role::Server, Limits::default());
+            let mut engine = Engine::new(Role::Server, Limits::default());
             let mut at = 0;
             let mut messages = 0;
             while at < input.len() {
-                let progress = decoder.decode(&mut input[at..]).unwrap();
+                let progress = engine.receive(&mut input[at..]).unwrap();
                 at += progress.used;
                 messages += usize::from(progress.message.is_some());
             }

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use flate2::{Compress, Compression, FlushCompress};
 use support::{ServerKind, ServerProcess};
+use ws6455::Stream;
 use ws6455::deflate::DeflateConfig;
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use ws6455::mask::apply_mask;
-use ws6455::trace::TraceEvent;
-use ws6455::transport::Stream;
+use ws6455::proto::TraceEvent;
+use ws6455::proto::apply_mask;
+use ws6455::proto::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws6455::{ClientConfig, Message, WebSocket, connect_with};
 
 const CONNECTIONS: usize = 1000;
@@ -84,10 +84,7 @@ fn json_message(n: usize) -> String {
 /// echoes (wire bytes over inflated bytes; `None` if none was compressed).
 fn idle_after_use(server: &ServerProcess) -> (f64, Option<f64>) {
     let uri = format!("ws://{}/", server.addr);
-    let config = ClientConfig {
-        deflate: Some(DeflateConfig::for_client()),
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default().deflate(Some(DeflateConfig::for_client()));
     // One connection first, so start-up allocations are not counted.
     let warm = open_and_use(&uri, &config, 0, &Arc::new(Mutex::new((0, 0))));
     thread::sleep(Duration::from_millis(300));
@@ -116,7 +113,7 @@ fn open_and_use(
     let counted = Arc::clone(sizes);
     ws.set_trace(move |event: &TraceEvent<'_>| {
         if let TraceEvent::Compressed(message) = event {
-            if message.direction == ws6455::trace::Direction::Received {
+            if message.direction == ws6455::proto::Direction::Received {
                 let mut sizes = counted.lock().unwrap();
                 sizes.0 += message.wire_len;
                 sizes.1 += message.len;

@@ -12,13 +12,14 @@
 //! ```
 //!
 //! A client that goes away without a Close is logged with the error
-//! instead. The server's own log (`ServerConfig::log`) is turned off: this
-//! program logs to stdout itself.
+//! instead. The library's own log lines go to the `log` facade, which has
+//! no logger here: this program logs to stdout itself.
 
 use std::net::TcpListener;
 
-use ws6455::handshake::Request;
-use ws6455::server::{ServerConfig, Service, Upgraded, serve};
+use ws6455::Request;
+use ws6455::ServerConfig;
+use ws6455::server::{Service, Upgraded, serve};
 use ws6455::{Error, Message};
 
 /// Logs each connection's opening, messages and end.
@@ -26,7 +27,7 @@ struct Logger;
 
 impl Service for Logger {
     fn session(&self, connection: Upgraded<'_>, request: &Request) -> Result<(), Error> {
-        let peer = connection.stream.peer_addr()?;
+        let peer = connection.stream().peer_addr()?;
         println!("client connected: {peer} asked for {}", request.path);
         let ended = connection.with_websocket(|ws| {
             loop {
@@ -53,11 +54,7 @@ impl Service for Logger {
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1);
     let listener = TcpListener::bind(addr.as_deref().unwrap_or("127.0.0.1:9001"))?;
-    let config = ServerConfig {
-        log: false,
-        ..ServerConfig::default()
-    };
-    let server = serve(listener, config, Logger)?;
+    let server = serve(listener, ServerConfig::default(), Logger)?;
     println!("listening on ws://{}", server.local_addr());
     server.wait(); // serves until the process is stopped
     Ok(())

@@ -9,12 +9,14 @@
 //! It runs on `ws6455::server::serve`, which gives each connection a thread,
 //! a deadline for the opening handshake and a close handshake done right;
 //! the `Service` says what to do with each connection. The server logs
-//! connects and disconnects to stderr.
+//! connects and disconnects through the `log` facade; the few lines of
+//! `Stderr` below print them.
 
 use std::net::TcpListener;
 
-use ws6455::handshake::Request;
-use ws6455::server::{ServerConfig, Service, Upgraded, serve};
+use ws6455::Request;
+use ws6455::ServerConfig;
+use ws6455::server::{Service, Upgraded, serve};
 use ws6455::{Error, Message};
 
 /// Answers every message with `Server received: ` and the message.
@@ -36,7 +38,27 @@ impl Service for PrefixEcho {
     }
 }
 
+/// A logger that prints the server's lines (info and above) on stderr, as
+/// they come.
+struct Stderr;
+
+impl log::Log for Stderr {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("{}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 fn main() -> std::io::Result<()> {
+    log::set_logger(&Stderr).map_err(|e| std::io::Error::other(e.to_string()))?;
+    log::set_max_level(log::LevelFilter::Info);
     let addr = std::env::args().nth(1);
     let listener = TcpListener::bind(addr.as_deref().unwrap_or("127.0.0.1:9001"))?;
     let server = serve(listener, ServerConfig::default(), PrefixEcho)?;

@@ -44,65 +44,25 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
-// Lets `annotate.rs`, which the `ws6455` command compiles too, name this
-// crate the same way in both.
-extern crate self as ws6455;
-
-/// `eprintln!` that cannot panic: a server whose stderr has gone away (a
-/// closed pipe) keeps serving, and loses only its log lines.
-macro_rules! log_line {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
-/// `eprint!` that cannot panic; see `log_line!`.
-macro_rules! log_text {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
-pub mod accept;
-mod annotate;
-pub mod close;
-pub mod close_frame;
-mod close_request;
-pub mod connect;
-pub mod connection;
-pub mod decode;
 pub mod deflate;
-pub mod engine;
-pub mod error;
-pub mod extension;
-pub mod frame;
+mod error;
 pub mod handshake;
-pub mod mask;
-pub mod message;
-pub mod opcode;
-pub mod outgoing;
-pub mod protocol_error;
-mod read_buffer;
-mod read_head;
+mod io;
+pub mod proto;
 pub mod server;
-pub mod shared_message;
-pub mod split;
-pub mod tls;
-pub mod trace;
-pub mod transport;
-pub mod utf8;
-pub mod ws_uri;
+mod trace;
 
-pub use accept::{ServerConfig, accept, accept_with};
-pub use close::CloseCode;
-pub use close_frame::CloseFrame;
-pub use connect::{ClientConfig, client_handshake, connect, connect_with};
-pub use connection::WebSocket;
-pub use engine::{Engine, FirstClose};
-pub use error::{Error, HandshakeError, ProtocolError, ResponseError, UsageError};
-pub use message::{Limits, Message, MessageRef, Role};
-pub use shared_message::SharedMessage;
-pub use split::{ReadHalf, SplitStream, WriteHalf};
-pub use transport::Transport;
+pub use error::Error;
+pub use handshake::http::{Request, Response};
+pub use io::accept::{accept, accept_hdr, accept_with};
+pub use io::connect::{ClientConfig, client_handshake, connect, connect_with};
+pub use io::split::{ReadHalf, WriteHalf};
+pub use io::stream::Stream;
+pub use io::websocket::WebSocket;
+pub use io::{SplitStream, Transport, tls};
+pub use proto::close::CloseCode;
+pub use proto::close_frame::CloseFrame;
+pub use proto::engine::Engine;
+pub use proto::message::{Message, MessageRef};
+pub use proto::{Limits, Role};
+pub use server::config::ServerConfig;

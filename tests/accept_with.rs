@@ -9,16 +9,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ws6455::frame::OpCode;
-use ws6455::{Error, HandshakeError, Limits, Message, ServerConfig, accept_with};
+use ws6455::handshake::RequestError;
+use ws6455::proto::OpCode;
+use ws6455::{Error, Limits, Message, ServerConfig, accept_with};
 
 /// Accepts one connection with `config` on a new listener; returns the
 /// listener's address and the thread that accepts.
 fn accept_one<F, R>(config: ServerConfig, then: F) -> (std::net::SocketAddr, thread::JoinHandle<R>)
 where
-    F: FnOnce(Result<(ws6455::WebSocket<TcpStream>, ws6455::handshake::Request), Error>) -> R
-        + Send
-        + 'static,
+    F: FnOnce(Result<(ws6455::WebSocket<TcpStream>, ws6455::Request), Error>) -> R + Send + 'static,
     R: Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -32,14 +31,9 @@ where
 
 #[test]
 fn accept_with_chooses_the_servers_preferred_subprotocol_and_applies_its_limits() {
-    let config = ServerConfig {
-        subprotocols: vec!["chat.v2".into(), "chat.v1".into()],
-        limits: Limits {
-            max_frame_size: 100,
-            max_message_size: 100,
-        },
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig::default()
+        .subprotocols(["chat.v2", "chat.v1"])
+        .limits(Limits::default().max_frame_size(100).max_message_size(100));
     let (addr, server) = accept_one(config, |accepted| {
         let (mut ws, request) = accepted.unwrap();
         assert_eq!(request.path, "/");
@@ -69,10 +63,7 @@ fn accept_with_chooses_the_servers_preferred_subprotocol_and_applies_its_limits(
 
 #[test]
 fn accept_with_answers_a_silent_client_408_at_the_handshake_deadline() {
-    let config = ServerConfig {
-        handshake_timeout: Duration::from_millis(300),
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig::default().handshake_timeout(Duration::from_millis(300));
     let (addr, server) = accept_one(config, |accepted| {
         let started = Instant::now();
         (accepted.map(|_| ()), started)
@@ -84,7 +75,7 @@ fn accept_with_answers_a_silent_client_408_at_the_handshake_deadline() {
     let _ = stream.read_to_string(&mut response);
     let (result, _) = server.join().unwrap();
     assert!(
-        matches!(result, Err(Error::Handshake(HandshakeError::Timeout))),
+        matches!(result, Err(Error::Request(RequestError::Timeout))),
         "{result:?}"
     );
     assert!(response.starts_with("HTTP/1.1 408 "), "{response}");
@@ -100,7 +91,7 @@ fn accept_with_answers_a_plain_http_request_426() {
     assert!(response.starts_with("HTTP/1.1 426 "), "{response}");
     let result = server.join().unwrap();
     assert!(
-        matches!(result, Err(Error::Handshake(HandshakeError::NotAnUpgrade))),
+        matches!(result, Err(Error::Request(RequestError::NotAnUpgrade))),
         "{result:?}"
     );
 }

@@ -11,15 +11,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ws6455::frame::{FrameHeader, OpCode, encode_frame};
+use ws6455::Transport;
+use ws6455::handshake::ResponseError;
+use ws6455::handshake::WsUri;
 use ws6455::handshake::accept_key;
-use ws6455::mask::apply_mask;
+use ws6455::proto::ProtocolError;
+use ws6455::proto::apply_mask;
+use ws6455::proto::{FrameHeader, OpCode};
 use ws6455::server::Service;
-use ws6455::transport::Transport;
-use ws6455::ws_uri::WsUri;
 use ws6455::{
-    ClientConfig, CloseCode, CloseFrame, Error, Message, ProtocolError, ResponseError,
-    client_handshake, connect, connect_with,
+    ClientConfig, CloseCode, CloseFrame, Error, Message, ServerConfig, client_handshake, connect,
+    connect_with,
 };
 
 /// A server for one connection: it reads the opening request, answers with
@@ -108,11 +110,9 @@ fn rfc6455_4_1_request_carries_host_with_port_key_and_version() {
         },
         hold,
     );
-    let config = ClientConfig {
-        subprotocols: vec!["chat".into(), "superchat".into()],
-        headers: vec![("Origin".into(), b"http://example.com".to_vec())],
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default()
+        .subprotocols(["chat", "superchat"])
+        .header("Origin", "http://example.com");
     let (_ws, _) = connect_with(&format!("ws://{addr}/chat?room=1"), &config).unwrap();
     let request = received.recv().unwrap();
     assert!(
@@ -153,7 +153,7 @@ fn rfc6455_5_3_client_frames_are_masked_with_a_fresh_key_each() {
     let wire = received.recv().unwrap();
     let mut keys = Vec::new();
     for frame in wire.chunks(11) {
-        let Ok(ws6455::decode::Decoded::Complete(header, 6)) = FrameHeader::decode(frame) else {
+        let Ok(ws6455::proto::Decoded::Complete(header, 6)) = FrameHeader::decode(frame) else {
             panic!("not a masked frame: {frame:?}");
         };
         let key = header.mask.expect("client frames are masked");
@@ -172,7 +172,7 @@ fn rfc6455_5_1_client_fails_on_masked_server_frame() {
     let addr = fake_server(
         |_, accept| {
             let mut wire = switching_protocols(accept).into_bytes();
-            encode_frame(&mut wire, OpCode::Text, Some([1, 2, 3, 4]), b"masked");
+            wire.extend(frame(OpCode::Text, Some([1, 2, 3, 4]), b"masked"));
             wire
         },
         move |mut stream| {
@@ -199,7 +199,7 @@ fn frames_sent_with_the_101_are_kept_for_the_frame_reader() {
     let addr = fake_server(
         |_, accept| {
             let mut wire = switching_protocols(accept).into_bytes();
-            encode_frame(&mut wire, OpCode::Text, None, b"early");
+            wire.extend(frame(OpCode::Text, None, b"early"));
             wire
         },
         hold,
@@ -294,10 +294,7 @@ fn rfc6455_4_1_client_fails_on_unrequested_extension() {
         },
         hold,
     );
-    let config = ClientConfig {
-        deflate: None,
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default().deflate(None);
     match connect_with(&format!("ws://{addr}/"), &config) {
         Err(Error::Response(e)) => assert_eq!(
             e,
@@ -310,10 +307,7 @@ fn rfc6455_4_1_client_fails_on_unrequested_extension() {
 #[test]
 fn handshake_times_out_when_the_server_never_answers() {
     let addr = fake_server(|_, _| Vec::new(), hold);
-    let config = ClientConfig {
-        handshake_timeout: Duration::from_millis(300),
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default().handshake_timeout(Duration::from_millis(300));
     let started = Instant::now();
     let result = connect_with(&format!("ws://{addr}/"), &config);
     assert!(
@@ -327,26 +321,23 @@ fn handshake_times_out_when_the_server_never_answers() {
 struct LastSubprotocol;
 
 impl Service for LastSubprotocol {
-    fn choose_subprotocol(&self, request: &ws6455::handshake::Request) -> Option<String> {
+    fn choose_subprotocol(&self, request: &ws6455::Request) -> Option<String> {
         request.subprotocols().last().map(str::to_owned)
     }
 
     fn session(
         &self,
         connection: ws6455::server::Upgraded<'_>,
-        request: &ws6455::handshake::Request,
+        request: &ws6455::Request,
     ) -> Result<(), Error> {
-        ws6455::server::echo::Echo.session(connection, request)
+        ws6455::server::Echo.session(connection, request)
     }
 }
 
 #[test]
 fn rfc6455_4_1_subprotocol_chosen_by_the_server_is_in_use() {
-    let addr = start_server(quiet_config(), LastSubprotocol);
-    let config = ClientConfig {
-        subprotocols: vec!["v1.chat".into(), "v2.chat".into()],
-        ..ClientConfig::default()
-    };
+    let addr = start_server(ServerConfig::default(), LastSubprotocol);
+    let config = ClientConfig::default().subprotocols(["v1.chat", "v2.chat"]);
     let (mut ws, response) = connect_with(&format!("ws://{addr}/"), &config).unwrap();
     assert_eq!(
         response.header("Sec-WebSocket-Protocol"),
@@ -369,7 +360,7 @@ fn connection_refused_is_an_io_error() {
 #[test]
 fn connects_to_an_ipv6_literal() {
     let listener = TcpListener::bind("[::1]:0").unwrap();
-    let addr = ws6455::server::serve(listener, quiet_config(), ws6455::server::echo::Echo)
+    let addr = ws6455::server::serve(listener, ServerConfig::default(), ws6455::server::Echo)
         .unwrap()
         .local_addr();
     let (mut ws, _) = connect(&format!("ws://[::1]:{}/", addr.port())).unwrap();
@@ -437,7 +428,7 @@ fn rfc6455_5_5_2_client_answers_a_ping_with_an_identical_pong() {
     let addr = fake_server(
         |_, accept| {
             let mut wire = switching_protocols(accept).into_bytes();
-            encode_frame(&mut wire, OpCode::Ping, None, b"are you there");
+            wire.extend(frame(OpCode::Ping, None, b"are you there"));
             wire
         },
         move |mut stream| {

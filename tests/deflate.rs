@@ -8,13 +8,14 @@ mod common;
 use common::{receive_all, take_output};
 use flate2::{Compress, Compression, FlushCompress};
 use proptest::prelude::*;
-use ws6455::decode::Decoded;
+use ws6455::Engine;
 use ws6455::deflate::DeflateParams;
-use ws6455::deflate::codec::extension;
-use ws6455::engine::Engine;
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use ws6455::mask::apply_mask;
-use ws6455::{Error, Limits, Message, ProtocolError, Role};
+use ws6455::deflate::extension;
+use ws6455::proto::Decoded;
+use ws6455::proto::ProtocolError;
+use ws6455::proto::apply_mask;
+use ws6455::proto::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws6455::{Error, Limits, Message, Role};
 
 fn params(server_bits: u8, client_bits: u8, server_nct: bool, client_nct: bool) -> DeflateParams {
     DeflateParams {
@@ -336,10 +337,9 @@ fn rfc6455_10_4_a_compressed_bomb_is_refused_at_the_limit_while_inflating() {
     // 16 MiB of zeros compress to some 16 KiB; the limit is 1 MiB.
     let bomb = compress(&vec![0; 16 << 20]);
     assert!(bomb.len() < 64 << 10, "{}", bomb.len());
-    let limits = Limits {
-        max_frame_size: 1 << 20,
-        max_message_size: 1 << 20,
-    };
+    let limits = Limits::default()
+        .max_frame_size(1 << 20)
+        .max_message_size(1 << 20);
     let mut server = engine(Role::Server, &params(15, 15, false, false), limits);
     let result = receive_all(
         &mut server,
@@ -390,10 +390,9 @@ fn invalid_text_in_a_compressed_message_is_found_first_however_it_arrives() {
     let mut text = vec![0xff];
     text.extend(std::iter::repeat_n(b'a', 1 << 20));
     let wire = client_frame(true, 0b100, OpCode::Text, &compress(&text));
-    let limits = Limits {
-        max_frame_size: 1 << 20,
-        max_message_size: 64 << 10,
-    };
+    let limits = Limits::default()
+        .max_frame_size(1 << 20)
+        .max_message_size(64 << 10);
     for piece in [wire.len(), 8, 1] {
         let mut server = engine(Role::Server, &params(15, 15, true, true), limits);
         let mut pending = Vec::new();

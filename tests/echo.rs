@@ -5,8 +5,8 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use ws6455::frame::OpCode;
-use ws6455::{CloseCode, CloseFrame, Error, Message};
+use ws6455::proto::OpCode;
+use ws6455::{CloseCode, CloseFrame, Error, Message, ServerConfig};
 
 #[test]
 fn echoes_text_as_text() {
@@ -41,7 +41,7 @@ fn echoes_16_mib_message() {
         // Write from another thread: the echo starts before we finish sending.
         std::thread::spawn(move || {
             let mut wire = Vec::new();
-            ws6455::frame::encode_frame(&mut wire, OpCode::Binary, Some([9, 8, 7, 6]), &big);
+            wire.extend(frame(OpCode::Binary, Some([9, 8, 7, 6]), &big));
             writer.write_all(&wire).unwrap();
         })
     };
@@ -147,7 +147,7 @@ impl ws6455::server::Service for ClosesFirst {
     fn session(
         &self,
         connection: ws6455::server::Upgraded<'_>,
-        _request: &ws6455::handshake::Request,
+        _request: &ws6455::Request,
     ) -> Result<(), Error> {
         connection.with_websocket(|ws| ws.close(CloseCode::GOING_AWAY, "shutting down"))
     }
@@ -155,7 +155,7 @@ impl ws6455::server::Service for ClosesFirst {
 
 #[test]
 fn rfc6455_7_1_2_server_initiated_close_waits_for_the_answer_then_closes_tcp() {
-    let mut ws = connect(start_server(quiet_config(), ClosesFirst));
+    let mut ws = connect(start_server(ServerConfig::default(), ClosesFirst));
     let expected = CloseFrame {
         code: CloseCode::GOING_AWAY,
         reason: "shutting down".into(),
@@ -170,10 +170,7 @@ fn rfc6455_7_1_2_server_initiated_close_waits_for_the_answer_then_closes_tcp() {
 #[test]
 fn rfc6455_7_1_2_server_stops_waiting_for_an_unanswered_close() {
     use std::time::{Duration, Instant};
-    let config = ws6455::server::ServerConfig {
-        close_timeout: Duration::from_millis(300),
-        ..quiet_config()
-    };
+    let config = ServerConfig::default().close_timeout(Duration::from_millis(300));
     let mut stream = connect_for_raw_frames(start_server(config, ClosesFirst));
     let started = Instant::now();
     // Never answer: the server gives up after its close timeout (twice: the

@@ -3,17 +3,18 @@
 
 mod common;
 
-use common::{receive_all, take_output};
-use ws6455::engine::Engine;
-use ws6455::extension::{Extension, InboundTransform, OutboundTransform, OutputCheck};
-use ws6455::frame::{OpCode, encode_fragment, encode_frame};
-use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, ProtocolError, Role};
+use common::{fragment, frame, receive_all, take_output};
+use ws6455::Engine;
+use ws6455::proto::OpCode;
+use ws6455::proto::ProtocolError;
+use ws6455::proto::{Extension, InboundTransform, OutboundTransform, OutputCheck};
+use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, Role};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     let mut wire = Vec::new();
-    encode_frame(&mut wire, opcode, Some(KEY), payload);
+    wire.extend(frame(opcode, Some(KEY), payload));
     wire
 }
 
@@ -170,15 +171,9 @@ fn rfc6455_5_2_extension_bits_only_on_the_first_frame_of_a_data_message() {
     // RFC 7692 §6: RSV1 on a continuation or a control frame is an error,
     // and RSV2/RSV3 stay reserved.
     let mut first = Vec::new();
-    encode_fragment(&mut first, false, OpCode::Text, Some(KEY), b"a");
+    first.extend(fragment(false, OpCode::Text, Some(KEY), b"a"));
     let mut continuation = Vec::new();
-    encode_fragment(
-        &mut continuation,
-        true,
-        OpCode::Continuation,
-        Some(KEY),
-        b"b",
-    );
+    continuation.extend(fragment(true, OpCode::Continuation, Some(KEY), b"b"));
     let misplaced = [
         (
             [
@@ -224,10 +219,9 @@ fn rfc6455_5_2_extension_bits_only_on_the_first_frame_of_a_data_message() {
 
 #[test]
 fn rfc6455_10_4_the_limit_counts_what_a_transformed_message_decodes_to() {
-    let limits = Limits {
-        max_frame_size: 1 << 20,
-        max_message_size: 1000,
-    };
+    let limits = Limits::default()
+        .max_frame_size(1 << 20)
+        .max_message_size(1000);
     let mut server = xor_engine(Role::Server, limits, 100);
     // 11 bytes on the wire, 1100 decoded: over the limit while decoding.
     let wire = with_rsv(masked(OpCode::Binary, &[0; 11]), 0b100);
@@ -250,13 +244,12 @@ fn rfc6455_8_1_invalid_utf8_from_a_transform_fails_as_soon_as_it_comes_out() {
     let mut server = xor_engine(Role::Server, Limits::default(), 1);
     // 0xFF ^ 0x55 = 0xAA: a continuation byte with no lead, invalid at once.
     let mut first = Vec::new();
-    encode_fragment(
-        &mut first,
+    first.extend(fragment(
         false,
         OpCode::Text,
         Some(KEY),
         &[b'o' ^ 0x55, 0xFF],
-    );
+    ));
     let result = receive_all(&mut server, &with_rsv(first, 0b100));
     assert!(
         matches!(result, Err(Error::Protocol(ProtocolError::InvalidUtf8))),

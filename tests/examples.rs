@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ws6455::transport::Stream;
+use ws6455::Stream;
 use ws6455::{CloseCode, Message, WebSocket, connect};
 
 /// How long any one line or message we wait for may take.
@@ -226,8 +226,8 @@ fn prefix_echo_answers_server_received() {
     assert_eq!(next_text(&mut ws), "Server received: 3 bytes");
     let peer = ws.get_ref().tcp().local_addr().unwrap();
     close(ws);
-    // `serve` logs to stderr: the client closed, and the session ended
-    // without an error.
+    // `serve` logs through `log`, which the example prints on stderr: the
+    // client closed, and the session ended without an error.
     let line = echo
         .stderr
         .expect_start(&format!("{peer}: disconnected after "));

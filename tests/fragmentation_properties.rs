@@ -6,9 +6,8 @@
 use std::io::{self, Read, Write};
 
 use proptest::prelude::*;
-use ws6455::frame::{OpCode, encode_fragment};
-use ws6455::message::MessageDecoder;
-use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, Role, WebSocket};
+use ws6455::proto::{FrameHeader, OpCode};
+use ws6455::{CloseCode, CloseFrame, Engine, Error, Limits, Message, Role, WebSocket};
 
 /// A stream that returns its input in reads of the given sizes, in turn, and
 /// keeps what is written to it.
@@ -123,18 +122,18 @@ fn fragmented() -> impl Strategy<Value = Fragmented> {
 /// A frame as a peer sends it: masked with `mask` if one is given.
 fn frame(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
     let mut wire = Vec::new();
-    encode_fragment(&mut wire, fin, opcode, mask, payload);
+    FrameHeader::new(fin, opcode, mask, payload.len() as u64).encode_frame(payload, &mut wire);
     wire
 }
 
 /// Every message in `wire`, decoded as `role` would.
 fn decode_all(role: Role, mut wire: Vec<u8>) -> Vec<Message> {
-    let mut decoder = MessageDecoder::new(role, Limits::default());
+    let mut engine = Engine::new(role, Limits::default());
     let mut messages = Vec::new();
     let mut at = 0;
-    loop {
-        let progress = decoder
-            .decode(&mut wire[at..])
+    while !engine.is_closed() {
+        let progress = engine
+            .receive(&mut wire[at..])
             .expect("our replies are valid");
         at += progress.used;
         match progress.message {

@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::*;
-use ws6455::server::{ServerConfig, echo::Echo};
+use ws6455::ServerConfig;
+use ws6455::server::Echo;
 
 fn request_with(addr: std::net::SocketAddr, replace: &str, with: &str) -> String {
     let request = upgrade_request(addr).replace(replace, with);
@@ -131,10 +132,7 @@ fn rfc6455_10_4_too_many_headers_is_431() {
 
 #[test]
 fn unfinished_handshake_is_dropped_after_the_timeout_even_when_trickled() {
-    let config = ServerConfig {
-        handshake_timeout: Duration::from_millis(300),
-        ..quiet_config()
-    };
+    let config = ServerConfig::default().handshake_timeout(Duration::from_millis(300));
     let addr = start_server(config, Echo);
     let mut stream = connect_raw(addr);
     let mut writer = stream.try_clone().unwrap();

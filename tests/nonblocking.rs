@@ -11,9 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::masked;
-use ws6455::decode::Decoded;
-use ws6455::frame::{FrameHeader, OpCode};
-use ws6455::mask::apply_mask;
+use ws6455::proto::Decoded;
+use ws6455::proto::apply_mask;
+use ws6455::proto::{FrameHeader, OpCode};
 use ws6455::{Error, Limits, Message, Role, WebSocket};
 
 fn would_block<T: std::fmt::Debug>(result: &Result<T, Error>) -> bool {

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_frame};
+use ws6455::proto::{FrameHeader, MAX_HEADER_LEN, OpCode};
 
 fn close_code_for(wire: &[u8]) -> Option<u16> {
     let mut stream = connect_for_raw_frames(start_echo());
@@ -19,7 +19,7 @@ fn close_code_for(wire: &[u8]) -> Option<u16> {
 #[test]
 fn rfc6455_5_1_unmasked_client_frame_is_1002() {
     let mut wire = Vec::new();
-    encode_frame(&mut wire, OpCode::Text, None, b"unmasked");
+    wire.extend(frame(OpCode::Text, None, b"unmasked"));
     assert_eq!(close_code_for(&wire), Some(1002));
 }
 
@@ -165,14 +165,13 @@ fn rfc6455_10_4_frame_over_limit_is_1009_before_its_payload_arrives() {
 
 #[test]
 fn rfc6455_10_4_message_over_limit_across_fragments_is_1009() {
-    use ws6455::server::{ServerConfig, echo::Echo};
-    let config = ServerConfig {
-        limits: ws6455::Limits {
-            max_frame_size: 1000,
-            max_message_size: 2500,
-        },
-        ..quiet_config()
-    };
+    use ws6455::ServerConfig;
+    use ws6455::server::Echo;
+    let config = ServerConfig::default().limits(
+        ws6455::Limits::default()
+            .max_frame_size(1000)
+            .max_message_size(2500),
+    );
     let addr = start_server(config, Echo);
     let mut stream = connect_for_raw_frames(addr);
     let mut wire = masked_raw(0x02, &[0; 1000]);

@@ -8,12 +8,12 @@ use std::net::TcpListener;
 use std::thread;
 
 use common::*;
-use ws6455::frame::{OpCode, encode_frame};
-use ws6455::handshake::Request;
+use ws6455::handshake::ResponseError;
+use ws6455::proto::OpCode;
+use ws6455::proto::UsageError;
 use ws6455::server::{Service, Upgraded};
-use ws6455::{
-    CloseCode, Error, Limits, Message, ResponseError, Role, UsageError, WebSocket, connect,
-};
+use ws6455::{CloseCode, Error, Limits, Message, Role, WebSocket, connect};
+use ws6455::{Request, ServerConfig};
 
 #[test]
 fn rfc6455_5_5_1_no_data_frames_after_a_close() {
@@ -63,7 +63,7 @@ fn rfc6455_7_1_7_nothing_is_processed_after_failing() {
     thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         let mut wire = vec![0x83, 0x00]; // reserved opcode 3
-        encode_frame(&mut wire, OpCode::Text, None, b"after the error");
+        wire.extend(frame(OpCode::Text, None, b"after the error"));
         stream.write_all(&wire).unwrap();
         let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
     });
@@ -96,7 +96,7 @@ impl Service for ChoosesUnoffered {
 
 #[test]
 fn rfc6455_4_2_2_server_only_chooses_an_offered_subprotocol() {
-    let addr = start_server(quiet_config(), ChoosesUnoffered);
+    let addr = start_server(ServerConfig::default(), ChoosesUnoffered);
     let result = connect(&format!("ws://{addr}/"));
     assert!(
         matches!(

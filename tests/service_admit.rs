@@ -6,17 +6,17 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use ws6455::handshake::{Request, Response};
 use ws6455::server::{Service, Upgraded};
-use ws6455::{Error, Message};
+use ws6455::{Error, Message, ServerConfig};
+use ws6455::{Request, Response};
 
 /// Admits upgrades to `/open` only, and sends each session its path.
 struct OnlyOpen;
 
 impl Service for OnlyOpen {
-    fn admit(&self, request: &Request) -> Result<(), Response> {
+    fn admit(&self, request: &Request) -> Result<Vec<(String, Vec<u8>)>, Response> {
         if request.path == "/open" {
-            Ok(())
+            Ok(Vec::new())
         } else {
             Err(Response::text(403, "Forbidden", "only /open is open"))
         }
@@ -33,7 +33,7 @@ impl Service for OnlyOpen {
 
 #[test]
 fn upgrade_not_admitted_gets_the_services_response_and_no_101() {
-    let addr = start_server(quiet_config(), OnlyOpen);
+    let addr = start_server(ServerConfig::default(), OnlyOpen);
     let request = upgrade_request(addr).replace("GET / ", "GET /closed ");
     let response = http_exchange(addr, request.as_bytes());
     assert!(
@@ -49,7 +49,7 @@ fn upgrade_not_admitted_gets_the_services_response_and_no_101() {
 
 #[test]
 fn admitted_upgrade_reaches_the_session() {
-    let addr = start_server(quiet_config(), OnlyOpen);
+    let addr = start_server(ServerConfig::default(), OnlyOpen);
     let mut stream = connect_raw(addr);
     let request = upgrade_request(addr).replace("GET / ", "GET /open ");
     stream.write_all(request.as_bytes()).unwrap();
@@ -61,7 +61,7 @@ fn admitted_upgrade_reaches_the_session() {
 
 #[test]
 fn invalid_upgrade_is_refused_before_admit_is_asked() {
-    let addr = start_server(quiet_config(), OnlyOpen);
+    let addr = start_server(ServerConfig::default(), OnlyOpen);
     let request = upgrade_request(addr)
         .replace("GET / ", "GET /closed ")
         .replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");

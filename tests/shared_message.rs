@@ -5,10 +5,11 @@
 mod common;
 
 use common::{receive_all, take_output};
+use ws6455::Engine;
 use ws6455::deflate::DeflateParams;
-use ws6455::deflate::codec::extension;
-use ws6455::engine::Engine;
-use ws6455::{Limits, Message, Role, SharedMessage};
+use ws6455::deflate::extension;
+use ws6455::proto::SharedMessage;
+use ws6455::{Limits, Message, Role};
 
 /// Server and client ends of one connection, with permessage-deflate
 /// agreed as `params` (`None`: no extension).

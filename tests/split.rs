@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::masked;
 use proptest::prelude::*;
-use ws6455::decode::Decoded;
-use ws6455::frame::{FrameHeader, OpCode};
+use ws6455::proto::Decoded;
+use ws6455::proto::{FrameHeader, OpCode};
 use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, ReadHalf, Role, WebSocket, WriteHalf};
 
 /// A connected pair: our end as a server-side WebSocket split in halves, and

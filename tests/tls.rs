@@ -12,15 +12,17 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{masked, quiet_config, upgrade_request};
+use common::{frame, masked, upgrade_request};
 use rustls::ClientConnection;
-use rustls_pki_types::{CertificateDer, ServerName};
-use ws6455::frame::{OpCode, encode_frame};
-use ws6455::server::{ServerConfig, echo::Echo, serve_tls};
-use ws6455::tls::{self, TlsStream};
-use ws6455::transport::{Stream, Transport};
-use ws6455::ws_uri::WsUri;
+use rustls::pki_types::{CertificateDer, ServerName};
+use ws6455::ServerConfig;
+use ws6455::handshake::WsUri;
+use ws6455::proto::OpCode;
+use ws6455::server::{Echo, serve_tls};
+use ws6455::tls;
+use ws6455::tls::TlsStream;
 use ws6455::{ClientConfig, CloseCode, Message, client_handshake, connect_with};
+use ws6455::{Stream, Transport};
 
 /// A self-signed certificate for `names`, written as PEM files in a fresh
 /// folder: (certificate file, key file, the certificate).
@@ -77,7 +79,7 @@ fn uri(addr: SocketAddr) -> WsUri {
 
 #[test]
 fn echo_over_tls_1_3_and_1_2() {
-    let (addr, cert) = start_wss(quiet_config());
+    let (addr, cert) = start_wss(ServerConfig::default());
     for (version, expected) in [
         (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
         (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
@@ -103,7 +105,7 @@ fn echo_over_tls_1_3_and_1_2() {
 
 #[test]
 fn the_server_offers_alpn_http_1_1() {
-    let (addr, cert) = start_wss(quiet_config());
+    let (addr, cert) = start_wss(ServerConfig::default());
     let mut config = (*trusting(&cert, &[&rustls::version::TLS13])).clone();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let stream = tls_connect(addr, Arc::new(config), "localhost");
@@ -113,7 +115,7 @@ fn the_server_offers_alpn_http_1_1() {
 
 #[test]
 fn an_untrusted_certificate_is_refused_by_the_client() {
-    let (addr, _cert) = start_wss(quiet_config());
+    let (addr, _cert) = start_wss(ServerConfig::default());
     let config = tls::client_config(Vec::new()).unwrap();
     let stream = tls_connect(addr, config, "localhost");
     let error = stream.handshake().unwrap_err().to_string();
@@ -122,7 +124,7 @@ fn an_untrusted_certificate_is_refused_by_the_client() {
 
 #[test]
 fn a_certificate_for_another_name_is_refused_by_the_client() {
-    let (addr, cert) = start_wss(quiet_config());
+    let (addr, cert) = start_wss(ServerConfig::default());
     let stream = tls_connect(
         addr,
         trusting(&cert, &[&rustls::version::TLS13]),
@@ -137,10 +139,7 @@ fn a_certificate_for_another_name_is_refused_by_the_client() {
 
 #[test]
 fn a_silent_tls_client_is_dropped_at_the_handshake_deadline() {
-    let config = ServerConfig {
-        handshake_timeout: Duration::from_millis(500),
-        ..quiet_config()
-    };
+    let config = ServerConfig::default().handshake_timeout(Duration::from_millis(500));
     let (addr, _) = start_wss(config);
     let mut silent = TcpStream::connect(addr).unwrap();
     silent
@@ -159,10 +158,7 @@ fn a_silent_tls_client_is_dropped_at_the_handshake_deadline() {
 
 #[test]
 fn a_client_trickling_its_tls_hello_is_dropped_at_the_deadline_too() {
-    let config = ServerConfig {
-        handshake_timeout: Duration::from_millis(600),
-        ..quiet_config()
-    };
+    let config = ServerConfig::default().handshake_timeout(Duration::from_millis(600));
     let (addr, _) = start_wss(config);
     let trickler = TcpStream::connect(addr).unwrap();
     let mut writing = trickler.try_clone().unwrap();
@@ -193,7 +189,7 @@ fn a_client_trickling_its_tls_hello_is_dropped_at_the_deadline_too() {
 
 #[test]
 fn plaintext_on_the_tls_port_closes_that_connection_only() {
-    let (addr, cert) = start_wss(quiet_config());
+    let (addr, cert) = start_wss(ServerConfig::default());
     let mut plain = TcpStream::connect(addr).unwrap();
     plain
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -218,7 +214,7 @@ fn plaintext_on_the_tls_port_closes_that_connection_only() {
 
 #[test]
 fn a_split_tls_connection_is_read_and_written_from_two_threads_under_load() {
-    let (addr, cert) = start_wss(quiet_config());
+    let (addr, cert) = start_wss(ServerConfig::default());
     let stream = tls_connect(
         addr,
         trusting(&cert, &[&rustls::version::TLS13]),
@@ -256,11 +252,8 @@ fn a_split_tls_connection_is_read_and_written_from_two_threads_under_load() {
 
 #[test]
 fn rfc6455_4_1_wss_connects_over_tls_to_the_uris_host() {
-    let (addr, cert) = start_wss(quiet_config());
-    let config = ClientConfig {
-        tls: Some(trusting(&cert, &[&rustls::version::TLS13])),
-        ..ClientConfig::default()
-    };
+    let (addr, cert) = start_wss(ServerConfig::default());
+    let config = ClientConfig::default().tls(Some(trusting(&cert, &[&rustls::version::TLS13])));
     let uri = format!("wss://localhost:{}/", addr.port());
     let (mut ws, response) = connect_with(&uri, &config).unwrap();
     assert_eq!(response.status, 101);
@@ -274,7 +267,7 @@ fn rfc6455_4_1_wss_connects_over_tls_to_the_uris_host() {
 
 #[test]
 fn rfc6455_4_1_wss_fails_when_the_certificate_does_not_verify() {
-    let (addr, _) = start_wss(quiet_config());
+    let (addr, _) = start_wss(ServerConfig::default());
     // The default: the usual public roots, which do not hold a test certificate.
     let result = connect_with(
         &format!("wss://localhost:{}/", addr.port()),
@@ -298,7 +291,7 @@ impl ws6455::server::Service<TlsStream> for Burst {
     fn session(
         &self,
         connection: ws6455::server::Upgraded<'_, TlsStream>,
-        _request: &ws6455::handshake::Request,
+        _request: &ws6455::Request,
     ) -> Result<(), ws6455::Error> {
         connection.with_websocket(|ws| {
             for i in 0..40u8 {
@@ -317,7 +310,7 @@ fn many_records_arriving_in_one_read_are_taken_a_record_at_a_time() {
     let (cert_file, key_file, cert) = certificate(&["localhost"]);
     let tls = tls::server_config(&cert_file, &key_file).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = serve_tls(listener, tls, quiet_config(), Burst)
+    let addr = serve_tls(listener, tls, ServerConfig::default(), Burst)
         .unwrap()
         .local_addr();
     let stream = tls_connect(
@@ -340,7 +333,7 @@ fn shutdown_closes_a_wss_connection_with_1001_while_it_reads() {
     let (cert_file, key_file, cert) = certificate(&["localhost"]);
     let tls = tls::server_config(&cert_file, &key_file).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = serve_tls(listener, tls, quiet_config(), Echo).unwrap();
+    let server = serve_tls(listener, tls, ServerConfig::default(), Echo).unwrap();
     let addr = server.local_addr();
     let stream = tls_connect(
         addr,
@@ -459,7 +452,7 @@ fn a_vectored_write_is_sealed_in_as_few_records_as_16_kib_allows() {
 
 #[test]
 fn the_echoes_of_a_batch_of_frames_come_back_in_one_tls_record() {
-    let (addr, cert) = start_wss(quiet_config());
+    let (addr, cert) = start_wss(ServerConfig::default());
     let (mut tcp, mut session) = raw_tls_client(addr, &cert);
     send_in_one_record(&mut tcp, &mut session, upgrade_request(addr).as_bytes());
     let response = next_plaintext_record(&mut tcp, &mut session);
@@ -471,7 +464,7 @@ fn the_echoes_of_a_batch_of_frames_come_back_in_one_tls_record() {
     for _ in 0..3 {
         send_in_one_record(&mut tcp, &mut session, &batch);
         let mut echo = Vec::new();
-        encode_frame(&mut echo, OpCode::Binary, None, &[7; 16]);
+        echo.extend(frame(OpCode::Binary, None, &[7; 16]));
         let echoes = echo.repeat(32);
         let (plaintext, records) = plaintext_in_records(&mut tcp, &mut session, echoes.len());
         assert!(plaintext == echoes, "the echoes came back changed");

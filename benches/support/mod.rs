@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ws6455::deflate::DeflateConfig;
-use ws6455::frame::{OpCode, encode_frame};
+use ws6455::proto::{FrameHeader, OpCode};
 use ws6455::tls::TlsStream;
 
 /// The servers compared.
@@ -77,17 +77,12 @@ pub fn serve_if_asked() {
         }
         ServerKind::Ws6455 | ServerKind::Ws6455Tls => Some(DeflateConfig::for_server()),
         ServerKind::Ws6455NoDeflate => None,
-        ServerKind::Ws6455ContextTakeover => Some(DeflateConfig {
-            context_takeover: true,
-            ..DeflateConfig::for_server()
-        }),
+        ServerKind::Ws6455ContextTakeover => {
+            Some(DeflateConfig::for_server().context_takeover(true))
+        }
     };
-    let config = ws6455::server::ServerConfig {
-        log: false,
-        deflate,
-        ..Default::default()
-    };
-    let echo = ws6455::server::echo::Echo;
+    let config = ws6455::ServerConfig::default().deflate(deflate);
+    let echo = ws6455::server::Echo;
     let server = if kind == ServerKind::Ws6455Tls {
         let (cert_file, key_file) = (Path::new(&args[at + 3]), Path::new(&args[at + 4]));
         let tls = ws6455::tls::server_config(cert_file, key_file).unwrap();
@@ -273,7 +268,7 @@ pub fn handshake(addr: SocketAddr) -> io::Result<TcpStream> {
 pub fn wss_handshake(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> io::Result<TlsStream> {
     let tcp = TcpStream::connect(addr)?;
     tcp.set_nodelay(true)?;
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let stream = TlsStream::client(tcp, Arc::clone(tls), name)?;
     stream.handshake()?;
     upgrade(stream, addr)
@@ -307,7 +302,8 @@ fn upgrade<S: Read + Write>(mut stream: S, addr: SocketAddr) -> io::Result<S> {
 pub fn frames(size: usize, count: usize) -> Vec<u8> {
     let payload = vec![b'x'; size];
     let mut one = Vec::new();
-    encode_frame(&mut one, OpCode::Binary, Some([1, 2, 3, 4]), &payload);
+    FrameHeader::new(true, OpCode::Binary, Some([1, 2, 3, 4]), size as u64)
+        .encode_frame(&payload, &mut one);
     one.repeat(count)
 }
 

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 mod redis_server;
 
 use redis_server::RedisServer;
-use ws6455::frame::{OpCode, encode_frame};
+use ws6455::proto::{FrameHeader, OpCode};
 use ws6455::{Limits, Message, Role, WebSocket};
 
 const CLIENTS: usize = 100;
@@ -294,6 +294,7 @@ fn join(addr: SocketAddr) -> WebSocket<TcpStream> {
 /// A masked text frame, as a client sends it.
 fn client_frame(text: &str) -> Vec<u8> {
     let mut wire = Vec::new();
-    encode_frame(&mut wire, OpCode::Text, Some([1, 2, 3, 4]), text.as_bytes());
+    FrameHeader::new(true, OpCode::Text, Some([1, 2, 3, 4]), text.len() as u64)
+        .encode_frame(text.as_bytes(), &mut wire);
     wire
 }

@@ -25,11 +25,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::annotate::hex;
-use ws6455::transport::{Stream, Transport};
+use ws6455::handshake::ResponseError;
 use ws6455::{
-    ClientConfig, CloseCode, CloseFrame, Error, Message, MessageRef, ReadHalf, ResponseError,
-    WebSocket, WriteHalf,
+    ClientConfig, CloseCode, CloseFrame, Error, Message, MessageRef, ReadHalf, WebSocket, WriteHalf,
 };
+use ws6455::{Stream, Transport};
 
 /// How long to wait for the server's Close after ours, and then for it to
 /// close TCP (RFC 6455 §7.1.1).

@@ -3,29 +3,26 @@
 //! (`ws6455 accept-key`).
 //!
 //! The verdict on a frame comes from the same decoders a connection uses
-//! ([`FrameHeader::decode`] and [`MessageDecoder`]), so `decode` calls a
+//! ([`FrameHeader::decode`] and the [`Engine`]), so `decode` calls a
 //! frame invalid exactly when a connection would fail on it. Each frame is
 //! judged by its own MASK bit, as the end it was sent to judges it, so a
 //! client's frames and a server's may be pasted one after the other. The
-//! field names and previews are the `--trace` lines' (`src/annotate.rs`).
+//! field names and previews are the `--trace` lines' (`annotate.rs`).
 
 use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::annotate::{
-    ascii_preview, close_summary, hex, hex_compact, length_field, text_preview,
-    transformed_wire_len,
-};
-use ws6455::ProtocolError;
-use ws6455::decode::Decoded;
+use sha1::{Digest, Sha1};
+use ws6455::deflate;
 use ws6455::deflate::DeflateParams;
-use ws6455::deflate::codec;
-use ws6455::frame::{FrameHeader, LengthEncoding, OpCode};
-use ws6455::handshake::{WEBSOCKET_GUID, accept_key, accept_key_sha1};
-use ws6455::mask::apply_mask;
-use ws6455::message::{Limits, Message, MessageDecoder, Role};
+use ws6455::handshake::{WEBSOCKET_GUID, accept_key};
+use ws6455::proto::{Decoded, FrameHeader, OpCode, ProtocolError, TraceEvent, apply_mask};
+use ws6455::{Engine, Error, Limits, Message, Role};
+
+use crate::annotate::{ascii_preview, close_summary, hex, hex_compact, length_field, text_preview};
 
 /// How many payload bytes an explanation shows.
 const PAYLOAD_SHOWN: usize = 32;
@@ -149,9 +146,12 @@ pub(crate) enum Verdict {
 struct Direction {
     /// "client" or "server".
     sender: &'static str,
-    decoder: MessageDecoder,
-    /// The payload bytes so far of a compressed message, while one is open.
-    compressed_len: Option<u64>,
+    engine: Engine,
+    /// A compressed message (RSV1 on its first frame, RFC 7692 §6) is open.
+    compressed: bool,
+    /// The bytes on the wire of the last compressed message completed, as
+    /// the engine's trace reports it.
+    compressed_wire_len: Arc<Mutex<Option<u64>>>,
     /// A data frame with FIN=0 opened a message that no FIN=1 has ended.
     message_open: bool,
 }
@@ -163,27 +163,30 @@ impl Direction {
         // The protocol's rules, not this crate's size limits (§10.4), are the
         // judge here; but a compressed message is inflated only up to the
         // default message limit, so that a few bytes cannot ask for gigabytes.
-        let limits = Limits {
-            max_frame_size: u64::MAX,
-            max_message_size: match negotiated {
-                Negotiated::Nothing => u64::MAX,
-                Negotiated::Deflate => Limits::default().max_message_size,
-            },
-        };
-        let decoder = match negotiated {
-            Negotiated::Nothing => MessageDecoder::new(receiver, limits),
+        let limits = Limits::default().max_frame_size(u64::MAX);
+        let engine = match negotiated {
+            Negotiated::Nothing => Engine::new(receiver, limits.max_message_size(u64::MAX)),
             Negotiated::Deflate => {
-                let deflate = codec::extension(&DECODE_DEFLATE, receiver, 0);
-                MessageDecoder::with_extension(receiver, limits, deflate.rsv_bits, deflate.inbound)
+                let deflate = deflate::extension(&DECODE_DEFLATE, receiver, 0);
+                Engine::with_extension(receiver, limits, deflate)
             }
         };
+        let compressed_wire_len = Arc::new(Mutex::new(None));
+        let reported = Arc::clone(&compressed_wire_len);
+        let mut engine = engine;
+        engine.set_trace(move |event| {
+            if let TraceEvent::Compressed(message) = event {
+                *reported.lock().unwrap_or_else(PoisonError::into_inner) = Some(message.wire_len);
+            }
+        });
         Direction {
             sender: match receiver {
                 Role::Server => "client",
                 Role::Client => "server",
             },
-            decoder,
-            compressed_len: None,
+            engine,
+            compressed: false,
+            compressed_wire_len,
             message_open: false,
         }
     }
@@ -230,17 +233,21 @@ fn explain_into(out: &mut String, bytes: &[u8], negotiated: Negotiated) -> Verdi
         let available = rest.len() - header_len;
         let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
         let present = available.min(payload_len);
-        this.compressed_len = transformed_wire_len(this.compressed_len, &header);
+        // Control frames may come between a message's fragments, and a
+        // continuation goes on with the message it continues.
+        if matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            this.compressed = header.rsv != 0;
+        }
         explain_payload(
             out,
             at + header_len,
             &header,
             &rest[header_len..header_len + present],
-            this.compressed_len.is_some(),
+            this.compressed,
         );
         let mut frame = rest[..header_len + present].to_vec();
-        match this.decoder.decode(&mut frame) {
-            Err(e) => {
+        match this.engine.receive(&mut frame) {
+            Err(Error::Protocol(e)) => {
                 verdict_invalid(out, &e);
                 if e == ProtocolError::ContinuationWithoutMessage && other.message_open {
                     let _ = writeln!(
@@ -253,6 +260,15 @@ fn explain_into(out: &mut String, bytes: &[u8], negotiated: Negotiated) -> Verdi
                 }
                 return Verdict::Invalid;
             }
+            Err(_) => {
+                let _ = writeln!(
+                    out,
+                    "  invalid: the {} sent this after its Close, which is the last frame an \
+                     endpoint sends (RFC 6455 §5.5.1); the receiver reads no further",
+                    this.sender
+                );
+                return Verdict::Invalid;
+            }
             Ok(_) if present < payload_len => {
                 let _ = writeln!(
                     out,
@@ -262,7 +278,15 @@ fn explain_into(out: &mut String, bytes: &[u8], negotiated: Negotiated) -> Verdi
             }
             Ok(progress) => {
                 let _ = write!(out, "  valid");
-                match (progress.message, this.compressed_len) {
+                let wire_len = match progress.message {
+                    Some(Message::Text(_) | Message::Binary(_)) if this.compressed => this
+                        .compressed_wire_len
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take(),
+                    _ => None,
+                };
+                match (progress.message, wire_len) {
                     (Some(Message::Text(text)), Some(wire_len)) => {
                         let _ = writeln!(
                             out,
@@ -455,13 +479,12 @@ fn explain_payload(
         let _ = writeln!(out, "  no payload");
         return;
     }
-    let encoding = FrameHeader::length_encoding(header.payload_len);
-    if encoding != LengthEncoding::Bits7 {
+    let field = length_field(header.payload_len);
+    if field != length_field(0) {
         let _ = writeln!(
             out,
-            "  ({} bytes need the {} field: the shortest that holds them, as RFC 6455 §5.2 requires)",
+            "  ({} bytes need the {field} field: the shortest that holds them, as RFC 6455 §5.2 requires)",
             header.payload_len,
-            length_field(encoding)
         );
     }
     let last = (at as u64).saturating_add(header.payload_len - 1);
@@ -531,7 +554,12 @@ pub(crate) fn explain_accept_key(key: &str) -> String {
     let _ = writeln!(
         out,
         "SHA-1 of that:        {}",
-        hex_compact(&accept_key_sha1(key.as_bytes()))
+        hex_compact(
+            &Sha1::new()
+                .chain_update(key)
+                .chain_update(WEBSOCKET_GUID)
+                .finalize()
+        )
     );
     let _ = writeln!(
         out,

@@ -1,7 +1,6 @@
 //! The `ws6455` command: a WebSocket echo server, a chat server, a client,
 //! and tools for studying the protocol.
 
-#[path = "../../src/annotate.rs"]
 mod annotate;
 
 /// `eprintln!` that cannot panic: a server whose stderr has gone away (a
@@ -16,6 +15,8 @@ macro_rules! log_line {
 mod chat;
 mod client;
 mod explain;
+mod insecure;
+mod logger;
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -28,13 +29,15 @@ use rlimit::Resource;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use ws6455::deflate::DeflateConfig;
-use ws6455::server::{ServerConfig, Service, ShutdownHandle, echo::Echo, serve, serve_tls};
-use ws6455::tls::{self, TlsSetupError, TlsStream};
-use ws6455::{ClientConfig, Limits};
+use ws6455::server::{Echo, Service, ShutdownHandle, serve, serve_tls};
+use ws6455::tls;
+use ws6455::tls::{TlsError, TlsStream};
+use ws6455::{ClientConfig, Limits, ServerConfig};
 
 use crate::chat::{Chat, ChatConfig};
 use crate::client::ClientOptions;
 use crate::explain::{Negotiated, Verdict, explain_accept_key, explain_frames, parse_hex};
+use crate::logger::Shown;
 
 /// A strict WebSocket (RFC 6455) implementation, and servers built on it.
 #[derive(Parser, Debug)]
@@ -194,18 +197,17 @@ struct ServerFlags {
 }
 
 impl ServerFlags {
-    /// `base` with logging, tracing and permessage-deflate as the flags say.
+    /// `base` with permessage-deflate, pings and shutdown as the flags say.
     fn apply(&self, base: ServerConfig) -> ServerConfig {
-        ServerConfig {
-            deflate: deflate_unless(self.no_deflate, DeflateConfig::for_server()),
-            log: !self.quiet,
-            log_messages: self.log_messages,
-            trace: self.trace,
-            ping_interval: Some(self.ping_interval),
-            pong_timeout: self.pong_timeout,
-            shutdown_timeout: self.shutdown_timeout,
-            ..base
-        }
+        base.deflate(deflate_unless(self.no_deflate, DeflateConfig::for_server()))
+            .ping_interval(Some(self.ping_interval))
+            .pong_timeout(self.pong_timeout)
+            .shutdown_timeout(self.shutdown_timeout)
+    }
+
+    /// What the server's log shows.
+    fn shown(&self) -> Shown {
+        Shown::for_server(self.quiet, self.log_messages, self.trace)
     }
 }
 
@@ -223,7 +225,7 @@ struct TlsFiles {
 
 impl TlsFiles {
     /// The TLS configuration, if the files were given.
-    fn server_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>, TlsSetupError> {
+    fn server_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>, TlsError> {
         match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => tls::server_config(cert, key).map(Some),
             _ => Ok(None),
@@ -251,14 +253,13 @@ fn main() -> ExitCode {
             server,
         } => {
             let defaults = Limits::default();
-            let config = server.apply(ServerConfig {
-                limits: Limits {
-                    max_message_size: max_message.unwrap_or(defaults.max_message_size),
-                    max_frame_size: max_frame.or(max_message).unwrap_or(defaults.max_frame_size),
-                },
-                max_connections,
-                ..ServerConfig::default()
-            });
+            let config = server.apply(
+                ServerConfig::default()
+                    .max_message(max_message.unwrap_or(defaults.max_message_size))
+                    .max_frame(max_frame.or(max_message).unwrap_or(defaults.max_frame_size))
+                    .max_connections(max_connections),
+            );
+            logger::install(server.shown());
             run(listen, &server.tls, config, Echo, |addr, secure| {
                 let scheme = if secure { "wss" } else { "ws" };
                 format!("ws6455 echo server listening on {scheme}://{addr}")
@@ -273,13 +274,12 @@ fn main() -> ExitCode {
             redis,
             server,
         } => {
-            let config = server.apply(ServerConfig {
-                limits: Limits {
-                    max_frame_size: max_message,
-                    max_message_size: max_message,
-                },
-                ..chat::server_config()
-            });
+            let config = server.apply(
+                chat::server_config()
+                    .max_frame(max_message)
+                    .max_message(max_message),
+            );
+            logger::install(server.shown());
             let chat_config = ChatConfig {
                 outgoing_queue_bytes: queue_bytes,
                 ping_interval: server.ping_interval,
@@ -314,6 +314,10 @@ fn main() -> ExitCode {
             trace,
             no_deflate,
         } => {
+            logger::install(Shown {
+                level: log::LevelFilter::Warn,
+                trace,
+            });
             let tls = match client_tls(ca.as_deref(), insecure) {
                 Ok(tls) => tls,
                 Err(e) => {
@@ -327,14 +331,13 @@ fn main() -> ExitCode {
                 ping_interval,
                 linger,
                 reconnect,
-                config: ClientConfig {
-                    subprotocols: subprotocol,
-                    headers: header,
-                    trace,
-                    deflate: deflate_unless(no_deflate, DeflateConfig::for_client()),
-                    tls,
-                    ..ClientConfig::default()
-                },
+                config: header.into_iter().fold(
+                    ClientConfig::default()
+                        .subprotocols(subprotocol)
+                        .deflate(deflate_unless(no_deflate, DeflateConfig::for_client()))
+                        .tls(tls),
+                    |config, (name, value)| config.header(name, value),
+                ),
             })
         }
         Command::Decode { hex, deflate } => match parse_hex(&hex.join(" ")) {
@@ -414,7 +417,7 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
             return ExitCode::from(2);
         }
     };
-    let log = config.log;
+    let log = log::log_enabled!(log::Level::Info);
     if let Some((before, after)) = raise_open_file_limit() {
         if log {
             log_line!("ws6455: open files allowed: {after} (was {before})");
@@ -478,13 +481,13 @@ fn shut_down_on_signals(server: ShutdownHandle) -> std::io::Result<()> {
 fn client_tls(
     ca: Option<&Path>,
     insecure: bool,
-) -> Result<Option<Arc<rustls::ClientConfig>>, TlsSetupError> {
+) -> Result<Option<Arc<rustls::ClientConfig>>, TlsError> {
     if insecure {
         eprintln!(
             "ws6455: --insecure: the server's certificate is not verified; \
              anyone between us can read and change this connection"
         );
-        return Ok(Some(tls::insecure_client_config()));
+        return Ok(Some(insecure::insecure_client_config()));
     }
     match ca {
         Some(ca) => tls::client_config(tls::load_certificates(ca)?).map(Some),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::*;
 use serde_json::{Value, json};
 use ws6455::deflate::DeflateConfig;
-use ws6455::frame::OpCode;
+use ws6455::proto::OpCode;
 use ws6455::{ClientConfig, CloseCode, CloseFrame, Limits, Message, Role, WebSocket, connect_with};
 
 /// The chat's default limit on a client's message (64 KiB, `--max-message`).
@@ -139,10 +139,7 @@ fn members_with_and_without_permessage_deflate_all_get_each_broadcast() {
         None,
         Some(DeflateConfig::for_client()),
     ] {
-        let config = ClientConfig {
-            deflate,
-            ..ClientConfig::default()
-        };
+        let config = ClientConfig::default().deflate(deflate);
         let (mut ws, response) = connect_with(&uri, &config).unwrap();
         let agreed = response
             .header("Sec-WebSocket-Extensions")

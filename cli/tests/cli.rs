@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use ws6455::Message;
+use ws6455::{Message, ServerConfig};
 
 /// Runs `ws6455 args...` with `stdin`, and gives up after 10 seconds.
 fn ws6455(args: &[&str], stdin: &[u8]) -> Output {
@@ -250,7 +250,7 @@ impl ws6455::server::Service for CloseWithReason {
     fn session(
         &self,
         connection: ws6455::server::Upgraded<'_>,
-        _request: &ws6455::handshake::Request,
+        _request: &ws6455::Request,
     ) -> Result<(), ws6455::Error> {
         connection.with_websocket(|ws| {
             ws.close(ws6455::CloseCode(self.0), "internal detail")?;
@@ -264,7 +264,7 @@ impl ws6455::server::Service for CloseWithReason {
 fn rfc6455_5_5_1_client_does_not_show_the_close_reason() {
     let url = format!(
         "ws://{}/",
-        start_server(quiet_config(), CloseWithReason(4000))
+        start_server(ServerConfig::default(), CloseWithReason(4000))
     );
     let output = run(&["client", &url], None);
     let shown = text(&output.stderr);
@@ -277,7 +277,7 @@ fn client_exits_0_after_1000_or_1001_and_1_after_any_other_close() {
     for (code, status) in [(1000, 0), (1001, 0), (1011, 1), (4000, 1)] {
         let url = format!(
             "ws://{}/",
-            start_server(quiet_config(), CloseWithReason(code))
+            start_server(ServerConfig::default(), CloseWithReason(code))
         );
         let output = run(&["client", &url], None);
         assert_eq!(output.status.code(), Some(status), "close {code}");
@@ -365,10 +365,10 @@ impl ws6455::server::Service for AnswersLater {
     fn session(
         &self,
         connection: ws6455::server::Upgraded<'_>,
-        _request: &ws6455::handshake::Request,
+        _request: &ws6455::Request,
     ) -> Result<(), ws6455::Error> {
-        let engine = connection.config.engine(connection.deflate.as_ref());
-        let ws = ws6455::WebSocket::from_engine(connection.stream, engine, connection.already_read);
+        let stream = connection.stream();
+        let ws = connection.into_websocket(stream);
         let (mut reader, writer) = ws.split()?;
         std::thread::scope(|scope| {
             loop {
@@ -390,7 +390,7 @@ impl ws6455::server::Service for AnswersLater {
 
 #[test]
 fn client_waits_for_answers_in_flight_at_the_end_of_stdin() {
-    let addr = start_server(quiet_config(), AnswersLater);
+    let addr = start_server(ServerConfig::default(), AnswersLater);
     let started = Instant::now();
     let output = ws6455(&["client", &format!("ws://{addr}/")], b"a\nb\n");
     assert!(output.status.success(), "{}", text(&output.stderr));

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use redis_server::RedisServer;
 use serde_json::Value;
-use ws6455::frame::OpCode;
+use ws6455::proto::OpCode;
 use ws6455::{Message, WebSocket};
 
 /// A chat instance using `redis`.

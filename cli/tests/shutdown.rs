@@ -13,7 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ws6455::server::{SHUTDOWN_REASON, ServerConfig, ShutdownReport, echo::Echo, serve};
+use ws6455::ServerConfig;
+use ws6455::server::{Echo, SHUTDOWN_REASON, serve};
 use ws6455::{CloseCode, CloseFrame, Message, WebSocket};
 
 /// Reads until the server's Close; its frame.
@@ -58,16 +59,12 @@ fn await_closes(clients: Vec<WebSocket<TcpStream>>) -> Vec<thread::JoinHandle<Op
 #[test]
 fn shutdown_closes_every_idle_connection_with_1001_and_reports_it() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = serve(listener, quiet_config(), Echo).unwrap();
+    let server = serve(listener, ServerConfig::default(), Echo).unwrap();
     let clients = await_closes(echo_clients(server.local_addr(), 20));
     let report = server.shutdown();
     assert_eq!(
-        report,
-        ShutdownReport {
-            connections: 20,
-            ended_in_time: 20,
-            cut: 0
-        }
+        (report.connections, report.ended_in_time, report.cut),
+        (20, 20, 0)
     );
     for client in clients {
         assert_eq!(client.join().unwrap(), going_away());
@@ -77,7 +74,7 @@ fn shutdown_closes_every_idle_connection_with_1001_and_reports_it() {
 #[test]
 fn a_connection_busy_echoing_is_closed_with_1001_too() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = serve(listener, quiet_config(), Echo).unwrap();
+    let server = serve(listener, ServerConfig::default(), Echo).unwrap();
     let addr = server.local_addr();
     let sender = thread::spawn(move || {
         let mut ws = connect(addr);
@@ -107,10 +104,7 @@ fn a_connection_busy_echoing_is_closed_with_1001_too() {
 #[test]
 fn a_client_that_never_answers_the_close_is_cut_at_the_deadline() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let config = ServerConfig {
-        shutdown_timeout: Duration::from_millis(300),
-        ..quiet_config()
-    };
+    let config = ServerConfig::default().shutdown_timeout(Duration::from_millis(300));
     let server = serve(listener, config, Echo).unwrap();
     let addr = server.local_addr();
     let answering = await_closes(echo_clients(addr, 1));
@@ -120,12 +114,8 @@ fn a_client_that_never_answers_the_close_is_cut_at_the_deadline() {
     let report = server.shutdown();
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(
-        report,
-        ShutdownReport {
-            connections: 2,
-            ended_in_time: 1,
-            cut: 1
-        }
+        (report.connections, report.ended_in_time, report.cut),
+        (2, 1, 1)
     );
     for client in answering {
         assert_eq!(client.join().unwrap(), going_away());
@@ -139,7 +129,7 @@ fn a_client_that_never_answers_the_close_is_cut_at_the_deadline() {
 #[test]
 fn after_shutdown_nothing_is_accepted() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = serve(listener, quiet_config(), Echo).unwrap();
+    let server = serve(listener, ServerConfig::default(), Echo).unwrap();
     let addr = server.local_addr();
     server.shutdown();
     assert!(TcpStream::connect(addr).is_err());
@@ -148,7 +138,7 @@ fn after_shutdown_nothing_is_accepted() {
 #[test]
 fn a_handle_from_another_thread_ends_wait() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = serve(listener, quiet_config(), Echo).unwrap();
+    let server = serve(listener, ServerConfig::default(), Echo).unwrap();
     let clients = await_closes(echo_clients(server.local_addr(), 3));
     let handle = server.shutdown_handle();
     let waiting = thread::spawn(move || server.wait());

@@ -85,4 +85,3 @@ fn a_missing_or_unusable_certificate_file_is_a_startup_error_naming_it() {
         assert!(stderr.contains(named), "{stderr}");
     }
 }
-

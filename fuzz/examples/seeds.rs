@@ -9,13 +9,14 @@
 use std::path::PathBuf;
 use std::{env, fs, io};
 
+use ws6455::Response;
 use ws6455::deflate::DeflateParams;
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_fragment};
-use ws6455::handshake::Response;
-use ws6455::mask::apply_mask;
-use ws6455::{Error, Message, ProtocolError, Role};
-use ws6455_fuzz::deflate::{DEFLATE_LIMITS, Setup, frames, take_output};
-use ws6455_fuzz::{CLIENT_KEY, Chunked, LIMITS, SUBPROTOCOLS};
+use ws6455::proto::ProtocolError;
+use ws6455::proto::apply_mask;
+use ws6455::proto::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws6455::{Error, Message, Role};
+use ws6455_fuzz::deflate::{Setup, deflate_limits, frames, take_output};
+use ws6455_fuzz::{CLIENT_KEY, Chunked, SUBPROTOCOLS, limits};
 
 /// How the seeds cut their streams: whole, byte by byte, and a few mixed sizes.
 const SPLITS: [&[u8]; 4] = [&[], &[1], &[3, 7, 0], &[2, 13, 5, 64]];
@@ -223,7 +224,7 @@ fn responses() -> Vec<(&'static str, Vec<u8>)> {
 /// A frame as a peer sends it: masked with `mask` if one is given.
 fn frame(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
     let mut wire = Vec::new();
-    encode_fragment(&mut wire, fin, opcode, mask, payload);
+    FrameHeader::new(fin, opcode, mask, payload.len() as u64).encode_frame(payload, &mut wire);
     wire
 }
 
@@ -255,8 +256,8 @@ fn conversations() -> Vec<(&'static str, Frames)> {
         payload.extend_from_slice(reason.as_bytes());
         (true, OpCode::Close, payload)
     };
-    let frame_limit = LIMITS.max_frame_size as usize;
-    let message_limit = LIMITS.max_message_size as usize;
+    let frame_limit = limits().max_frame_size as usize;
+    let message_limit = limits().max_message_size as usize;
     let kosme = "κόσμε".as_bytes();
     vec![
         (
@@ -440,7 +441,7 @@ fn deflate_conversations(setup: &Setup) -> Vec<(&'static str, DeflateFrames, boo
     // Messages at the limit and past it fit in a frame once compressed;
     // level 0 only stores.
     if setup.level > 0 {
-        let limit = DEFLATE_LIMITS.max_message_size as usize;
+        let limit = deflate_limits().max_message_size as usize;
         // A period within the smallest window zlib can reach back (512 - 262 bytes).
         let at_limit: Vec<u8> = (0..limit).map(|i| (i % 200) as u8).collect();
         let mut at_the_limit = compress(setup, vec![Message::Binary(at_limit)]);
@@ -466,7 +467,7 @@ fn compress(setup: &Setup, messages: Vec<Message>) -> DeflateFrames {
 
 /// Checks that a seed reads, in one piece, to its Close with no error.
 fn check_reads_to_close(setup: &Setup, stream: &[u8], name: &str) {
-    let mut engine = setup.engine(setup.role, DEFLATE_LIMITS);
+    let mut engine = setup.engine(setup.role, deflate_limits());
     let mut input = stream.to_vec();
     let mut start = 0;
     loop {

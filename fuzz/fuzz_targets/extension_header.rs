@@ -4,28 +4,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ws6455::deflate::DeflateConfig;
-use ws6455::handshake::deflate_negotiation::{accept_offer, check_response};
-use ws6455::handshake::extensions::{encode_extension, parse_extensions};
+use ws6455::deflate::{DeflateConfig, accept_offer, check_response};
+use ws6455::handshake::{encode_extension, parse_extensions};
 
 /// Configurations to negotiate with: the defaults, small windows, no context takeover.
-const CONFIGS: [DeflateConfig; 3] = [
-    DeflateConfig {
-        level: 6,
-        max_window_bits: 15,
-        context_takeover: true,
-    },
-    DeflateConfig {
-        level: 6,
-        max_window_bits: 10,
-        context_takeover: false,
-    },
-    DeflateConfig {
-        level: 1,
-        max_window_bits: 8,
-        context_takeover: true,
-    },
-];
+fn configs() -> [DeflateConfig; 3] {
+    let base = DeflateConfig::for_client().level(6);
+    [
+        base,
+        base.max_window_bits(10).context_takeover(false),
+        base.level(1).max_window_bits(8),
+    ]
+}
 
 fuzz_target!(|input: &[u8]| {
     let Ok(offers) = parse_extensions(input.split(|&b| b == b'\n')) else {
@@ -41,7 +31,7 @@ fuzz_target!(|input: &[u8]| {
         parse_extensions([encoded.join(", ").as_bytes()]).as_ref(),
         Ok(&offers)
     );
-    for config in &CONFIGS {
+    for config in &configs() {
         let ours = config.max_window_bits;
         // As a client's offers: the server's answer is one element that parses
         // back to itself, and never lets a window past our configuration.

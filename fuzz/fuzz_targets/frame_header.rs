@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ws6455::decode::Decoded;
-use ws6455::frame::{FrameHeader, MAX_HEADER_LEN};
+use ws6455::proto::Decoded;
+use ws6455::proto::{FrameHeader, MAX_HEADER_LEN};
 
 fuzz_target!(|input: &[u8]| {
     match FrameHeader::decode(input) {

@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ws6455::decode::Decoded;
 use ws6455::handshake::{HandshakeLimits, RequestParser, check_upgrade_request};
-use ws6455_fuzz::{Chunked, HANDSHAKE_LIMITS, parse_head};
+use ws6455::proto::Decoded;
+use ws6455_fuzz::{Chunked, handshake_limits, parse_head};
 
 fuzz_target!(|input: &[u8]| {
-    let new_parser = || RequestParser::new(HANDSHAKE_LIMITS);
+    let new_parser = || RequestParser::new(handshake_limits());
     let parsed = parse_head(Chunked::parse(input), new_parser, RequestParser::parse);
     if let Ok(Decoded::Complete(request, _)) = parsed {
         let _ = check_upgrade_request(&request);

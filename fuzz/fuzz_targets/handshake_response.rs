@@ -5,15 +5,15 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use ws6455::decode::Decoded;
 use ws6455::handshake::HandshakeLimits;
-use ws6455::handshake::client::{ClientHandshake, ResponseParser};
-use ws6455_fuzz::{Chunked, HANDSHAKE_LIMITS, SUBPROTOCOLS, client_handshake, parse_head};
+use ws6455::handshake::{ClientHandshake, ResponseParser};
+use ws6455::proto::Decoded;
+use ws6455_fuzz::{Chunked, SUBPROTOCOLS, client_handshake, handshake_limits, parse_head};
 
 static HANDSHAKE: LazyLock<ClientHandshake> = LazyLock::new(client_handshake);
 
 fuzz_target!(|input: &[u8]| {
-    let new_parser = || ResponseParser::new(HANDSHAKE_LIMITS);
+    let new_parser = || ResponseParser::new(handshake_limits());
     let parsed = parse_head(Chunked::parse(input), new_parser, ResponseParser::parse);
     if let Ok(Decoded::Complete(response, _)) = parsed {
         // §4.1: only a 101 is accepted, with no subprotocol or one offered.

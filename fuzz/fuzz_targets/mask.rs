@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ws6455::mask::apply_mask;
+use ws6455::proto::apply_mask;
 
 fuzz_target!(|input: ([u8; 4], usize, u8, &[u8])| {
     let (key, offset, start, data) = input;

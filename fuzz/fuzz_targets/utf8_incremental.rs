@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ws6455::utf8::Utf8Validator;
+use ws6455::proto::Utf8Validator;
 use ws6455_fuzz::Chunked;
 
 fuzz_target!(|input: &[u8]| {

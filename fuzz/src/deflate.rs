@@ -4,12 +4,13 @@
 
 use std::io;
 
-use ws6455::decode::Decoded;
-use ws6455::deflate::codec;
-use ws6455::deflate::{DeflateConfig, DeflateParams};
-use ws6455::frame::{FrameHeader, OpCode};
-use ws6455::mask::apply_mask;
-use ws6455::{CloseFrame, Engine, Error, Limits, Message, ProtocolError, Role};
+use ws6455::proto::Decoded;
+
+use ws6455::deflate::{self as permessage_deflate, DeflateParams};
+use ws6455::proto::ProtocolError;
+use ws6455::proto::apply_mask;
+use ws6455::proto::{FrameHeader, OpCode};
+use ws6455::{CloseFrame, Engine, Error, Limits, Message, Role};
 
 use crate::{Chunked, End, check_message};
 
@@ -17,10 +18,11 @@ use crate::{Chunked, End, check_message};
 /// inputs cross the frame limit too, and messages of up to 64 KiB, which a
 /// few hundred compressed bytes inflate past: a bomb is cut early and each
 /// execution stays fast.
-pub const DEFLATE_LIMITS: Limits = Limits {
-    max_frame_size: 4 << 10,
-    max_message_size: 64 << 10,
-};
+pub fn deflate_limits() -> Limits {
+    Limits::default()
+        .max_frame_size(4 << 10)
+        .max_message_size(64 << 10)
+}
 
 /// What the first two bytes of a `read_deflate` input choose, before the
 /// [`Chunked`] stream:
@@ -84,11 +86,11 @@ impl Setup {
 
     /// A connection in `role` that agreed to this setup's parameters.
     pub fn engine(&self, role: Role, limits: Limits) -> Engine {
-        let config = DeflateConfig {
-            level: self.level,
-            ..DeflateConfig::for_client()
-        };
-        codec::engine(role, limits, Some(&self.params), Some(&config))
+        Engine::with_extension(
+            role,
+            limits,
+            permessage_deflate::extension(&self.params, role, self.level),
+        )
     }
 
     /// The peer's connection: the other role, the same parameters.
@@ -97,7 +99,7 @@ impl Setup {
             Role::Server => Role::Client,
             Role::Client => Role::Server,
         };
-        self.engine(role, DEFLATE_LIMITS)
+        self.engine(role, deflate_limits())
     }
 }
 
@@ -106,7 +108,7 @@ impl Setup {
 /// end of the stream or a Close.
 ///
 /// Checks every message against the invariants (control payloads of at most
-/// 125 bytes, data within [`DEFLATE_LIMITS`], nothing after a Close), the
+/// 125 bytes, data within [`deflate_limits`], nothing after a Close), the
 /// engine's answers (see [`check_replies`]), that reading the same bytes in
 /// one piece gives the same messages and the same end (see [`same_end`]),
 /// and that the data messages read, compressed again by the peer, read back
@@ -152,7 +154,7 @@ fn receive_all<'a>(
     setup: Setup,
     pieces: impl IntoIterator<Item = &'a [u8]>,
 ) -> (Vec<Message>, End) {
-    let mut engine = setup.engine(setup.role, DEFLATE_LIMITS);
+    let mut engine = setup.engine(setup.role, deflate_limits());
     let mut buffer = Vec::new();
     let mut messages = Vec::new();
     let end = 'read: {
@@ -168,7 +170,7 @@ fn receive_all<'a>(
                 let Some(message) = progress.message else {
                     break;
                 };
-                check_message(&message, DEFLATE_LIMITS);
+                check_message(&message, deflate_limits());
                 let is_close = matches!(message, Message::Close(_));
                 messages.push(message);
                 if is_close {
@@ -279,10 +281,7 @@ fn round_trip(setup: Setup, messages: &[Message]) {
     }
     let mut wire = take_output(&mut peer);
     // Each message goes in one frame, which may be longer than the frame limit.
-    let limits = Limits {
-        max_frame_size: 1 << 20,
-        ..DEFLATE_LIMITS
-    };
+    let limits = deflate_limits().max_frame_size(1 << 20);
     let mut ours = setup.engine(setup.role, limits);
     let mut read_back = Vec::new();
     let mut start = 0;

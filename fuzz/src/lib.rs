@@ -12,11 +12,12 @@ pub mod deflate;
 use std::fmt::Debug;
 use std::io::{self, Read, Write};
 
-use ws6455::decode::Decoded;
+use ws6455::handshake::ClientHandshake;
 use ws6455::handshake::HandshakeLimits;
-use ws6455::handshake::client::ClientHandshake;
-use ws6455::ws_uri::WsUri;
-use ws6455::{Error, Limits, Message, ProtocolError, Role, WebSocket};
+use ws6455::handshake::WsUri;
+use ws6455::proto::Decoded;
+use ws6455::proto::ProtocolError;
+use ws6455::{Error, Limits, Message, Role, WebSocket};
 
 /// A fuzz input read as a byte stream and the sizes of the pieces it arrives in:
 ///
@@ -125,10 +126,11 @@ impl Write for PieceStream<'_> {
 
 /// The limits the handshake targets run under: small enough that fuzz inputs
 /// cross them.
-pub const HANDSHAKE_LIMITS: HandshakeLimits = HandshakeLimits {
-    max_header_bytes: 1 << 10,
-    max_headers: 16,
-};
+pub fn handshake_limits() -> HandshakeLimits {
+    HandshakeLimits::default()
+        .max_header_bytes(1 << 10)
+        .max_headers(16)
+}
 
 /// The header section ends with `\r\n\r\n`, so a parser that already searched
 /// a buffer needs to look again at its last three bytes only.
@@ -189,10 +191,11 @@ pub fn client_handshake() -> ClientHandshake {
 
 /// The limits the read-path targets run under: small enough that fuzz inputs
 /// of a few KiB cross them.
-pub const LIMITS: Limits = Limits {
-    max_frame_size: 1 << 10,
-    max_message_size: 2 << 10,
-};
+pub fn limits() -> Limits {
+    Limits::default()
+        .max_frame_size(1 << 10)
+        .max_message_size(2 << 10)
+}
 
 /// How a read loop ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -210,7 +213,7 @@ enum End {
 /// read with the opening handshake, the rest arrive one piece per read.
 ///
 /// Checks every message against the invariants (control payloads of at most
-/// 125 bytes, data within [`LIMITS`], nothing after a Close) and that reading
+/// 125 bytes, data within [`limits`], nothing after a Close) and that reading
 /// the same bytes in one piece gives the same messages and the same end.
 pub fn read_path(role: Role, input: &[u8]) {
     let input = Chunked::parse(input);
@@ -222,12 +225,12 @@ pub fn read_path(role: Role, input: &[u8]) {
 fn read_all(role: Role, input: Chunked<'_>) -> (Vec<Message>, End) {
     let mut stream = PieceStream::new(input);
     let handshake_leftover = stream.next_piece(usize::MAX).to_vec();
-    let mut ws = WebSocket::from_raw(stream, role, LIMITS, handshake_leftover);
+    let mut ws = WebSocket::from_raw(stream, role, limits(), handshake_leftover);
     let mut messages = Vec::new();
     let end = loop {
         match ws.read() {
             Ok(message) => {
-                check_message(&message, LIMITS);
+                check_message(&message, limits());
                 let is_close = matches!(message, Message::Close(_));
                 messages.push(message);
                 if is_close {

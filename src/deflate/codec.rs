@@ -22,11 +22,11 @@ use std::sync::Mutex;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::deflate::{DeflateConfig, DeflateParams};
-use crate::engine::Engine;
-use crate::error::ProtocolError;
-use crate::extension::{Extension, InboundTransform, OutboundTransform, OutputCheck};
-use crate::frame::OpCode;
-use crate::message::{Limits, Role};
+use crate::proto::engine::Engine;
+use crate::proto::{
+    Extension, InboundTransform, Limits, OpCode, OutboundTransform, OutputCheck, ProtocolError,
+    Role,
+};
 
 /// RFC 7692 §6: the RSV1 bit is the "Per-Message Compressed" bit, set on
 /// the first frame of a compressed message.
@@ -49,7 +49,7 @@ const POOL_MAX: usize = 32;
 
 /// The protocol engine for a connection in `role`: with permessage-deflate
 /// when the handshake agreed to it and `config` (this end's) allows it.
-pub fn engine(
+pub(crate) fn engine(
     role: Role,
     limits: Limits,
     agreed: Option<&DeflateParams>,

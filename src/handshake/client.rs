@@ -5,23 +5,23 @@
 //! reads the server's answer as it arrives; [`ClientHandshake::check_response`]
 //! validates it the way §4.1 lists, and gives the subprotocol in use.
 
-use std::io;
+use std::{fmt, io};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::decode::Decoded;
+use crate::deflate::negotiation::{
+    DeflateResponseError, PERMESSAGE_DEFLATE, check_response as check_deflate_response,
+    client_offer,
+};
 use crate::deflate::{DeflateConfig, DeflateParams};
-use crate::error::{ResponseError, UsageError};
-use crate::handshake::deflate_negotiation::{
-    check_response as check_deflate_response, client_offer,
+use crate::handshake::extensions::{ExtensionSyntaxError, encode_extension, parse_extensions};
+use crate::handshake::http::{
+    HeadError, HeadParser, Request, Response, check_extra_headers, is_token, tokens,
 };
-use crate::handshake::extensions::{encode_extension, parse_extensions};
-use crate::handshake::{
-    HandshakeLimits, HeadScanner, Request, Response, WEBSOCKET_VERSION, accept_key,
-    httparse_reason, tokens,
-};
-use crate::ws_uri::WsUri;
+use crate::handshake::uri::WsUri;
+use crate::handshake::{HandshakeLimits, WEBSOCKET_VERSION, accept_key};
+use crate::proto::{Decoded, UsageError};
 
 /// Header fields the handshake writes itself, which extra headers may not
 /// replace. `Sec-WebSocket-Extensions` is the handshake's to write too: an
@@ -41,7 +41,7 @@ const HANDSHAKE_HEADERS: [&str; 7] = [
 /// item 7: "The nonce MUST be selected randomly for each connection."
 /// Without the operating system's generator there is no acceptable source,
 /// so its failure is an error.
-pub fn random_key() -> io::Result<String> {
+pub(crate) fn random_key() -> io::Result<String> {
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| io::Error::other(format!("no random key: {e}")))?;
     Ok(BASE64.encode(nonce))
@@ -60,6 +60,7 @@ pub struct ClientHandshake {
 
 /// What the server's answer agreed to, once [`ClientHandshake::check_response`] accepts it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Agreed {
     /// The subprotocol in use, if the server chose one (§4.1 item 6).
     pub subprotocol: Option<String>,
@@ -79,17 +80,7 @@ impl ClientHandshake {
         key: String,
     ) -> Result<ClientHandshake, UsageError> {
         check_subprotocols(subprotocols)?;
-        for (name, value) in extra_headers {
-            if HANDSHAKE_HEADERS
-                .iter()
-                .any(|reserved| reserved.eq_ignore_ascii_case(name))
-            {
-                return Err(UsageError::ReservedHeader(name.clone()));
-            }
-            if !is_token(name) || value.iter().any(|&b| b != b'\t' && b.is_ascii_control()) {
-                return Err(UsageError::InvalidHeader(name.clone()));
-            }
-        }
+        check_extra_headers(extra_headers, &HANDSHAKE_HEADERS)?;
         // §4.1 items 4–7 and 9: Host, Upgrade, Connection, the key, the version.
         let mut headers = vec![
             ("Host".to_owned(), uri.host_header().into_bytes()),
@@ -214,12 +205,17 @@ impl ClientHandshake {
             Some(value) => parse_extensions([value]).map_err(ResponseError::MalformedExtensions)?,
             None => Vec::new(),
         };
-        let deflate = match (&self.deflate, answered.first()) {
-            (Some(config), _) => check_deflate_response(config, &answered)?,
-            (None, Some(extension)) => {
-                return Err(ResponseError::UnrequestedExtension(extension.name.clone()));
-            }
-            (None, None) => None,
+        // RFC 6455 §4.1: an extension "that was not present in the client's
+        // handshake (the server has indicated an extension not requested by
+        // the client), the client MUST _Fail the WebSocket Connection_."
+        let offered =
+            |name: &str| self.deflate.is_some() && name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE);
+        if let Some(extension) = answered.iter().find(|e| !offered(&e.name)) {
+            return Err(ResponseError::UnrequestedExtension(extension.name.clone()));
+        }
+        let deflate = match &self.deflate {
+            Some(config) => check_deflate_response(config, &answered)?,
+            None => None,
         };
         // §4.1 item 6: a subprotocol "that was not present in the client's
         // handshake" fails the connection. §4.2.2: the server sends one value,
@@ -272,27 +268,15 @@ fn check_subprotocols(subprotocols: &[String]) -> Result<(), UsageError> {
     Ok(())
 }
 
-/// An RFC 2616 token: one or more printable ASCII characters, no separators.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
-}
-
-/// Parses the server's response head as it arrives, in time linear in its length.
+/// Parses the server's response head as it arrives, in time linear in its
+/// length, with the same parser as [`RequestParser`](crate::handshake::RequestParser).
 #[derive(Debug)]
-pub struct ResponseParser {
-    limits: HandshakeLimits,
-    scanner: HeadScanner,
-}
+pub struct ResponseParser(HeadParser);
 
 impl ResponseParser {
     /// A parser at the start of a response.
     pub fn new(limits: HandshakeLimits) -> ResponseParser {
-        ResponseParser {
-            limits,
-            scanner: HeadScanner::default(),
-        }
+        ResponseParser(HeadParser::new(limits))
     }
 
     /// Parses `buf`, everything received so far (each call with the previous
@@ -300,53 +284,229 @@ impl ResponseParser {
     /// left empty) and its length; after a 101, the bytes after it are the
     /// server's first frames.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Decoded<Response>, ResponseError> {
-        let max = self.limits.max_header_bytes;
-        let Some(end) = self.scanner.end_of_head(buf) else {
-            if buf.len() > max {
-                return Err(ResponseError::HeadersTooLarge { max });
-            }
-            return Ok(Decoded::NeedMore);
-        };
-        if end > max {
-            return Err(ResponseError::HeadersTooLarge { max });
+        self.0.parse_response(buf).map_err(ResponseError::from)
+    }
+}
+
+impl From<HeadError> for ResponseError {
+    fn from(e: HeadError) -> ResponseError {
+        match e {
+            HeadError::Malformed(why) => ResponseError::Malformed(why),
+            HeadError::TooLarge { max } => ResponseError::HeadersTooLarge { max },
+            HeadError::TooManyHeaders { max } => ResponseError::TooManyHeaders { max },
         }
-        let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&buf[..end]) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(ResponseError::Malformed("header section ends early"));
+    }
+}
+
+/// Why a client fails the connection on the server's answer to its opening
+/// handshake (RFC 6455 §4.1: "The client MUST validate the server's response").
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The response is not valid HTTP/1.1 (httparse's reason).
+    Malformed(&'static str),
+    /// The response head is larger than the configured limit.
+    HeadersTooLarge {
+        /// The configured limit in bytes.
+        max: usize,
+    },
+    /// More header fields than the configured limit.
+    TooManyHeaders {
+        /// The configured limit.
+        max: usize,
+    },
+    /// The server did not answer within the handshake timeout.
+    Timeout,
+    /// §4.1 item 1: the status is not 101, so this is not a WebSocket.
+    NotSwitchingProtocols {
+        /// The status code, e.g. 404.
+        status: u16,
+        /// The reason phrase, e.g. `Not Found`.
+        reason: String,
+    },
+    /// §4.1 item 1: a 3xx with a `Location`. Redirects are reported, not followed.
+    Redirect {
+        /// The status code, e.g. 301.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+        /// Where the server says to go instead.
+        location: String,
+    },
+    /// §4.1 item 2: no `Upgrade` header field.
+    MissingUpgrade,
+    /// §4.1 item 2: `Upgrade` is not `websocket`; the value received.
+    UpgradeNotWebSocket(String),
+    /// §4.1 item 3: `Connection` lacks the token `Upgrade`.
+    MissingConnectionUpgrade,
+    /// §4.1 item 4: no `Sec-WebSocket-Accept` header field.
+    MissingAccept,
+    /// §4.1 item 4: `Sec-WebSocket-Accept` does not prove the server read our key.
+    WrongAccept {
+        /// The value our key requires.
+        expected: String,
+        /// The value received.
+        received: String,
+    },
+    /// §11.3.2–§11.3.4: this header field MUST NOT appear more than once in a response.
+    RepeatedHeader(&'static str),
+    /// §4.1 item 6: the server chose a subprotocol we did not offer.
+    UnrequestedSubprotocol(String),
+    /// §4.1 item 5: the server answered with an extension we did not ask for
+    /// (we ask for none).
+    UnrequestedExtension(String),
+    /// RFC 6455 §9.1: the response's `Sec-WebSocket-Extensions` breaks its grammar.
+    MalformedExtensions(ExtensionSyntaxError),
+    /// RFC 7692 §7: the server's permessage-deflate answer is not one the
+    /// client may accept ("A client MUST _Fail the WebSocket Connection_").
+    InvalidDeflateResponse(DeflateResponseError),
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseError::Malformed(why) => write!(f, "malformed HTTP response: {why}"),
+            ResponseError::HeadersTooLarge { max } => {
+                write!(f, "response header section larger than {max} bytes")
             }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(ResponseError::TooManyHeaders {
-                    max: self.limits.max_headers,
-                });
+            ResponseError::TooManyHeaders { max } => {
+                write!(f, "more than {max} response header fields")
             }
-            Err(e) => return Err(ResponseError::Malformed(httparse_reason(e))),
+            ResponseError::Timeout => {
+                f.write_str("the server did not answer the opening handshake in time")
+            }
+            ResponseError::NotSwitchingProtocols { status, reason } => {
+                write!(
+                    f,
+                    "the server answered {status} {reason}, not 101 Switching Protocols (RFC 6455 §4.1)"
+                )
+            }
+            ResponseError::Redirect {
+                status,
+                reason,
+                location,
+            } => write!(
+                f,
+                "the server answered {status} {reason}, redirecting to {location} (redirects are not followed; RFC 6455 §4.1)"
+            ),
+            ResponseError::MissingUpgrade => {
+                f.write_str("the response has no Upgrade header (RFC 6455 §4.1)")
+            }
+            ResponseError::UpgradeNotWebSocket(value) => write!(
+                f,
+                "the response's Upgrade is {value:?}, not \"websocket\" (RFC 6455 §4.1)"
+            ),
+            ResponseError::MissingConnectionUpgrade => f.write_str(
+                "the response's Connection header lacks the token \"Upgrade\" (RFC 6455 §4.1)",
+            ),
+            ResponseError::MissingAccept => {
+                f.write_str("the response has no Sec-WebSocket-Accept header (RFC 6455 §4.1)")
+            }
+            ResponseError::WrongAccept { expected, received } => write!(
+                f,
+                "Sec-WebSocket-Accept is {received:?} but our key requires {expected:?} (RFC 6455 §4.1)"
+            ),
+            ResponseError::RepeatedHeader(name) => {
+                write!(
+                    f,
+                    "{name} appears more than once in the response (RFC 6455 §11.3)"
+                )
+            }
+            ResponseError::UnrequestedSubprotocol(protocol) => write!(
+                f,
+                "the server chose subprotocol {protocol:?}, which we did not offer (RFC 6455 §4.1)"
+            ),
+            ResponseError::UnrequestedExtension(extensions) => write!(
+                f,
+                "the server chose extensions {extensions:?}, which we did not offer (RFC 6455 §4.1)"
+            ),
+            ResponseError::MalformedExtensions(e) => {
+                write!(
+                    f,
+                    "the response's Sec-WebSocket-Extensions is malformed: {e}"
+                )
+            }
+            ResponseError::InvalidDeflateResponse(e) => {
+                write!(
+                    f,
+                    "the server's permessage-deflate answer is not acceptable: {e}"
+                )
+            }
         }
-        // RFC 9110 §15: a status code is a three-digit integer from 100 to
-        // 599; httparse accepts any three digits.
-        let status = response.code.unwrap_or_default();
-        if !(100..=599).contains(&status) {
-            return Err(ResponseError::Malformed("status code outside 100-599"));
-        }
-        let parsed = Response {
-            status,
-            reason: response.reason.unwrap_or_default().to_owned(),
-            headers: response
-                .headers
-                .iter()
-                .map(|h| (h.name.to_owned(), h.value.to_vec()))
-                .collect(),
-            body: Vec::new(),
-        };
-        Ok(Decoded::Complete(parsed, end))
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+impl From<DeflateResponseError> for ResponseError {
+    fn from(e: DeflateResponseError) -> ResponseError {
+        ResponseError::InvalidDeflateResponse(e)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extension_header_error_in_a_response_fails_the_handshake() {
+        let e = parse_extensions([b"permessage-deflate;".as_slice()]).unwrap_err();
+        assert_eq!(
+            ResponseError::MalformedExtensions(e).to_string(),
+            "the response's Sec-WebSocket-Extensions is malformed: Sec-WebSocket-Extensions \
+             field 1, byte 19: expected a parameter name (a token), found the end of the field \
+             (RFC 6455 §9.1)"
+        );
+    }
+
+    #[test]
+    fn client_fails_on_an_extension_it_did_not_offer() {
+        // RFC 6455 §4.1 item 5.
+        let uri = WsUri::parse("ws://example.com/").unwrap();
+        for (deflate, answer) in [
+            (Some(DeflateConfig::for_client()), "mux"),
+            (
+                Some(DeflateConfig::for_client()),
+                "x-webkit-deflate-frame, permessage-deflate",
+            ),
+            (
+                Some(DeflateConfig::for_client()),
+                "permessage-deflate, x-webkit-deflate-frame",
+            ),
+            (Some(DeflateConfig::for_client()), "deflate-stream"),
+            (None, "permessage-deflate"),
+        ] {
+            let handshake =
+                ClientHandshake::with_key(&uri, &[], &[], "dGhlIHNhbXBsZSBub25jZQ==".to_owned())
+                    .unwrap()
+                    .with_deflate(deflate);
+            let mut response = Response::switching_protocols("dGhlIHNhbXBsZSBub25jZQ==", None);
+            response.headers.push((
+                "Sec-WebSocket-Extensions".to_owned(),
+                answer.as_bytes().to_vec(),
+            ));
+            let unrequested = answer
+                .split(", ")
+                .find(|name| deflate.is_none() || *name != "permessage-deflate")
+                .unwrap();
+            assert_eq!(
+                handshake.check_response(&response),
+                Err(ResponseError::UnrequestedExtension(unrequested.to_owned())),
+                "{answer}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_deflate_answer_says_so() {
+        assert_eq!(
+            ResponseError::from(DeflateResponseError::AcceptedTwice).to_string(),
+            format!(
+                "the server's permessage-deflate answer is not acceptable: {}",
+                DeflateResponseError::AcceptedTwice
+            )
+        );
+    }
 
     #[test]
     fn response_status_outside_100_to_599_is_malformed() {
@@ -375,7 +535,7 @@ mod tests {
     ) -> Result<ClientHandshake, UsageError> {
         ClientHandshake::with_key(uri, subprotocols, extra_headers, random_key().unwrap())
     }
-    use crate::handshake::RequestParser;
+    use crate::handshake::server::RequestParser;
     use crate::handshake::server::check_upgrade_request;
     use proptest::prelude::*;
 

@@ -100,6 +100,7 @@ pub struct ExtensionSyntaxError {
 
 /// What is wrong in a `Sec-WebSocket-Extensions` header.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyntaxProblem {
     /// A token was required here but something else (`None`: the end of the
     /// field) was found.
@@ -669,17 +670,6 @@ mod tests {
         assert!(message(&["a b c"]).contains("found 'b'"));
         assert!(message(&["a;\tb\t\t,,;"]).contains("found ';'"));
         assert!(message(&["a; b= \t"]).contains("found the end of the field"));
-    }
-
-    #[test]
-    fn extension_header_error_in_a_response_fails_the_handshake() {
-        let e = parse(&["permessage-deflate;"]).unwrap_err();
-        assert_eq!(
-            crate::error::ResponseError::MalformedExtensions(e).to_string(),
-            "the response's Sec-WebSocket-Extensions is malformed: Sec-WebSocket-Extensions \
-             field 1, byte 19: expected a parameter name (a token), found the end of the field \
-             (RFC 6455 §9.1)"
-        );
     }
 
     #[test]

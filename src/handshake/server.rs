@@ -4,122 +4,222 @@
 //! [`check_upgrade_request`] checks it against §4.2.1; the `Response`
 //! constructors here build the answer of §4.2.2, or the refusal.
 
+use std::fmt;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::decode::Decoded;
-use crate::error::HandshakeError;
-use crate::handshake::{
-    HandshakeLimits, HeadScanner, Request, Response, WEBSOCKET_VERSION, accept_key, httparse_reason,
-};
+use crate::handshake::http::{HeadError, HeadParser, Request, Response};
+use crate::handshake::{HandshakeLimits, WEBSOCKET_VERSION, accept_key};
+use crate::proto::Decoded;
 
-/// Parses a request that arrives in pieces, in time linear in its length.
-#[derive(Debug)]
-pub struct RequestParser {
-    limits: HandshakeLimits,
-    scanner: HeadScanner,
+/// Why a server refused an opening handshake. Each maps to the HTTP status
+/// it answers with ([`RequestError::status`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The request is not valid HTTP/1.1 (httparse's reason).
+    MalformedRequest(&'static str),
+    /// The header section is larger than the configured limit.
+    HeadersTooLarge {
+        /// The configured limit in bytes.
+        max: usize,
+    },
+    /// More header fields than the configured limit.
+    TooManyHeaders {
+        /// The configured limit.
+        max: usize,
+    },
+    /// §4.2.1 item 1: the method MUST be GET.
+    MethodNotGet(String),
+    /// §4.2.1 item 1: HTTP/1.1 or higher.
+    HttpVersionTooOld,
+    /// §4.2.1 item 2: a Host header field.
+    MissingHost,
+    /// §4.2.1 item 3: no `Upgrade` header field at all: a plain HTTP request.
+    NotAnUpgrade,
+    /// §4.2.1 item 3: an `Upgrade` header without the `websocket` token.
+    UpgradeNotWebSocket,
+    /// §4.2.1 item 4: `Connection` lacks the `Upgrade` token.
+    MissingConnectionUpgrade,
+    /// §4.2.1 item 5: no `Sec-WebSocket-Key`.
+    MissingKey,
+    /// §11.3.1: `Sec-WebSocket-Key` MUST NOT appear more than once.
+    DuplicateKey,
+    /// §4.2.1 item 5: the key is not base64 of exactly 16 bytes.
+    InvalidKey,
+    /// §4.2.1 item 6 and §4.4: the version is not 13 (or is missing).
+    UnsupportedVersion,
+    /// The client did not finish its request before the handshake timeout.
+    Timeout,
+    /// A valid upgrade request that the application refused before the
+    /// 101 ([`accept_hdr`](crate::accept_hdr)'s callback,
+    /// [`Service::admit`](crate::server::Service::admit)), answering with
+    /// its own response.
+    Refused {
+        /// The status of the application's response, e.g. 403.
+        status: u16,
+    },
 }
+
+impl RequestError {
+    /// The HTTP status code the server answers with.
+    pub fn status(&self) -> u16 {
+        self.status_line().0
+    }
+
+    /// The status code and its reason phrase.
+    fn status_line(&self) -> (u16, &'static str) {
+        match self {
+            RequestError::HeadersTooLarge { .. } | RequestError::TooManyHeaders { .. } => {
+                (431, "Request Header Fields Too Large")
+            }
+            RequestError::MethodNotGet(_) => (405, "Method Not Allowed"),
+            RequestError::UnsupportedVersion | RequestError::NotAnUpgrade => {
+                (426, "Upgrade Required")
+            }
+            RequestError::Timeout => (408, "Request Timeout"),
+            RequestError::MalformedRequest(_)
+            | RequestError::HttpVersionTooOld
+            | RequestError::MissingHost
+            | RequestError::UpgradeNotWebSocket
+            | RequestError::MissingConnectionUpgrade
+            | RequestError::MissingKey
+            | RequestError::DuplicateKey
+            | RequestError::InvalidKey => (400, "Bad Request"),
+            RequestError::Refused { status } => (*status, ""),
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::MalformedRequest(why) => write!(f, "malformed HTTP request: {why}"),
+            RequestError::HeadersTooLarge { max } => {
+                write!(f, "request header section larger than {max} bytes")
+            }
+            RequestError::TooManyHeaders { max } => {
+                write!(f, "more than {max} request header fields")
+            }
+            RequestError::MethodNotGet(method) => {
+                write!(f, "method {method} is not GET (RFC 6455 §4.2.1)")
+            }
+            RequestError::HttpVersionTooOld => {
+                f.write_str("HTTP version below 1.1 (RFC 6455 §4.2.1)")
+            }
+            RequestError::MissingHost => f.write_str("missing Host header (RFC 6455 §4.2.1)"),
+            RequestError::NotAnUpgrade => {
+                f.write_str("this is a WebSocket endpoint; send a WebSocket upgrade request")
+            }
+            RequestError::UpgradeNotWebSocket => {
+                f.write_str("Upgrade header lacks the token \"websocket\" (RFC 6455 §4.2.1)")
+            }
+            RequestError::MissingConnectionUpgrade => {
+                f.write_str("Connection header lacks the token \"Upgrade\" (RFC 6455 §4.2.1)")
+            }
+            RequestError::MissingKey => {
+                f.write_str("missing Sec-WebSocket-Key header (RFC 6455 §4.2.1)")
+            }
+            RequestError::DuplicateKey => {
+                f.write_str("Sec-WebSocket-Key appears more than once (RFC 6455 §11.3.1)")
+            }
+            RequestError::InvalidKey => {
+                f.write_str("Sec-WebSocket-Key is not base64 of 16 bytes (RFC 6455 §4.2.1)")
+            }
+            RequestError::UnsupportedVersion => {
+                f.write_str("Sec-WebSocket-Version must be 13 (RFC 6455 §4.2.1)")
+            }
+            RequestError::Timeout => f.write_str("opening handshake timed out"),
+            RequestError::Refused { status } => {
+                write!(
+                    f,
+                    "the application refused the upgrade request with {status}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// Parses a client's opening request as it arrives, in time linear in its
+/// length (see [`ResponseParser`](crate::handshake::ResponseParser) for the
+/// other end's).
+#[derive(Debug)]
+pub struct RequestParser(HeadParser);
 
 impl RequestParser {
     /// A parser at the start of a request.
     pub fn new(limits: HandshakeLimits) -> RequestParser {
-        RequestParser {
-            limits,
-            scanner: HeadScanner::default(),
-        }
+        RequestParser(HeadParser::new(limits))
     }
 
     /// Parses `buf`, everything received so far (each call with the previous
     /// bytes plus new ones). `Complete` gives the request and the length of
     /// its header section; bytes after it belong to the WebSocket stream.
-    pub fn parse(&mut self, buf: &[u8]) -> Result<Decoded<Request>, HandshakeError> {
-        let max = self.limits.max_header_bytes;
-        let Some(end) = self.scanner.end_of_head(buf) else {
-            if buf.len() > max {
-                return Err(HandshakeError::HeadersTooLarge { max });
-            }
-            return Ok(Decoded::NeedMore);
-        };
-        if end > max {
-            return Err(HandshakeError::HeadersTooLarge { max });
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Decoded<Request>, RequestError> {
+        self.0.parse_request(buf).map_err(RequestError::from)
+    }
+}
+
+impl From<HeadError> for RequestError {
+    fn from(e: HeadError) -> RequestError {
+        match e {
+            HeadError::Malformed(why) => RequestError::MalformedRequest(why),
+            HeadError::TooLarge { max } => RequestError::HeadersTooLarge { max },
+            HeadError::TooManyHeaders { max } => RequestError::TooManyHeaders { max },
         }
-        let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buf[..end]) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(HandshakeError::MalformedRequest(
-                    "header section ends early",
-                ));
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(HandshakeError::TooManyHeaders {
-                    max: self.limits.max_headers,
-                });
-            }
-            Err(e) => return Err(HandshakeError::MalformedRequest(httparse_reason(e))),
-        }
-        let parsed = Request {
-            method: request.method.unwrap_or_default().to_owned(),
-            path: request.path.unwrap_or_default().to_owned(),
-            minor_version: request.version.unwrap_or_default(),
-            headers: request
-                .headers
-                .iter()
-                .map(|h| (h.name.to_owned(), h.value.to_vec()))
-                .collect(),
-        };
-        Ok(Decoded::Complete(parsed, end))
     }
 }
 
 /// Checks an opening request against RFC 6455 §4.2.1 and returns the client's
 /// `Sec-WebSocket-Key`, trimmed.
-pub fn check_upgrade_request(request: &Request) -> Result<String, HandshakeError> {
+pub fn check_upgrade_request(request: &Request) -> Result<String, RequestError> {
     // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
     if request.method != "GET" {
-        return Err(HandshakeError::MethodNotGet(request.method.clone()));
+        return Err(RequestError::MethodNotGet(request.method.clone()));
     }
     if request.minor_version < 1 {
-        return Err(HandshakeError::HttpVersionTooOld);
+        return Err(RequestError::HttpVersionTooOld);
     }
     // §4.2.1 item 2: "A |Host| header field containing the server's authority."
     if request.header("Host").is_none() {
-        return Err(HandshakeError::MissingHost);
+        return Err(RequestError::MissingHost);
     }
     // §4.2.1 item 3: "An |Upgrade| header field containing the value
     // "websocket", treated as an ASCII case-insensitive value."
     if request.header("Upgrade").is_none() {
-        return Err(HandshakeError::NotAnUpgrade);
+        return Err(RequestError::NotAnUpgrade);
     }
     if !request.header_has_token("Upgrade", "websocket") {
-        return Err(HandshakeError::UpgradeNotWebSocket);
+        return Err(RequestError::UpgradeNotWebSocket);
     }
     // §4.2.1 item 4: "A |Connection| header field that includes the token
     // "Upgrade", treated as an ASCII case-insensitive value."
     if !request.header_has_token("Connection", "Upgrade") {
-        return Err(HandshakeError::MissingConnectionUpgrade);
+        return Err(RequestError::MissingConnectionUpgrade);
     }
     // §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded
     // value that, when decoded, is 16 bytes in length." §11.3.1: it "MUST NOT
     // appear more than once in an HTTP request."
     let mut keys = request.header_values("Sec-WebSocket-Key");
-    let key = keys.next().ok_or(HandshakeError::MissingKey)?;
+    let key = keys.next().ok_or(RequestError::MissingKey)?;
     if keys.next().is_some() {
-        return Err(HandshakeError::DuplicateKey);
+        return Err(RequestError::DuplicateKey);
     }
     let key = std::str::from_utf8(key)
-        .map_err(|_| HandshakeError::InvalidKey)?
+        .map_err(|_| RequestError::InvalidKey)?
         .trim();
     match BASE64.decode(key) {
         Ok(bytes) if bytes.len() == 16 => {}
-        _ => return Err(HandshakeError::InvalidKey),
+        _ => return Err(RequestError::InvalidKey),
     }
     // §4.2.1 item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
     let mut versions = request.header_values("Sec-WebSocket-Version");
     match (versions.next(), versions.next()) {
         (Some(v), None) if v.trim_ascii() == WEBSOCKET_VERSION.as_bytes() => {}
-        _ => return Err(HandshakeError::UnsupportedVersion),
+        _ => return Err(RequestError::UnsupportedVersion),
     }
     Ok(key.to_owned())
 }
@@ -174,11 +274,11 @@ impl Response {
     /// The answer to a refused handshake: its status and a one-line reason.
     /// A version we do not speak gets `Sec-WebSocket-Version: 13` (§4.2.2,
     /// §4.4), and a plain HTTP request gets told to upgrade.
-    pub fn rejection(error: &HandshakeError) -> Response {
-        let (status, reason) = error.status();
+    pub fn rejection(error: &RequestError) -> Response {
+        let (status, reason) = error.status_line();
         let mut response = Response::text(status, reason, &error.to_string());
         match error {
-            HandshakeError::UnsupportedVersion | HandshakeError::NotAnUpgrade => {
+            RequestError::UnsupportedVersion | RequestError::NotAnUpgrade => {
                 response.headers.push((
                     "Sec-WebSocket-Version".to_owned(),
                     WEBSOCKET_VERSION.as_bytes().to_vec(),
@@ -187,7 +287,7 @@ impl Response {
                     .headers
                     .push(("Upgrade".to_owned(), b"websocket".to_vec()));
             }
-            HandshakeError::MethodNotGet(_) => {
+            RequestError::MethodNotGet(_) => {
                 response.headers.push(("Allow".to_owned(), b"GET".to_vec()));
             }
             _ => {}
@@ -210,7 +310,7 @@ mod tests {
         Sec-WebSocket-Protocol: chat, superchat\r\n\
         Sec-WebSocket-Version: 13\r\n\r\n";
 
-    fn parse(buf: &[u8]) -> Result<Decoded<Request>, HandshakeError> {
+    fn parse(buf: &[u8]) -> Result<Decoded<Request>, RequestError> {
         RequestParser::new(HandshakeLimits::default()).parse(buf)
     }
 
@@ -282,8 +382,8 @@ mod tests {
         };
         let long = vec![b'a'; 100];
         let result = RequestParser::new(limits).parse(&long);
-        assert_eq!(result, Err(HandshakeError::HeadersTooLarge { max: 64 }));
-        assert_eq!(HandshakeError::HeadersTooLarge { max: 64 }.status().0, 431);
+        assert_eq!(result, Err(RequestError::HeadersTooLarge { max: 64 }));
+        assert_eq!(RequestError::HeadersTooLarge { max: 64 }.status(), 431);
     }
 
     #[test]
@@ -294,7 +394,7 @@ mod tests {
         };
         assert_eq!(
             RequestParser::new(limits).parse(RFC_REQUEST),
-            Err(HandshakeError::TooManyHeaders { max: 4 })
+            Err(RequestError::TooManyHeaders { max: 4 })
         );
     }
 
@@ -304,8 +404,8 @@ mod tests {
         request.method = "POST".to_owned();
         let err = check_upgrade_request(&request).unwrap_err();
         assert_eq!(
-            (err.status().0, err),
-            (405, HandshakeError::MethodNotGet("POST".into()))
+            (err.status(), err),
+            (405, RequestError::MethodNotGet("POST".into()))
         );
     }
 
@@ -315,7 +415,7 @@ mod tests {
         request.minor_version = 0;
         assert_eq!(
             check_upgrade_request(&request),
-            Err(HandshakeError::HttpVersionTooOld)
+            Err(RequestError::HttpVersionTooOld)
         );
     }
 
@@ -323,7 +423,7 @@ mod tests {
     fn rfc6455_4_2_1_host_required() {
         assert_eq!(
             check_upgrade_request(&with_header("Host", None)),
-            Err(HandshakeError::MissingHost)
+            Err(RequestError::MissingHost)
         );
     }
 
@@ -332,11 +432,11 @@ mod tests {
         assert!(check_upgrade_request(&with_header("Upgrade", Some("WebSocket"))).is_ok());
         assert_eq!(
             check_upgrade_request(&with_header("Upgrade", Some("h2c"))),
-            Err(HandshakeError::UpgradeNotWebSocket)
+            Err(RequestError::UpgradeNotWebSocket)
         );
         assert_eq!(
             check_upgrade_request(&with_header("Upgrade", None)),
-            Err(HandshakeError::NotAnUpgrade)
+            Err(RequestError::NotAnUpgrade)
         );
     }
 
@@ -347,11 +447,11 @@ mod tests {
         );
         assert_eq!(
             check_upgrade_request(&with_header("Connection", Some("keep-alive"))),
-            Err(HandshakeError::MissingConnectionUpgrade)
+            Err(RequestError::MissingConnectionUpgrade)
         );
         assert_eq!(
             check_upgrade_request(&with_header("Connection", Some("Upgraded"))),
-            Err(HandshakeError::MissingConnectionUpgrade)
+            Err(RequestError::MissingConnectionUpgrade)
         );
     }
 
@@ -365,13 +465,13 @@ mod tests {
         ] {
             assert_eq!(
                 check_upgrade_request(&with_header("Sec-WebSocket-Key", Some(bad))),
-                Err(HandshakeError::InvalidKey),
+                Err(RequestError::InvalidKey),
                 "{bad:?}"
             );
         }
         assert_eq!(
             check_upgrade_request(&with_header("Sec-WebSocket-Key", None)),
-            Err(HandshakeError::MissingKey)
+            Err(RequestError::MissingKey)
         );
     }
 
@@ -384,7 +484,7 @@ mod tests {
         ));
         assert_eq!(
             check_upgrade_request(&request),
-            Err(HandshakeError::DuplicateKey)
+            Err(RequestError::DuplicateKey)
         );
     }
 
@@ -392,7 +492,7 @@ mod tests {
     fn rfc6455_4_2_2_unsupported_version_is_426_with_version_header() {
         let err =
             check_upgrade_request(&with_header("Sec-WebSocket-Version", Some("8"))).unwrap_err();
-        assert_eq!(err, HandshakeError::UnsupportedVersion);
+        assert_eq!(err, RequestError::UnsupportedVersion);
         let response = Response::rejection(&err);
         assert_eq!(response.status, 426);
         assert_eq!(response.header("Sec-WebSocket-Version"), Some(&b"13"[..]));

@@ -6,28 +6,17 @@
 //! set, a client from which nothing has arrived for that long gets a Ping,
 //! and one that then stays silent for the pong timeout is closed with 1001.
 
-use std::io;
-use std::time::Duration;
-
-use crate::close::CloseCode;
 use crate::error::Error;
-use crate::handshake::{Request, Response};
-use crate::message::Message;
-use crate::server::{Direction, Service, Upgraded};
-use crate::transport::Transport;
+use crate::handshake::http::{Request, Response};
+use crate::io::transport::Transport;
+use crate::proto::Direction;
+use crate::proto::message::Message;
+use crate::server::keepalive::Keepalive;
+use crate::server::{Service, Upgraded};
 
 /// Echoes every data message back to its sender.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Echo;
-
-/// Whether the echo has pinged a silent client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Liveness {
-    /// Something arrived within the ping interval (or no pings are sent).
-    Heard,
-    /// Nothing arrived for the ping interval; a Ping went out.
-    Pinged,
-}
 
 impl<T: Transport> Service<T> for Echo {
     fn plain_http(&self, _request: &Request) -> Response {
@@ -46,47 +35,12 @@ impl<T: Transport> Service<T> for Echo {
     }
 
     fn session(&self, connection: Upgraded<'_, T>, _request: &Request) -> Result<(), Error> {
-        let (stream, log) = (connection.stream, connection.log);
-        let (ping_interval, pong_timeout) = (
-            connection.config.ping_interval,
-            connection.config.pong_timeout,
-        );
-        // The socket's read timeout is the time without a byte from the client.
-        let wait_for = |timeout: Duration| stream.set_read_timeout(Some(timeout));
-        if let Some(interval) = ping_interval {
-            wait_for(interval)?;
-        }
-        let mut liveness = Liveness::Heard;
+        let log = connection.log();
+        let mut keepalive = Keepalive::start(connection.stream(), connection.config())?;
         connection.with_websocket(|ws| {
-            loop {
-                let message = match (ws.read(), ping_interval) {
-                    (Ok(message), _) => message,
-                    (Err(Error::Io(e)), Some(_)) if is_timeout(&e) => {
-                        match liveness {
-                            // RFC 6455 §5.5.2: "A Ping frame MAY be sent ...
-                            // as a means to verify that the remote endpoint is
-                            // still responsive."
-                            Liveness::Heard => {
-                                ws.send(Message::Ping(Vec::new()))?;
-                                wait_for(pong_timeout)?;
-                                liveness = Liveness::Pinged;
-                            }
-                            Liveness::Pinged => {
-                                let reason = format!("no pong within {pong_timeout:?}");
-                                ws.close(CloseCode::GOING_AWAY, &reason)?;
-                                // `with_websocket` waits for the client's
-                                // Close, under the close timeout.
-                                return Ok(());
-                            }
-                        }
-                        continue;
-                    }
-                    (Err(e), _) => return Err(e),
-                };
-                if let (Liveness::Pinged, Some(interval)) = (liveness, ping_interval) {
-                    wait_for(interval)?;
-                    liveness = Liveness::Heard;
-                }
+            // A silent client's Close 1001 has gone out when the keepalive
+            // gives up; `with_websocket` waits for its answer.
+            while let Some(message) = keepalive.read(ws)? {
                 match message {
                     message @ (Message::Text(_) | Message::Binary(_)) => {
                         if log.logs_messages() {
@@ -99,15 +53,7 @@ impl<T: Transport> Service<T> for Echo {
                     Message::Close(_) => return Ok(()),
                 }
             }
+            Ok(())
         })
     }
-}
-
-/// Whether a read failed for the read timeout (Unix says `WouldBlock`,
-/// Windows `TimedOut`).
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

@@ -12,27 +12,31 @@
 //! writes on separate threads (the chat) builds its own halves from the
 //! same parts.
 
-pub mod echo;
-mod log;
-mod running;
+pub(crate) mod config;
+pub(crate) mod connection_log;
+pub(crate) mod echo;
+pub(crate) mod keepalive;
+pub(crate) mod running;
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use crate::accept::ServerConfig;
-use crate::accept::{Answers, Opened, Refusal, respond_under_deadline, trace_prefix};
-use crate::close_request::CloseRequest;
-use crate::connection::WebSocket;
 use crate::deflate::DeflateParams;
-use crate::error::{Error, HandshakeError};
-use crate::handshake::{Request, Response};
-use crate::tls::TlsStream;
+use crate::error::Error;
+use crate::handshake::http::{Request, Response};
+use crate::handshake::server::RequestError;
+use crate::io::accept::{Answers, Opened, Refusal, respond_under_deadline, trace_prefix};
+use crate::io::close_request::CloseRequest;
+use crate::io::tls::TlsStream;
+use crate::io::transport::{Transport, discard_until_eof};
+use crate::io::websocket::WebSocket;
+use crate::server::config::ServerConfig;
 use crate::trace;
-use crate::transport::{Transport, discard_until_eof};
-pub use log::{ConnectionLog, Direction};
+pub use connection_log::ConnectionLog;
+pub use echo::Echo;
 use running::{Connections, accept_loop};
 pub use running::{SHUTDOWN_REASON, Server, ShutdownHandle, ShutdownReport};
 
@@ -41,62 +45,86 @@ pub use running::{SHUTDOWN_REASON, Server, ShutdownHandle, ShutdownReport};
 /// session returns, so a session may lend it to threads it scopes to itself.
 #[derive(Debug)]
 pub struct Upgraded<'a, T: Transport = TcpStream> {
-    /// The stream, with no read timeout and the configured write timeout.
-    pub stream: &'a T,
+    stream: &'a T,
     /// Bytes the client sent after its opening request: the start of its
     /// first frames (RFC 6455 §4.1 asks clients to wait for the 101, so
     /// usually none).
-    pub already_read: Vec<u8>,
-    /// The server's configuration: limits, write and close timeouts.
-    pub config: &'a ServerConfig,
-    /// With `--trace`: what starts each trace line (the peer's address).
-    pub trace_prefix: Option<String>,
+    already_read: Vec<u8>,
+    config: &'a ServerConfig,
+    /// When tracing: what starts each trace line (the peer's address).
+    trace_prefix: Option<String>,
     /// permessage-deflate's parameters, if the handshake agreed to it.
-    pub deflate: Option<DeflateParams>,
-    /// The connection's lines in the server's log.
-    pub log: &'a ConnectionLog,
+    deflate: Option<DeflateParams>,
+    log: &'a ConnectionLog,
     /// How the server's shutdown closes a session over [`Upgraded::with_websocket`].
     close_request: Option<Arc<CloseRequest>>,
 }
 
 impl<'a, T: Transport> Upgraded<'a, T> {
+    /// The stream, with no read timeout and the configured write timeout.
+    pub fn stream(&self) -> &'a T {
+        self.stream
+    }
+
+    /// The server's configuration: limits, timeouts, keepalive.
+    pub fn config(&self) -> &'a ServerConfig {
+        self.config
+    }
+
+    /// The connection's lines in the server's log.
+    pub fn log(&self) -> &'a ConnectionLog {
+        self.log
+    }
+
     /// Runs `session` over the connection as a server-side [`WebSocket`]
-    /// with the configured limits, traced when the server traces. If the session sent a Close and returned
-    /// before the peer answered, waits for the answer (RFC 6455 §7.1.2), but
-    /// no longer than the close timeout.
+    /// with the configured limits and the permessage-deflate the handshake
+    /// agreed, traced when the logger takes trace lines. The server's
+    /// shutdown sends it Close 1001 even while it blocks reading. If the
+    /// session sent a Close and returned before the peer answered, waits
+    /// for the answer (RFC 6455 §7.1.2), but no longer than the close
+    /// timeout; then logs how the connection ended.
     pub fn with_websocket(
         self,
         session: impl FnOnce(&mut WebSocket<T::Ref<'a>>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let engine = self.config.engine(self.deflate.as_ref());
+        let (stream, config, log) = (self.stream, self.config, self.log);
+        let close_request = self.close_request.clone();
         // On the heap: in the frame, the connection made the thread's stack
         // one page deeper, resident for as long as the connection idles.
-        let mut ws = Box::new(WebSocket::from_engine(
-            self.stream.by_ref(),
-            engine,
-            self.already_read,
-        ));
-        if let Some(close_request) = self.close_request {
+        let mut ws = Box::new(self.into_websocket(stream.by_ref()));
+        if let Some(close_request) = close_request {
             ws.watch_close_request(close_request);
-        }
-        if let Some(prefix) = self.trace_prefix {
-            ws.set_trace(trace::print_to_stderr(prefix));
         }
         let mut result = session(&mut ws);
         if ws.is_closing() {
-            let waited = self
-                .stream
-                .set_read_timeout(Some(self.config.close_timeout));
+            let waited = stream.set_read_timeout(Some(config.close_timeout));
             result = result
                 .and(waited.map_err(Error::Io))
                 .and_then(|()| ws.finish_close());
         }
-        self.log.ended(
+        log.ended(
             ws.first_close().cloned(),
             ws.bytes_received(),
             ws.bytes_sent(),
         );
         result
+    }
+
+    /// The connection as a server-side [`WebSocket`] over `stream`, a
+    /// handle on [`Upgraded::stream`] (for example one that counts what it
+    /// writes), with the configured limits, the permessage-deflate the
+    /// handshake agreed and the bytes that followed the request; traced when
+    /// the logger takes trace lines. For a session that reads and writes on
+    /// threads of its own ([`WebSocket::split`]): it closes its connection
+    /// at [`Service::shutting_down`], and reports how the connection ended
+    /// with [`ConnectionLog::ended`].
+    pub fn into_websocket<S: Read + Write>(self, stream: S) -> WebSocket<S> {
+        let engine = self.config.engine(self.deflate.as_ref());
+        let mut ws = WebSocket::from_engine(stream, engine, self.already_read);
+        if let Some(prefix) = self.trace_prefix {
+            ws.set_trace(trace::to_log(prefix));
+        }
+        ws
     }
 }
 
@@ -108,16 +136,19 @@ pub trait Service<T: Transport = TcpStream>: Send + Sync + 'static {
     /// get here; they are answered 405 with `Allow: GET` (RFC 6455 §4.2.1).
     fn plain_http(&self, request: &Request) -> Response {
         let _ = request;
-        Response::rejection(&HandshakeError::NotAnUpgrade)
+        Response::rejection(&RequestError::NotAnUpgrade)
     }
 
     /// Decides whether a valid upgrade request may open a session, before
-    /// the 101 is sent. `Err(response)` refuses it with that response
-    /// instead, for example a 400 for a path the service does not serve.
-    /// Default: every valid upgrade request is admitted.
-    fn admit(&self, request: &Request) -> Result<(), Response> {
+    /// the 101 is sent, as [`accept_hdr`](crate::accept_hdr)'s callback
+    /// does: `Ok(fields)` admits it, with these header fields added to the
+    /// 101 (a cookie, say); `Err(response)` refuses it with that response
+    /// instead, for example a 403 for a foreign `Origin` (RFC 6455 §10.2)
+    /// or a 400 for a path the service does not serve. Default: every valid
+    /// upgrade request is admitted, with nothing added.
+    fn admit(&self, request: &Request) -> Result<Vec<(String, Vec<u8>)>, Response> {
         let _ = request;
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Chooses the subprotocol for an admitted upgrade request, from those
@@ -215,7 +246,9 @@ fn start_connection<T: Transport, S: Service<T>>(
         .spawn(move || {
             let transport = match open(stream) {
                 Ok(transport) => Arc::new(transport),
-                Err(e) => return log_line!("cannot set up a connection: {e}"),
+                Err(e) => {
+                    return log::warn!(target: connection_log::TARGET, "cannot set up a connection: {e}");
+                }
             };
             let registered = connections.register(Arc::clone(&transport));
             let full = config
@@ -276,20 +309,19 @@ fn serve_connection<T: Transport, S: Service<T>>(
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
-    let log = ConnectionLog::new(peer, config.log, config.log_messages);
-    let trace_prefix = config.trace.then(|| trace_prefix(stream));
+    let log = ConnectionLog::new(peer);
+    let trace_prefix = trace::enabled().then(|| trace_prefix(stream));
     let answers = Answers {
-        plain_http: &|request| service.plain_http(request),
-        admit: &|request| match busy {
+        plain_http: |request: &Request| service.plain_http(request),
+        admit: |request: &Request| match busy {
             Some(busy) => Err(busy_response(busy)),
             None => service.admit(request),
         },
-        choose_subprotocol: &|request| {
+        choose_subprotocol: |request: &Request| {
             (service.choose_subprotocol(request)).or_else(|| config.choose_subprotocol(request))
         },
-        deflate: config.deflate.as_ref(),
     };
-    match respond_under_deadline(stream, config, &answers, trace_prefix.as_deref()) {
+    match respond_under_deadline(stream, config, answers, trace_prefix.as_deref()) {
         Ok(Opened {
             request,
             already_read,
@@ -315,7 +347,7 @@ fn serve_connection<T: Transport, S: Service<T>>(
             log.line(format_args!("upgrade to {path} refused: {status}"));
         }
         Err(Refusal::Invalid { path, error }) => {
-            let (status, _) = error.status();
+            let status = error.status();
             match path {
                 Some(path) => {
                     log.line(format_args!("upgrade to {path} refused: {status}: {error}"))

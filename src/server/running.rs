@@ -28,10 +28,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::accept::ServerConfig;
-use crate::close::CloseCode;
-use crate::close_request::CloseRequest;
-use crate::transport::Transport;
+use crate::io::close_request::CloseRequest;
+use crate::io::transport::Transport;
+use crate::proto::close::CloseCode;
+use crate::server::config::ServerConfig;
+use crate::server::connection_log::TARGET;
 
 /// The reason in the Close 1001 a shutting-down server sends.
 pub const SHUTDOWN_REASON: &str = "server shutting down";
@@ -74,6 +75,7 @@ impl fmt::Debug for ShutdownHandle {
 
 /// What a shutdown did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShutdownReport {
     /// Connections running when the shutdown began.
     pub connections: usize,
@@ -429,8 +431,8 @@ impl Throttled {
             return;
         }
         match std::mem::take(&mut self.since_last) {
-            0 => log_line!("{line}"),
-            more => log_line!("{line} (and {more} more since the last such line)"),
+            0 => log::warn!(target: TARGET, "{line}"),
+            more => log::warn!(target: TARGET, "{line} (and {more} more since the last such line)"),
         }
         self.last = Some(now);
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use ws6455::SharedMessage;
+use ws6455::proto::SharedMessage;
 
 /// One server-to-client message.
 #[derive(Clone, Debug, Serialize)]

@@ -34,7 +34,7 @@
 //!
 //! # Threads and the write side
 //!
-//! Each connection is a [`WebSocket`] split into its two halves
+//! Each connection is a [`WebSocket`](ws6455::WebSocket) split into its two halves
 //! ([`ws6455::split`]), each used by one thread. The server's connection
 //! thread holds the [`ReadHalf`]: it reads messages and acts on each, while
 //! the library answers Pings and Closes by itself and fails the connection
@@ -92,16 +92,16 @@ use event::{Event, MAX_ROOM_LEN, is_name};
 use outbox::{Outbox, Refused, Socket, Timing};
 use redis_bus::RedisBus;
 use room::{Membership, QUEUE_FULL, Rooms};
-use ws6455::SharedMessage;
-use ws6455::close::CloseCode;
-use ws6455::connection::WebSocket;
-use ws6455::error::Error;
-use ws6455::handshake::{Request, Response};
-use ws6455::message::{Limits, Message};
-use ws6455::server::{ConnectionLog, Direction, ServerConfig, Service, Upgraded};
-use ws6455::split::ReadHalf;
-use ws6455::trace;
-use ws6455::transport::Transport;
+use ws6455::CloseCode;
+use ws6455::Error;
+use ws6455::Message;
+use ws6455::ReadHalf;
+use ws6455::ServerConfig;
+use ws6455::Transport;
+use ws6455::proto::Direction;
+use ws6455::proto::SharedMessage;
+use ws6455::server::{ConnectionLog, Service, Upgraded};
+use ws6455::{Request, Response};
 
 /// The room of the path `/`.
 pub const LOBBY: &str = "lobby";
@@ -146,13 +146,9 @@ impl Default for ChatConfig {
 
 /// The server's defaults, with the chat's message limit (64 KiB).
 pub fn server_config() -> ServerConfig {
-    ServerConfig {
-        limits: Limits {
-            max_frame_size: DEFAULT_MAX_MESSAGE,
-            max_message_size: DEFAULT_MAX_MESSAGE,
-        },
-        ..ServerConfig::default()
-    }
+    ServerConfig::default()
+        .max_frame(DEFAULT_MAX_MESSAGE)
+        .max_message(DEFAULT_MAX_MESSAGE)
 }
 
 /// Stack size of each connection's writer thread: it only moves bytes.
@@ -396,9 +392,9 @@ impl<T: Transport> Service<T> for Chat {
         }
     }
 
-    fn admit(&self, request: &Request) -> Result<(), Response> {
+    fn admit(&self, request: &Request) -> Result<Vec<(String, Vec<u8>)>, Response> {
         match room_of(&request.path) {
-            Some(_) => Ok(()),
+            Some(_) => Ok(Vec::new()),
             None => Err(Response::text(
                 400,
                 "Bad Request",
@@ -409,15 +405,7 @@ impl<T: Transport> Service<T> for Chat {
 
     fn session(&self, connection: Upgraded<'_, T>, request: &Request) -> Result<(), Error> {
         let room = room_of(&request.path).expect("admit refuses paths that name no room");
-        let Upgraded {
-            stream,
-            already_read,
-            config,
-            trace_prefix,
-            deflate,
-            log,
-            ..
-        } = connection;
+        let (stream, config, log) = (connection.stream(), connection.config(), connection.log());
         let timing = Timing {
             ping_interval: self.config.ping_interval,
             pong_timeout: self.config.pong_timeout,
@@ -426,11 +414,7 @@ impl<T: Transport> Service<T> for Chat {
         };
         let written = AtomicU64::new(0);
         let socket = Socket::new(stream, &written)?;
-        let engine = config.engine(deflate.as_ref());
-        let mut ws = WebSocket::from_engine(socket, engine, already_read);
-        if let Some(prefix) = trace_prefix {
-            ws.set_trace(trace::print_to_stderr(prefix));
-        }
+        let ws = connection.into_websocket(socket);
         let (mut read, write) = ws.split()?;
         let closing = write.clone();
         let outbox = Arc::new(Outbox::new(self.config.outgoing_queue_bytes));

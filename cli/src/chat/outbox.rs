@@ -48,13 +48,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ws6455::SharedMessage;
-use ws6455::close::CloseCode;
-use ws6455::close_frame::CloseFrame;
-use ws6455::error::Error;
-use ws6455::message::Message;
-use ws6455::split::{SplitStream, WriteHalf};
-use ws6455::transport::Transport;
+use ws6455::CloseCode;
+use ws6455::CloseFrame;
+use ws6455::Error;
+use ws6455::Message;
+use ws6455::Transport;
+use ws6455::proto::SharedMessage;
+use ws6455::{SplitStream, WriteHalf};
 
 /// The writer takes at most this many events from the queue per flush.
 const BATCH_EVENTS: usize = 64;

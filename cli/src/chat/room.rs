@@ -28,8 +28,8 @@ use crate::chat::ChatConfig;
 use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
 use crate::chat::outbox::{Outbox, Refused};
 use crate::chat::redis_bus::{Down, Kind, Published, RedisBus, Registration};
-use ws6455::SharedMessage;
-use ws6455::close::CloseCode;
+use ws6455::CloseCode;
+use ws6455::proto::SharedMessage;
 use ws6455::server::SHUTDOWN_REASON;
 
 /// The close reason of a member whose outgoing queue overflowed.

@@ -9,9 +9,10 @@ use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws6455::engine::Engine;
-use ws6455::frame::{OpCode, encode_frame};
-use ws6455::server::{ServerConfig, Service, echo::Echo, serve};
+use ws6455::Engine;
+use ws6455::ServerConfig;
+use ws6455::proto::{FrameHeader, OpCode};
+use ws6455::server::{Echo, Service, serve};
 use ws6455::{Error, Limits, Message, Role, WebSocket};
 
 /// The RFC's example key, and the Accept it must produce.
@@ -24,15 +25,15 @@ pub fn start_server<S: Service>(config: ServerConfig, service: S) -> SocketAddr 
     serve(listener, config, service).unwrap().local_addr()
 }
 
-pub fn quiet_config() -> ServerConfig {
-    ServerConfig {
-        log: false,
-        ..ServerConfig::default()
-    }
+pub fn start_echo() -> SocketAddr {
+    start_server(ServerConfig::default(), Echo)
 }
 
-pub fn start_echo() -> SocketAddr {
-    start_server(quiet_config(), Echo)
+/// A whole frame as it goes on the wire, masked with `mask` if given.
+pub fn frame(opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    FrameHeader::new(true, opcode, mask, payload.len() as u64).encode_frame(payload, &mut wire);
+    wire
 }
 
 /// A valid opening request for `addr`.
@@ -117,7 +118,7 @@ pub fn connect_for_raw_frames(addr: SocketAddr) -> TcpStream {
 /// One masked frame as a client sends it.
 pub fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     let mut wire = Vec::new();
-    encode_frame(&mut wire, opcode, Some([0x11, 0x22, 0x33, 0x44]), payload);
+    wire.extend(frame(opcode, Some([0x11, 0x22, 0x33, 0x44]), payload));
     wire
 }
 

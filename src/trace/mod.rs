@@ -1,10 +1,9 @@
-//! Watching the protocol happen: every frame a connection sends or receives,
-//! annotated field by field.
+//! Watching the protocol happen, as text: how a [`TraceEvent`] reads as
+//! one line, and the observer that sends those lines, and each opening
+//! handshake, to the `log` facade.
 //!
-//! [`WebSocket::set_trace`] shows an observer each frame as a [`FrameEvent`]:
-//! the decoded header and the start of the payload, unmasked. Its `Display`
-//! is the line `ws6455 --trace` prints, `>` for a frame sent and `<` for one
-//! received:
+//! A frame's line is the one `ws6455 --trace` prints, `>` for a frame sent
+//! and `<` for one received:
 //!
 //! ```text
 //! > text FIN=1 RSV1-3=000 opcode=0x1 MASK=1 key=37fa213d len=5 (7-bit) payload: 48 65 6c 6c 6f "Hello"
@@ -12,54 +11,39 @@
 //! ```
 //!
 //! A message sent or received compressed (permessage-deflate, RSV1 set on
-//! its first frame) is shown once more, whole, as a [`CompressedMessage`]:
-//! its size on the wire beside its size inflated, and the start of the text.
-//! A sent one is shown before its frame, a received one after its last:
+//! its first frame) is shown once more, whole: its size on the wire beside
+//! its size inflated, and the start of the text. A sent one is shown before
+//! its frame, a received one after its last:
 //!
 //! ```text
 //! > compressed text message (RSV1): 256 bytes inflated, 32 on the wire (12.5 %): "the same words a"
 //! > text FIN=1 RSV1-3=100 opcode=0x1 MASK=1 key=488a30ef len=32 (7-bit) payload: 2a c9 48 55 28 4e cc 4d 55 28 cf 2f 4a 29 56 48 … (first 16 of 32) |*.HU(N.MU(./J)VH|
 //! ```
 //!
-//! The words beside each field are the ones `ws6455 decode` uses when it
-//! explains a frame byte by byte.
-//!
-//! [`WebSocket::set_trace`]: crate::WebSocket::set_trace
+//! Connections trace themselves when the application's logger takes
+//! [`log::Level::Trace`] records for the target [`TARGET`] (`ws6455::trace`):
+//! each line is one record, after the peer's address on a server. Nothing
+//! is spent on tracing otherwise.
+
+mod annotate;
 
 use std::fmt;
 
-use crate::annotate::{ascii_preview, close_summary, hex, hex_compact, length_field, text_preview};
-use crate::frame::{FrameHeader, OpCode};
+use crate::proto::{CompressedMessage, Direction, FrameEvent, FrameHeader, OpCode, TraceEvent};
+use annotate::{ascii_preview, close_summary, hex, hex_compact, length_field, text_preview};
+
+/// The `log` target of trace lines.
+pub(crate) const TARGET: &str = "ws6455::trace";
 
 /// How many payload bytes a trace line shows.
 const PREVIEW_LEN: usize = 16;
 
-/// Which way a frame went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// We sent it.
-    Sent,
-    /// We received it.
-    Received,
-}
-
-impl Direction {
-    /// `>` for sent, `<` for received, as `curl -v` writes them.
-    pub fn arrow(self) -> &'static str {
-        match self {
-            Direction::Sent => ">",
-            Direction::Received => "<",
-        }
+/// `>` for sent, `<` for received, as `curl -v` writes them.
+fn arrow(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Sent => ">",
+        Direction::Received => "<",
     }
-}
-
-/// What a trace shows: each frame, and each compressed message whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TraceEvent<'a> {
-    /// A frame sent or received.
-    Frame(FrameEvent<'a>),
-    /// A message sent or received compressed.
-    Compressed(CompressedMessage<'a>),
 }
 
 impl fmt::Display for TraceEvent<'_> {
@@ -71,28 +55,12 @@ impl fmt::Display for TraceEvent<'_> {
     }
 }
 
-/// A data message sent or received compressed by permessage-deflate
-/// (RFC 7692 §6: RSV1 on its first frame).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CompressedMessage<'a> {
-    /// Which way it went.
-    pub direction: Direction,
-    /// [`OpCode::Text`] or [`OpCode::Binary`].
-    pub opcode: OpCode,
-    /// The payload bytes on the wire, across all its frames.
-    pub wire_len: u64,
-    /// The message's length inflated: what the application sent or received.
-    pub len: u64,
-    /// The start of the message inflated.
-    pub start: &'a [u8],
-}
-
 impl fmt::Display for CompressedMessage<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} compressed {} message (RSV1): {} bytes inflated, {} on the wire",
-            self.direction.arrow(),
+            arrow(self.direction),
             self.opcode,
             self.len,
             self.wire_len,
@@ -115,26 +83,13 @@ impl fmt::Display for CompressedMessage<'_> {
     }
 }
 
-/// A frame a connection sent or received.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FrameEvent<'a> {
-    /// Which way it went.
-    pub direction: Direction,
-    /// Its header, as on the wire.
-    pub header: FrameHeader,
-    /// The start of its payload, unmasked: all of a control frame's, and up to
-    /// 125 bytes of a data frame's. A received data frame is reported as soon
-    /// as its header arrives, with whatever of the payload came with it.
-    pub payload_start: &'a [u8],
-}
-
 impl fmt::Display for FrameEvent<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.header;
         write!(
             f,
             "{} {} FIN={} RSV1-3={:03b} opcode={:#x} MASK={}",
-            self.direction.arrow(),
+            arrow(self.direction),
             h.opcode,
             u8::from(h.fin),
             h.rsv,
@@ -170,17 +125,31 @@ impl fmt::Display for FrameEvent<'_> {
     }
 }
 
-/// An observer that prints each event's line to stderr after `prefix` (e.g.
-/// the peer's address), for [`WebSocket::set_trace`].
-///
-/// [`WebSocket::set_trace`]: crate::WebSocket::set_trace
-pub fn print_to_stderr(prefix: String) -> impl FnMut(&TraceEvent<'_>) + Send + Sync + 'static {
-    move |event| log_line!("{prefix}{event}")
+/// Whether the application's logger takes trace lines: connections opened
+/// now trace themselves.
+pub(crate) fn enabled() -> bool {
+    log::log_enabled!(target: TARGET, log::Level::Trace)
+}
+
+/// An observer that logs each event's line after `prefix` (the peer's
+/// address on a server), for [`Engine::set_trace`](crate::Engine::set_trace).
+pub(crate) fn to_log(prefix: String) -> impl FnMut(&TraceEvent<'_>) + Send + 'static {
+    move |event| log::trace!(target: TARGET, "{prefix}{event}")
+}
+
+/// Logs an opening handshake's request or response, a record per line
+/// after `prefix` and the direction's arrow.
+pub(crate) fn http(prefix: &str, direction: Direction, wire: &[u8]) {
+    if enabled() {
+        for line in http_lines(prefix, direction, wire).lines() {
+            log::trace!(target: TARGET, "{line}");
+        }
+    }
 }
 
 /// An HTTP head (and body, if any) as text, one line per line after `prefix`
 /// and the direction's arrow: the opening handshake in a trace.
-pub(crate) fn http_lines(prefix: &str, direction: Direction, wire: &[u8]) -> String {
+fn http_lines(prefix: &str, direction: Direction, wire: &[u8]) -> String {
     let text = String::from_utf8_lossy(wire);
     let text = text.strip_suffix("\r\n").unwrap_or(&text);
     let mut lines = String::new();
@@ -188,7 +157,7 @@ pub(crate) fn http_lines(prefix: &str, direction: Direction, wire: &[u8]) -> Str
         let line = line.strip_suffix('\r').unwrap_or(line);
         lines.push_str(&format!(
             "{prefix}{} {}\n",
-            direction.arrow(),
+            arrow(direction),
             line.escape_debug()
         ));
     }

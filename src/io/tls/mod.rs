@@ -1,9 +1,10 @@
 //! TLS under a connection: `wss://` (RFC 6455 §4.1 item 5, §4.2.1, §10.6),
-//! through rustls, for both roles.
+//! through rustls with the *ring* provider, for both roles (feature
+//! `tls`, on by default).
 //!
 //! A [`TlsStream`] is a TCP socket with a rustls session on it, and it is a
 //! [`Transport`] like the socket: the server, `accept_with`, the client and
-//! [`split`](crate::split) work over it unchanged. The TLS handshake runs
+//! [`split`](crate::io::split) work over it unchanged. The TLS handshake runs
 //! on the first read or write (or [`TlsStream::handshake`]), under whatever
 //! timeout the socket has then, so a server counts it against the opening
 //! handshake's deadline.
@@ -31,20 +32,18 @@
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::{
-    ClientConnection, Connection, DigitallySignedStruct, RootCertStore, ServerConnection,
-};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, Connection, ServerConnection};
 
-use crate::split::SplitStream;
-use crate::transport::Transport;
+use crate::io::split::SplitStream;
+use crate::io::transport::Transport;
+
+pub(crate) mod config;
+
+pub use config::{TlsError, client_config, load_certificates, load_private_key, server_config};
 
 /// Ciphertext taken from the socket per read: one full TLS record and its
 /// overhead fit.
@@ -432,171 +431,5 @@ impl<'a> SplitStream for &'a TlsStream {
 
     fn split_stream(self) -> io::Result<(&'a TlsStream, &'a TlsStream)> {
         Ok((self, self))
-    }
-}
-
-/// Why a TLS configuration could not be made.
-#[derive(Debug)]
-pub enum TlsSetupError {
-    /// A PEM file could not be read, or held nothing of the kind asked for.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What it should hold: "certificate" or "private key".
-        kind: &'static str,
-        /// What went wrong.
-        problem: String,
-    },
-    /// rustls refused the configuration, e.g. a key that is not the
-    /// certificate's.
-    Refused(rustls::Error),
-}
-
-impl fmt::Display for TlsSetupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TlsSetupError::File {
-                path,
-                kind,
-                problem,
-            } => write!(f, "{}: no usable {kind}: {problem}", path.display()),
-            TlsSetupError::Refused(e) => write!(f, "TLS configuration refused: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for TlsSetupError {}
-
-/// The one crypto provider: *ring*, which builds with cargo and a C compiler.
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// The certificate chain in the PEM file at `path`, leaf first.
-pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let problem = |problem: String| TlsSetupError::File {
-        path: path.to_owned(),
-        kind: "certificate",
-        problem,
-    };
-    let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| problem(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| problem(e.to_string()))?;
-    if certificates.is_empty() {
-        return Err(problem("no CERTIFICATE block in it".to_owned()));
-    }
-    Ok(certificates)
-}
-
-/// The private key in the PEM file at `path` (PKCS #8, PKCS #1 or SEC1).
-pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsSetupError::File {
-        path: path.to_owned(),
-        kind: "private key",
-        problem: e.to_string(),
-    })
-}
-
-/// A server's TLS configuration from PEM files: TLS 1.3 and 1.2, ALPN
-/// `http/1.1` (the opening handshake is an HTTP/1.1 request, RFC 6455 §4.1).
-pub fn server_config(
-    certificate_file: &Path,
-    key_file: &Path,
-) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
-    let certificates = load_certificates(certificate_file)?;
-    let key = load_private_key(key_file)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(TlsSetupError::Refused)?
-        .with_no_client_auth()
-        .with_single_cert(certificates, key)
-        .map_err(TlsSetupError::Refused)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// A client's TLS configuration that trusts the usual public roots (the
-/// Mozilla set, from `webpki-roots`) and `extra_roots`.
-pub fn client_config(
-    extra_roots: Vec<CertificateDer<'static>>,
-) -> Result<Arc<rustls::ClientConfig>, TlsSetupError> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for root in extra_roots {
-        roots.add(root).map_err(TlsSetupError::Refused)?;
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(TlsSetupError::Refused)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// A client's TLS configuration that accepts any certificate for any name:
-/// the connection is encrypted but its peer unproven. For testing only.
-pub fn insecure_client_config() -> Arc<rustls::ClientConfig> {
-    let provider = provider();
-    let verifier = Arc::new(AcceptAnyCertificate(Arc::clone(&provider)));
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("the ring provider supports the default TLS versions")
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
-/// Accepts every certificate; still checks the handshake's signatures, so
-/// the session is with whoever holds the key of the certificate shown.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

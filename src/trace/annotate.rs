@@ -1,14 +1,9 @@
 //! The words a person reads beside a frame's fields: its length field, its
-//! payload as hex and as text, what a Close payload says, and a compressed
-//! message's size on the wire. `--trace` lines
-//! ([`crate::trace::FrameEvent`]) and `ws6455 decode` both use them; the
-//! command compiles this same file into itself, so it stays out of the
-//! library's public API.
+//! payload as hex and as text, and what a Close payload says.
 
-// `ws6455::` rather than `crate::`: the path is the same in the library
-// and in the command, which both compile this file.
-use ws6455::frame::{FrameHeader, LengthEncoding, OpCode};
-use ws6455::{CloseCode, CloseFrame};
+use crate::proto::LengthEncoding;
+use crate::proto::close::CloseCode;
+use crate::proto::close_frame::CloseFrame;
 
 /// Which field carries the payload length: `7-bit`, `16-bit` or `64-bit`.
 pub(crate) fn length_field(encoding: LengthEncoding) -> &'static str {
@@ -16,20 +11,6 @@ pub(crate) fn length_field(encoding: LengthEncoding) -> &'static str {
         LengthEncoding::Bits7 => "7-bit",
         LengthEncoding::Bits16 => "16-bit",
         LengthEncoding::Bits64 => "64-bit",
-    }
-}
-
-/// The payload bytes on the wire so far of a message an extension
-/// transformed (sent compressed), once the frame with `header` is in: a data
-/// frame with an extension's bits starts the count, a continuation adds to
-/// it, a data frame without them means no such message; control frames,
-/// which may come between fragments, leave it.
-pub(crate) fn transformed_wire_len(so_far: Option<u64>, header: &FrameHeader) -> Option<u64> {
-    match header.opcode {
-        OpCode::Text | OpCode::Binary if header.rsv != 0 => Some(header.payload_len),
-        OpCode::Text | OpCode::Binary => None,
-        OpCode::Continuation => so_far.map(|len| len.saturating_add(header.payload_len)),
-        OpCode::Close | OpCode::Ping | OpCode::Pong => so_far,
     }
 }
 

@@ -19,14 +19,15 @@ use std::io::{self, IoSlice, Read, Write};
 
 use std::sync::Arc;
 
-use crate::close::CloseCode;
-use crate::close_request::{BeforeRead, CloseRequest};
-use crate::engine::{Engine, FirstClose};
 use crate::error::Error;
-use crate::message::{Limits, Message, MessageRef, Role};
-use crate::outgoing::Outgoing;
-use crate::read_buffer::ReadBuffer;
-use crate::trace::TraceEvent;
+use crate::io::close_request::{BeforeRead, CloseRequest};
+use crate::io::read_buffer::ReadBuffer;
+use crate::proto::Outgoing;
+use crate::proto::TraceEvent;
+use crate::proto::close::CloseCode;
+use crate::proto::engine::{Engine, FirstClose};
+use crate::proto::message::{Message, MessageRef};
+use crate::proto::{Limits, Role};
 
 /// A message whose payload is at least this large is written as soon as it
 /// is queued, straight from its own buffer.
@@ -43,7 +44,7 @@ pub struct WebSocket<S> {
     pub(crate) engine: Engine,
     pub(crate) read_buf: ReadBuffer,
     /// Set by a server that can be shut down: another thread may send the
-    /// Close while this one reads (see [`crate::close_request`]).
+    /// Close while this one reads (see [`crate::io::close_request`]).
     close_request: Option<Arc<CloseRequest>>,
 }
 
@@ -234,6 +235,14 @@ impl<S: Read + Write> WebSocket<S> {
     /// Bytes received on the stream so far, frames and all.
     pub fn bytes_received(&self) -> u64 {
         self.read_buf.received()
+    }
+
+    /// The bytes waiting to be sent: what a write did not take yet (a
+    /// non-blocking stream, a write timeout). Past
+    /// [`Limits::max_write_buffer`], sends are refused with
+    /// [`Error::WriteBufferFull`] until [`WebSocket::flush`] makes room.
+    pub fn queued_bytes(&self) -> usize {
+        self.engine.queued_bytes()
     }
 
     /// Bytes written to the stream so far, frames and all.

@@ -1,9 +1,9 @@
 //! The Close frame's payload (RFC 6455 §5.5.1): either empty, or a two-byte
 //! status code in network byte order followed by a UTF-8 reason.
 
-use crate::close::CloseCode;
-use crate::frame::MAX_CONTROL_PAYLOAD;
-use crate::protocol_error::ProtocolError;
+use crate::proto::close::CloseCode;
+use crate::proto::error::ProtocolError;
+use crate::proto::frame::MAX_CONTROL_PAYLOAD;
 
 /// The longest close reason that fits beside the two-byte code.
 pub const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;

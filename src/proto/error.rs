@@ -1,15 +1,18 @@
-//! The peer's faults (RFC 6455 §5, §7, §8, §10.4): every way received bytes
+//! The protocol layer's errors, split by who is at fault: the peer's
+//! ([`ProtocolError`], RFC 6455 §5, §7, §8, §10.4: every way received bytes
 //! can break the protocol or our limits, each with the close code that
-//! fails the connection.
+//! fails the connection), and the caller's ([`UsageError`]: something the
+//! protocol does not allow was asked of us; nothing was sent).
 
 use std::fmt;
 
-use crate::close::CloseCode;
-use crate::opcode::OpCode;
+use crate::proto::close::CloseCode;
+use crate::proto::opcode::OpCode;
 
 /// The peer broke RFC 6455 or exceeded one of our limits. Each variant fails
 /// the connection (§7.1.7) with the close code [`ProtocolError::close_code`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// §5.2: RSV1–3 set (the bits, as `0b0RRR`) with no extension negotiated
     /// that defines them.
@@ -185,6 +188,72 @@ impl fmt::Display for ProtocolError {
 }
 
 impl std::error::Error for ProtocolError {}
+
+/// The caller asked for something the protocol does not allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// §5.5: a ping, pong or close payload over 125 bytes.
+    ControlPayloadTooLong(usize),
+    /// §7.4.1: the caller tried to send a code that is not valid on the wire.
+    InvalidCloseCode(u16),
+    /// §5.5.1: after sending a Close frame, no more data frames may be sent.
+    SendAfterClose,
+    /// §4.2.2: the server chose a subprotocol the client did not offer.
+    SubprotocolNotOffered(String),
+    /// §4.1 item 10: a subprotocol to offer must be a token (printable ASCII,
+    /// no separators).
+    InvalidSubprotocol(String),
+    /// §4.1 item 10: the subprotocols offered "MUST all be unique strings".
+    DuplicateSubprotocol(String),
+    /// An extra header field whose name is not a token or whose value holds
+    /// control characters.
+    InvalidHeader(String),
+    /// An extra header field that the opening handshake sets itself (or, for
+    /// `Sec-WebSocket-Extensions`, one for extensions this crate lacks).
+    ReservedHeader(String),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::ControlPayloadTooLong(len) => {
+                write!(
+                    f,
+                    "control frame payload of {len} bytes exceeds 125 (RFC 6455 §5.5)"
+                )
+            }
+            UsageError::InvalidCloseCode(code) => {
+                write!(f, "close code {code} may not be sent (RFC 6455 §7.4.1)")
+            }
+            UsageError::SendAfterClose => {
+                f.write_str("cannot send after a Close frame (RFC 6455 §5.5.1)")
+            }
+            UsageError::SubprotocolNotOffered(p) => {
+                write!(
+                    f,
+                    "subprotocol {p:?} was not offered by the client (RFC 6455 §4.2.2)"
+                )
+            }
+            UsageError::InvalidSubprotocol(p) => write!(
+                f,
+                "subprotocol {p:?} is not a token: printable ASCII without separators (RFC 6455 §4.1)"
+            ),
+            UsageError::DuplicateSubprotocol(p) => {
+                write!(f, "subprotocol {p:?} is offered twice (RFC 6455 §4.1)")
+            }
+            UsageError::InvalidHeader(name) => write!(
+                f,
+                "header {name:?} is not a valid HTTP header field (a token name, a value without control characters)"
+            ),
+            UsageError::ReservedHeader(name) => {
+                write!(f, "header {name:?} is set by the opening handshake itself")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 #[cfg(test)]
 mod tests {

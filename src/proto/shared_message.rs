@@ -13,13 +13,13 @@
 //! bytes, made once. Connections whose extension carries context over make
 //! their own form, as they would for any message.
 //!
-//! [`OutboundTransform::shared_key`]: crate::extension::OutboundTransform::shared_key
+//! [`OutboundTransform::shared_key`]: crate::proto::extension::OutboundTransform::shared_key
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::frame::OpCode;
-use crate::message::{Message, MessageRef};
+use crate::proto::message::{Message, MessageRef};
+use crate::proto::opcode::OpCode;
 
 /// A data message for many connections; see the module documentation.
 pub struct SharedMessage {

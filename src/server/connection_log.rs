@@ -1,40 +1,48 @@
-//! The server's log: one line a person can read per event, on stderr, as
-//! the servers in the Node `ws` and Socket.IO tutorials print them.
+//! The server's log: one line a person can read per event, as the servers
+//! in the Node `ws` and Socket.IO tutorials print them, sent to the `log`
+//! facade under the target [`TARGET`] (`ws6455::server`). The library
+//! prints nothing itself: the application's logger decides what is shown,
+//! and where.
 //!
 //! ```text
-//! 127.0.0.1:50312: connected to /kitchen
-//! 127.0.0.1:50312: received text (5 bytes) "hello"            (--log-messages)
+//! 127.0.0.1:50312: connected to /kitchen                                   (info)
+//! 127.0.0.1:50312: received text (5 bytes) "hello"                          (debug)
 //! 127.0.0.1:50312: disconnected after 2.4 s: the client closed with 1000 (normal closure) "bye"; 61 bytes in, 47 out
 //! 127.0.0.1:50318: upgrade to /ws refused: 400: missing Sec-WebSocket-Key header (RFC 6455 §4.2.1)
 //! ```
 //!
-//! Frames appear only with `--trace` (see [`crate::trace`]).
+//! Connects, disconnects and refused handshakes are logged at
+//! [`log::Level::Info`], each data message (its start) at
+//! [`log::Level::Debug`], and a resource running out (threads, file
+//! descriptors) at [`log::Level::Warn`]. Frames are the trace's (target
+//! `ws6455::trace`).
 
 use std::fmt::{self, Write as _};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::engine::FirstClose;
 use crate::error::Error;
-use crate::message::{Message, Role};
+use crate::proto::Direction;
+use crate::proto::Role;
+use crate::proto::engine::FirstClose;
+use crate::proto::message::Message;
 
 /// How much of a message `--log-messages` shows: characters of a text, bytes
 /// of a binary message.
 const SHOWN_TEXT_CHARS: usize = 80;
 const SHOWN_BINARY_BYTES: usize = 16;
 
-/// One connection's lines in the server's log ([`ServerConfig::log`]). The
-/// server writes the connect and disconnect lines; the session adds what
-/// only it knows: the messages (with [`ServerConfig::log_messages`]), the
-/// user's name, and how the connection ended.
-///
-/// [`ServerConfig::log`]: crate::ServerConfig::log
-/// [`ServerConfig::log_messages`]: crate::ServerConfig::log_messages
+/// The `log` target of the server's lines.
+pub(crate) const TARGET: &str = "ws6455::server";
+
+/// One connection's lines in the server's log, each after the peer's
+/// address. The server writes the connect and disconnect lines; a session
+/// adds what only it knows: the messages, the user's name (which the
+/// connection's later lines carry after the address), and, for a session
+/// that reads and writes on threads of its own, how the connection ended.
 #[derive(Debug)]
 pub struct ConnectionLog {
     peer: String,
-    enabled: bool,
-    messages: bool,
     opened: Instant,
     ending: Mutex<Ending>,
 }
@@ -48,21 +56,10 @@ struct Ending {
     sent: u64,
 }
 
-/// Which way a logged message went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// From the client.
-    Received,
-    /// To the client.
-    Sent,
-}
-
 impl ConnectionLog {
-    pub(crate) fn new(peer: String, enabled: bool, messages: bool) -> ConnectionLog {
+    pub(crate) fn new(peer: String) -> ConnectionLog {
         ConnectionLog {
             peer,
-            enabled,
-            messages: enabled && messages,
             opened: Instant::now(),
             ending: Mutex::new(Ending::default()),
         }
@@ -73,33 +70,31 @@ impl ConnectionLog {
         &self.peer
     }
 
-    /// Whether the server logs at all.
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
-    }
-
-    /// Whether each message is logged (`--log-messages`).
+    /// Whether the application's logger takes each message's line: check
+    /// before calling [`ConnectionLog::message`] on a busy path.
     pub fn logs_messages(&self) -> bool {
-        self.messages
+        log::log_enabled!(target: TARGET, log::Level::Debug)
     }
 
-    /// Logs `line` after the peer's address (and the user's name, once known).
+    /// Logs `line` at info level after the peer's address (and the user's
+    /// name, once known).
     pub fn line(&self, line: fmt::Arguments<'_>) {
-        if self.enabled {
-            log_line!("{}: {line}", self.who());
+        if log::log_enabled!(target: TARGET, log::Level::Info) {
+            log::info!(target: TARGET, "{}: {line}", self.who());
         }
     }
 
-    /// With `--log-messages`: logs a data message, its start only.
+    /// Logs a data message at debug level, its start only.
     pub fn message(&self, direction: Direction, message: &Message) {
-        if self.messages {
-            if let Some(shown) = describe_message(message) {
-                let verb = match direction {
-                    Direction::Received => "received",
-                    Direction::Sent => "sent",
-                };
-                self.line(format_args!("{verb} {shown}"));
-            }
+        if !self.logs_messages() {
+            return;
+        }
+        if let Some(shown) = describe_message(message) {
+            let verb = match direction {
+                Direction::Received => "received",
+                Direction::Sent => "sent",
+            };
+            log::debug!(target: TARGET, "{}: {verb} {shown}", self.who());
         }
     }
 
@@ -130,7 +125,7 @@ impl ConnectionLog {
 
     /// The disconnect line, once the session returned `result`.
     pub(crate) fn disconnected(&self, result: &Result<(), Error>) {
-        if !self.enabled {
+        if !log::log_enabled!(target: TARGET, log::Level::Info) {
             return;
         }
         let ending = self.ending();
@@ -200,8 +195,8 @@ fn describe_message(message: &Message) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::close::CloseCode;
-    use crate::close_frame::CloseFrame;
+    use crate::proto::close::CloseCode;
+    use crate::proto::close_frame::CloseFrame;
 
     #[test]
     fn a_close_says_who_sent_it_and_what_its_code_means() {

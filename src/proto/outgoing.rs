@@ -13,8 +13,8 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use crate::frame::{FrameHeader, MAX_HEADER_LEN};
-use crate::mask::apply_mask;
+use crate::proto::frame::{FrameHeader, MAX_HEADER_LEN};
+use crate::proto::mask::apply_mask;
 
 /// Payloads at least this large are queued as they are instead of being
 /// copied behind the frames before them.
@@ -204,7 +204,8 @@ impl Outgoing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{OpCode, encode_frame};
+    use crate::proto::frame::FrameHeader;
+    use crate::proto::opcode::OpCode;
     use proptest::prelude::*;
 
     fn unwritten(out: &Outgoing) -> Vec<u8> {
@@ -215,7 +216,8 @@ mod tests {
 
     fn push(out: &mut Outgoing, expected: &mut Vec<u8>, len: usize, mask: Option<[u8; 4]>) {
         let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-        encode_frame(expected, OpCode::Binary, mask, &payload);
+        FrameHeader::new(true, OpCode::Binary, mask, payload.len() as u64)
+            .encode_frame(&payload, expected);
         let header = FrameHeader::new(true, OpCode::Binary, mask, len as u64);
         out.push_frame(&header, payload);
     }

@@ -26,10 +26,10 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::close::CloseCode;
-use crate::close_frame::CloseFrame;
-use crate::frame::encode_frame;
-use crate::opcode::OpCode;
+use crate::proto::OpCode;
+use crate::proto::close::CloseCode;
+use crate::proto::close_frame::CloseFrame;
+use crate::proto::frame::FrameHeader;
 
 /// The connection's thread is running, or blocked writing.
 const RUNNING: u8 = 0;
@@ -102,7 +102,8 @@ impl CloseRequest {
         }
         .encode(&mut payload);
         let mut frame = Vec::with_capacity(4 + payload.len());
-        encode_frame(&mut frame, OpCode::Close, None, &payload);
+        FrameHeader::new(true, OpCode::Close, None, payload.len() as u64)
+            .encode_frame(&payload, &mut frame);
         let written = stream.write_all(&frame).and_then(|()| stream.flush());
         drop(writing);
         written

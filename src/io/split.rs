@@ -25,14 +25,14 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use crate::close::CloseCode;
-use crate::connection::{WebSocket, is_retryable, write_output};
-use crate::engine::{FirstClose, Receiver, Sender};
 use crate::error::Error;
-use crate::message::{Message, MessageRef};
-use crate::outgoing::Outgoing;
-use crate::read_buffer::ReadBuffer;
-use crate::shared_message::SharedMessage;
+use crate::io::read_buffer::ReadBuffer;
+use crate::io::websocket::{WebSocket, is_retryable, write_output};
+use crate::proto::Outgoing;
+use crate::proto::SharedMessage;
+use crate::proto::close::CloseCode;
+use crate::proto::engine::{FirstClose, Receiver, Sender};
+use crate::proto::message::{Message, MessageRef};
 
 /// A stream whose two directions can be used from two threads at once.
 pub trait SplitStream: Read + Write {
@@ -68,7 +68,7 @@ impl<'a> SplitStream for &'a TcpStream {
 
 impl<S: SplitStream> WebSocket<S> {
     /// Splits the connection into a half that reads and a half that writes,
-    /// for use on separate threads; see [`crate::split`]. Bytes already
+    /// for use on separate threads; see [`crate::io::split`]. Bytes already
     /// received and frames already queued carry over.
     pub fn split(self) -> Result<(ReadHalf<S>, WriteHalf<S>), Error> {
         let (receiver, sender) = self.engine.into_sides();
@@ -142,14 +142,19 @@ impl<W: Write> Shared<W> {
         let Writing { stream, in_flight } = &mut *writing;
         loop {
             if in_flight.is_empty() {
-                in_flight.append(self.sender().output());
+                let mut sender = self.sender();
+                in_flight.append(sender.output());
+                sender.set_queued_elsewhere(in_flight.len());
                 if in_flight.is_empty() {
                     return Ok(());
                 }
             }
             if let Err(e) = write_output(in_flight, stream) {
+                let mut sender = self.sender();
+                // What the write took no longer counts against the limit.
+                sender.set_queued_elsewhere(in_flight.len());
                 if !is_retryable(&e) {
-                    self.sender().set_closed();
+                    sender.set_closed();
                 }
                 return Err(Error::Io(e));
             }
@@ -157,7 +162,7 @@ impl<W: Write> Shared<W> {
     }
 }
 
-/// The half of a split connection that reads; see [`crate::split`].
+/// The half of a split connection that reads; see [`crate::io::split`].
 pub struct ReadHalf<S: SplitStream> {
     stream: S::Reader,
     receiver: Receiver,
@@ -237,7 +242,7 @@ impl<S: SplitStream> ReadHalf<S> {
     }
 }
 
-/// The half of a split connection that writes; see [`crate::split`]. Clone
+/// The half of a split connection that writes; see [`crate::io::split`]. Clone
 /// it for every thread that sends: all clones write to the same connection.
 pub struct WriteHalf<S: SplitStream> {
     shared: Arc<Shared<S::Writer>>,
@@ -313,6 +318,14 @@ impl<S: SplitStream> WriteHalf<S> {
     /// received one: who sent it, with what code and reason.
     pub fn first_close(&self) -> Option<FirstClose> {
         self.shared.sender().first_close().cloned()
+    }
+
+    /// The bytes waiting to be sent, queued by any clone or by the read
+    /// half's answers, or taken by a write still under way. Past
+    /// [`Limits::max_write_buffer`](crate::Limits::max_write_buffer), sends
+    /// are refused with [`Error::WriteBufferFull`] until the writes catch up.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.sender().queued_bytes()
     }
 
     /// Bytes written to the stream so far, frames and all. Waits for a

@@ -1,5 +1,5 @@
 //! The client's opening handshake over a stream (RFC 6455 §4.1), the I/O
-//! beside [`crate::handshake::client`], as [`crate::accept`](mod@crate::accept) is for servers.
+//! beside [`crate::handshake::client`], as [`crate::io::accept`](mod@crate::io::accept) is for servers.
 //!
 //! [`connect`] opens a TCP connection to a `ws://` URI, or a TLS one to a
 //! `wss://` URI, and performs the handshake; [`client_handshake`] performs
@@ -12,46 +12,58 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::ServerName;
+use rustls::pki_types::ServerName;
 
-use crate::connection::WebSocket;
 use crate::deflate::DeflateConfig;
 use crate::deflate::codec;
-use crate::error::{Error, ResponseError};
+use crate::error::Error;
+use crate::handshake::HandshakeLimits;
+use crate::handshake::client::ResponseError;
 use crate::handshake::client::{Agreed, ClientHandshake, ResponseParser, random_key};
-use crate::handshake::{HandshakeLimits, Response};
-use crate::message::{Limits, Role};
-use crate::read_head::read_head;
-use crate::tls::{self, TlsStream};
-use crate::trace::{self, Direction};
-use crate::transport::{Deadline, Stream, Transport, discard_until_eof};
-use crate::ws_uri::{Host, WsUri};
+use crate::handshake::http::Response;
+use crate::handshake::uri::{Host, WsUri};
+use crate::io::read_head::read_head;
+use crate::io::stream::Stream;
+use crate::io::tls::config::TlsError;
+use crate::io::tls::{self, TlsStream};
+use crate::io::transport::{Deadline, Transport, discard_until_eof};
+use crate::io::websocket::WebSocket;
+use crate::proto::Direction;
+use crate::proto::{Limits, Role};
+use crate::trace::{self};
 
-/// How a client connects.
+/// How a client connects. Built from its defaults:
+///
+/// ```
+/// use ws6455::ClientConfig;
+///
+/// let config = ClientConfig::default()
+///     .subprotocols(["chat.v2"])
+///     .header("Origin", "https://example.com")
+///     .max_message(1 << 20);
+/// assert_eq!(config.headers.len(), 1);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Subprotocols to offer, in order of preference (§4.1 item 10).
     pub subprotocols: Vec<String>,
     /// Extra header fields for the request, e.g. `Origin` or `Authorization`.
     pub headers: Vec<(String, Vec<u8>)>,
-    /// Limits on frames and messages received.
+    /// Limits on frames and messages received, and on what waits to be sent.
     pub limits: Limits,
     /// Limits on the server's response head.
     pub handshake_limits: HandshakeLimits,
     /// Opening the TCP connection, and then the whole opening handshake, must
     /// each finish within this time. Default 10 s.
     pub handshake_timeout: Duration,
-    /// Print the opening handshake and every frame to stderr, annotated (see
-    /// [`crate::trace`]). Default false.
-    pub trace: bool,
     /// permessage-deflate to offer (RFC 7692), or `None` to offer nothing.
     /// Default [`DeflateConfig::for_client`]: `permessage-deflate;
     /// client_max_window_bits`, with context takeover.
     pub deflate: Option<DeflateConfig>,
     /// TLS for `wss://` URIs. `None`, the default, trusts the usual public
     /// roots ([`tls::client_config`]); [`tls::client_config`] with more
-    /// roots, [`tls::insecure_client_config`] or any rustls configuration
-    /// can be given instead.
+    /// roots, or any rustls configuration, can be given instead.
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -63,10 +75,75 @@ impl Default for ClientConfig {
             limits: Limits::default(),
             handshake_limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
-            trace: false,
             deflate: Some(DeflateConfig::for_client()),
             tls: None,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Sets [`ClientConfig::subprotocols`], in order of preference.
+    pub fn subprotocols<I>(mut self, subprotocols: I) -> ClientConfig
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.subprotocols = subprotocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a header field to the request ([`ClientConfig::headers`]).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> ClientConfig {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets [`ClientConfig::limits`].
+    pub fn limits(mut self, limits: Limits) -> ClientConfig {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the largest message the server may send ([`Limits::max_message_size`]).
+    pub fn max_message(mut self, bytes: u64) -> ClientConfig {
+        self.limits = self.limits.max_message_size(bytes);
+        self
+    }
+
+    /// Sets the largest frame the server may send ([`Limits::max_frame_size`]).
+    pub fn max_frame(mut self, bytes: u64) -> ClientConfig {
+        self.limits = self.limits.max_frame_size(bytes);
+        self
+    }
+
+    /// Sets how much may wait to be sent ([`Limits::max_write_buffer`]).
+    pub fn max_write_buffer(mut self, bytes: usize) -> ClientConfig {
+        self.limits = self.limits.max_write_buffer(bytes);
+        self
+    }
+
+    /// Sets [`ClientConfig::handshake_limits`].
+    pub fn handshake_limits(mut self, limits: HandshakeLimits) -> ClientConfig {
+        self.handshake_limits = limits;
+        self
+    }
+
+    /// Sets [`ClientConfig::handshake_timeout`].
+    pub fn handshake_timeout(mut self, timeout: Duration) -> ClientConfig {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ClientConfig::deflate`]: `None` offers no permessage-deflate.
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> ClientConfig {
+        self.deflate = deflate;
+        self
+    }
+
+    /// Sets [`ClientConfig::tls`].
+    pub fn tls(mut self, tls: Option<Arc<rustls::ClientConfig>>) -> ClientConfig {
+        self.tls = tls;
+        self
     }
 }
 
@@ -105,9 +182,9 @@ pub fn connect_with(
         true => Stream::Tls(open_tls(tcp, &uri, config)?),
     };
     let mut reader = Deadline::new(&stream, Instant::now() + config.handshake_timeout);
-    send_request(&mut &stream, &handshake, config.trace)?;
+    send_request(&mut &stream, &handshake)?;
     let (response, already_read) = read_response(&mut reader, config.handshake_limits)?;
-    let agreed = check_response(&handshake, &response, config.trace)?;
+    let agreed = check_response(&handshake, &response)?;
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
     Ok((open(stream, config, &agreed, already_read), response))
@@ -124,17 +201,25 @@ fn open_tls(tcp: TcpStream, uri: &WsUri, config: &ClientConfig) -> Result<TlsStr
     };
     let name = match uri.host() {
         Host::Name(name) => ServerName::try_from(name.clone())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            .map_err(|_| TlsError::InvalidServerName(name.clone()))?,
         Host::V4(ip) => ServerName::from(IpAddr::V4(*ip)),
         Host::V6(ip) => ServerName::from(IpAddr::V6(*ip)),
     };
     let stream = TlsStream::client(tcp, tls, name)?;
     Transport::set_read_timeout(&stream, Some(config.handshake_timeout))?;
     stream.handshake().map_err(|e| {
-        Error::Io(io::Error::new(
-            e.kind(),
-            format!("TLS handshake with {}: {e}", uri.host()),
-        ))
+        // rustls reports what broke the handshake inside the I/O error; a
+        // socket that failed meanwhile is an I/O error like any other.
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(error) => Error::Tls(TlsError::Handshake {
+                host: uri.host().to_string(),
+                error: error.clone(),
+            }),
+            None => Error::Io(e),
+        }
     })?;
     Ok(stream)
 }
@@ -145,7 +230,7 @@ fn default_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
     if let Some(config) = DEFAULT.get() {
         return Ok(Arc::clone(config));
     }
-    let config = tls::client_config(Vec::new()).map_err(io::Error::other)?;
+    let config = tls::client_config(Vec::new())?;
     Ok(Arc::clone(DEFAULT.get_or_init(|| config)))
 }
 
@@ -161,9 +246,9 @@ pub fn client_handshake<S: Read + Write>(
     let handshake =
         ClientHandshake::with_key(uri, &config.subprotocols, &config.headers, random_key()?)?
             .with_deflate(config.deflate);
-    send_request(&mut stream, &handshake, config.trace)?;
+    send_request(&mut stream, &handshake)?;
     let (response, already_read) = read_response(&mut stream, config.handshake_limits)?;
-    let agreed = check_response(&handshake, &response, config.trace)?;
+    let agreed = check_response(&handshake, &response)?;
     Ok((open(stream, config, &agreed, already_read), response))
 }
 
@@ -182,8 +267,8 @@ fn open<S: Read + Write>(
         config.deflate.as_ref(),
     );
     let mut ws = WebSocket::from_engine(stream, engine, already_read);
-    if config.trace {
-        ws.set_trace(trace::print_to_stderr(String::new()));
+    if trace::enabled() {
+        ws.set_trace(trace::to_log(String::new()));
     }
     ws
 }
@@ -214,30 +299,23 @@ fn open_tcp(uri: &WsUri, timeout: Duration) -> Result<TcpStream, Error> {
 /// Sends the opening request. RFC 6455 §4.1: after it, "the client MUST
 /// wait for a response from the server before sending any further data":
 /// nothing else is sent until the response is checked.
-fn send_request<S: Write>(
-    stream: &mut S,
-    handshake: &ClientHandshake,
-    trace: bool,
-) -> io::Result<()> {
+fn send_request<S: Write>(stream: &mut S, handshake: &ClientHandshake) -> io::Result<()> {
     let mut wire = Vec::with_capacity(256);
     handshake.request().encode(&mut wire);
-    if trace {
-        log_text!("{}", trace::http_lines("", Direction::Sent, &wire));
-    }
+    trace::http("", Direction::Sent, &wire);
     stream.write_all(&wire)?;
     stream.flush()
 }
 
-/// Checks the server's answer (§4.1), printing it first when tracing.
+/// Checks the server's answer (§4.1), logging it first when tracing.
 fn check_response(
     handshake: &ClientHandshake,
     response: &Response,
-    trace: bool,
 ) -> Result<Agreed, ResponseError> {
-    if trace {
+    if trace::enabled() {
         let mut wire = Vec::with_capacity(256);
         response.encode(&mut wire);
-        log_text!("{}", trace::http_lines("", Direction::Received, &wire));
+        trace::http("", Direction::Received, &wire);
     }
     handshake.check_response(response)
 }
@@ -247,7 +325,7 @@ fn check_response(
 ///
 /// A read that times out becomes [`ResponseError::Timeout`]; a stream that
 /// ends first, `UnexpectedEof`.
-pub fn read_response<S: Read>(
+pub(crate) fn read_response<S: Read>(
     stream: &mut S,
     limits: HandshakeLimits,
 ) -> Result<(Response, Vec<u8>), Error> {

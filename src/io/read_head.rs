@@ -3,8 +3,8 @@
 
 use std::io::{self, Read};
 
-use crate::decode::Decoded;
 use crate::error::Error;
+use crate::proto::Decoded;
 
 /// How many bytes one read of a head asks for.
 const HEAD_READ_CHUNK: usize = 1024;

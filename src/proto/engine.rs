@@ -13,7 +13,7 @@
 //! receiver (message assembly, UTF-8, limits, the inbound side of an
 //! extension) and the sender (the close state, the bytes to send, the
 //! masking keys, the outbound side of an extension). [`crate::WebSocket`]
-//! drives both from one thread; a split connection ([`crate::split`]) gives
+//! drives both from one thread; a split connection ([`crate::io::split`]) gives
 //! the receiver to the read half and shares the sender between the read
 //! half's automatic answers and the write half.
 
@@ -21,17 +21,20 @@ use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use crate::annotate::transformed_wire_len;
-use crate::close::CloseCode;
-use crate::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
-use crate::error::{Error, ProtocolError, UsageError};
-use crate::extension::{Extension, OutboundTransform};
-use crate::frame::MAX_CONTROL_PAYLOAD;
-use crate::frame::{FrameHeader, OpCode};
-use crate::message::{Limits, Message, MessageDecoder, MessageRef, Progress, Role};
-use crate::outgoing::Outgoing;
-use crate::shared_message::SharedMessage;
-use crate::trace::{CompressedMessage, Direction, FrameEvent, TraceEvent};
+use crate::error::Error;
+use crate::proto::close::CloseCode;
+use crate::proto::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
+use crate::proto::error::{ProtocolError, UsageError};
+use crate::proto::extension::{Extension, OutboundTransform};
+use crate::proto::frame::FrameHeader;
+use crate::proto::frame::MAX_CONTROL_PAYLOAD;
+use crate::proto::message::{Message, MessageDecoder, MessageRef, Progress};
+use crate::proto::opcode::OpCode;
+use crate::proto::outgoing::Outgoing;
+use crate::proto::shared_message::SharedMessage;
+use crate::proto::trace::transformed_wire_len;
+use crate::proto::trace::{CompressedMessage, Direction, FrameEvent, TraceEvent};
+use crate::proto::{Limits, Role};
 
 /// Past this many bytes of Pongs queued since the output was last handed to
 /// a writer, a Ping's Pong replaces the one still waiting for an earlier
@@ -65,6 +68,7 @@ impl State {
 /// WebSocket Connection Close Code"; a log of the connection wants to know
 /// who began the closing, either way.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FirstClose {
     /// The end that sent it.
     pub sent_by: Role,
@@ -89,11 +93,11 @@ impl Engine {
                 trace: None,
                 transformed_wire_len: None,
             },
-            sender: Sender::new(role, None),
+            sender: Sender::new(role, limits.max_write_buffer, None),
         }
     }
 
-    /// An open connection with a negotiated extension (see [`crate::extension`]).
+    /// An open connection with a negotiated extension (see [`crate::proto::extension`]).
     pub fn with_extension(role: Role, limits: Limits, extension: Extension) -> Engine {
         let decoder =
             MessageDecoder::with_extension(role, limits, extension.rsv_bits, extension.inbound);
@@ -103,7 +107,7 @@ impl Engine {
                 trace: None,
                 transformed_wire_len: None,
             },
-            sender: Sender::new(role, Some(extension.outbound)),
+            sender: Sender::new(role, limits.max_write_buffer, Some(extension.outbound)),
         }
     }
 
@@ -167,6 +171,12 @@ impl Engine {
     /// The bytes waiting to be sent.
     pub fn output(&mut self) -> &mut Outgoing {
         self.sender.output()
+    }
+
+    /// The bytes waiting to be sent, in [`Engine::output`] (see
+    /// [`Limits::max_write_buffer`]).
+    pub fn queued_bytes(&self) -> usize {
+        self.sender.queued_bytes()
     }
 
     /// Records that writing the output failed for good: the connection is over.
@@ -275,10 +285,19 @@ pub(crate) struct Sender {
     trace: Option<Trace>,
     /// Set when the first Close is sent or received.
     first_close: Option<FirstClose>,
+    /// The most bytes the application's messages may queue ([`Limits::max_write_buffer`]).
+    max_write_buffer: usize,
+    /// Bytes taken from `output` by a writer and not yet written (a split
+    /// connection's write half keeps them while it writes), as it last said.
+    queued_elsewhere: usize,
 }
 
 impl Sender {
-    fn new(role: Role, outbound: Option<Box<dyn OutboundTransform>>) -> Sender {
+    fn new(
+        role: Role,
+        max_write_buffer: usize,
+        outbound: Option<Box<dyn OutboundTransform>>,
+    ) -> Sender {
         Sender {
             role,
             state: State::Open,
@@ -289,6 +308,8 @@ impl Sender {
             outbound: outbound.map(OutboundDebug),
             trace: None,
             first_close: None,
+            max_write_buffer,
+            queued_elsewhere: 0,
         }
     }
 
@@ -402,17 +423,49 @@ impl Sender {
         self.state = State::Closed;
     }
 
+    /// The bytes waiting to be sent: queued here, and taken by a writer but
+    /// not yet written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        let pong = self.pending_pong.as_ref().map_or(0, |(_, p)| p.len() + 2);
+        self.output.len() + pong + self.queued_elsewhere
+    }
+
+    /// Records how many bytes a writer holds, taken from the output and not
+    /// yet written.
+    pub(crate) fn set_queued_elsewhere(&mut self, bytes: usize) {
+        self.queued_elsewhere = bytes;
+    }
+
+    /// Whether a message of `len` bytes may be queued: not while the
+    /// queue is already at [`Limits::max_write_buffer`] with it. An empty
+    /// queue takes a message of any size, so that no message is too large
+    /// ever to be sent.
+    fn has_room_for(&self, len: usize) -> Result<(), usize> {
+        let queued = self.queued_bytes();
+        match queued > 0 && queued.saturating_add(len) > self.max_write_buffer {
+            true => Err(queued),
+            false => Ok(()),
+        }
+    }
+
     pub(crate) fn send(&mut self, message: Message) -> Result<(), Error> {
-        let (opcode, payload) = match message {
-            Message::Text(text) => (OpCode::Text, text.into_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data),
-            Message::Ping(data) => (OpCode::Ping, data),
-            Message::Pong(data) => (OpCode::Pong, data),
+        let opcode = match &message {
+            Message::Text(_) => OpCode::Text,
+            Message::Binary(_) => OpCode::Binary,
+            Message::Ping(_) => OpCode::Ping,
+            Message::Pong(_) => OpCode::Pong,
             Message::Close(frame) => {
                 return self.close(frame.as_ref().map(|f| (f.code, f.reason.as_str())));
             }
         };
-        self.check_can_send(opcode, payload.len())?;
+        self.check_can_send(opcode, message.len())?;
+        if let Err(queued) = self.has_room_for(message.len()) {
+            return Err(Error::WriteBufferFull {
+                message: Some(message),
+                queued,
+            });
+        }
+        let payload = message.into_data();
         let (rsv, payload) = match &mut self.outbound {
             Some(outbound) if !opcode.is_control() => match &self.trace {
                 None => outbound.0.transform(opcode, payload),
@@ -437,11 +490,16 @@ impl Sender {
             MessageRef::Text(text) => (OpCode::Text, text.as_bytes()),
             MessageRef::Binary(data) => (OpCode::Binary, data),
         };
+        self.check_can_send(opcode, payload.len())?;
+        self.has_room_for(payload.len())
+            .map_err(|queued| Error::WriteBufferFull {
+                message: None,
+                queued,
+            })?;
         if self.outbound.is_some() {
             // The transform takes the payload whole.
             return self.send(message.to_message());
         }
-        self.check_can_send(opcode, payload.len())?;
         self.push_copied(opcode, 0, payload)
     }
 
@@ -456,6 +514,11 @@ impl Sender {
             },
         };
         self.check_can_send(opcode, message.len())?;
+        self.has_room_for(message.len())
+            .map_err(|queued| Error::WriteBufferFull {
+                message: None,
+                queued,
+            })?;
         match (key, &mut self.outbound) {
             (Some(key), Some(outbound)) => {
                 let (rsv, payload) = message.form(key, |payload| {

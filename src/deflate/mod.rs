@@ -2,14 +2,32 @@
 //! each message's payload compressed with DEFLATE (RFC 1951), marked by
 //! RSV1 on its first frame.
 //!
-//! [`DeflateConfig`] is what one end wants; the opening handshake turns the
-//! client's offers and the server's answer into [`DeflateParams`], what both
-//! ends agreed; [`codec::extension`] makes the transform a connection uses.
+//! RFC 7692 in one place: [`DeflateConfig`] is what one end wants; the
+//! negotiation (`negotiation.rs`, §5 and §7.1, a decision table per side)
+//! turns the client's offers and the server's answer into [`DeflateParams`],
+//! what both ends agreed; the codec (`codec.rs`, §7.2) compresses and
+//! inflates, and [`extension`] makes the transform an
+//! [`Engine`](crate::Engine) uses.
 
-pub mod codec;
+pub(crate) mod codec;
+pub(crate) mod negotiation;
+
+pub use codec::extension;
+pub use negotiation::{
+    DeflateParameter, DeflateResponseError, accept_offer, check_response, client_offer,
+};
 
 /// What one end asks of permessage-deflate.
+///
+/// ```
+/// use ws6455::deflate::DeflateConfig;
+///
+/// // The best ratio, at the price of a compression context per connection.
+/// let config = DeflateConfig::for_server().context_takeover(true).level(6);
+/// assert_eq!(config.max_window_bits, 15);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeflateConfig {
     /// The zlib compression level, 0 (store) to 9 (smallest).
     pub level: u32,
@@ -49,6 +67,24 @@ impl DeflateConfig {
             max_window_bits: 15,
             context_takeover: true,
         }
+    }
+
+    /// Sets [`DeflateConfig::level`] (0 to 9).
+    pub fn level(mut self, level: u32) -> DeflateConfig {
+        self.level = level;
+        self
+    }
+
+    /// Sets [`DeflateConfig::max_window_bits`] (8 to 15).
+    pub fn max_window_bits(mut self, bits: u8) -> DeflateConfig {
+        self.max_window_bits = bits;
+        self
+    }
+
+    /// Sets [`DeflateConfig::context_takeover`].
+    pub fn context_takeover(mut self, takeover: bool) -> DeflateConfig {
+        self.context_takeover = takeover;
+        self
     }
 }
 

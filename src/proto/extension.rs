@@ -12,7 +12,7 @@
 //! set fails the connection with 1002.
 //!
 //! Each direction has its own transform, so the two halves of a split
-//! connection ([`crate::split`]) each own theirs: [`InboundTransform`] turns
+//! connection ([`crate::io::split`]) each own theirs: [`InboundTransform`] turns
 //! a received message's payload back into the message as it streams in,
 //! under the message limit (which counts what comes out, not what came in);
 //! [`OutboundTransform`] turns a message's payload into what goes on the
@@ -20,8 +20,8 @@
 
 use std::fmt;
 
-use crate::error::ProtocolError;
-use crate::frame::OpCode;
+use crate::proto::error::ProtocolError;
+use crate::proto::opcode::OpCode;
 
 /// A negotiated extension, as the connection uses it.
 pub struct Extension {
@@ -93,7 +93,7 @@ pub trait OutboundTransform: Send {
     /// transformed once for all of them. `None`, the default, when the
     /// output depends on the messages before.
     ///
-    /// [`SharedMessage`]: crate::shared_message::SharedMessage
+    /// [`SharedMessage`]: crate::proto::shared_message::SharedMessage
     fn shared_key(&self) -> Option<u64> {
         None
     }

@@ -19,16 +19,15 @@
 //! checks what the header alone can tell: reserved opcodes, the 64-bit
 //! length's top bit, minimal length encoding, and the control-frame rules of §5.5. What depends on the
 //! connection (masking by role, RSV bits without extensions, fragmentation,
-//! size limits) is checked by [`crate::message::MessageDecoder`].
+//! size limits) is checked by [`crate::proto::message::MessageDecoder`].
 
-use crate::decode::Decoded;
-use crate::mask::apply_mask;
-use crate::protocol_error::ProtocolError;
+use crate::proto::Decoded;
+use crate::proto::error::ProtocolError;
+use crate::proto::mask::apply_mask;
+use crate::proto::opcode::OpCode;
 
 /// The longest frame header: 2 bytes, an 8-byte length, a 4-byte mask key.
 pub const MAX_HEADER_LEN: usize = 14;
-
-pub use crate::opcode::OpCode;
 
 /// The largest payload a control frame may carry (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -137,11 +136,42 @@ impl FrameHeader {
 
     /// How the payload length is carried: in the 7-bit field, or in a 16- or
     /// 64-bit extension (§5.2 requires the shortest, and decoding enforces it).
-    pub fn length_encoding(payload_len: u64) -> LengthEncoding {
+    pub(crate) fn length_encoding(payload_len: u64) -> LengthEncoding {
         match payload_len {
             0..=125 => LengthEncoding::Bits7,
             126..=0xFFFF => LengthEncoding::Bits16,
             _ => LengthEncoding::Bits64,
+        }
+    }
+
+    /// Appends the whole frame to `dst`: this header, then `payload`, masked
+    /// with the header's key if it has one (§5.3). The header's
+    /// `payload_len` must be `payload`'s length: anything else is a bug in
+    /// the caller, and panics.
+    ///
+    /// ```
+    /// use ws6455::proto::{FrameHeader, OpCode};
+    ///
+    /// // RFC 6455 §5.7: a single-frame masked text message, "Hello".
+    /// let mut wire = Vec::new();
+    /// FrameHeader::new(true, OpCode::Text, Some([0x37, 0xfa, 0x21, 0x3d]), 5)
+    ///     .encode_frame(b"Hello", &mut wire);
+    /// assert_eq!(wire, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// ```
+    pub fn encode_frame(&self, payload: &[u8], dst: &mut Vec<u8>) {
+        assert_eq!(
+            self.payload_len,
+            payload.len() as u64,
+            "the header announces another length than the payload's"
+        );
+        let mut head = [0; MAX_HEADER_LEN];
+        let head_len = self.encode(&mut head);
+        dst.reserve(head_len + payload.len());
+        dst.extend_from_slice(&head[..head_len]);
+        let start = dst.len();
+        dst.extend_from_slice(payload);
+        if let Some(key) = self.mask {
+            apply_mask(&mut dst[start..], key, 0);
         }
     }
 
@@ -175,40 +205,13 @@ impl FrameHeader {
 
 /// Which field carries a payload length (§5.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LengthEncoding {
+pub(crate) enum LengthEncoding {
     /// 0–125, in the 7-bit field itself.
     Bits7,
     /// 126–65535: the 7-bit field says 126 and a 16-bit length follows.
     Bits16,
     /// 65536 and up: the 7-bit field says 127 and a 64-bit length follows.
     Bits64,
-}
-
-/// Appends a whole frame with FIN set and no RSV bits to `dst`, masking the
-/// payload with `mask` if one is given.
-pub fn encode_frame(dst: &mut Vec<u8>, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) {
-    encode_fragment(dst, true, opcode, mask, payload);
-}
-
-/// Appends one frame with no RSV bits to `dst`: the final one of its message
-/// when `fin` is set. The payload is masked with `mask` if one is given.
-pub fn encode_fragment(
-    dst: &mut Vec<u8>,
-    fin: bool,
-    opcode: OpCode,
-    mask: Option<[u8; 4]>,
-    payload: &[u8],
-) {
-    let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
-    let mut head = [0; MAX_HEADER_LEN];
-    let head_len = header.encode(&mut head);
-    dst.reserve(head_len + payload.len());
-    dst.extend_from_slice(&head[..head_len]);
-    let start = dst.len();
-    dst.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut dst[start..], key, 0);
-    }
 }
 
 #[cfg(test)]
@@ -330,12 +333,8 @@ mod tests {
     #[test]
     fn encode_frame_masks_payload_like_rfc_example() {
         let mut wire = Vec::new();
-        encode_frame(
-            &mut wire,
-            OpCode::Text,
-            Some([0x37, 0xfa, 0x21, 0x3d]),
-            b"Hello",
-        );
+        FrameHeader::new(true, OpCode::Text, Some([0x37, 0xfa, 0x21, 0x3d]), 5)
+            .encode_frame(b"Hello", &mut wire);
         assert_eq!(
             wire,
             [
@@ -386,7 +385,7 @@ mod tests {
                                   payload in proptest::collection::vec(any::<u8>(), 0..300)) {
             let payload = if opcode.is_control() { &payload[..payload.len().min(125)] } else { &payload[..] };
             let mut wire = Vec::new();
-            encode_frame(&mut wire, opcode, mask, payload);
+            FrameHeader::new(true, opcode, mask, payload.len() as u64).encode_frame(payload, &mut wire);
             let (h, used) = decode_complete(&wire);
             prop_assert_eq!((h.opcode, h.mask, h.payload_len), (opcode, mask, payload.len() as u64));
             let mut body = wire[used..].to_vec();

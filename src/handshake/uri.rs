@@ -15,10 +15,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// The default port of the `ws` scheme (RFC 6455 §3).
-pub const DEFAULT_PORT: u16 = 80;
+pub(crate) const DEFAULT_PORT: u16 = 80;
 
 /// The default port of the `wss` scheme (RFC 6455 §3).
-pub const DEFAULT_SECURE_PORT: u16 = 443;
+pub(crate) const DEFAULT_SECURE_PORT: u16 = 443;
 
 /// The host of a WebSocket URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,6 +247,7 @@ fn is_sub_delim(c: char) -> bool {
 
 /// Why a string is not a `ws://` URI we can connect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UriError {
     /// No `scheme://` at the start.
     NotAbsolute,

@@ -8,52 +8,15 @@
 
 use std::fmt;
 
-use crate::close_frame::CloseFrame;
-use crate::decode::Decoded;
-use crate::error::ProtocolError;
-use crate::extension::InboundTransform;
-use crate::frame::MAX_CONTROL_PAYLOAD;
-use crate::frame::{FrameHeader, OpCode};
-use crate::mask::apply_mask;
-use crate::utf8::Utf8Validator;
-
-/// Which end of the connection we are. It decides who masks (§5.1, §5.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// We accepted the connection: client frames arrive masked, ours go out unmasked.
-    Server,
-    /// We opened the connection: our frames go out masked, server frames arrive unmasked.
-    Client,
-}
-
-impl Role {
-    /// The other end's role.
-    pub fn peer(self) -> Role {
-        match self {
-            Role::Server => Role::Client,
-            Role::Client => Role::Server,
-        }
-    }
-}
-
-/// Limits on what a peer may make us hold (RFC 6455 §10.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The largest frame payload accepted; a header announcing more fails the
-    /// connection with 1009 before anything is allocated. Default 16 MiB.
-    pub max_frame_size: u64,
-    /// The largest message accepted, across all its fragments. Default 64 MiB.
-    pub max_message_size: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_frame_size: 16 << 20,
-            max_message_size: 64 << 20,
-        }
-    }
-}
+use crate::proto::close_frame::CloseFrame;
+use crate::proto::error::ProtocolError;
+use crate::proto::extension::InboundTransform;
+use crate::proto::frame::FrameHeader;
+use crate::proto::frame::MAX_CONTROL_PAYLOAD;
+use crate::proto::mask::apply_mask;
+use crate::proto::opcode::OpCode;
+use crate::proto::utf8::Utf8Validator;
+use crate::proto::{Decoded, Limits, Role};
 
 /// A message, or a control frame, as the application sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +31,134 @@ pub enum Message {
     Pong(Vec<u8>),
     /// A Close frame; `None` when it carried no status code.
     Close(Option<CloseFrame>),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<String>) -> Message {
+        Message::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Vec<u8>>) -> Message {
+        Message::Binary(data.into())
+    }
+
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Message::Text(_))
+    }
+
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Message::Binary(_))
+    }
+
+    /// Whether this is a data message: text or binary.
+    pub fn is_data(&self) -> bool {
+        matches!(self, Message::Text(_) | Message::Binary(_))
+    }
+
+    /// Whether this is a Ping.
+    pub fn is_ping(&self) -> bool {
+        matches!(self, Message::Ping(_))
+    }
+
+    /// Whether this is a Pong.
+    pub fn is_pong(&self) -> bool {
+        matches!(self, Message::Pong(_))
+    }
+
+    /// Whether this is a Close.
+    pub fn is_close(&self) -> bool {
+        matches!(self, Message::Close(_))
+    }
+
+    /// The text of a text message; `None` for any other.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The payload's bytes: a text's UTF-8, a binary message's, a Ping's or
+    /// a Pong's data. A Close's code and reason are in its [`CloseFrame`]
+    /// (and in [`Message::into_data`]); here it has none.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(text) => text.as_bytes(),
+            Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
+            Message::Close(_) => &[],
+        }
+    }
+
+    /// The payload's length in bytes as it goes on the wire (before any
+    /// compression): what [`Message::into_data`] gives.
+    pub fn len(&self) -> usize {
+        match self {
+            Message::Close(Some(frame)) => 2 + frame.reason.len(),
+            other => other.as_bytes().len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The payload: a text's UTF-8, a binary message's or a control frame's
+    /// data, and for a Close its code and reason as on the wire (§5.5.1;
+    /// empty for a Close without a code).
+    pub fn into_data(self) -> Vec<u8> {
+        match self {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
+            Message::Close(frame) => {
+                let mut payload = Vec::new();
+                if let Some(frame) = frame {
+                    frame.encode(&mut payload);
+                }
+                payload
+            }
+        }
+    }
+
+    /// The text of a text message, or of a binary message that is valid
+    /// UTF-8; the message back otherwise.
+    pub fn into_text(self) -> Result<String, Message> {
+        match self {
+            Message::Text(text) => Ok(text),
+            Message::Binary(data) => {
+                String::from_utf8(data).map_err(|e| Message::Binary(e.into_bytes()))
+            }
+            other => Err(other),
+        }
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Message {
+        Message::Text(text)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Message {
+        Message::Text(text.to_owned())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Message {
+        Message::Binary(data)
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(data: &[u8]) -> Message {
+        Message::Binary(data.to_vec())
+    }
 }
 
 /// A data message whose payload is borrowed, for sending one payload on
@@ -145,10 +236,10 @@ impl Progress {
 
 /// What [`MessageDecoder::decode_observed`] shows each frame header to, with
 /// the start of the frame's payload.
-pub type HeaderObserver<'a> = &'a mut dyn FnMut(&FrameHeader, &[u8]);
+pub(crate) type HeaderObserver<'a> = &'a mut dyn FnMut(&FrameHeader, &[u8]);
 
 /// Turns received bytes into messages.
-pub struct MessageDecoder {
+pub(crate) struct MessageDecoder {
     role: Role,
     limits: Limits,
     assembly: Assembly,
@@ -178,7 +269,7 @@ const INITIAL_MESSAGE_CAPACITY: u64 = 64 << 10;
 
 impl MessageDecoder {
     /// A decoder for the given role and limits, with no extension.
-    pub fn new(role: Role, limits: Limits) -> MessageDecoder {
+    pub(crate) fn new(role: Role, limits: Limits) -> MessageDecoder {
         MessageDecoder {
             role,
             limits,
@@ -204,8 +295,8 @@ impl MessageDecoder {
     }
 
     /// A decoder that lets the extension owning `rsv_bits` undo its
-    /// transform on the messages it marks (see [`crate::extension`]).
-    pub fn with_extension(
+    /// transform on the messages it marks (see [`crate::proto::extension`]).
+    pub(crate) fn with_extension(
         role: Role,
         limits: Limits,
         rsv_bits: u8,
@@ -222,7 +313,7 @@ impl MessageDecoder {
     /// are consumed as they arrive; a control frame or frame header cut short
     /// is left in `input` for the next call. An error means the connection
     /// must be failed with [`ProtocolError::close_code`].
-    pub fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
+    pub(crate) fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
         self.decode_frames(input, None)
     }
 
@@ -233,7 +324,7 @@ impl MessageDecoder {
     /// header is decoded, since its payload streams in). A header that breaks
     /// a rule is shown before the error is returned. This is for tracing;
     /// [`MessageDecoder::decode`] does none of this work.
-    pub fn decode_observed(
+    pub(crate) fn decode_observed(
         &mut self,
         input: &mut [u8],
         observe: HeaderObserver<'_>,
@@ -472,7 +563,7 @@ fn observe_payload_start(observe: HeaderObserver<'_>, header: &FrameHeader, afte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::encode_frame;
+    use crate::proto::frame::FrameHeader;
 
     /// Feeds `wire` to a decoder in pieces of `step` bytes, the way a
     /// connection does, and returns the messages and the observed headers.
@@ -539,12 +630,8 @@ mod tests {
     #[test]
     fn observed_payload_start_is_unmasked() {
         let mut wire = Vec::new();
-        encode_frame(
-            &mut wire,
-            OpCode::Text,
-            Some([0x37, 0xfa, 0x21, 0x3d]),
-            b"Hello",
-        );
+        FrameHeader::new(true, OpCode::Text, Some([0x37, 0xfa, 0x21, 0x3d]), 5)
+            .encode_frame(b"Hello", &mut wire);
         let (_, seen) = decode_in_steps(Role::Server, &wire, wire.len());
         assert_eq!(seen[0].0.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
         assert_eq!(seen[0].1, b"Hello");
@@ -553,7 +640,7 @@ mod tests {
     #[test]
     fn observed_payload_start_is_at_most_125_bytes() {
         let mut wire = Vec::new();
-        encode_frame(&mut wire, OpCode::Binary, None, &[7; 1000]);
+        FrameHeader::new(true, OpCode::Binary, None, 1000).encode_frame(&[7; 1000], &mut wire);
         let (_, seen) = decode_in_steps(Role::Client, &wire, wire.len());
         assert_eq!(seen[0].1, [7; 125]);
     }

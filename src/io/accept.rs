@@ -1,0 +1,374 @@
+//! The server's opening handshake over a stream (RFC 6455 §4.2), one
+//! implementation for [`accept`], [`accept_hdr`], [`accept_with`] and the
+//! thread-per-connection server ([`crate::server`]).
+//!
+//! It reads the request until its header section is complete (keeping any
+//! bytes after it: the client's first frames), decides whether it is a
+//! valid upgrade (`check_upgrade_request`), lets the application answer a
+//! plain HTTP request, look at the request before the 101 (refuse it, or
+//! add header fields to the 101) and choose a subprotocol, and writes the
+//! answer: a `101`, or the refusal.
+
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use crate::deflate::negotiation::accept_offer;
+use crate::deflate::{DeflateConfig, DeflateParams};
+use crate::error::Error;
+use crate::handshake::HandshakeLimits;
+use crate::handshake::extensions::{ExtensionOffer, encode_extension, parse_extensions};
+use crate::handshake::http::{Request, Response, check_extra_headers};
+use crate::handshake::server::{RequestError, RequestParser, check_upgrade_request};
+use crate::io::read_head::read_head;
+use crate::io::transport::{Deadline, Transport};
+use crate::io::websocket::WebSocket;
+use crate::proto::{Direction, UsageError};
+use crate::server::config::ServerConfig;
+use crate::trace;
+
+/// Header fields the server's 101 carries by the handshake's own rules
+/// (§4.2.2 item 5), which an application may not add.
+const HANDSHAKE_HEADERS: [&str; 5] = [
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+];
+
+/// What the application answers to a valid upgrade request before the 101:
+/// the header fields to add to the 101, or the response to send instead.
+pub(crate) type Admission = Result<Vec<(String, Vec<u8>)>, Response>;
+
+/// Performs the server handshake on `stream` with [`ServerConfig`]'s
+/// defaults (permessage-deflate accepted, no subprotocol) and no deadline,
+/// answering a bad request with its 4xx before returning the error.
+/// Returns the connection and the client's request.
+pub fn accept<S: Read + Write>(stream: S) -> Result<(WebSocket<S>, Request), Error> {
+    accept_hdr(stream, &ServerConfig::default(), |_| Ok(Vec::new()))
+}
+
+/// Performs the server handshake on `stream` as `config` says (its limits,
+/// subprotocols and permessage-deflate), and lets `admit` look at a valid
+/// upgrade request before the 101 is sent: its method, path and query, and
+/// every header field (`Origin`, RFC 6455 §10.2; `Cookie`;
+/// `Authorization`). `admit` returns the header fields to add to the 101
+/// (none: `Ok(Vec::new())`), or the response to send instead, such as a 403;
+/// the handshake then fails with [`RequestError::Refused`]. A request that
+/// is not a valid upgrade is answered with its 4xx before `admit` is asked.
+///
+/// Any `Read + Write` stream will do; its own timeouts apply (for a
+/// [`Transport`], [`accept_with`] applies the configured deadline).
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use std::io::{Read, Write};
+/// use ws6455::{Error, Response, ServerConfig, accept_hdr};
+/// use ws6455::handshake::RequestError;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let browser = std::thread::spawn(move || -> std::io::Result<String> {
+///     let mut tcp = TcpStream::connect(addr)?;
+///     tcp.write_all(
+///         b"GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+///           Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///           Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n\r\n",
+///     )?;
+///     let mut answer = String::new();
+///     tcp.read_to_string(&mut answer)?;
+///     Ok(answer)
+/// });
+/// let (stream, _) = listener.accept()?;
+/// let result = accept_hdr(stream, &ServerConfig::default(), |request| {
+///     match request.header("Origin") {
+///         Some(b"http://localhost") | None => Ok(Vec::new()),
+///         Some(_) => Err(Response::text(403, "Forbidden", "this origin may not connect")),
+///     }
+/// });
+/// assert!(matches!(result, Err(Error::Request(RequestError::Refused { status: 403 }))));
+/// let answer = browser.join().unwrap()?;
+/// assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn accept_hdr<S, F>(
+    mut stream: S,
+    config: &ServerConfig,
+    admit: F,
+) -> Result<(WebSocket<S>, Request), Error>
+where
+    S: Read + Write,
+    F: FnOnce(&Request) -> Result<Vec<(String, Vec<u8>)>, Response>,
+{
+    let prefix = trace::enabled().then(String::new);
+    let answers = Answers {
+        plain_http: |_: &Request| Response::rejection(&RequestError::NotAnUpgrade),
+        admit,
+        choose_subprotocol: |request: &Request| config.choose_subprotocol(request),
+    };
+    let opened =
+        respond(&mut stream, config, answers, prefix.as_deref()).map_err(Refusal::into_error)?;
+    Ok(opened.into_websocket(stream, config, prefix))
+}
+
+/// Performs the server handshake on `stream` as `config` says: its limits,
+/// the handshake deadline (a client that has not sent its whole request by
+/// then gets a 408), the write timeout (kept for the connection), the
+/// subprotocol choice and permessage-deflate. A bad request is answered
+/// with its 4xx before the error is returned.
+pub fn accept_with<T: Transport>(
+    stream: T,
+    config: &ServerConfig,
+) -> Result<(WebSocket<T>, Request), Error> {
+    let prefix = trace::enabled().then(|| trace_prefix(&stream));
+    let answers = Answers {
+        plain_http: |_: &Request| Response::rejection(&RequestError::NotAnUpgrade),
+        admit: |_: &Request| Ok(Vec::new()),
+        choose_subprotocol: |request: &Request| config.choose_subprotocol(request),
+    };
+    let opened = respond_under_deadline(&stream, config, answers, prefix.as_deref())
+        .map_err(Refusal::into_error)?;
+    Ok(opened.into_websocket(stream, config, prefix))
+}
+
+/// What starts each trace line of a connection: the peer's address.
+pub(crate) fn trace_prefix<T: Transport>(stream: &T) -> String {
+    stream
+        .peer_addr()
+        .map_or_else(|_| "unknown peer ".to_owned(), |a| format!("{a} "))
+}
+
+/// The parts of the handshake that are the application's to answer, each
+/// asked at most once.
+pub(crate) struct Answers<P, A, C> {
+    /// The answer to a plain HTTP request (no `Upgrade` at all).
+    pub(crate) plain_http: P,
+    /// Whether a valid upgrade request may open a connection, and what the
+    /// 101 carries besides the handshake's own fields.
+    pub(crate) admit: A,
+    /// The subprotocol, from those the client offered.
+    pub(crate) choose_subprotocol: C,
+}
+
+/// A request answered with 101: the request, the bytes that came after it,
+/// and the permessage-deflate parameters agreed, if any.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) request: Request,
+    pub(crate) already_read: Vec<u8>,
+    pub(crate) deflate: Option<DeflateParams>,
+}
+
+impl Opened {
+    /// The connection over `stream`, with the engine the handshake agreed
+    /// to, traced after `trace_prefix` if given.
+    fn into_websocket<S: Read + Write>(
+        self,
+        stream: S,
+        config: &ServerConfig,
+        trace_prefix: Option<String>,
+    ) -> (WebSocket<S>, Request) {
+        let engine = config.engine(self.deflate.as_ref());
+        let mut ws = WebSocket::from_engine(stream, engine, self.already_read);
+        if let Some(prefix) = trace_prefix {
+            ws.set_trace(trace::to_log(prefix));
+        }
+        (ws, self.request)
+    }
+}
+
+/// How a handshake ended when it opened no connection.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// A plain HTTP request for `path` was answered with `status`.
+    Http { path: String, status: u16 },
+    /// The application did not admit a valid upgrade request for `path`,
+    /// and answered with `status`.
+    NotAdmitted { path: String, status: u16 },
+    /// The request broke RFC 6455 §4.2.1 (or HTTP) and was answered with
+    /// the error's status; `path` is the request's, if it got that far.
+    Invalid {
+        path: Option<String>,
+        error: RequestError,
+    },
+    /// The stream failed, or the server chose wrongly (and answered 500).
+    Failed(Error),
+}
+
+impl Refusal {
+    fn into_error(self) -> Error {
+        match self {
+            Refusal::Http { .. } => RequestError::NotAnUpgrade.into(),
+            Refusal::NotAdmitted { status, .. } => RequestError::Refused { status }.into(),
+            Refusal::Invalid { error, .. } => error.into(),
+            Refusal::Failed(error) => error,
+        }
+    }
+}
+
+/// [`respond`] over a transport: the write timeout set for the connection,
+/// the request read under the handshake deadline, then no read timeout.
+pub(crate) fn respond_under_deadline<T, P, A, C>(
+    stream: &T,
+    config: &ServerConfig,
+    answers: Answers<P, A, C>,
+    trace_prefix: Option<&str>,
+) -> Result<Opened, Refusal>
+where
+    T: Transport,
+    P: FnOnce(&Request) -> Response,
+    A: FnOnce(&Request) -> Admission,
+    C: FnOnce(&Request) -> Option<String>,
+{
+    let failed = |e: io::Error| Refusal::Failed(e.into());
+    stream
+        .set_write_timeout(Some(config.write_timeout))
+        .map_err(failed)?;
+    let deadline = Instant::now() + config.handshake_timeout;
+    let mut io = Deadline::new(stream, deadline);
+    let opened = respond(&mut io, config, answers, trace_prefix)?;
+    stream.set_read_timeout(None).map_err(failed)?;
+    Ok(opened)
+}
+
+/// The server's opening handshake: reads the request from `stream`, answers
+/// it, and returns it with the bytes that came after it (RFC 6455 §4.2) and
+/// the extension agreed. When tracing, logs the request and the answer
+/// after `trace_prefix`.
+pub(crate) fn respond<S, P, A, C>(
+    stream: &mut S,
+    config: &ServerConfig,
+    answers: Answers<P, A, C>,
+    trace_prefix: Option<&str>,
+) -> Result<Opened, Refusal>
+where
+    S: Read + Write,
+    P: FnOnce(&Request) -> Response,
+    A: FnOnce(&Request) -> Admission,
+    C: FnOnce(&Request) -> Option<String>,
+{
+    let (request, already_read) = match read_request(stream, config.handshake_limits) {
+        Ok(parts) => parts,
+        Err(Error::Request(e)) => return Err(reject(stream, e, None, trace_prefix)),
+        Err(e) => return Err(Refusal::Failed(e)),
+    };
+    if let Some(prefix) = trace_prefix {
+        let mut wire = Vec::new();
+        request.encode(&mut wire);
+        trace::http(prefix, Direction::Received, &wire);
+    }
+    let key = match check_upgrade_request(&request) {
+        Ok(key) => key,
+        Err(RequestError::NotAnUpgrade) => {
+            let response = (answers.plain_http)(&request);
+            // The client may have gone; the answer stands either way.
+            let _ = write_response(stream, &response, trace_prefix);
+            return Err(Refusal::Http {
+                path: request.path,
+                status: response.status,
+            });
+        }
+        Err(e) => return Err(reject(stream, e, Some(request.path), trace_prefix)),
+    };
+    let extra_headers = match (answers.admit)(&request) {
+        Ok(headers) => headers,
+        Err(response) => {
+            let _ = write_response(stream, &response, trace_prefix);
+            return Err(Refusal::NotAdmitted {
+                path: request.path,
+                status: response.status,
+            });
+        }
+    };
+    let subprotocol = (answers.choose_subprotocol)(&request);
+    // RFC 6455 §4.2.2: the server's subprotocol MUST be one the client
+    // offered, and the 101's fields of the handshake are the handshake's to
+    // write; anything else is the server's fault: a 500, and a UsageError
+    // for the application.
+    let misuse = match &subprotocol {
+        Some(chosen) if !request.subprotocols().any(|offered| offered == chosen) => {
+            Some(UsageError::SubprotocolNotOffered(chosen.clone()))
+        }
+        _ => check_extra_headers(&extra_headers, &HANDSHAKE_HEADERS).err(),
+    };
+    if let Some(error) = misuse {
+        let response = Response::text(500, "Internal Server Error", &error.to_string());
+        let _ = write_response(stream, &response, trace_prefix);
+        return Err(Refusal::Failed(error.into()));
+    }
+    let deflate = config
+        .deflate
+        .as_ref()
+        .and_then(|deflate| accept_deflate(&request, deflate));
+    let mut response = Response::switching_protocols(&key, subprotocol.as_deref());
+    if let Some((_, accepted)) = &deflate {
+        response.headers.push((
+            "Sec-WebSocket-Extensions".to_owned(),
+            encode_extension(accepted).into_bytes(),
+        ));
+    }
+    response.headers.extend(extra_headers);
+    write_response(stream, &response, trace_prefix).map_err(|e| Refusal::Failed(e.into()))?;
+    Ok(Opened {
+        request,
+        already_read,
+        deflate: deflate.map(|(params, _)| params),
+    })
+}
+
+/// The permessage-deflate offer to accept, if any (RFC 7692 §5), with the
+/// response element that accepts it. A `Sec-WebSocket-Extensions` field
+/// that breaks RFC 6455 §9.1's grammar is declined as a whole: extensions
+/// are optional, so the handshake goes on without them.
+fn accept_deflate(
+    request: &Request,
+    config: &DeflateConfig,
+) -> Option<(DeflateParams, ExtensionOffer)> {
+    let offers = parse_extensions(request.header_values("Sec-WebSocket-Extensions")).ok()?;
+    accept_offer(&offers, config)
+}
+
+/// Reads an HTTP request from `stream`. Returns it with the bytes that came
+/// after its header section (the start of the WebSocket stream, if any).
+///
+/// A read that times out becomes [`RequestError::Timeout`]; a stream that
+/// ends first, `UnexpectedEof`.
+fn read_request<S: Read>(
+    stream: &mut S,
+    limits: HandshakeLimits,
+) -> Result<(Request, Vec<u8>), Error> {
+    let mut parser = RequestParser::new(limits);
+    read_head(
+        stream,
+        limits.max_header_bytes,
+        |buf| Ok(parser.parse(buf)?),
+        || RequestError::Timeout.into(),
+    )
+}
+
+/// Writes an HTTP response, logging it first when tracing.
+fn write_response<S: Write>(
+    stream: &mut S,
+    response: &Response,
+    trace_prefix: Option<&str>,
+) -> io::Result<()> {
+    let mut wire = Vec::with_capacity(256);
+    response.encode(&mut wire);
+    if let Some(prefix) = trace_prefix {
+        trace::http(prefix, Direction::Sent, &wire);
+    }
+    stream.write_all(&wire)?;
+    stream.flush()
+}
+
+/// Sends the 4xx for a refused handshake.
+fn reject<S: Write>(
+    stream: &mut S,
+    error: RequestError,
+    path: Option<String>,
+    trace_prefix: Option<&str>,
+) -> Refusal {
+    // The client may have gone; the refusal stands either way.
+    let _ = write_response(stream, &Response::rejection(&error), trace_prefix);
+    Refusal::Invalid { path, error }
+}

@@ -79,6 +79,7 @@
 //! Connections, outboxes and the slow-consumer rule stay with each instance.
 
 mod event;
+mod history;
 mod outbox;
 mod redis_bus;
 mod room;

@@ -26,6 +26,7 @@ use serde_json::value::RawValue;
 
 use crate::chat::ChatConfig;
 use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
+use crate::chat::history::{History, HistoryLimit};
 use crate::chat::outbox::{Outbox, Refused};
 use crate::chat::redis_bus::{Down, Kind, Published, RedisBus, Registration};
 use ws6455::SharedMessage;
@@ -69,67 +70,6 @@ pub(crate) struct Room {
 struct RoomState {
     members: Vec<Member>,
     history: History,
-}
-
-/// A room's last messages, oldest first: each a `message` event's JSON as it
-/// was broadcast. It keeps the longest run of the latest messages that fits
-/// its [`HistoryLimit`].
-#[derive(Debug)]
-struct History {
-    messages: VecDeque<Box<RawValue>>,
-    /// Their JSON's total length in bytes.
-    bytes: usize,
-    limit: HistoryLimit,
-}
-
-/// The most history a room keeps.
-#[derive(Clone, Copy, Debug)]
-struct HistoryLimit {
-    /// At most this many messages ([`ChatConfig::history`]); 0 keeps none.
-    messages: usize,
-    /// At most this many bytes of their JSON, so the welcome that carries
-    /// them fits in a newcomer's outbox with room to spare.
-    bytes: usize,
-}
-
-impl HistoryLimit {
-    fn of(config: &ChatConfig) -> HistoryLimit {
-        HistoryLimit {
-            messages: config.history,
-            bytes: config.outgoing_queue_bytes / 2,
-        }
-    }
-}
-
-impl History {
-    fn new(limit: HistoryLimit) -> History {
-        History {
-            messages: VecDeque::new(),
-            bytes: 0,
-            limit,
-        }
-    }
-
-    /// Keeps `message`, dropping the oldest messages (or all, `message`
-    /// too, if it alone is over the byte limit) until the rest fit the limit.
-    fn record(&mut self, message: Box<RawValue>) {
-        if self.limit.messages == 0 {
-            return;
-        }
-        self.bytes += message.get().len();
-        self.messages.push_back(message);
-        while self.messages.len() > self.limit.messages || self.bytes > self.limit.bytes {
-            let Some(oldest) = self.messages.pop_front() else {
-                break;
-            };
-            self.bytes -= oldest.get().len();
-        }
-    }
-
-    /// The messages, oldest first, for a welcome.
-    fn messages(&self) -> Vec<&RawValue> {
-        self.messages.iter().map(|message| &**message).collect()
-    }
 }
 
 #[derive(Debug)]
@@ -296,7 +236,7 @@ impl Rooms {
             outbox: Arc::clone(outbox),
             delivered_after: joined.seq,
         });
-        let history = shared_history(&joined.history, self.history.bytes);
+        let history = self.history.fit(&joined.history);
         let welcome = Event::Welcome {
             room: &room.name,
             you: &guest,
@@ -667,23 +607,6 @@ fn leave_json(room: &str, user: &str) -> Box<RawValue> {
     Event::Leave { room, user }.raw()
 }
 
-/// A room's history as Redis keeps it, oldest first, cut from the oldest
-/// end to `max_bytes` of JSON so that the welcome fits in an outbox.
-fn shared_history(history: &[String], max_bytes: usize) -> Vec<Box<RawValue>> {
-    let mut bytes = 0;
-    let mut kept: Vec<Box<RawValue>> = history
-        .iter()
-        .rev()
-        .take_while(|message| {
-            bytes += message.len();
-            bytes <= max_bytes
-        })
-        .filter_map(|message| RawValue::from_string(message.clone()).ok())
-        .collect();
-    kept.reverse();
-    kept
-}
-
 /// Closes `member`'s connection because the server is shutting down.
 fn close_going_away(member: &Member, close_timeout: Duration) {
     member
@@ -719,6 +642,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::history::tests::texts;
 
     fn rooms() -> Rooms {
         Rooms::new(&ChatConfig::default(), Duration::from_secs(2), None)
@@ -752,74 +676,6 @@ mod tests {
         assert_eq!(a.name(), "Alice");
         assert_eq!(b.rename("bad name"), Err(NickError::InvalidName));
         assert_eq!(b.rename(&"x".repeat(33)), Err(NickError::InvalidName));
-    }
-
-    fn said(text: &str) -> Box<RawValue> {
-        Event::Message {
-            room: "r",
-            from: "a",
-            text,
-            ts: 0,
-        }
-        .raw()
-    }
-
-    fn texts(history: &History) -> Vec<String> {
-        history
-            .messages()
-            .iter()
-            .map(|m| {
-                serde_json::from_str::<serde_json::Value>(m.get()).unwrap()["text"].to_string()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn history_keeps_the_last_messages_up_to_the_count() {
-        let mut history = History::new(HistoryLimit {
-            messages: 3,
-            bytes: 1 << 20,
-        });
-        for text in ["1", "2", "3", "4", "5"] {
-            history.record(said(text));
-        }
-        assert_eq!(texts(&history), [r#""3""#, r#""4""#, r#""5""#]);
-        assert_eq!(
-            history.bytes,
-            history
-                .messages()
-                .iter()
-                .map(|m| m.get().len())
-                .sum::<usize>()
-        );
-    }
-
-    #[test]
-    fn history_keeps_to_its_bytes_and_a_message_too_big_for_it_empties_it() {
-        let one = said("x").get().len();
-        let mut history = History::new(HistoryLimit {
-            messages: 50,
-            bytes: 2 * one,
-        });
-        for text in ["a", "b", "c"] {
-            history.record(said(text));
-        }
-        assert_eq!(texts(&history), [r#""b""#, r#""c""#]);
-        assert_eq!(history.bytes, 2 * one);
-        // The latest run that fits is no message at all.
-        history.record(said(&"x".repeat(2 * one)));
-        assert!(history.messages().is_empty());
-        assert_eq!(history.bytes, 0);
-    }
-
-    #[test]
-    fn history_0_keeps_nothing() {
-        let mut history = History::new(HistoryLimit::of(&ChatConfig {
-            history: 0,
-            ..ChatConfig::default()
-        }));
-        history.record(said("gone"));
-        assert!(history.messages().is_empty());
     }
 
     #[test]

@@ -50,6 +50,7 @@
 //! Redis has forgotten them) and delivery across instances resumes.
 
 use std::fmt;
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -57,8 +58,10 @@ use std::time::Duration;
 
 use redis::{Client, Connection, Script, ScriptInvocation};
 
+use crate::chat::bus::{
+    Bus, Joined, Kind, LocalRooms, NickError, Outage, Published, Renamed, Said, Unshared,
+};
 use crate::chat::event::Event;
-use crate::chat::room::Rooms;
 
 /// No Redis call made for a connection waits longer than this.
 pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
@@ -74,6 +77,11 @@ pub(crate) const RECONNECT_EVERY: Duration = Duration::from_millis(250);
 
 /// Every key and channel starts with this.
 const PREFIX: &str = "ws6455:";
+
+/// What a sender is told, once per outage, when its message reached only
+/// the members on its own instance.
+const LOCAL_ONLY: &str =
+    "the server has lost Redis: your message reached only the people connected to this server";
 
 /// Why Redis could not be used.
 #[derive(Debug)]
@@ -94,15 +102,6 @@ impl std::error::Error for Unreachable {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Down;
 
-/// What a published event is, as its subscribers see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Message,
-    Join,
-    Leave,
-    Nick,
-}
-
 impl Kind {
     fn parse(word: &str) -> Option<Kind> {
         match word {
@@ -115,17 +114,8 @@ impl Kind {
     }
 }
 
-/// One event as published: `SEQ KIND JSON`.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Published<'a> {
-    pub(crate) seq: u64,
-    pub(crate) kind: Kind,
-    /// For [`Kind::Message`], one or more messages, a line each: compact
-    /// JSON has no line breaks of its own (one in a string is `\n`).
-    pub(crate) json: &'a str,
-}
-
 impl<'a> Published<'a> {
+    /// One event as the scripts publish it: `SEQ KIND JSON`.
     fn parse(payload: &'a str) -> Option<Published<'a>> {
         let (seq, rest) = payload.split_once(' ')?;
         let (kind, json) = rest.split_once(' ')?;
@@ -139,11 +129,11 @@ impl<'a> Published<'a> {
 
 /// A member as Redis knows it, on one instance.
 #[derive(Clone, Debug)]
-pub(crate) struct Registration<'a> {
-    pub(crate) room: &'a str,
-    pub(crate) name: &'a str,
+struct Registration<'a> {
+    room: &'a str,
+    name: &'a str,
     /// The `leave` event to publish for it if its instance dies.
-    pub(crate) leave_json: &'a str,
+    leave_json: &'a str,
 }
 
 impl Registration<'_> {
@@ -159,19 +149,7 @@ impl Registration<'_> {
     }
 }
 
-/// What joining a room through Redis gave.
-#[derive(Debug)]
-pub(crate) struct Joined {
-    /// The join's sequence number: the member gets the events after it.
-    pub(crate) seq: u64,
-    /// Everyone in the room on every instance, the joiner included, in the
-    /// order they joined.
-    pub(crate) users: Vec<String>,
-    /// The room's last messages, oldest first.
-    pub(crate) history: Vec<String>,
-}
-
-/// This instance's link to Redis; see the module documentation.
+/// The bus of a chat shared through Redis; see the module documentation.
 pub(crate) struct RedisBus {
     url: String,
     client: Client,
@@ -188,6 +166,8 @@ pub(crate) struct RedisBus {
     /// Counts outages: a sender is told once per outage.
     outages: AtomicU64,
     scripts: Scripts,
+    /// Numbers the guests who join while Redis cannot be reached.
+    next_guest_here: AtomicU64,
 }
 
 impl fmt::Debug for RedisBus {
@@ -374,45 +354,22 @@ impl RedisBus {
             up: AtomicBool::new(false),
             outages: AtomicU64::new(0),
             scripts: Scripts::new(),
+            next_guest_here: AtomicU64::new(1),
         })
     }
 
-    /// Starts the subscriber and the heartbeat, delivering to `rooms`.
-    pub(crate) fn start(self: &Arc<Self>, rooms: &Arc<Rooms>) -> std::io::Result<()> {
-        let (bus, delivering) = (Arc::clone(self), Arc::clone(rooms));
-        thread::Builder::new()
-            .name("ws6455-redis-sub".to_owned())
-            .spawn(move || bus.subscribe_forever(&delivering))?;
-        let bus = Arc::clone(self);
-        thread::Builder::new()
-            .name("ws6455-redis-beat".to_owned())
-            .spawn(move || bus.beat_forever())?;
-        // The first clients find their rooms shared, unless Redis went
-        // away since `connect`; then they join here, as in an outage.
-        let deadline = std::time::Instant::now() + 2 * REDIS_TIMEOUT;
-        while !self.is_up() && std::time::Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5));
-        }
-        Ok(())
-    }
-
-    /// This instance's number.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
     /// Whether events go through Redis now.
-    pub(crate) fn is_up(&self) -> bool {
+    fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
     }
 
-    /// The number of the current (or last) outage.
-    pub(crate) fn outage(&self) -> u64 {
+    /// The number of the current (or last) outage; 0 before the first.
+    fn outage(&self) -> u64 {
         self.outages.load(Ordering::Acquire)
     }
 
     /// A guest number no instance has given out.
-    pub(crate) fn next_guest(&self) -> Result<u64, Down> {
+    fn next_guest(&self) -> Result<u64, Down> {
         self.call(|connection| {
             redis::cmd("INCR")
                 .arg(format!("{PREFIX}guest"))
@@ -422,11 +379,7 @@ impl RedisBus {
 
     /// Joins `member` to its room under its name, unless another member
     /// (on any instance) has it: `Ok(None)`. Publishes the join.
-    pub(crate) fn join(
-        &self,
-        member: &Registration<'_>,
-        join_json: &str,
-    ) -> Result<Option<Joined>, Down> {
+    fn join_as(&self, member: &Registration<'_>, join_json: &str) -> Result<Option<Joined>, Down> {
         let keys = RoomKeys::of(member.room);
         let joined: Option<(u64, Vec<String>, Vec<String>)> = self.call(|connection| {
             self.scripts
@@ -444,6 +397,7 @@ impl RedisBus {
                 .invoke(connection)
         })?;
         Ok(joined.map(|(seq, users, history)| Joined {
+            name: member.name.to_owned(),
             seq,
             users,
             history,
@@ -452,7 +406,7 @@ impl RedisBus {
 
     /// Publishes messages said together, as one event, and keeps them in
     /// the room's history. Each is a `message` event's compact JSON.
-    pub(crate) fn say(&self, room: &str, messages_json: &[&str]) -> Result<u64, Down> {
+    fn publish_said(&self, room: &str, messages_json: &[&str]) -> Result<u64, Down> {
         let keys = RoomKeys::of(room);
         self.call(|connection| {
             self.scripts
@@ -468,7 +422,7 @@ impl RedisBus {
 
     /// Renames `from` to `to` unless another member has `to` (ignoring
     /// case): `Ok(false)`. Publishes the nick.
-    pub(crate) fn nick(
+    fn rename(
         &self,
         from: &Registration<'_>,
         to: &Registration<'_>,
@@ -491,7 +445,7 @@ impl RedisBus {
     }
 
     /// Removes `member` from its room and publishes its leave.
-    pub(crate) fn leave(&self, member: &Registration<'_>) -> Result<u64, Down> {
+    fn remove(&self, member: &Registration<'_>) -> Result<u64, Down> {
         let keys = RoomKeys::of(member.room);
         self.call(|connection| {
             self.member_script(&self.scripts.leave, &keys)
@@ -559,7 +513,7 @@ impl RedisBus {
 
     /// Subscribes to every room's channel and delivers what arrives, for
     /// ever: after losing Redis, reconnects every [`RECONNECT_EVERY`].
-    fn subscribe_forever(&self, rooms: &Rooms) {
+    fn subscribe_forever(&self, rooms: &dyn LocalRooms) {
         loop {
             // Whatever the failure, the cure is to connect again.
             if self.subscribe_once(rooms).is_err() {
@@ -570,7 +524,7 @@ impl RedisBus {
     }
 
     /// One subscription, until its connection fails.
-    fn subscribe_once(&self, rooms: &Rooms) -> redis::RedisResult<()> {
+    fn subscribe_once(&self, rooms: &dyn LocalRooms) -> redis::RedisResult<()> {
         let mut connection = open(&self.client)?;
         connection.set_read_timeout(None)?;
         let mut pubsub = connection.as_pubsub();
@@ -581,7 +535,7 @@ impl RedisBus {
         self.register_everyone(&mut publisher, rooms)?;
         *self.publisher() = Some(publisher);
         if !self.up.swap(true, Ordering::AcqRel) {
-            rooms.redis_back();
+            rooms.reconnected();
             log_line!(
                 "ws6455 chat: Redis at {} reached; rooms are shared",
                 self.url
@@ -599,7 +553,7 @@ impl RedisBus {
             ) else {
                 continue;
             };
-            rooms.deliver_published(room, &event);
+            rooms.deliver(room, &event);
         }
     }
 
@@ -607,7 +561,7 @@ impl RedisBus {
     fn register_everyone(
         &self,
         connection: &mut Connection,
-        rooms: &Rooms,
+        rooms: &dyn LocalRooms,
     ) -> redis::RedisResult<()> {
         beat(connection, self.id)?;
         for (room, name) in rooms.members() {
@@ -680,6 +634,109 @@ impl RedisBus {
         }
         Ok(())
     }
+}
+
+impl Bus for RedisBus {
+    /// Starts the subscriber and the heartbeat.
+    fn start(self: Arc<Self>, here: Arc<dyn LocalRooms>) -> io::Result<()> {
+        let bus = Arc::clone(&self);
+        thread::Builder::new()
+            .name("ws6455-redis-sub".to_owned())
+            .spawn(move || bus.subscribe_forever(&*here))?;
+        let bus = Arc::clone(&self);
+        thread::Builder::new()
+            .name("ws6455-redis-beat".to_owned())
+            .spawn(move || bus.beat_forever())?;
+        // The first clients find their rooms shared, unless Redis went
+        // away since `connect`; then they join here, as in an outage.
+        let deadline = std::time::Instant::now() + 2 * REDIS_TIMEOUT;
+        while !self.is_up() && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// A guest number no instance has given out, and a name no one in the
+    /// room has taken with `/nick`.
+    fn join(&self, room: &str) -> Result<Joined, Unshared> {
+        loop {
+            let name = format!("guest-{}", self.next_guest()?);
+            let leave = leave_json(room, &name);
+            let join = Event::Join { room, user: &name }.raw();
+            let member = Registration {
+                room,
+                name: &name,
+                leave_json: leave.get(),
+            };
+            // `None`: someone took this guest's name with /nick; next number.
+            if let Some(joined) = self.join_as(&member, join.get())? {
+                return Ok(joined);
+            }
+        }
+    }
+
+    /// Without Redis this instance's numbers could meet another's: they
+    /// carry a tag of the instance's.
+    fn guest_here(&self) -> String {
+        let number = self.next_guest_here.fetch_add(1, Ordering::Relaxed);
+        format!("guest-{:04x}-{number}", self.id & 0xffff)
+    }
+
+    fn say(&self, room: &str, messages_json: &[&str]) -> Said {
+        if self.publish_said(room, messages_json).is_ok() {
+            return Said::Shared;
+        }
+        match self.outage() {
+            // Redis has not been reached yet: no outage to tell of.
+            0 => Said::Here,
+            number => Said::HereOnly(Outage {
+                number,
+                notice: LOCAL_ONLY,
+            }),
+        }
+    }
+
+    fn nick(&self, room: &str, from: &str, to: &str) -> Result<Renamed, NickError> {
+        let nick = Event::Nick { room, from, to }.raw();
+        let (leave_from, leave_to) = (leave_json(room, from), leave_json(room, to));
+        let from = Registration {
+            room,
+            name: from,
+            leave_json: leave_from.get(),
+        };
+        let renamed = Registration {
+            room,
+            name: to,
+            leave_json: leave_to.get(),
+        };
+        match self.rename(&from, &renamed, nick.get()) {
+            Ok(true) => Ok(Renamed::Shared),
+            Ok(false) => Err(NickError::Taken(to.to_owned())),
+            Err(Down) => Err(NickError::Down),
+        }
+    }
+
+    fn leave(&self, room: &str, name: &str) -> Result<(), Unshared> {
+        let leave = leave_json(room, name);
+        let member = Registration {
+            room,
+            name,
+            leave_json: leave.get(),
+        };
+        self.remove(&member)?;
+        Ok(())
+    }
+}
+
+impl From<Down> for Unshared {
+    fn from(_: Down) -> Unshared {
+        Unshared
+    }
+}
+
+/// The `leave` event for `user` in `room`.
+fn leave_json(room: &str, user: &str) -> Box<serde_json::value::RawValue> {
+    Event::Leave { room, user }.raw()
 }
 
 /// Renews instance `id`'s heartbeat, and lists it among the instances.

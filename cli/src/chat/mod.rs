@@ -75,7 +75,7 @@
 //!
 //! With `--redis URL`, rooms are shared by every instance using that Redis:
 //! events go out through Redis and come back to each instance in one
-//! order, and names, presence and history live there (`chat/bus/redis.rs`).
+//! order, and names, presence and history live there (`chat/bus/redis/`).
 //! Connections, outboxes and the slow-consumer rule stay with each instance.
 
 mod bus;
@@ -176,7 +176,7 @@ impl Chat {
     /// A chat with no rooms yet. `close_timeout` bounds how long a client
     /// dropped for a full queue may take to close (use the server's). With
     /// `redis` (a URL), rooms are shared with every other instance using
-    /// that Redis (see `chat/bus/redis.rs`); it must be reachable now.
+    /// that Redis (see `chat/bus/redis/`); it must be reachable now.
     pub fn new(
         config: ChatConfig,
         close_timeout: Duration,

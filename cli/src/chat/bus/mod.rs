@@ -5,7 +5,7 @@
 //! it back to every instance, this one included, through the rooms here
 //! ([`LocalRooms`]), numbered in one order. A bus that does not (the
 //! in-process bus, `bus/local.rs`, or Redis while it cannot be reached,
-//! `bus/redis.rs`) answers [`Unshared`], and the room makes the change for its
+//! `bus/redis/`) answers [`Unshared`], and the room makes the change for its
 //! members on this instance itself. The bus also names guests, and keeps
 //! names unique where they are shared.
 

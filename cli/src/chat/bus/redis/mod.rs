@@ -7,24 +7,12 @@
 //! subscriber in one order, so every member of a room, on any instance,
 //! sees the room's events in that order.
 //!
-//! Each change is one Lua script, which Redis runs atomically: it takes the
-//! room's next sequence number (`INCR`), changes the shared state, and
-//! publishes `SEQ KIND JSON`. The texts a member said together (a burst
-//! its connection read at once) are one `message` event whose JSON is
-//! one `message` per line, so every instance delivers them together too.
-//! What is shared, per room:
-//!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `ws6455:room:ROOM:names` | hash | each member's name lowercased → the name: unique ignoring case |
-//! | `ws6455:room:ROOM:users` | sorted set | the names, scored by when they joined: the welcome's `users` |
-//! | `ws6455:room:ROOM:history` | list | the last `message` events' JSON, oldest first |
-//! | `ws6455:room:ROOM:seq` | counter | the room's last sequence number |
-//!
-//! and per instance, `ws6455:instance:ID:alive` (a heartbeat that expires
-//! after [`ALIVE_FOR`]) and `ws6455:instance:ID:members` (who is connected
-//! there), listed in `ws6455:instances`. Guests are numbered by one counter,
-//! `ws6455:guest`.
+//! Each change is one Lua script (see `scripts.rs`, with the keys they
+//! keep), which Redis runs atomically: it takes the room's next sequence
+//! number (`INCR`), changes the shared state, and publishes `SEQ KIND
+//! JSON`. The texts a member said together (a burst its connection read at
+//! once) are one `message` event whose JSON is one `message` per line, so
+//! every instance delivers them together too.
 //!
 //! A joiner's welcome is read in the script that publishes its join: the
 //! history and users up to that sequence number. Its instance then delivers
@@ -49,6 +37,8 @@
 //! subscribed again, the instance registers its members anew (a restarted
 //! Redis has forgotten them) and delivery across instances resumes.
 
+mod scripts;
+
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,7 +46,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use redis::{Client, Connection, Script, ScriptInvocation};
+use redis::{Client, Connection};
+use scripts::{
+    Registration, Scripts, alive_key, guest_key, instances_key, room_channels, room_of_channel,
+};
 
 use crate::chat::bus::{
     Bus, Joined, Kind, LocalRooms, NickError, Outage, Published, Renamed, Said, Unshared,
@@ -74,9 +67,6 @@ pub(crate) const ALIVE_FOR: Duration = Duration::from_secs(5);
 
 /// How often the subscriber tries to reach Redis again after losing it.
 pub(crate) const RECONNECT_EVERY: Duration = Duration::from_millis(250);
-
-/// Every key and channel starts with this.
-const PREFIX: &str = "ws6455:";
 
 /// What a sender is told, once per outage, when its message reached only
 /// the members on its own instance.
@@ -127,38 +117,10 @@ impl<'a> Published<'a> {
     }
 }
 
-/// A member as Redis knows it, on one instance.
-#[derive(Clone, Debug)]
-struct Registration<'a> {
-    room: &'a str,
-    name: &'a str,
-    /// The `leave` event to publish for it if its instance dies.
-    leave_json: &'a str,
-}
-
-impl Registration<'_> {
-    /// Its entry in the instance's member set: what the reaper needs.
-    fn entry(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n{}",
-            self.room,
-            self.name.to_lowercase(),
-            self.name,
-            self.leave_json
-        )
-    }
-}
-
 /// The bus of a chat shared through Redis; see the module documentation.
 pub(crate) struct RedisBus {
     url: String,
     client: Client,
-    /// This instance's number, drawn at random: a counter in Redis would
-    /// start over when a Redis without persistence restarts, and hand a
-    /// new instance the number of one still running.
-    id: u64,
-    /// How many messages each room's history keeps.
-    history: usize,
     /// The connection the connections' threads publish on, when there is one.
     publisher: Mutex<Option<Connection>>,
     /// Whether the subscriber is subscribed and the last publish went through.
@@ -174,163 +136,10 @@ impl fmt::Debug for RedisBus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisBus")
             .field("url", &self.url)
-            .field("id", &self.id)
+            .field("id", &self.scripts.instance())
             .field("up", &self.up)
             .finish_non_exhaustive()
     }
-}
-
-/// The Lua scripts; each changes the shared state and publishes atomically.
-struct Scripts {
-    join: Script,
-    say: Script,
-    nick: Script,
-    leave: Script,
-    register: Script,
-    reap: Script,
-}
-
-impl Scripts {
-    fn new() -> Scripts {
-        Scripts {
-            // KEYS: names, users, history, seq, instance members.
-            // ARGV: lowercased name, name, channel, join JSON, member entry.
-            join: Script::new(
-                r"
-                if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
-                local seq = redis.call('INCR', KEYS[4])
-                redis.call('ZADD', KEYS[2], seq, ARGV[2])
-                redis.call('SADD', KEYS[5], ARGV[5])
-                local users = redis.call('ZRANGE', KEYS[2], 0, -1)
-                local history = redis.call('LRANGE', KEYS[3], 0, -1)
-                redis.call('PUBLISH', ARGV[3], seq .. ' join ' .. ARGV[4])
-                return {seq, users, history}
-                ",
-            ),
-            // KEYS: seq, history. ARGV: channel, history length, then
-            // one or more message JSONs, published as one event.
-            say: Script::new(
-                r"
-                local seq = redis.call('INCR', KEYS[1])
-                local keep = tonumber(ARGV[2])
-                if keep > 0 then
-                    for i = 3, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-                    redis.call('LTRIM', KEYS[2], -keep, -1)
-                end
-                redis.call('PUBLISH', ARGV[1], seq .. ' message ' .. table.concat(ARGV, '\n', 3))
-                return seq
-                ",
-            ),
-            // KEYS: names, users, seq, instance members.
-            // ARGV: old lowercased, old name, new lowercased, new name,
-            // channel, nick JSON, old entry, new entry.
-            nick: Script::new(
-                r"
-                local holder = redis.call('HGET', KEYS[1], ARGV[3])
-                if holder and ARGV[3] ~= ARGV[1] then return false end
-                redis.call('HDEL', KEYS[1], ARGV[1])
-                redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-                local score = redis.call('ZSCORE', KEYS[2], ARGV[2])
-                redis.call('ZREM', KEYS[2], ARGV[2])
-                redis.call('ZADD', KEYS[2], score or 0, ARGV[4])
-                redis.call('SREM', KEYS[4], ARGV[7])
-                redis.call('SADD', KEYS[4], ARGV[8])
-                local seq = redis.call('INCR', KEYS[3])
-                redis.call('PUBLISH', ARGV[5], seq .. ' nick ' .. ARGV[6])
-                return seq
-                ",
-            ),
-            // KEYS: names, users, seq, instance members.
-            // ARGV: lowercased name, name, channel, leave JSON, entry.
-            leave: Script::new(
-                r"
-                if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-                    redis.call('HDEL', KEYS[1], ARGV[1])
-                end
-                redis.call('ZREM', KEYS[2], ARGV[2])
-                redis.call('SREM', KEYS[4], ARGV[5])
-                local seq = redis.call('INCR', KEYS[3])
-                redis.call('PUBLISH', ARGV[3], seq .. ' leave ' .. ARGV[4])
-                return seq
-                ",
-            ),
-            // Puts a member back after Redis lost it, without an event.
-            // KEYS: names, users, seq, instance members.
-            // ARGV: lowercased name, name, entry.
-            register: Script::new(
-                r"
-                redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-                if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then
-                    redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[2])
-                end
-                redis.call('SADD', KEYS[4], ARGV[3])
-                return 1
-                ",
-            ),
-            // KEYS: the instance set, the dead instance's member set.
-            // ARGV: its id, the key prefix.
-            reap: Script::new(
-                r"
-                if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-                local entries = redis.call('SMEMBERS', KEYS[2])
-                for _, entry in ipairs(entries) do
-                    local room, lower, name, leave =
-                        string.match(entry, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
-                    if room then
-                        local at = ARGV[2] .. 'room:' .. room
-                        if redis.call('HGET', at .. ':names', lower) == name then
-                            redis.call('HDEL', at .. ':names', lower)
-                        end
-                        redis.call('ZREM', at .. ':users', name)
-                        local seq = redis.call('INCR', at .. ':seq')
-                        redis.call('PUBLISH', at, seq .. ' leave ' .. leave)
-                    end
-                end
-                redis.call('DEL', KEYS[2])
-                return #entries
-                ",
-            ),
-        }
-    }
-}
-
-/// A room's keys.
-struct RoomKeys {
-    channel: String,
-    names: String,
-    users: String,
-    history: String,
-    seq: String,
-}
-
-impl RoomKeys {
-    fn of(room: &str) -> RoomKeys {
-        let channel = format!("{PREFIX}room:{room}");
-        RoomKeys {
-            names: format!("{channel}:names"),
-            users: format!("{channel}:users"),
-            history: format!("{channel}:history"),
-            seq: format!("{channel}:seq"),
-            channel,
-        }
-    }
-}
-
-fn instances_key() -> String {
-    format!("{PREFIX}instances")
-}
-
-fn alive_key(id: u64) -> String {
-    format!("{PREFIX}instance:{id}:alive")
-}
-
-fn members_key(id: u64) -> String {
-    format!("{PREFIX}instance:{id}:members")
-}
-
-/// The room a channel belongs to.
-fn room_of_channel(channel: &str) -> Option<&str> {
-    channel.strip_prefix(PREFIX)?.strip_prefix("room:")
 }
 
 impl RedisBus {
@@ -344,16 +153,16 @@ impl RedisBus {
         };
         let client = Client::open(url).map_err(unreachable)?;
         let connection = open(&client).map_err(unreachable)?;
-        let id = random_id();
         Ok(RedisBus {
             url: url.to_owned(),
             client,
-            id,
-            history,
             publisher: Mutex::new(Some(connection)),
             up: AtomicBool::new(false),
             outages: AtomicU64::new(0),
-            scripts: Scripts::new(),
+            // Drawn at random: a counter in Redis would start over when a
+            // Redis without persistence restarts, and hand a new instance
+            // the number of one still running.
+            scripts: Scripts::new(random_id(), history),
             next_guest_here: AtomicU64::new(1),
         })
     }
@@ -366,108 +175,6 @@ impl RedisBus {
     /// The number of the current (or last) outage; 0 before the first.
     fn outage(&self) -> u64 {
         self.outages.load(Ordering::Acquire)
-    }
-
-    /// A guest number no instance has given out.
-    fn next_guest(&self) -> Result<u64, Down> {
-        self.call(|connection| {
-            redis::cmd("INCR")
-                .arg(format!("{PREFIX}guest"))
-                .query(connection)
-        })
-    }
-
-    /// Joins `member` to its room under its name, unless another member
-    /// (on any instance) has it: `Ok(None)`. Publishes the join.
-    fn join_as(&self, member: &Registration<'_>, join_json: &str) -> Result<Option<Joined>, Down> {
-        let keys = RoomKeys::of(member.room);
-        let joined: Option<(u64, Vec<String>, Vec<String>)> = self.call(|connection| {
-            self.scripts
-                .join
-                .key(&keys.names)
-                .key(&keys.users)
-                .key(&keys.history)
-                .key(&keys.seq)
-                .key(members_key(self.id))
-                .arg(member.name.to_lowercase())
-                .arg(member.name)
-                .arg(&keys.channel)
-                .arg(join_json)
-                .arg(member.entry())
-                .invoke(connection)
-        })?;
-        Ok(joined.map(|(seq, users, history)| Joined {
-            name: member.name.to_owned(),
-            seq,
-            users,
-            history,
-        }))
-    }
-
-    /// Publishes messages said together, as one event, and keeps them in
-    /// the room's history. Each is a `message` event's compact JSON.
-    fn publish_said(&self, room: &str, messages_json: &[&str]) -> Result<u64, Down> {
-        let keys = RoomKeys::of(room);
-        self.call(|connection| {
-            self.scripts
-                .say
-                .key(&keys.seq)
-                .key(&keys.history)
-                .arg(&keys.channel)
-                .arg(self.history)
-                .arg(messages_json)
-                .invoke(connection)
-        })
-    }
-
-    /// Renames `from` to `to` unless another member has `to` (ignoring
-    /// case): `Ok(false)`. Publishes the nick.
-    fn rename(
-        &self,
-        from: &Registration<'_>,
-        to: &Registration<'_>,
-        nick_json: &str,
-    ) -> Result<bool, Down> {
-        let keys = RoomKeys::of(from.room);
-        let renamed: Option<u64> = self.call(|connection| {
-            self.member_script(&self.scripts.nick, &keys)
-                .arg(from.name.to_lowercase())
-                .arg(from.name)
-                .arg(to.name.to_lowercase())
-                .arg(to.name)
-                .arg(&keys.channel)
-                .arg(nick_json)
-                .arg(from.entry())
-                .arg(to.entry())
-                .invoke(connection)
-        })?;
-        Ok(renamed.is_some())
-    }
-
-    /// Removes `member` from its room and publishes its leave.
-    fn remove(&self, member: &Registration<'_>) -> Result<u64, Down> {
-        let keys = RoomKeys::of(member.room);
-        self.call(|connection| {
-            self.member_script(&self.scripts.leave, &keys)
-                .arg(member.name.to_lowercase())
-                .arg(member.name)
-                .arg(&keys.channel)
-                .arg(member.leave_json)
-                .arg(member.entry())
-                .invoke(connection)
-        })
-    }
-
-    /// `script` with the keys the member scripts (nick, leave, register)
-    /// take, in their order: the room's names, users and sequence number,
-    /// and this instance's member set.
-    fn member_script<'s>(&self, script: &'s Script, keys: &RoomKeys) -> ScriptInvocation<'s> {
-        let mut invocation = script.key(&keys.names);
-        invocation
-            .key(&keys.users)
-            .key(&keys.seq)
-            .key(members_key(self.id));
-        invocation
     }
 
     /// Runs `command` on the publishing connection, unless Redis is down.
@@ -528,7 +235,7 @@ impl RedisBus {
         let mut connection = open(&self.client)?;
         connection.set_read_timeout(None)?;
         let mut pubsub = connection.as_pubsub();
-        pubsub.psubscribe(format!("{PREFIX}room:*"))?;
+        pubsub.psubscribe(room_channels())?;
         // Subscribed: anything published from now on reaches us. Restore
         // what a restarted Redis forgot, then let events through Redis again.
         let mut publisher = open(&self.client)?;
@@ -563,7 +270,7 @@ impl RedisBus {
         connection: &mut Connection,
         rooms: &dyn LocalRooms,
     ) -> redis::RedisResult<()> {
-        beat(connection, self.id)?;
+        beat(connection, self.scripts.instance())?;
         for (room, name) in rooms.members() {
             let leave = Event::Leave {
                 room: &room,
@@ -575,12 +282,7 @@ impl RedisBus {
                 name: &name,
                 leave_json: leave.get(),
             };
-            let keys = RoomKeys::of(&room);
-            self.member_script(&self.scripts.register, &keys)
-                .arg(name.to_lowercase())
-                .arg(&name)
-                .arg(member.entry())
-                .invoke::<i64>(connection)?;
+            self.scripts.register(connection, &member)?;
         }
         Ok(())
     }
@@ -600,7 +302,7 @@ impl RedisBus {
             let Some(live) = connection.as_mut() else {
                 continue;
             };
-            if beat(live, self.id)
+            if beat(live, self.scripts.instance())
                 .and_then(|()| self.reap_the_dead(live))
                 .is_err()
             {
@@ -614,17 +316,13 @@ impl RedisBus {
         let instances: Vec<u64> = redis::cmd("SMEMBERS")
             .arg(instances_key())
             .query(connection)?;
-        for id in instances.into_iter().filter(|&id| id != self.id) {
+        for id in instances
+            .into_iter()
+            .filter(|&id| id != self.scripts.instance())
+        {
             let alive: bool = redis::cmd("EXISTS").arg(alive_key(id)).query(connection)?;
             if !alive {
-                let members: u64 = self
-                    .scripts
-                    .reap
-                    .key(instances_key())
-                    .key(members_key(id))
-                    .arg(id)
-                    .arg(PREFIX)
-                    .invoke(connection)?;
+                let members = self.scripts.reap(connection, id)?;
                 if members > 0 {
                     log_line!(
                         "ws6455 chat: instance {id} stopped beating; its {members} member(s) left"
@@ -660,7 +358,9 @@ impl Bus for RedisBus {
     /// room has taken with `/nick`.
     fn join(&self, room: &str) -> Result<Joined, Unshared> {
         loop {
-            let name = format!("guest-{}", self.next_guest()?);
+            let guest: u64 =
+                self.call(|connection| redis::cmd("INCR").arg(guest_key()).query(connection))?;
+            let name = format!("guest-{guest}");
             let leave = leave_json(room, &name);
             let join = Event::Join { room, user: &name }.raw();
             let member = Registration {
@@ -669,7 +369,9 @@ impl Bus for RedisBus {
                 leave_json: leave.get(),
             };
             // `None`: someone took this guest's name with /nick; next number.
-            if let Some(joined) = self.join_as(&member, join.get())? {
+            let joined =
+                self.call(|connection| self.scripts.join(connection, &member, join.get()))?;
+            if let Some(joined) = joined {
                 return Ok(joined);
             }
         }
@@ -679,11 +381,12 @@ impl Bus for RedisBus {
     /// carry a tag of the instance's.
     fn guest_here(&self) -> String {
         let number = self.next_guest_here.fetch_add(1, Ordering::Relaxed);
-        format!("guest-{:04x}-{number}", self.id & 0xffff)
+        format!("guest-{:04x}-{number}", self.scripts.instance() & 0xffff)
     }
 
     fn say(&self, room: &str, messages_json: &[&str]) -> Said {
-        if self.publish_said(room, messages_json).is_ok() {
+        let said = self.call(|connection| self.scripts.say(connection, room, messages_json));
+        if said.is_ok() {
             return Said::Shared;
         }
         match self.outage() {
@@ -709,9 +412,9 @@ impl Bus for RedisBus {
             name: to,
             leave_json: leave_to.get(),
         };
-        match self.rename(&from, &renamed, nick.get()) {
-            Ok(true) => Ok(Renamed::Shared),
-            Ok(false) => Err(NickError::Taken(to.to_owned())),
+        match self.call(|connection| self.scripts.nick(connection, &from, &renamed, nick.get())) {
+            Ok(Some(_)) => Ok(Renamed::Shared),
+            Ok(None) => Err(NickError::Taken(to.to_owned())),
             Err(Down) => Err(NickError::Down),
         }
     }
@@ -723,7 +426,7 @@ impl Bus for RedisBus {
             name,
             leave_json: leave.get(),
         };
-        self.remove(&member)?;
+        self.call(|connection| self.scripts.leave(connection, &member))?;
         Ok(())
     }
 }
@@ -803,25 +506,5 @@ mod tests {
         ] {
             assert_eq!(Kind::parse(word), Some(kind));
         }
-    }
-
-    #[test]
-    fn a_channel_names_its_room() {
-        assert_eq!(room_of_channel("ws6455:room:kitchen"), Some("kitchen"));
-        assert_eq!(room_of_channel("ws6455:instances"), None);
-        assert_eq!(room_of_channel("other:room:kitchen"), None);
-    }
-
-    #[test]
-    fn a_members_entry_holds_what_the_reaper_needs() {
-        let member = Registration {
-            room: "kitchen",
-            name: "Ωμέγα",
-            leave_json: "{\"type\":\"leave\"}",
-        };
-        assert_eq!(
-            member.entry(),
-            "kitchen\nωμέγα\nΩμέγα\n{\"type\":\"leave\"}"
-        );
     }
 }

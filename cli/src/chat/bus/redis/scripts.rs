@@ -12,7 +12,7 @@
 //! | `ws6455:room:ROOM:seq` | counter | the room's last sequence number |
 //!
 //! and per instance, `ws6455:instance:ID:alive` (a heartbeat that expires
-//! after [`ALIVE_FOR`](super::ALIVE_FOR)) and `ws6455:instance:ID:members`
+//! after `ALIVE_FOR`, see `reaper.rs`) and `ws6455:instance:ID:members`
 //! (who is connected there), listed in `ws6455:instances`. Guests are
 //! numbered by one counter, `ws6455:guest`. Each room's events are
 //! published on its channel, `ws6455:room:ROOM`.

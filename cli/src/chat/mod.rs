@@ -75,12 +75,13 @@
 //!
 //! With `--redis URL`, rooms are shared by every instance using that Redis:
 //! events go out through Redis and come back to each instance in one
-//! order, and names, presence and history live there (`chat/redis_bus.rs`).
+//! order, and names, presence and history live there (`chat/bus/redis/`).
 //! Connections, outboxes and the slow-consumer rule stay with each instance.
 
+mod bus;
 mod event;
+mod history;
 mod outbox;
-mod redis_bus;
 mod room;
 
 use std::sync::Arc;
@@ -88,9 +89,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
+use bus::Bus;
+use bus::local::LocalBus;
+use bus::redis::RedisBus;
 use event::{Event, MAX_ROOM_LEN, is_name};
 use outbox::{Outbox, Refused, Socket, Timing};
-use redis_bus::RedisBus;
 use room::{Membership, QUEUE_FULL, Rooms};
 use ws6455::CloseCode;
 use ws6455::Error;
@@ -169,20 +172,18 @@ impl Chat {
     /// A chat with no rooms yet. `close_timeout` bounds how long a client
     /// dropped for a full queue may take to close (use the server's). With
     /// `redis` (a URL), rooms are shared with every other instance using
-    /// that Redis (see `chat/redis.rs`); it must be reachable now.
+    /// that Redis (see `chat/bus/redis/`); it must be reachable now.
     pub fn new(
         config: ChatConfig,
         close_timeout: Duration,
         redis: Option<&str>,
     ) -> Result<Chat, Box<dyn std::error::Error>> {
-        let bus = match redis {
-            Some(url) => Some(Arc::new(RedisBus::connect(url, config.history)?)),
-            None => None,
+        let bus: Arc<dyn Bus> = match redis {
+            Some(url) => Arc::new(RedisBus::connect(url, config.history)?),
+            None => Arc::new(LocalBus::new()),
         };
-        let rooms = Arc::new(Rooms::new(&config, close_timeout, bus.clone()));
-        if let Some(bus) = bus {
-            bus.start(&rooms)?;
-        }
+        let rooms = Arc::new(Rooms::new(&config, close_timeout, Arc::clone(&bus)));
+        bus.start(Arc::<Rooms>::clone(&rooms))?;
         Ok(Chat { config, rooms })
     }
 

@@ -15,9 +15,13 @@
 //! The registry of rooms has a lock of its own, taken before a room's for
 //! joining and leaving only; a room is dropped, history and all, when its
 //! last member leaves.
+//!
+//! A room asks its [`Bus`] to share each change with the other instances.
+//! What the bus shares comes back through it, numbered, to
+//! [`LocalRooms::deliver`], and each member gets the events numbered after
+//! its join; what it does not share, the room makes for its members here.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,9 +29,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::value::RawValue;
 
 use crate::chat::ChatConfig;
-use crate::chat::event::{Event, MAX_NAME_LEN, is_user_name};
+use crate::chat::bus::{
+    Bus, Joined, Kind, LocalRooms, NickError, Published, Renamed, Said, Unshared,
+};
+use crate::chat::event::{Event, is_user_name};
+use crate::chat::history::{History, HistoryLimit};
 use crate::chat::outbox::{Outbox, Refused};
-use crate::chat::redis_bus::{Down, Kind, Published, RedisBus, Registration};
 use ws6455::CloseCode;
 use ws6455::proto::SharedMessage;
 use ws6455::server::SHUTDOWN_REASON;
@@ -40,7 +47,6 @@ pub(crate) const QUEUE_FULL: &str = "outgoing queue full";
 pub(crate) struct Rooms {
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     next_member: AtomicU64,
-    next_guest: AtomicU64,
     /// How long a member closed for a full queue gets to finish closing.
     close_timeout: Duration,
     /// The longest text, in characters, that the welcome announces.
@@ -50,8 +56,8 @@ pub(crate) struct Rooms {
     /// Set, under the registry's lock, when the server shuts down: every
     /// member is closed, and so is anyone who joins after.
     shutting_down: AtomicBool,
-    /// Redis, when rooms are shared through it.
-    bus: Option<Arc<RedisBus>>,
+    /// What shares the rooms with other instances, if anything does.
+    bus: Arc<dyn Bus>,
 }
 
 /// One room.
@@ -60,8 +66,8 @@ pub(crate) struct Room {
     name: String,
     state: Mutex<RoomState>,
     close_timeout: Duration,
-    /// Redis, when rooms are shared through it.
-    bus: Option<Arc<RedisBus>>,
+    /// What shares the rooms with other instances, if anything does.
+    bus: Arc<dyn Bus>,
 }
 
 /// What a room's lock guards.
@@ -71,74 +77,13 @@ struct RoomState {
     history: History,
 }
 
-/// A room's last messages, oldest first: each a `message` event's JSON as it
-/// was broadcast. It keeps the longest run of the latest messages that fits
-/// its [`HistoryLimit`].
-#[derive(Debug)]
-struct History {
-    messages: VecDeque<Box<RawValue>>,
-    /// Their JSON's total length in bytes.
-    bytes: usize,
-    limit: HistoryLimit,
-}
-
-/// The most history a room keeps.
-#[derive(Clone, Copy, Debug)]
-struct HistoryLimit {
-    /// At most this many messages ([`ChatConfig::history`]); 0 keeps none.
-    messages: usize,
-    /// At most this many bytes of their JSON, so the welcome that carries
-    /// them fits in a newcomer's outbox with room to spare.
-    bytes: usize,
-}
-
-impl HistoryLimit {
-    fn of(config: &ChatConfig) -> HistoryLimit {
-        HistoryLimit {
-            messages: config.history,
-            bytes: config.outgoing_queue_bytes / 2,
-        }
-    }
-}
-
-impl History {
-    fn new(limit: HistoryLimit) -> History {
-        History {
-            messages: VecDeque::new(),
-            bytes: 0,
-            limit,
-        }
-    }
-
-    /// Keeps `message`, dropping the oldest messages (or all, `message`
-    /// too, if it alone is over the byte limit) until the rest fit the limit.
-    fn record(&mut self, message: Box<RawValue>) {
-        if self.limit.messages == 0 {
-            return;
-        }
-        self.bytes += message.get().len();
-        self.messages.push_back(message);
-        while self.messages.len() > self.limit.messages || self.bytes > self.limit.bytes {
-            let Some(oldest) = self.messages.pop_front() else {
-                break;
-            };
-            self.bytes -= oldest.get().len();
-        }
-    }
-
-    /// The messages, oldest first, for a welcome.
-    fn messages(&self) -> Vec<&RawValue> {
-        self.messages.iter().map(|message| &**message).collect()
-    }
-}
-
 #[derive(Debug)]
 struct Member {
     id: u64,
     name: String,
     outbox: Arc<Outbox>,
-    /// Through Redis: the member gets the published events after this
-    /// sequence number (its join's; the welcome holds what came before).
+    /// The member gets the events the bus delivers after this sequence
+    /// number (its join's; the welcome holds what came before).
     delivered_after: u64,
 }
 
@@ -149,7 +94,7 @@ pub(crate) struct Membership {
     id: u64,
     /// The member's name; only the member itself changes it.
     name: String,
-    /// The last Redis outage this member was told about.
+    /// The last outage of the bus this member was told about.
     told_of_outage: u64,
 }
 
@@ -171,49 +116,13 @@ impl Audience {
     }
 }
 
-/// Why `/nick` was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum NickError {
-    /// Not 1–32 letters or digits of any script, `_` or `-`.
-    InvalidName,
-    /// Someone else in the room has this name (compared ignoring case, in any script).
-    Taken(String),
-    /// Redis, which keeps names unique across instances, cannot be reached.
-    RedisDown,
-}
-
-impl fmt::Display for NickError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NickError::InvalidName => write!(
-                f,
-                "a name is 1 to {MAX_NAME_LEN} letters or digits (of any script), '_' or '-'"
-            ),
-            NickError::Taken(name) => write!(f, "the name {name} is taken in this room"),
-            NickError::RedisDown => f.write_str(
-                "names cannot change while the server has lost Redis; try again shortly",
-            ),
-        }
-    }
-}
-
-/// What a sender is told, once per outage, when its message reached only
-/// the members on its own instance.
-pub(crate) const LOCAL_ONLY: &str =
-    "the server has lost Redis: your message reached only the people connected to this server";
-
 impl Rooms {
     /// No rooms yet. A member closed for a full queue gets `close_timeout`
-    /// to finish closing. With a `bus`, rooms are shared through Redis.
-    pub(crate) fn new(
-        config: &ChatConfig,
-        close_timeout: Duration,
-        bus: Option<Arc<RedisBus>>,
-    ) -> Rooms {
+    /// to finish closing. Rooms are shared through `bus`.
+    pub(crate) fn new(config: &ChatConfig, close_timeout: Duration, bus: Arc<dyn Bus>) -> Rooms {
         Rooms {
             rooms: Mutex::new(HashMap::new()),
             next_member: AtomicU64::new(1),
-            next_guest: AtomicU64::new(1),
             close_timeout,
             max_text: config.max_text,
             history: HistoryLimit::of(config),
@@ -239,9 +148,9 @@ impl Rooms {
         }));
         let mut state = lock(&room.state);
         let id = self.next_member.fetch_add(1, Ordering::Relaxed);
-        let (guest, removed) = match self.join_through_redis(&room, &mut state, id, &outbox) {
-            Some(joined) => joined,
-            None => self.join_here(&room, &mut state, id, outbox),
+        let (guest, removed) = match self.bus.join(&room.name) {
+            Ok(joined) => self.join_shared(&room, &mut state, id, outbox, joined),
+            Err(Unshared) => self.join_here(&room, &mut state, id, outbox),
         };
         if self.shutting_down.load(Ordering::Acquire) {
             if let Some(member) = state.members.iter().find(|m| m.id == id) {
@@ -261,52 +170,33 @@ impl Rooms {
         }
     }
 
-    /// Joins through Redis: a guest number no instance has given, the
-    /// welcome from the room's shared state, the join published. `None`
-    /// when there is no Redis or it cannot be reached.
-    fn join_through_redis(
+    /// Joins through the bus, which named the guest and published its
+    /// join: the welcome is from the room's shared state.
+    fn join_shared(
         &self,
         room: &Room,
         state: &mut RoomState,
         id: u64,
-        outbox: &Arc<Outbox>,
-    ) -> Option<(String, Vec<String>)> {
-        let bus = self.bus.as_ref()?;
-        let (guest, joined) = loop {
-            let guest = format!("guest-{}", bus.next_guest().ok()?);
-            let leave = leave_json(&room.name, &guest);
-            let join = Event::Join {
-                room: &room.name,
-                user: &guest,
-            }
-            .raw();
-            let member = Registration {
-                room: &room.name,
-                name: &guest,
-                leave_json: leave.get(),
-            };
-            // `None`: someone took this guest's name with /nick; next number.
-            if let Some(joined) = bus.join(&member, join.get()).ok()? {
-                break (guest, joined);
-            }
-        };
+        outbox: Arc<Outbox>,
+        joined: Joined,
+    ) -> (String, Vec<String>) {
         state.members.push(Member {
             id,
-            name: guest.clone(),
-            outbox: Arc::clone(outbox),
+            name: joined.name.clone(),
+            outbox,
             delivered_after: joined.seq,
         });
-        let history = shared_history(&joined.history, self.history.bytes);
+        let history = self.history.fit(&joined.history);
         let welcome = Event::Welcome {
             room: &room.name,
-            you: &guest,
+            you: &joined.name,
             users: joined.users.iter().map(String::as_str).collect(),
             max_text: self.max_text,
             history: history.iter().map(|m| &**m).collect(),
         }
         .message();
         let removed = room.deliver(&mut state.members, [(Audience::Only(id), welcome)]);
-        Some((guest, removed))
+        (joined.name, removed)
     }
 
     /// Joins on this instance alone: the welcome from the room as this
@@ -320,13 +210,7 @@ impl Rooms {
     ) -> (String, Vec<String>) {
         let RoomState { members, history } = state;
         let guest = loop {
-            let number = self.next_guest.fetch_add(1, Ordering::Relaxed);
-            // Without Redis this instance's numbers could meet another's:
-            // they carry a tag of the instance's.
-            let guest = match &self.bus {
-                Some(bus) => format!("guest-{:04x}-{number}", bus.id() & 0xffff),
-                None => format!("guest-{number}"),
-            };
+            let guest = self.bus.guest_here();
             if !name_taken(members, &guest, id) {
                 break guest;
             }
@@ -380,9 +264,28 @@ impl Rooms {
         room.tell_leaves(left.into_iter().collect());
     }
 
-    /// Delivers an event Redis published on `room`'s channel to the room's
-    /// members here who joined before it.
-    pub(crate) fn deliver_published(&self, room: &str, event: &Published<'_>) {
+    /// The server is shutting down: closes every member's connection, and
+    /// every one that joins from now on, with 1001 (RFC 6455 §7.4.1: "a
+    /// server going down").
+    pub(crate) fn close_everyone(&self) {
+        let rooms = lock(&self.rooms);
+        self.shutting_down.store(true, Ordering::Release);
+        for room in rooms.values() {
+            for member in &lock(&room.state).members {
+                close_going_away(member, self.close_timeout);
+            }
+        }
+    }
+
+    /// How many rooms have members.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+}
+
+impl LocalRooms for Rooms {
+    fn deliver(&self, room: &str, event: &Published<'_>) {
         let Some(room) = lock(&self.rooms).get(room).cloned() else {
             return;
         };
@@ -415,9 +318,7 @@ impl Rooms {
         room.tell_leaves(removed);
     }
 
-    /// Redis is back: numbering may have started over (a restarted Redis),
-    /// so every member here gets whatever is published from now on.
-    pub(crate) fn redis_back(&self) {
+    fn reconnected(&self) {
         for room in lock(&self.rooms).values() {
             for member in &mut lock(&room.state).members {
                 member.delivered_after = 0;
@@ -425,8 +326,7 @@ impl Rooms {
         }
     }
 
-    /// Every member here, as (room, name).
-    pub(crate) fn members(&self) -> Vec<(String, String)> {
+    fn members(&self) -> Vec<(String, String)> {
         let rooms = lock(&self.rooms);
         let mut all = Vec::new();
         for room in rooms.values() {
@@ -435,25 +335,6 @@ impl Rooms {
             }
         }
         all
-    }
-
-    /// The server is shutting down: closes every member's connection, and
-    /// every one that joins from now on, with 1001 (RFC 6455 §7.4.1: "a
-    /// server going down").
-    pub(crate) fn close_everyone(&self) {
-        let rooms = lock(&self.rooms);
-        self.shutting_down.store(true, Ordering::Release);
-        for room in rooms.values() {
-            for member in &lock(&room.state).members {
-                close_going_away(member, self.close_timeout);
-            }
-        }
-    }
-
-    /// How many rooms have members.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        lock(&self.rooms).len()
     }
 }
 
@@ -472,9 +353,9 @@ impl Membership {
     /// included, in order, and keeps them in the room's history: each
     /// member's outbox takes them together, so a burst read at once goes
     /// out to everyone in one write. Does nothing if the member has been
-    /// removed from the room. Through Redis, the messages reach every
-    /// instance; while Redis cannot be reached, only the members here, and
-    /// the sender is told so once per outage.
+    /// removed from the room. Through a bus that shares the room, the
+    /// messages reach every instance; while it cannot, only the members
+    /// here, and the sender is told so once per outage.
     pub(crate) fn say(&mut self, texts: &[impl AsRef<str>]) {
         if !lock(&self.room.state)
             .members
@@ -496,12 +377,12 @@ impl Membership {
                 .raw()
             })
             .collect();
-        if let Some(bus) = &self.room.bus {
-            let json: Vec<&str> = messages.iter().map(|message| message.get()).collect();
-            if bus.say(&self.room.name, &json).is_ok() {
-                return;
-            }
-        }
+        let json: Vec<&str> = messages.iter().map(|message| message.get()).collect();
+        let outage = match self.room.bus.say(&self.room.name, &json) {
+            Said::Shared => return,
+            Said::Here => None,
+            Said::HereOnly(outage) => Some(outage),
+        };
         let mut state = lock(&self.room.state);
         let RoomState { members, history } = &mut *state;
         let mut events = Vec::with_capacity(messages.len() + 1);
@@ -512,31 +393,26 @@ impl Membership {
             ));
             history.record(message);
         }
-        if let Some(bus) = &self.room.bus {
-            if self.told_of_outage < bus.outage() {
-                self.told_of_outage = bus.outage();
-                let error = Event::Error { reason: LOCAL_ONLY }.message();
-                events.push((Audience::Only(self.id), error));
+        if let Some(outage) = outage.filter(|outage| self.told_of_outage < outage.number) {
+            self.told_of_outage = outage.number;
+            let error = Event::Error {
+                reason: outage.notice,
             }
+            .message();
+            events.push((Audience::Only(self.id), error));
         }
         let removed = self.room.deliver_all(members, events);
         drop(state);
         self.room.tell_leaves(removed);
     }
 
-    /// Renames this member and tells the whole room. Through Redis, the
-    /// name must be free on every instance, and cannot change while Redis
-    /// cannot be reached.
+    /// Renames this member and tells the whole room. Through a bus that
+    /// shares names, the name must be free on every instance, and cannot
+    /// change while the bus cannot be reached.
     pub(crate) fn rename(&mut self, to: &str) -> Result<(), NickError> {
         if !is_user_name(to) {
             return Err(NickError::InvalidName);
         }
-        let nick = Event::Nick {
-            room: &self.room.name,
-            from: &self.name,
-            to,
-        }
-        .raw();
         let mut state = lock(&self.room.state);
         let members = &mut state.members;
         let Some(at) = members.iter().position(|m| m.id == self.id) else {
@@ -545,37 +421,24 @@ impl Membership {
         if members[at].name == to {
             return Ok(());
         }
-        let removed = match &self.room.bus {
-            Some(bus) => {
-                let (leave_from, leave_to) = (
-                    leave_json(&self.room.name, &self.name),
-                    leave_json(&self.room.name, to),
-                );
-                let from = Registration {
-                    room: &self.room.name,
-                    name: &self.name,
-                    leave_json: leave_from.get(),
-                };
-                let renamed = Registration {
-                    room: &self.room.name,
-                    name: to,
-                    leave_json: leave_to.get(),
-                };
-                match bus.nick(&from, &renamed, nick.get()) {
-                    // The nick reaches everyone, here too, through Redis.
-                    Ok(true) => members[at].name = to.to_owned(),
-                    Ok(false) => return Err(NickError::Taken(to.to_owned())),
-                    Err(Down) => return Err(NickError::RedisDown),
-                }
+        let removed = match self.room.bus.nick(&self.room.name, &self.name, to)? {
+            // The nick reaches everyone, here too, through the bus.
+            Renamed::Shared => {
+                members[at].name = to.to_owned();
                 Vec::new()
             }
-            None => {
+            Renamed::Here => {
                 if name_taken(members, to, self.id) {
                     return Err(NickError::Taken(to.to_owned()));
                 }
                 members[at].name = to.to_owned();
-                let event = Arc::new(SharedMessage::text(nick.get()));
-                self.room.deliver(members, [(Audience::Everyone, event)])
+                let nick = Event::Nick {
+                    room: &self.room.name,
+                    from: &self.name,
+                    to,
+                }
+                .message();
+                self.room.deliver(members, [(Audience::Everyone, nick)])
             }
         };
         drop(state);
@@ -618,23 +481,19 @@ impl Room {
         removed
     }
 
-    /// Tells the room that `left` have left: through Redis (which answers
-    /// with the leaves, delivered like any event), or to the members here.
+    /// Tells the room that `left` have left: through the bus (which
+    /// delivers the leaves back, like any event), or to the members here.
     fn tell_leaves(&self, left: Vec<String>) {
         let mut pending = VecDeque::from(left);
         while let Some(user) = pending.pop_front() {
-            let leave = leave_json(&self.name, &user);
-            if let Some(bus) = &self.bus {
-                let member = Registration {
-                    room: &self.name,
-                    name: &user,
-                    leave_json: leave.get(),
-                };
-                if bus.leave(&member).is_ok() {
-                    continue;
-                }
+            if self.bus.leave(&self.name, &user).is_ok() {
+                continue;
             }
-            let event = Arc::new(SharedMessage::text(leave.get()));
+            let event = Event::Leave {
+                room: &self.name,
+                user: &user,
+            }
+            .message();
             let mut state = lock(&self.state);
             let removed = self.deliver(&mut state.members, [(Audience::Everyone, event)]);
             pending.extend(removed);
@@ -660,28 +519,6 @@ fn keep_or_close<'e>(
             false
         }
     }
-}
-
-/// The `leave` event for `user` in `room`.
-fn leave_json(room: &str, user: &str) -> Box<RawValue> {
-    Event::Leave { room, user }.raw()
-}
-
-/// A room's history as Redis keeps it, oldest first, cut from the oldest
-/// end to `max_bytes` of JSON so that the welcome fits in an outbox.
-fn shared_history(history: &[String], max_bytes: usize) -> Vec<Box<RawValue>> {
-    let mut bytes = 0;
-    let mut kept: Vec<Box<RawValue>> = history
-        .iter()
-        .rev()
-        .take_while(|message| {
-            bytes += message.len();
-            bytes <= max_bytes
-        })
-        .filter_map(|message| RawValue::from_string(message.clone()).ok())
-        .collect();
-    kept.reverse();
-    kept
 }
 
 /// Closes `member`'s connection because the server is shutting down.
@@ -719,9 +556,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::bus::local::LocalBus;
+    use crate::chat::history::tests::texts;
 
     fn rooms() -> Rooms {
-        Rooms::new(&ChatConfig::default(), Duration::from_secs(2), None)
+        Rooms::new(
+            &ChatConfig::default(),
+            Duration::from_secs(2),
+            Arc::new(LocalBus::new()),
+        )
     }
 
     #[test]
@@ -752,74 +595,6 @@ mod tests {
         assert_eq!(a.name(), "Alice");
         assert_eq!(b.rename("bad name"), Err(NickError::InvalidName));
         assert_eq!(b.rename(&"x".repeat(33)), Err(NickError::InvalidName));
-    }
-
-    fn said(text: &str) -> Box<RawValue> {
-        Event::Message {
-            room: "r",
-            from: "a",
-            text,
-            ts: 0,
-        }
-        .raw()
-    }
-
-    fn texts(history: &History) -> Vec<String> {
-        history
-            .messages()
-            .iter()
-            .map(|m| {
-                serde_json::from_str::<serde_json::Value>(m.get()).unwrap()["text"].to_string()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn history_keeps_the_last_messages_up_to_the_count() {
-        let mut history = History::new(HistoryLimit {
-            messages: 3,
-            bytes: 1 << 20,
-        });
-        for text in ["1", "2", "3", "4", "5"] {
-            history.record(said(text));
-        }
-        assert_eq!(texts(&history), [r#""3""#, r#""4""#, r#""5""#]);
-        assert_eq!(
-            history.bytes,
-            history
-                .messages()
-                .iter()
-                .map(|m| m.get().len())
-                .sum::<usize>()
-        );
-    }
-
-    #[test]
-    fn history_keeps_to_its_bytes_and_a_message_too_big_for_it_empties_it() {
-        let one = said("x").get().len();
-        let mut history = History::new(HistoryLimit {
-            messages: 50,
-            bytes: 2 * one,
-        });
-        for text in ["a", "b", "c"] {
-            history.record(said(text));
-        }
-        assert_eq!(texts(&history), [r#""b""#, r#""c""#]);
-        assert_eq!(history.bytes, 2 * one);
-        // The latest run that fits is no message at all.
-        history.record(said(&"x".repeat(2 * one)));
-        assert!(history.messages().is_empty());
-        assert_eq!(history.bytes, 0);
-    }
-
-    #[test]
-    fn history_0_keeps_nothing() {
-        let mut history = History::new(HistoryLimit::of(&ChatConfig {
-            history: 0,
-            ..ChatConfig::default()
-        }));
-        history.record(said("gone"));
-        assert!(history.messages().is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::{fmt, io};
 use crate::handshake::client::ResponseError;
 use crate::handshake::server::RequestError;
 use crate::handshake::uri::UriError;
+#[cfg(feature = "tls")]
 use crate::io::tls::config::TlsError;
 use crate::proto::message::Message;
 use crate::proto::{ProtocolError, UsageError};
@@ -37,6 +38,7 @@ pub enum Error {
     Uri(UriError),
     /// TLS failed: the handshake (a certificate that does not verify, say),
     /// or making a configuration.
+    #[cfg(feature = "tls")]
     Tls(TlsError),
     /// The message was not queued: [`Limits::max_write_buffer`] bytes or
     /// more wait to be sent already, because the peer reads slowly or not
@@ -65,6 +67,7 @@ impl fmt::Display for Error {
             Error::Response(e) => write!(f, "opening handshake failed: {e}"),
             Error::Usage(e) => write!(f, "usage error: {e}"),
             Error::Uri(e) => write!(f, "invalid URI: {e}"),
+            #[cfg(feature = "tls")]
             Error::Tls(e) => e.fmt(f),
             Error::WriteBufferFull { queued, .. } => {
                 write!(f, "write buffer full: {queued} bytes wait to be sent")
@@ -83,6 +86,7 @@ impl std::error::Error for Error {
             Error::Response(e) => Some(e),
             Error::Usage(e) => Some(e),
             Error::Uri(e) => Some(e),
+            #[cfg(feature = "tls")]
             Error::Tls(e) => Some(e),
             Error::WriteBufferFull { .. } | Error::Closed => None,
         }
@@ -119,6 +123,7 @@ impl From<ResponseError> for Error {
     }
 }
 
+#[cfg(feature = "tls")]
 impl From<TlsError> for Error {
     fn from(e: TlsError) -> Error {
         Error::Tls(e)

@@ -58,8 +58,10 @@ pub use io::accept::{accept, accept_hdr, accept_with};
 pub use io::connect::{ClientConfig, client_handshake, connect, connect_with};
 pub use io::split::{ReadHalf, WriteHalf};
 pub use io::stream::Stream;
+#[cfg(feature = "tls")]
+pub use io::tls;
 pub use io::websocket::WebSocket;
-pub use io::{SplitStream, Transport, tls};
+pub use io::{SplitStream, Transport};
 pub use proto::close::CloseCode;
 pub use proto::close_frame::CloseFrame;
 pub use proto::engine::Engine;

@@ -2,6 +2,7 @@
 //! with no I/O: what one end compresses the other inflates, across window
 //! sizes, context takeover and fragmentation; and the limits hold while
 //! inflating.
+#![cfg(feature = "deflate")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! A message sent on many connections (`SharedMessage`): made once in the
 //! form each connection's extension gives it where the settings agree, and
 //! received intact by every peer, whatever its permessage-deflate settings.
+#![cfg(feature = "deflate")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! here, TLS 1.3 and 1.2, close_notify, certificates the client refuses, a
 //! silent TLS client, plaintext on the TLS port, a split connection read
 //! and written from two threads, and how many records a batch becomes.
+#![cfg(feature = "tls")]
 
 mod common;
 

@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use common::*;
-use ws6455::ServerConfig;
-use ws6455::deflate::DeflateConfig;
 use ws6455::proto::OpCode;
 use ws6455::proto::TraceEvent;
 use ws6455::{CloseCode, Error, Limits, Message, Role, WebSocket, connect};
@@ -108,9 +106,11 @@ fn trace_shows_a_frame_that_breaks_a_rule_then_the_close_it_causes() {
     );
 }
 
+#[cfg(feature = "deflate")]
 #[test]
 fn rfc7692_6_trace_shows_a_compressed_message_with_both_sizes() {
-    let config = ServerConfig::default().deflate(Some(DeflateConfig::for_server()));
+    // The default configuration accepts permessage-deflate.
+    let config = ws6455::ServerConfig::default();
     let addr = start_server(config, ws6455::server::Echo);
     let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
     let (observe, lines) = collector();

@@ -21,11 +21,9 @@ use std::sync::Mutex;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use crate::deflate::{DeflateConfig, DeflateParams};
-use crate::proto::engine::Engine;
+use crate::deflate::DeflateParams;
 use crate::proto::{
-    Extension, InboundTransform, Limits, OpCode, OutboundTransform, OutputCheck, ProtocolError,
-    Role,
+    Extension, InboundTransform, OpCode, OutboundTransform, OutputCheck, ProtocolError, Role,
 };
 
 /// RFC 7692 §6: the RSV1 bit is the "Per-Message Compressed" bit, set on
@@ -46,22 +44,6 @@ const INFLATE_STEP: usize = 16 << 10;
 
 /// Pooled contexts kept at most, of each kind.
 const POOL_MAX: usize = 32;
-
-/// The protocol engine for a connection in `role`: with permessage-deflate
-/// when the handshake agreed to it and `config` (this end's) allows it.
-pub(crate) fn engine(
-    role: Role,
-    limits: Limits,
-    agreed: Option<&DeflateParams>,
-    config: Option<&DeflateConfig>,
-) -> Engine {
-    match (agreed, config) {
-        (Some(params), Some(config)) => {
-            Engine::with_extension(role, limits, extension(params, role, config.level))
-        }
-        _ => Engine::new(role, limits),
-    }
-}
 
 /// The permessage-deflate transform for one connection in `role`, with the
 /// parameters both ends agreed and our compression level.

@@ -297,8 +297,7 @@ where
         return Err(Refusal::Failed(error.into()));
     }
     let deflate = config
-        .deflate
-        .as_ref()
+        .deflate_config()
         .and_then(|deflate| accept_deflate(&request, deflate));
     let mut response = Response::switching_protocols(&key, subprotocol.as_deref());
     if let Some((_, accepted)) = &deflate {

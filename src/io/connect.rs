@@ -8,14 +8,12 @@
 //! fresh key (§5.3), and the server's response.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, OnceLock};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
-
-use crate::deflate::DeflateConfig;
-use crate::deflate::codec;
+use crate::deflate::{self, DeflateConfig};
 use crate::error::Error;
 use crate::handshake::HandshakeLimits;
 use crate::handshake::client::ResponseError;
@@ -24,8 +22,8 @@ use crate::handshake::http::Response;
 use crate::handshake::uri::{Host, WsUri};
 use crate::io::read_head::read_head;
 use crate::io::stream::Stream;
-use crate::io::tls::config::TlsError;
-use crate::io::tls::{self, TlsStream};
+#[cfg(feature = "tls")]
+use crate::io::tls;
 use crate::io::transport::{Deadline, Transport, discard_until_eof};
 use crate::io::websocket::WebSocket;
 use crate::proto::Direction;
@@ -60,10 +58,12 @@ pub struct ClientConfig {
     /// permessage-deflate to offer (RFC 7692), or `None` to offer nothing.
     /// Default [`DeflateConfig::for_client`]: `permessage-deflate;
     /// client_max_window_bits`, with context takeover.
+    #[cfg(feature = "deflate")]
     pub deflate: Option<DeflateConfig>,
     /// TLS for `wss://` URIs. `None`, the default, trusts the usual public
     /// roots ([`tls::client_config`]); [`tls::client_config`] with more
     /// roots, or any rustls configuration, can be given instead.
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -75,7 +75,9 @@ impl Default for ClientConfig {
             limits: Limits::default(),
             handshake_limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
+            #[cfg(feature = "deflate")]
             deflate: Some(DeflateConfig::for_client()),
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }
@@ -135,12 +137,26 @@ impl ClientConfig {
     }
 
     /// Sets [`ClientConfig::deflate`]: `None` offers no permessage-deflate.
+    #[cfg(feature = "deflate")]
     pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> ClientConfig {
         self.deflate = deflate;
         self
     }
 
+    /// permessage-deflate as this client offers it, if it does.
+    #[cfg(feature = "deflate")]
+    fn deflate_config(&self) -> Option<&DeflateConfig> {
+        self.deflate.as_ref()
+    }
+
+    /// Without the codec, a client offers no permessage-deflate.
+    #[cfg(not(feature = "deflate"))]
+    fn deflate_config(&self) -> Option<&DeflateConfig> {
+        None
+    }
+
     /// Sets [`ClientConfig::tls`].
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: Option<Arc<rustls::ClientConfig>>) -> ClientConfig {
         self.tls = tls;
         self
@@ -173,13 +189,21 @@ pub fn connect_with(
     let uri = WsUri::parse(uri)?;
     let handshake =
         ClientHandshake::with_key(&uri, &config.subprotocols, &config.headers, random_key()?)?
-            .with_deflate(config.deflate);
+            .with_deflate(config.deflate_config().copied());
     let tcp = open_tcp(&uri, config.handshake_timeout)?;
     let _ = tcp.set_nodelay(true);
     tcp.set_write_timeout(Some(config.handshake_timeout))?;
     let stream = match uri.is_secure() {
         false => Stream::Plain(tcp),
-        true => Stream::Tls(open_tls(tcp, &uri, config)?),
+        #[cfg(feature = "tls")]
+        true => Stream::Tls(tls::client::open(
+            tcp,
+            &uri,
+            config.tls.as_ref(),
+            config.handshake_timeout,
+        )?),
+        #[cfg(not(feature = "tls"))]
+        true => return Err(crate::proto::UsageError::TlsNotBuilt.into()),
     };
     let mut reader = Deadline::new(&stream, Instant::now() + config.handshake_timeout);
     send_request(&mut &stream, &handshake)?;
@@ -188,50 +212,6 @@ pub fn connect_with(
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
     Ok((open(stream, config, &agreed, already_read), response))
-}
-
-/// Runs the TLS handshake on `tcp` for `uri`'s host, within the handshake
-/// timeout: RFC 6455 §4.1 item 5, "the client MUST perform a TLS handshake
-/// over the connection" with the host name in SNI. A certificate that does
-/// not verify, or names another host, fails here.
-fn open_tls(tcp: TcpStream, uri: &WsUri, config: &ClientConfig) -> Result<TlsStream, Error> {
-    let tls = match &config.tls {
-        Some(tls) => Arc::clone(tls),
-        None => default_tls()?,
-    };
-    let name = match uri.host() {
-        Host::Name(name) => ServerName::try_from(name.clone())
-            .map_err(|_| TlsError::InvalidServerName(name.clone()))?,
-        Host::V4(ip) => ServerName::from(IpAddr::V4(*ip)),
-        Host::V6(ip) => ServerName::from(IpAddr::V6(*ip)),
-    };
-    let stream = TlsStream::client(tcp, tls, name)?;
-    Transport::set_read_timeout(&stream, Some(config.handshake_timeout))?;
-    stream.handshake().map_err(|e| {
-        // rustls reports what broke the handshake inside the I/O error; a
-        // socket that failed meanwhile is an I/O error like any other.
-        match e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            Some(error) => Error::Tls(TlsError::Handshake {
-                host: uri.host().to_string(),
-                error: error.clone(),
-            }),
-            None => Error::Io(e),
-        }
-    })?;
-    Ok(stream)
-}
-
-/// The TLS configuration trusting the usual public roots, made once.
-fn default_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
-    static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    if let Some(config) = DEFAULT.get() {
-        return Ok(Arc::clone(config));
-    }
-    let config = tls::client_config(Vec::new())?;
-    Ok(Arc::clone(DEFAULT.get_or_init(|| config)))
 }
 
 /// Performs the client's opening handshake for `uri` over `stream`, which
@@ -245,7 +225,7 @@ pub fn client_handshake<S: Read + Write>(
 ) -> Result<(WebSocket<S>, Response), Error> {
     let handshake =
         ClientHandshake::with_key(uri, &config.subprotocols, &config.headers, random_key()?)?
-            .with_deflate(config.deflate);
+            .with_deflate(config.deflate_config().copied());
     send_request(&mut stream, &handshake)?;
     let (response, already_read) = read_response(&mut stream, config.handshake_limits)?;
     let agreed = check_response(&handshake, &response)?;
@@ -260,11 +240,11 @@ fn open<S: Read + Write>(
     agreed: &Agreed,
     already_read: Vec<u8>,
 ) -> WebSocket<S> {
-    let engine = codec::engine(
+    let engine = deflate::engine(
         Role::Client,
         config.limits,
         agreed.deflate.as_ref(),
-        config.deflate.as_ref(),
+        config.deflate_config(),
     );
     let mut ws = WebSocket::from_engine(stream, engine, already_read);
     if trace::enabled() {

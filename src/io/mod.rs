@@ -17,6 +17,7 @@ pub(crate) mod read_buffer;
 pub(crate) mod read_head;
 pub(crate) mod split;
 pub(crate) mod stream;
+#[cfg(feature = "tls")]
 pub mod tls;
 pub(crate) mod transport;
 pub(crate) mod websocket;

@@ -7,16 +7,19 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::io::split::SplitStream;
+#[cfg(feature = "tls")]
 use crate::io::tls::TlsStream;
 use crate::io::transport::Transport;
 
 /// A TCP connection, plain or with TLS on it: what a client connected to a
 /// `ws://` or a `wss://` URI has.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Stream {
     /// `ws://`: plain TCP.
     Plain(TcpStream),
-    /// `wss://`: TLS over TCP.
+    /// `wss://`: TLS over TCP (with the feature `tls`).
+    #[cfg(feature = "tls")]
     Tls(TlsStream),
 }
 
@@ -25,6 +28,7 @@ impl Stream {
     pub fn try_clone(&self) -> io::Result<Stream> {
         match self {
             Stream::Plain(tcp) => tcp.try_clone().map(Stream::Plain),
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => Ok(Stream::Tls(tls.clone())),
         }
     }
@@ -33,6 +37,7 @@ impl Stream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(tcp) => tcp,
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => tls.tcp(),
         }
     }
@@ -42,6 +47,7 @@ impl Read for &Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(tcp) => (&*tcp).read(buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => (&*tls).read(buf),
         }
     }
@@ -51,6 +57,7 @@ impl Write for &Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(tcp) => (&*tcp).write(buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => (&*tls).write(buf),
         }
     }
@@ -58,6 +65,7 @@ impl Write for &Stream {
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Plain(tcp) => (&*tcp).write_vectored(bufs),
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => (&*tls).write_vectored(bufs),
         }
     }
@@ -65,6 +73,7 @@ impl Write for &Stream {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(tcp) => (&*tcp).flush(),
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => (&*tls).flush(),
         }
     }
@@ -100,6 +109,7 @@ impl Transport for Stream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Plain(tcp) => tcp.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => Transport::set_read_timeout(tls, timeout),
         }
     }
@@ -115,6 +125,7 @@ impl Transport for Stream {
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Stream::Plain(tcp) => tcp.shutdown(how),
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => Transport::shutdown(tls, how),
         }
     }
@@ -131,6 +142,7 @@ impl SplitStream for Stream {
                 let (reader, writer) = tcp.split_stream()?;
                 Ok((Stream::Plain(reader), Stream::Plain(writer)))
             }
+            #[cfg(feature = "tls")]
             Stream::Tls(tls) => {
                 let (reader, writer) = tls.split_stream()?;
                 Ok((Stream::Tls(reader), Stream::Tls(writer)))

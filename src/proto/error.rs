@@ -212,6 +212,9 @@ pub enum UsageError {
     /// An extra header field that the opening handshake sets itself (or, for
     /// `Sec-WebSocket-Extensions`, one for extensions this crate lacks).
     ReservedHeader(String),
+    /// A `wss://` URI, but this build of the crate has no TLS (the feature
+    /// `tls` is off).
+    TlsNotBuilt,
 }
 
 impl fmt::Display for UsageError {
@@ -248,6 +251,9 @@ impl fmt::Display for UsageError {
             ),
             UsageError::ReservedHeader(name) => {
                 write!(f, "header {name:?} is set by the opening handshake itself")
+            }
+            UsageError::TlsNotBuilt => {
+                f.write_str("wss:// needs TLS, which this build leaves out (the feature `tls`)")
             }
         }
     }

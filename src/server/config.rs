@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use crate::deflate::codec;
-use crate::deflate::{DeflateConfig, DeflateParams};
+use crate::deflate::{self, DeflateConfig, DeflateParams};
 use crate::handshake::HandshakeLimits;
 use crate::handshake::http::Request;
 use crate::proto::engine::Engine;
@@ -47,6 +46,7 @@ pub struct ServerConfig {
     pub thread_stack_size: usize,
     /// permessage-deflate (RFC 7692) as this server accepts it, or `None` to
     /// decline every offer. Default [`DeflateConfig::for_server`].
+    #[cfg(feature = "deflate")]
     pub deflate: Option<DeflateConfig>,
     /// The most connections `serve` runs at once; the opening handshake of
     /// one more is answered 503 with `Retry-After`. Default `None`: no limit
@@ -80,6 +80,7 @@ impl Default for ServerConfig {
             ping_interval: None,
             pong_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
+            #[cfg(feature = "deflate")]
             deflate: Some(DeflateConfig::for_server()),
         }
     }
@@ -151,6 +152,7 @@ impl ServerConfig {
     }
 
     /// Sets [`ServerConfig::deflate`]: `None` declines permessage-deflate.
+    #[cfg(feature = "deflate")]
     pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> ServerConfig {
         self.deflate = deflate;
         self
@@ -183,7 +185,19 @@ impl ServerConfig {
     /// The protocol engine for a connection this server accepted, with the
     /// permessage-deflate parameters the handshake agreed, if any.
     pub(crate) fn engine(&self, agreed: Option<&DeflateParams>) -> Engine {
-        codec::engine(Role::Server, self.limits, agreed, self.deflate.as_ref())
+        deflate::engine(Role::Server, self.limits, agreed, self.deflate_config())
+    }
+
+    /// permessage-deflate as this server accepts it, if it does.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn deflate_config(&self) -> Option<&DeflateConfig> {
+        self.deflate.as_ref()
+    }
+
+    /// Without the codec, a server accepts no permessage-deflate.
+    #[cfg(not(feature = "deflate"))]
+    pub(crate) fn deflate_config(&self) -> Option<&DeflateConfig> {
+        None
     }
 
     /// The first of [`ServerConfig::subprotocols`] the client offered.

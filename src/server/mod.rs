@@ -30,6 +30,7 @@ use crate::handshake::http::{Request, Response};
 use crate::handshake::server::RequestError;
 use crate::io::accept::{Answers, Opened, Refusal, respond_under_deadline, trace_prefix};
 use crate::io::close_request::CloseRequest;
+#[cfg(feature = "tls")]
 use crate::io::tls::TlsStream;
 use crate::io::transport::{Transport, discard_until_eof};
 use crate::io::websocket::WebSocket;
@@ -182,8 +183,9 @@ pub fn serve<S: Service>(
     serve_over(listener, config, service, Ok)
 }
 
-/// [`serve`] over TLS (`wss://`): each connection's thread runs the TLS
+/// [`serve`] over TLS (`wss://`, with the feature `tls`): each connection's thread runs the TLS
 /// handshake first, within the opening handshake's deadline.
+#[cfg(feature = "tls")]
 pub fn serve_tls<S: Service<TlsStream>>(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,

@@ -41,6 +41,7 @@ use rustls::{ClientConnection, Connection, ServerConnection};
 use crate::io::split::SplitStream;
 use crate::io::transport::Transport;
 
+pub(crate) mod client;
 pub(crate) mod config;
 
 pub use config::{TlsError, client_config, load_certificates, load_private_key, server_config};

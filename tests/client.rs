@@ -467,3 +467,13 @@ fn rfc6455_7_2_1_a_lost_connection_fails_the_client() {
     assert!(matches!(ws.read(), Err(Error::Closed)));
     assert!(!ws.is_open());
 }
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn without_the_tls_feature_wss_is_refused_before_connecting() {
+    // Nothing listens on port 1: the refusal comes before any connection.
+    match connect("wss://127.0.0.1:1/") {
+        Err(Error::Usage(ws6455::proto::UsageError::TlsNotBuilt)) => {}
+        other => panic!("expected TlsNotBuilt, got {other:?}"),
+    }
+}

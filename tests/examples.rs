@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use ws6455::Stream;
-use ws6455::{CloseCode, Message, WebSocket, connect};
+use ws6455::handshake::ResponseError;
+use ws6455::{ClientConfig, CloseCode, Error, Message, WebSocket, connect, connect_with};
 
 /// How long any one line or message we wait for may take.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -370,4 +371,24 @@ fn rooms_client_reconnects_after_a_server_restart_and_rejoins_its_room() {
         "{status}; stderr {:#?}",
         client.stderr.seen
     );
+}
+
+#[test]
+fn origin_check_refuses_a_foreign_page_with_403_and_serves_its_own_and_programs() {
+    let (mut server, addr) = Example::serve("origin_check", "127.0.0.1:0");
+    let url = format!("ws://{addr}/");
+    let from = |origin: &str| ClientConfig::default().header("Origin", origin);
+    match connect_with(&url, &from("http://evil.example")) {
+        Err(Error::Response(ResponseError::NotSwitchingProtocols { status: 403, .. })) => {}
+        other => panic!("expected a 403, got {other:?}"),
+    }
+    server.stdout.expect("refused http://evil.example: 403");
+    // The server's own page, and a program that sends no Origin.
+    for config in [from(&format!("http://{addr}")), ClientConfig::default()] {
+        let (mut ws, _) = connect_with(&url, &config).unwrap();
+        ws.get_ref().tcp().set_read_timeout(Some(PATIENCE)).unwrap();
+        say(&mut ws, "same origin");
+        assert_eq!(next_text(&mut ws), "same origin");
+        close(ws);
+    }
 }

@@ -3,7 +3,7 @@
 //! binary, not of the library.
 //!
 //! A thread reads stdin and hands lines over a channel. Each connection is
-//! split ([`ws6455::split`]): the main thread blocks in [`ReadHalf::read`]
+//! split ([`WebSocket::split`](ws6455::WebSocket::split)): the main thread blocks in [`ReadHalf::read`]
 //! and prints what arrives, while a sending thread, scoped to the
 //! connection, blocks on the channel until a line comes or the next ping
 //! is due and sends through the [`WriteHalf`]. Neither polls.

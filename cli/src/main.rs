@@ -47,6 +47,9 @@ struct Cli {
     command: Option<Command>,
 }
 
+// The doc comments are clap's help texts, written for people: `[IPv6]:PORT`
+// is a port on an IPv6 address, not a link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Echo every message back to its sender (the default command).

@@ -6,8 +6,7 @@
 //! negotiation (`negotiation.rs`, §5 and §7.1, a decision table per side)
 //! turns the client's offers and the server's answer into [`DeflateParams`],
 //! what both ends agreed; the codec (`codec.rs`, §7.2) compresses and
-//! inflates, and `extension` makes the transform an
-//! [`Engine`](crate::Engine) uses.
+//! inflates, and `extension` makes the transform an [`Engine`] uses.
 //!
 //! The codec needs the feature `deflate` (flate2 with its zlib-rs backend,
 //! on by default). Without it the negotiation is still here, for studying

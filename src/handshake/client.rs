@@ -69,8 +69,8 @@ pub struct Agreed {
 }
 
 impl ClientHandshake {
-    /// The handshake for `uri` with `key` (a fresh [`random_key`] for every
-    /// connection), offering `subprotocols` (in order of preference) and
+    /// The handshake for `uri` with `key` (base64 of 16 random bytes, fresh
+    /// for every connection: §4.1 item 7), offering `subprotocols` (in order of preference) and
     /// sending `extra_headers` after the required ones (e.g. `Origin`,
     /// `Authorization`, cookies).
     pub fn with_key(

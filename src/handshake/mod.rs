@@ -6,9 +6,12 @@
 //! answering `101 Switching Protocols` with `Sec-WebSocket-Accept`: the
 //! base64 of the SHA-1 of the key followed by a fixed GUID (§4.2.2 item 5.4).
 //!
-//! The server's side (§4.2) is in [`server`]: it parses and checks the
-//! request and builds the answer. The client's side (§4.1) is in [`client`]:
-//! it builds the request and parses and checks the answer. Both parsers find
+//! The server's side (§4.2): [`RequestParser`] reads the request,
+//! [`check_upgrade_request`] checks it, and the answer is a
+//! [`Response::switching_protocols`](crate::Response::switching_protocols)
+//! or a refusal with the [`RequestError`]'s status. The client's side
+//! (§4.1): [`ClientHandshake`] builds the request and checks the answer,
+//! which [`ResponseParser`] reads. Both parsers find
 //! the end of the header section by scanning each received byte once, and
 //! only then hand the section to httparse, so a head trickling in byte by
 //! byte costs linear time.

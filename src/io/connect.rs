@@ -27,7 +27,7 @@ use crate::io::tls;
 use crate::io::transport::{Deadline, Transport, discard_until_eof};
 use crate::io::websocket::WebSocket;
 use crate::proto::Direction;
-use crate::proto::{Limits, Role};
+use crate::proto::{Limits, Role, UsageError};
 use crate::trace::{self};
 
 /// How a client connects. Built from its defaults:
@@ -187,6 +187,10 @@ pub fn connect_with(
     config: &ClientConfig,
 ) -> Result<(WebSocket<Stream>, Response), Error> {
     let uri = WsUri::parse(uri)?;
+    if uri.is_secure() && !cfg!(feature = "tls") {
+        // Refused before any connection is opened.
+        return Err(UsageError::TlsNotBuilt.into());
+    }
     let handshake =
         ClientHandshake::with_key(&uri, &config.subprotocols, &config.headers, random_key()?)?
             .with_deflate(config.deflate_config().copied());
@@ -203,7 +207,7 @@ pub fn connect_with(
             config.handshake_timeout,
         )?),
         #[cfg(not(feature = "tls"))]
-        true => return Err(crate::proto::UsageError::TlsNotBuilt.into()),
+        true => return Err(UsageError::TlsNotBuilt.into()),
     };
     let mut reader = Deadline::new(&stream, Instant::now() + config.handshake_timeout);
     send_request(&mut &stream, &handshake)?;

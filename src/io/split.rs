@@ -1,25 +1,10 @@
 //! Full duplex: one connection read on one thread and written from others.
 //!
-//! [`WebSocket::split`] gives a [`ReadHalf`], which owns the receiving side
-//! of the engine, and a [`WriteHalf`], which any number of threads may
-//! clone and use at once. They share the engine's sending side, the one
-//! place where the closing state lives, so:
-//!
-//! - **Automatic answers never land inside another frame.** A Pong or a
-//!   Close reply from the read half is queued as a whole frame behind the
-//!   frames queued before it, and written by whoever writes next.
-//! - **Exactly one Close is sent**, whichever half starts the closing
-//!   handshake, and after it both halves report the connection closed.
-//! - **A blocked writer never stops the reader.** Writing is one lock,
-//!   held while the stream takes the bytes; the read half never waits for
-//!   it. When a writer holds it, the read half's answers are left queued and
-//!   that writer sends them before it lets go; when nobody does, the read
-//!   half writes them itself.
-//! - **Each writer keeps its order**: a thread's messages are queued in the
-//!   order it sends them, and the queue is written in order.
-//!
-//! The stream must be usable from two threads at once: [`SplitStream`] says
-//! how to get its reading and writing ends.
+//! [`WebSocket::split`] gives a [`ReadHalf`] and a [`WriteHalf`]; its
+//! documentation says what they promise. They share the engine's sending
+//! side, the one place where the closing state lives, behind two locks:
+//! one held briefly to queue a frame, one held while the stream takes the
+//! bytes.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -68,8 +53,29 @@ impl<'a> SplitStream for &'a TcpStream {
 
 impl<S: SplitStream> WebSocket<S> {
     /// Splits the connection into a half that reads and a half that writes,
-    /// for use on separate threads; see [`crate::io::split`]. Bytes already
-    /// received and frames already queued carry over.
+    /// for use on separate threads. Bytes already received and frames
+    /// already queued carry over.
+    ///
+    /// [`WebSocket::split`] gives a [`ReadHalf`], which owns the receiving side
+    /// of the engine, and a [`WriteHalf`], which any number of threads may
+    /// clone and use at once. They share the engine's sending side, the one
+    /// place where the closing state lives, so:
+    ///
+    /// - **Automatic answers never land inside another frame.** A Pong or a
+    ///   Close reply from the read half is queued as a whole frame behind the
+    ///   frames queued before it, and written by whoever writes next.
+    /// - **Exactly one Close is sent**, whichever half starts the closing
+    ///   handshake, and after it both halves report the connection closed.
+    /// - **A blocked writer never stops the reader.** Writing is one lock,
+    ///   held while the stream takes the bytes; the read half never waits for
+    ///   it. When a writer holds it, the read half's answers are left queued and
+    ///   that writer sends them before it lets go; when nobody does, the read
+    ///   half writes them itself.
+    /// - **Each writer keeps its order**: a thread's messages are queued in the
+    ///   order it sends them, and the queue is written in order.
+    ///
+    /// The stream must be usable from two threads at once: [`SplitStream`] says
+    /// how to get its reading and writing ends.
     pub fn split(self) -> Result<(ReadHalf<S>, WriteHalf<S>), Error> {
         let (receiver, sender) = self.engine.into_sides();
         let (reader, writer) = self.stream.split_stream()?;
@@ -162,7 +168,7 @@ impl<W: Write> Shared<W> {
     }
 }
 
-/// The half of a split connection that reads; see [`crate::io::split`].
+/// The half of a split connection that reads; see [`WebSocket::split`].
 pub struct ReadHalf<S: SplitStream> {
     stream: S::Reader,
     receiver: Receiver,
@@ -242,7 +248,7 @@ impl<S: SplitStream> ReadHalf<S> {
     }
 }
 
-/// The half of a split connection that writes; see [`crate::io::split`]. Clone
+/// The half of a split connection that writes; see [`WebSocket::split`]. Clone
 /// it for every thread that sends: all clones write to the same connection.
 pub struct WriteHalf<S: SplitStream> {
     shared: Arc<Shared<S::Writer>>,

@@ -74,8 +74,9 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Shows `observe` every frame this connection sends or receives from now
     /// on: its header and the start of its payload, unmasked, and each
-    /// message compressed, whole (see [`TraceEvent`]). [`crate::trace::print_to_stderr`] is the observer
-    /// behind `ws6455 --trace`. Without one, nothing is spent on tracing.
+    /// message compressed, whole (see [`TraceEvent`]), whose `Display` is
+    /// the line `ws6455 --trace` prints. Without an observer, nothing is
+    /// spent on tracing.
     pub fn set_trace(&mut self, observe: impl FnMut(&TraceEvent<'_>) + Send + 'static) {
         self.engine.set_trace(observe);
     }

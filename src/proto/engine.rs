@@ -97,7 +97,7 @@ impl Engine {
         }
     }
 
-    /// An open connection with a negotiated extension (see [`crate::proto::extension`]).
+    /// An open connection with a negotiated extension (see [`Extension`]).
     pub fn with_extension(role: Role, limits: Limits, extension: Extension) -> Engine {
         let decoder =
             MessageDecoder::with_extension(role, limits, extension.rsv_bits, extension.inbound);
@@ -112,7 +112,7 @@ impl Engine {
     }
 
     /// Shows `observe` every frame sent or received from now on (see
-    /// [`crate::trace`]).
+    /// [`TraceEvent`]).
     pub fn set_trace(&mut self, observe: impl FnMut(&TraceEvent<'_>) + Send + 'static) {
         let trace = Trace(Arc::new(Mutex::new(Box::new(observe))));
         self.sender.trace = Some(trace.clone());

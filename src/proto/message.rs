@@ -216,7 +216,7 @@ enum Assembly {
     InFrame(DataFrame),
 }
 
-/// What one call of [`MessageDecoder::decode`] did.
+/// What one call of [`Engine::receive`](crate::Engine::receive) did.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Progress {
     /// How many input bytes were consumed; the caller drops them.
@@ -563,6 +563,35 @@ fn observe_payload_start(observe: HeaderObserver<'_>, header: &FrameHeader, afte
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_conveniences_say_what_a_message_holds() {
+        let text = Message::from("héllo");
+        assert_eq!(text, Message::text(String::from("héllo")));
+        assert!(text.is_text() && text.is_data() && !text.is_binary());
+        assert_eq!(text.as_text(), Some("héllo"));
+        assert_eq!(text.as_bytes(), "héllo".as_bytes());
+        assert_eq!(text.len(), 6);
+        assert_eq!(text.clone().into_text(), Ok("héllo".to_owned()));
+        assert_eq!(text.into_data(), "héllo".as_bytes());
+
+        let binary = Message::from(vec![0xff, 1]);
+        assert_eq!(binary, Message::binary(&[0xff, 1][..]));
+        assert!(binary.is_binary() && binary.as_text().is_none());
+        assert_eq!(binary.clone().into_text(), Err(binary.clone()));
+        assert_eq!(Message::binary(*b"ok").into_text(), Ok("ok".to_owned()));
+
+        let close = Message::Close(Some(CloseFrame {
+            code: crate::proto::close::CloseCode::NORMAL,
+            reason: "bye".to_owned(),
+        }));
+        assert!(close.is_close() && !close.is_data());
+        assert_eq!(close.as_bytes(), b"");
+        assert_eq!(close.len(), 5);
+        assert_eq!(close.into_data(), [0x03, 0xe8, b'b', b'y', b'e']);
+        assert!(Message::Close(None).is_empty());
+        assert!(Message::Ping(vec![1]).is_ping() && Message::Pong(vec![]).is_pong());
+    }
     use crate::proto::frame::FrameHeader;
 
     /// Feeds `wire` to a decoder in pieces of `step` bytes, the way a

@@ -126,8 +126,8 @@ impl Outgoing {
         self.recycled.take()
     }
 
-    /// How many bytes have been written, in all (what [`Outgoing::advance`]
-    /// recorded; what [`Outgoing::append`] moves elsewhere is counted there).
+    /// How many bytes have been written, in all: what [`Outgoing::advance`]
+    /// recorded.
     pub fn total_written(&self) -> u64 {
         self.total_written
     }

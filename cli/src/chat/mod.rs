@@ -35,7 +35,7 @@
 //! # Threads and the write side
 //!
 //! Each connection is a [`WebSocket`](ws6455::WebSocket) split into its two halves
-//! ([`ws6455::split`]), each used by one thread. The server's connection
+//! ([`WebSocket::split`](ws6455::WebSocket::split)), each used by one thread. The server's connection
 //! thread holds the [`ReadHalf`]: it reads messages and acts on each, while
 //! the library answers Pings and Closes by itself and fails the connection
 //! with the right close code when the client breaks the protocol. A writer

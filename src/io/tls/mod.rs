@@ -4,7 +4,7 @@
 //!
 //! A [`TlsStream`] is a TCP socket with a rustls session on it, and it is a
 //! [`Transport`] like the socket: the server, `accept_with`, the client and
-//! [`split`](crate::io::split) work over it unchanged. The TLS handshake runs
+//! [`WebSocket::split`](crate::WebSocket::split) work over it unchanged. The TLS handshake runs
 //! on the first read or write (or [`TlsStream::handshake`]), under whatever
 //! timeout the socket has then, so a server counts it against the opening
 //! handshake's deadline.

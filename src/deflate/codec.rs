@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use crate::deflate::DeflateParams;
+use crate::deflate::config::DeflateParams;
 use crate::proto::{
     Extension, InboundTransform, OpCode, OutboundTransform, OutputCheck, ProtocolError, Role,
 };

@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use crate::deflate::{DeflateConfig, DeflateParams};
+use crate::deflate::config::{DeflateConfig, DeflateParams};
 use crate::handshake::extensions::ExtensionOffer;
 
 /// The extension's registered name (RFC 7692 §7).

@@ -10,11 +10,11 @@ use std::{fmt, io};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use crate::deflate::config::{DeflateConfig, DeflateParams};
 use crate::deflate::negotiation::{
     DeflateResponseError, PERMESSAGE_DEFLATE, check_response as check_deflate_response,
     client_offer,
 };
-use crate::deflate::{DeflateConfig, DeflateParams};
 use crate::handshake::extensions::{ExtensionSyntaxError, encode_extension, parse_extensions};
 use crate::handshake::http::{
     HeadError, HeadParser, Request, Response, check_extra_headers, is_token, tokens,

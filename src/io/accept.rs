@@ -12,8 +12,8 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
+use crate::deflate::config::{DeflateConfig, DeflateParams};
 use crate::deflate::negotiation::accept_offer;
-use crate::deflate::{DeflateConfig, DeflateParams};
 use crate::error::Error;
 use crate::handshake::HandshakeLimits;
 use crate::handshake::extensions::{ExtensionOffer, encode_extension, parse_extensions};

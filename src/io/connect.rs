@@ -13,7 +13,8 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::deflate::{self, DeflateConfig};
+use crate::deflate;
+use crate::deflate::config::DeflateConfig;
 use crate::error::Error;
 use crate::handshake::HandshakeLimits;
 use crate::handshake::client::ResponseError;

@@ -16,8 +16,9 @@ use crate::io::websocket::{WebSocket, is_retryable, write_output};
 use crate::proto::Outgoing;
 use crate::proto::SharedMessage;
 use crate::proto::close::CloseCode;
-use crate::proto::engine::{FirstClose, Receiver, Sender};
+use crate::proto::engine::Receiver;
 use crate::proto::message::{Message, MessageRef};
+use crate::proto::sender::{FirstClose, Sender};
 
 /// A stream whose two directions can be used from two threads at once.
 pub trait SplitStream: Read + Write {

@@ -25,8 +25,9 @@ use crate::io::read_buffer::ReadBuffer;
 use crate::proto::Outgoing;
 use crate::proto::TraceEvent;
 use crate::proto::close::CloseCode;
-use crate::proto::engine::{Engine, FirstClose};
+use crate::proto::engine::Engine;
 use crate::proto::message::{Message, MessageRef};
+use crate::proto::sender::FirstClose;
 use crate::proto::{Limits, Role};
 
 /// A message whose payload is at least this large is written as soon as it

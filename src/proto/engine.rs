@@ -10,71 +10,24 @@
 //! [`Engine::output`], for whatever does the I/O to write when it can.
 //!
 //! The engine is two sides that share only the closing state: the
-//! receiver (message assembly, UTF-8, limits, the inbound side of an
-//! extension) and the sender (the close state, the bytes to send, the
-//! masking keys, the outbound side of an extension). [`crate::WebSocket`]
-//! drives both from one thread; a split connection ([`crate::io::split`]) gives
+//! receiver, here (message assembly, UTF-8, limits, the inbound side of an
+//! extension), and the sender (`sender.rs`: the close state, the bytes to
+//! send, the masking keys, the outbound side of an extension). [`crate::WebSocket`]
+//! drives both from one thread; a split connection ([`WebSocket::split`](crate::WebSocket::split)) gives
 //! the receiver to the read half and shares the sender between the read
 //! half's automatic answers and the write half.
 
-use std::fmt;
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use crate::error::Error;
 use crate::proto::close::CloseCode;
-use crate::proto::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
-use crate::proto::error::{ProtocolError, UsageError};
-use crate::proto::extension::{Extension, OutboundTransform};
-use crate::proto::frame::FrameHeader;
-use crate::proto::frame::MAX_CONTROL_PAYLOAD;
+use crate::proto::error::ProtocolError;
+use crate::proto::extension::Extension;
 use crate::proto::message::{Message, MessageDecoder, MessageRef, Progress};
 use crate::proto::opcode::OpCode;
 use crate::proto::outgoing::Outgoing;
+use crate::proto::sender::{FirstClose, Sender};
 use crate::proto::shared_message::SharedMessage;
-use crate::proto::trace::transformed_wire_len;
-use crate::proto::trace::{CompressedMessage, Direction, FrameEvent, TraceEvent};
+use crate::proto::trace::{Direction, FrameEvent, Trace, TraceEvent, transformed_wire_len};
 use crate::proto::{Limits, Role};
-
-/// Past this many bytes of Pongs queued since the output was last handed to
-/// a writer, a Ping's Pong replaces the one still waiting for an earlier
-/// Ping instead of queuing behind it (§5.5.3).
-const COALESCE_PONGS_PAST: usize = 64 << 10;
-
-/// Where the connection is in its life (RFC 6455 §4, §7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// Messages flow both ways.
-    Open,
-    /// We sent a Close frame and wait for the peer's (§7.1.2); we may still
-    /// receive messages but send no more data (§5.5.1).
-    CloseSent,
-    /// The close handshake finished or the connection failed.
-    Closed,
-}
-
-impl State {
-    fn can_read(self) -> bool {
-        self != State::Closed
-    }
-
-    fn can_send_data(self) -> bool {
-        self == State::Open
-    }
-}
-
-/// The first Close frame of a connection: which end sent it, and what it
-/// said. RFC 6455 §7.1.5 makes the code of the first Close *received* "the
-/// WebSocket Connection Close Code"; a log of the connection wants to know
-/// who began the closing, either way.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FirstClose {
-    /// The end that sent it.
-    pub sent_by: Role,
-    /// Its code and reason; `None` for a Close with no payload (§5.5.1).
-    pub frame: Option<CloseFrame>,
-}
 
 /// A connection's protocol state machine, with no I/O; see the module
 /// documentation.
@@ -114,8 +67,8 @@ impl Engine {
     /// Shows `observe` every frame sent or received from now on (see
     /// [`TraceEvent`]).
     pub fn set_trace(&mut self, observe: impl FnMut(&TraceEvent<'_>) + Send + 'static) {
-        let trace = Trace(Arc::new(Mutex::new(Box::new(observe))));
-        self.sender.trace = Some(trace.clone());
+        let trace = Trace::new(observe);
+        self.sender.set_trace(trace.clone());
         self.receiver.trace = Some(trace);
     }
 
@@ -131,7 +84,7 @@ impl Engine {
             return Err(Error::Closed);
         }
         if !self.receiver.decoder.has_spare() {
-            if let Some(buffer) = self.sender.output.take_recycled() {
+            if let Some(buffer) = self.sender.take_recycled() {
                 self.receiver.decoder.recycle(buffer);
             }
         }
@@ -181,12 +134,12 @@ impl Engine {
 
     /// Records that writing the output failed for good: the connection is over.
     pub fn write_failed(&mut self) {
-        self.sender.state = State::Closed;
+        self.sender.set_closed();
     }
 
     /// Records that the peer's stream ended or failed: nothing more will be read.
     pub fn read_failed(&mut self) {
-        self.sender.state = State::Closed;
+        self.sender.set_closed();
     }
 
     /// The connection's first Close frame, once one was sent or received:
@@ -202,22 +155,22 @@ impl Engine {
 
     /// Which end of the connection this is.
     pub fn role(&self) -> Role {
-        self.sender.role
+        self.sender.role()
     }
 
     /// Whether messages can still be sent: no Close has been sent or received.
     pub fn is_open(&self) -> bool {
-        self.sender.state == State::Open
+        self.sender.is_open()
     }
 
     /// Whether we sent a Close frame and the peer has not answered yet.
     pub fn is_closing(&self) -> bool {
-        self.sender.state == State::CloseSent
+        self.sender.is_closing()
     }
 
     /// Whether the closing handshake is over or the connection failed.
     pub fn is_closed(&self) -> bool {
-        self.sender.state == State::Closed
+        self.sender.is_closed()
     }
 
     /// The two sides, for a connection read and written from two threads.
@@ -264,477 +217,5 @@ impl Receiver {
             }
         }
         Ok(progress)
-    }
-}
-
-/// The sending side: the closing state, the bytes to send, masking keys.
-#[derive(Debug)]
-pub(crate) struct Sender {
-    role: Role,
-    state: State,
-    output: Outgoing,
-    /// The Pong answering the latest Ping, not yet in `output`: it goes in
-    /// before anything queued after it, and when the output is taken.
-    pending_pong: Option<(FrameHeader, Vec<u8>)>,
-    /// Bytes of Pongs put in `output` since it was last handed to a writer:
-    /// the answers a peer that does not read has made us pile up.
-    queued_pong_bytes: usize,
-    /// A client's masking keys, fetched on its first frame.
-    mask_keys: Option<Box<MaskKeys>>,
-    outbound: Option<OutboundDebug>,
-    trace: Option<Trace>,
-    /// Set when the first Close is sent or received.
-    first_close: Option<FirstClose>,
-    /// The most bytes the application's messages may queue ([`Limits::max_write_buffer`]).
-    max_write_buffer: usize,
-    /// Bytes taken from `output` by a writer and not yet written (a split
-    /// connection's write half keeps them while it writes), as it last said.
-    queued_elsewhere: usize,
-}
-
-impl Sender {
-    fn new(
-        role: Role,
-        max_write_buffer: usize,
-        outbound: Option<Box<dyn OutboundTransform>>,
-    ) -> Sender {
-        Sender {
-            role,
-            state: State::Open,
-            output: Outgoing::default(),
-            pending_pong: None,
-            queued_pong_bytes: 0,
-            mask_keys: None,
-            outbound: outbound.map(OutboundDebug),
-            trace: None,
-            first_close: None,
-            max_write_buffer,
-            queued_elsewhere: 0,
-        }
-    }
-
-    /// The bytes to send, the pending Pong included.
-    pub(crate) fn output(&mut self) -> &mut Outgoing {
-        self.queue_pending_pong();
-        self.queued_pong_bytes = 0;
-        &mut self.output
-    }
-
-    #[inline]
-    fn queue_pending_pong(&mut self) {
-        if let Some((header, payload)) = self.pending_pong.take() {
-            self.queued_pong_bytes += payload.len() + 2;
-            self.push(&header, payload);
-        }
-    }
-
-    pub(crate) fn can_read(&self) -> bool {
-        self.state.can_read()
-    }
-
-    pub(crate) fn is_open(&self) -> bool {
-        self.state == State::Open
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.state == State::Closed
-    }
-
-    pub(crate) fn set_closed(&mut self) {
-        self.state = State::Closed;
-    }
-
-    /// Acts on what the receiver decoded: answers a Ping or a Close, or fails
-    /// the connection on a protocol error.
-    pub(crate) fn on_received(
-        &mut self,
-        decoded: Result<Progress, ProtocolError>,
-    ) -> Result<Progress, Error> {
-        match decoded {
-            Ok(progress) => {
-                if let Some(message) = &progress.message {
-                    self.answer(message)?;
-                }
-                Ok(progress)
-            }
-            Err(error) => {
-                self.fail(&error);
-                Err(Error::Protocol(error))
-            }
-        }
-    }
-
-    /// Handles what a received message requires of us.
-    fn answer(&mut self, message: &Message) -> Result<(), Error> {
-        match (message, self.state) {
-            // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
-            // Pong frame in response", with "identical Application data" (§5.5.3).
-            (Message::Ping(payload), State::Open) => {
-                let header =
-                    FrameHeader::new(true, OpCode::Pong, self.mask_key()?, payload.len() as u64);
-                if self.queued_pong_bytes < COALESCE_PONGS_PAST {
-                    self.queue_pending_pong();
-                }
-                // §5.5.3: "If an endpoint receives a Ping frame and has not
-                // yet sent Pong frame(s) in response to previous Ping
-                // frame(s), the endpoint MAY elect to send a Pong frame for
-                // only the most recently processed Ping frame." It does so
-                // once Pongs pile up unwritten, so that a peer pinging
-                // without reading cannot make us hold a Pong per Ping; the
-                // data queued around them does not count.
-                self.pending_pong = Some((header, payload.clone()));
-            }
-            // §5.5.1: "If an endpoint receives a Close frame and did not
-            // previously send a Close frame, the endpoint MUST send a Close
-            // frame in response." It echoes the status code it received.
-            (Message::Close(frame), State::Open) => {
-                self.first_close = Some(FirstClose {
-                    sent_by: self.role.peer(),
-                    frame: frame.clone(),
-                });
-                // The peer may be gone already; the close is complete either way.
-                let _ = self.queue_close(frame.as_ref().map(|f| (f.code, "")));
-                self.state = State::Closed;
-            }
-            // §7.1.2: our Close was answered; the closing handshake is complete.
-            (Message::Close(_), State::CloseSent) => self.state = State::Closed,
-            // §5.5.3: a Pong needs no answer, and data none from the engine.
-            (Message::Text(_) | Message::Binary(_) | Message::Pong(_), _) => {}
-            // §5.5.1: our Close is the last frame we send; later Pings go unanswered.
-            (Message::Ping(_), State::CloseSent | State::Closed) => {}
-            (Message::Close(_), State::Closed) => {}
-        }
-        Ok(())
-    }
-
-    /// Fails the connection (§7.1.7): queues a Close frame with the error's
-    /// code, unless one was sent already, and stops reading.
-    fn fail(&mut self, error: &ProtocolError) {
-        if self.state == State::Open {
-            let reason = error.to_string();
-            let close = (
-                error.close_code(),
-                truncate_reason(&reason, MAX_CLOSE_REASON),
-            );
-            self.note_first_close(Some(close));
-            // Without a masking key the Close cannot be sent; the connection fails all the same.
-            let _ = self.queue_close(Some(close));
-        }
-        self.state = State::Closed;
-    }
-
-    /// The bytes waiting to be sent: queued here, and taken by a writer but
-    /// not yet written.
-    pub(crate) fn queued_bytes(&self) -> usize {
-        let pong = self.pending_pong.as_ref().map_or(0, |(_, p)| p.len() + 2);
-        self.output.len() + pong + self.queued_elsewhere
-    }
-
-    /// Records how many bytes a writer holds, taken from the output and not
-    /// yet written.
-    pub(crate) fn set_queued_elsewhere(&mut self, bytes: usize) {
-        self.queued_elsewhere = bytes;
-    }
-
-    /// Whether a message of `len` bytes may be queued: not while the
-    /// queue is already at [`Limits::max_write_buffer`] with it. An empty
-    /// queue takes a message of any size, so that no message is too large
-    /// ever to be sent.
-    fn has_room_for(&self, len: usize) -> Result<(), usize> {
-        let queued = self.queued_bytes();
-        match queued > 0 && queued.saturating_add(len) > self.max_write_buffer {
-            true => Err(queued),
-            false => Ok(()),
-        }
-    }
-
-    pub(crate) fn send(&mut self, message: Message) -> Result<(), Error> {
-        let opcode = match &message {
-            Message::Text(_) => OpCode::Text,
-            Message::Binary(_) => OpCode::Binary,
-            Message::Ping(_) => OpCode::Ping,
-            Message::Pong(_) => OpCode::Pong,
-            Message::Close(frame) => {
-                return self.close(frame.as_ref().map(|f| (f.code, f.reason.as_str())));
-            }
-        };
-        self.check_can_send(opcode, message.len())?;
-        if let Err(queued) = self.has_room_for(message.len()) {
-            return Err(Error::WriteBufferFull {
-                message: Some(message),
-                queued,
-            });
-        }
-        let payload = message.into_data();
-        let (rsv, payload) = match &mut self.outbound {
-            Some(outbound) if !opcode.is_control() => match &self.trace {
-                None => outbound.0.transform(opcode, payload),
-                Some(trace) => {
-                    let len = payload.len() as u64;
-                    let start = payload[..payload.len().min(MAX_CONTROL_PAYLOAD)].to_vec();
-                    let (rsv, payload) = outbound.0.transform(opcode, payload);
-                    if rsv != 0 {
-                        let wire_len = payload.len() as u64;
-                        trace.compressed(Direction::Sent, opcode, (wire_len, len), &start);
-                    }
-                    (rsv, payload)
-                }
-            },
-            _ => (0, payload),
-        };
-        self.queue_frame(opcode, rsv, payload)
-    }
-
-    pub(crate) fn send_ref(&mut self, message: MessageRef<'_>) -> Result<(), Error> {
-        let (opcode, payload) = match message {
-            MessageRef::Text(text) => (OpCode::Text, text.as_bytes()),
-            MessageRef::Binary(data) => (OpCode::Binary, data),
-        };
-        self.check_can_send(opcode, payload.len())?;
-        self.has_room_for(payload.len())
-            .map_err(|queued| Error::WriteBufferFull {
-                message: None,
-                queued,
-            })?;
-        if self.outbound.is_some() {
-            // The transform takes the payload whole.
-            return self.send(message.to_message());
-        }
-        self.push_copied(opcode, 0, payload)
-    }
-
-    pub(crate) fn send_shared(&mut self, message: &SharedMessage) -> Result<(), Error> {
-        let opcode = message.opcode();
-        let key = match &self.outbound {
-            None => None,
-            Some(outbound) => match outbound.0.shared_key() {
-                Some(key) => Some(key),
-                // The transform's output depends on what it sent before.
-                None => return self.send(message.to_message()),
-            },
-        };
-        self.check_can_send(opcode, message.len())?;
-        self.has_room_for(message.len())
-            .map_err(|queued| Error::WriteBufferFull {
-                message: None,
-                queued,
-            })?;
-        match (key, &mut self.outbound) {
-            (Some(key), Some(outbound)) => {
-                let (rsv, payload) = message.form(key, |payload| {
-                    outbound.0.transform(opcode, payload.to_vec())
-                });
-                if let (Some(trace), true) = (&self.trace, rsv != 0) {
-                    let lens = (payload.len() as u64, message.len() as u64);
-                    trace.compressed(Direction::Sent, opcode, lens, message.bytes());
-                }
-                self.push_copied(opcode, rsv, &payload)
-            }
-            _ => self.push_copied(opcode, 0, message.bytes()),
-        }
-    }
-
-    #[inline]
-    fn check_can_send(&self, opcode: OpCode, len: usize) -> Result<(), Error> {
-        if !self.state.can_read() {
-            return Err(Error::Closed);
-        }
-        if !self.state.can_send_data() {
-            // §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
-            return Err(UsageError::SendAfterClose.into());
-        }
-        if opcode.is_control() && len > MAX_CONTROL_PAYLOAD {
-            return Err(UsageError::ControlPayloadTooLong(len).into());
-        }
-        Ok(())
-    }
-
-    /// Sends a Close frame with a status code and reason, or with none
-    /// (`None`: an empty payload, §5.5.1).
-    pub(crate) fn close(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
-        match self.state {
-            State::Open => {}
-            State::CloseSent => return Ok(()),
-            State::Closed => return Err(Error::Closed),
-        }
-        if let Some((code, reason)) = close {
-            if !code.is_valid_on_wire() {
-                return Err(UsageError::InvalidCloseCode(code.0).into());
-            }
-            if reason.len() > MAX_CLOSE_REASON {
-                return Err(UsageError::ControlPayloadTooLong(reason.len() + 2).into());
-            }
-        }
-        self.queue_close(close)?;
-        self.note_first_close(close);
-        self.state = State::CloseSent;
-        Ok(())
-    }
-
-    /// Records our Close as the connection's first.
-    fn note_first_close(&mut self, close: Option<(CloseCode, &str)>) {
-        self.first_close = Some(FirstClose {
-            sent_by: self.role,
-            frame: close.map(|(code, reason)| CloseFrame {
-                code,
-                reason: reason.to_owned(),
-            }),
-        });
-    }
-
-    /// The connection's first Close, once one was sent or received.
-    pub(crate) fn first_close(&self) -> Option<&FirstClose> {
-        self.first_close.as_ref()
-    }
-
-    /// Bytes of frames written, in all.
-    pub(crate) fn bytes_sent(&self) -> u64 {
-        self.output.total_written()
-    }
-
-    /// Queues a Close frame.
-    fn queue_close(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
-        let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
-        if let Some((code, reason)) = close {
-            CloseFrame {
-                code,
-                reason: reason.to_owned(),
-            }
-            .encode(&mut payload);
-        }
-        self.queue_frame(OpCode::Close, 0, payload)
-    }
-
-    #[inline]
-    fn mask_key(&mut self) -> io::Result<Option<[u8; 4]>> {
-        // §5.3: a client masks every frame; §5.1: a server MUST NOT mask.
-        match self.role {
-            Role::Client => self.mask_keys.get_or_insert_default().next().map(Some),
-            Role::Server => Ok(None),
-        }
-    }
-
-    #[inline]
-    fn queue_frame(&mut self, opcode: OpCode, rsv: u8, payload: Vec<u8>) -> Result<(), Error> {
-        let header = FrameHeader {
-            rsv,
-            ..FrameHeader::new(true, opcode, self.mask_key()?, payload.len() as u64)
-        };
-        self.queue_pending_pong();
-        self.push(&header, payload);
-        Ok(())
-    }
-
-    /// Queues a frame whose payload is copied from `payload`.
-    #[inline]
-    fn push_copied(&mut self, opcode: OpCode, rsv: u8, payload: &[u8]) -> Result<(), Error> {
-        let header = FrameHeader {
-            rsv,
-            ..FrameHeader::new(true, opcode, self.mask_key()?, payload.len() as u64)
-        };
-        self.queue_pending_pong();
-        if let Some(trace) = &self.trace {
-            trace.sent(&header, payload);
-        }
-        self.output.push_frame_copied(&header, payload);
-        Ok(())
-    }
-
-    /// Queues an encoded frame, showing it to the trace.
-    #[inline]
-    fn push(&mut self, header: &FrameHeader, payload: Vec<u8>) {
-        if let Some(trace) = &self.trace {
-            trace.sent(header, &payload);
-        }
-        self.output.push_frame(header, payload);
-    }
-}
-
-/// The outbound transform, shown in `Debug` by name only.
-struct OutboundDebug(Box<dyn OutboundTransform>);
-
-impl fmt::Debug for OutboundDebug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("OutboundTransform")
-    }
-}
-
-/// What a trace observer is.
-type Observer = Box<dyn FnMut(&TraceEvent<'_>) + Send>;
-
-/// The observer [`Engine::set_trace`] installs, shared by both sides.
-#[derive(Clone)]
-struct Trace(Arc<Mutex<Observer>>);
-
-impl fmt::Debug for Trace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Trace")
-    }
-}
-
-impl Trace {
-    fn show(&self, event: &TraceEvent<'_>) {
-        // A panicking observer leaves nothing half-done that matters here.
-        let mut observe = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        observe(event);
-    }
-
-    /// Reports a frame we are about to send, before it is masked.
-    fn sent(&self, header: &FrameHeader, payload: &[u8]) {
-        self.show(&TraceEvent::Frame(FrameEvent {
-            direction: Direction::Sent,
-            header: *header,
-            payload_start: &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)],
-        }));
-    }
-
-    /// Reports a message sent or received compressed, with its lengths on
-    /// the wire and inflated and the start of its payload inflated.
-    fn compressed(&self, direction: Direction, opcode: OpCode, lens: (u64, u64), start: &[u8]) {
-        let (wire_len, len) = lens;
-        self.show(&TraceEvent::Compressed(CompressedMessage {
-            direction,
-            opcode,
-            wire_len,
-            len,
-            start: &start[..start.len().min(MAX_CONTROL_PAYLOAD)],
-        }));
-    }
-}
-
-/// Masking keys for a client (RFC 6455 §5.3, §10.3): each frame gets a fresh
-/// key from a strong source the server cannot predict. Keys come from the
-/// operating system's generator in batches, so there is no system call per frame.
-#[derive(Debug)]
-struct MaskKeys {
-    batch: [u8; MASK_KEY_BATCH * 4],
-    /// Where the next unused key starts; the batch's end when it is used up.
-    next: usize,
-}
-
-/// Keys fetched per system call.
-const MASK_KEY_BATCH: usize = 256;
-
-impl Default for MaskKeys {
-    fn default() -> MaskKeys {
-        MaskKeys {
-            batch: [0; MASK_KEY_BATCH * 4],
-            next: MASK_KEY_BATCH * 4,
-        }
-    }
-}
-
-impl MaskKeys {
-    fn next(&mut self) -> io::Result<[u8; 4]> {
-        if self.next == self.batch.len() {
-            // §10.3: the key MUST be unpredictable. Without the OS generator
-            // there is no acceptable source, so its failure is an error.
-            getrandom::fill(&mut self.batch)
-                .map_err(|e| io::Error::other(format!("no random masking key: {e}")))?;
-            self.next = 0;
-        }
-        let key = &self.batch[self.next..self.next + 4];
-        self.next += 4;
-        Ok([key[0], key[1], key[2], key[3]])
     }
 }

@@ -8,6 +8,11 @@
 //! A payload may arrive in pieces, so [`apply_mask`] takes the position of the
 //! first byte within the payload. It works on 16-byte words, not byte by byte;
 //! the compiler turns the word loop into vector instructions.
+//!
+//! A client's keys come from [`MaskKeys`]: the operating system's generator,
+//! in batches (§10.3).
+
+use std::io;
 
 /// XORs `buf` with `key`, where `buf[0]` is byte number `offset` of the payload.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
@@ -46,6 +51,43 @@ fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 /// The plain byte-at-a-time definition from §5.3, kept as the reference the
 /// word-wise version is tested against (the fuzz target and the codec bench
 /// carry the same loop).
+/// Masking keys for a client (RFC 6455 §5.3, §10.3): each frame gets a fresh
+/// key from a strong source the server cannot predict. Keys come from the
+/// operating system's generator in batches, so there is no system call per frame.
+#[derive(Debug)]
+pub(crate) struct MaskKeys {
+    batch: [u8; MASK_KEY_BATCH * 4],
+    /// Where the next unused key starts; the batch's end when it is used up.
+    next: usize,
+}
+
+/// Keys fetched per system call.
+const MASK_KEY_BATCH: usize = 256;
+
+impl Default for MaskKeys {
+    fn default() -> MaskKeys {
+        MaskKeys {
+            batch: [0; MASK_KEY_BATCH * 4],
+            next: MASK_KEY_BATCH * 4,
+        }
+    }
+}
+
+impl MaskKeys {
+    pub(crate) fn next(&mut self) -> io::Result<[u8; 4]> {
+        if self.next == self.batch.len() {
+            // §10.3: the key MUST be unpredictable. Without the OS generator
+            // there is no acceptable source, so its failure is an error.
+            getrandom::fill(&mut self.batch)
+                .map_err(|e| io::Error::other(format!("no random masking key: {e}")))?;
+            self.next = 0;
+        }
+        let key = &self.batch[self.next..self.next + 4];
+        self.next += 4;
+        Ok([key[0], key[1], key[2], key[3]])
+    }
+}
+
 #[cfg(test)]
 fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {

@@ -6,7 +6,10 @@
 //!
 //! [`Engine::set_trace`]: crate::Engine::set_trace
 
-use crate::proto::frame::FrameHeader;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use crate::proto::frame::{FrameHeader, MAX_CONTROL_PAYLOAD};
 use crate::proto::opcode::OpCode;
 
 /// Which way a frame went.
@@ -70,5 +73,59 @@ pub(crate) fn transformed_wire_len(so_far: Option<u64>, header: &FrameHeader) ->
         OpCode::Text | OpCode::Binary => None,
         OpCode::Continuation => so_far.map(|len| len.saturating_add(header.payload_len)),
         OpCode::Close | OpCode::Ping | OpCode::Pong => so_far,
+    }
+}
+
+/// What a trace observer is.
+type Observer = Box<dyn FnMut(&TraceEvent<'_>) + Send>;
+
+/// The observer [`Engine::set_trace`](crate::Engine::set_trace) installs,
+/// shared by the engine's two sides.
+#[derive(Clone)]
+pub(crate) struct Trace(Arc<Mutex<Observer>>);
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Trace")
+    }
+}
+
+impl Trace {
+    pub(crate) fn new(observe: impl FnMut(&TraceEvent<'_>) + Send + 'static) -> Trace {
+        Trace(Arc::new(Mutex::new(Box::new(observe))))
+    }
+
+    pub(crate) fn show(&self, event: &TraceEvent<'_>) {
+        // A panicking observer leaves nothing half-done that matters here.
+        let mut observe = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        observe(event);
+    }
+
+    /// Reports a frame we are about to send, before it is masked.
+    pub(crate) fn sent(&self, header: &FrameHeader, payload: &[u8]) {
+        self.show(&TraceEvent::Frame(FrameEvent {
+            direction: Direction::Sent,
+            header: *header,
+            payload_start: &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)],
+        }));
+    }
+
+    /// Reports a message sent or received compressed, with its lengths on
+    /// the wire and inflated and the start of its payload inflated.
+    pub(crate) fn compressed(
+        &self,
+        direction: Direction,
+        opcode: OpCode,
+        lens: (u64, u64),
+        start: &[u8],
+    ) {
+        let (wire_len, len) = lens;
+        self.show(&TraceEvent::Compressed(CompressedMessage {
+            direction,
+            opcode,
+            wire_len,
+            len,
+            start: &start[..start.len().min(MAX_CONTROL_PAYLOAD)],
+        }));
     }
 }

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::deflate::{self, DeflateConfig, DeflateParams};
+use crate::deflate;
+use crate::deflate::config::{DeflateConfig, DeflateParams};
 use crate::handshake::HandshakeLimits;
 use crate::handshake::http::Request;
 use crate::proto::engine::Engine;

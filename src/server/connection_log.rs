@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::proto::Direction;
 use crate::proto::Role;
-use crate::proto::engine::FirstClose;
 use crate::proto::message::Message;
+use crate::proto::sender::FirstClose;
 
 /// How much of a message `--log-messages` shows: characters of a text, bytes
 /// of a binary message.

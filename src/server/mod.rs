@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::deflate::DeflateParams;
+use crate::deflate::config::DeflateParams;
 use crate::error::Error;
 use crate::handshake::http::{Request, Response};
 use crate::handshake::server::RequestError;

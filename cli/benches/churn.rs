@@ -11,6 +11,7 @@
 //! change those. Pings are off (`--ping-interval` of a day): the idle
 //! clients here never read, so they would not answer them.
 
+#[path = "../../benches/support/load.rs"]
 mod support;
 
 use std::io::{self, Read, Write};

@@ -1,9 +1,14 @@
-//! What the programs' benchmarks share: a cheap client side (a handshake
-//! over TCP, pre-encoded frames) and a raised open-file limit.
+//! The load side of the end-to-end benchmarks, which the programs' benches
+//! share (by path): a handshake over TCP or TLS, pre-encoded frames, a frame
+//! counter, and a raised open-file limit.
+
+#![allow(dead_code)] // each bench binary uses its own subset
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
+
+use ws6455::proto::{FrameHeader, OpCode};
 
 /// Opens a WebSocket connection and returns the stream after the 101.
 pub fn handshake(addr: SocketAddr) -> io::Result<TcpStream> {
@@ -13,7 +18,7 @@ pub fn handshake(addr: SocketAddr) -> io::Result<TcpStream> {
 }
 
 /// Sends the opening request on `stream` and reads the response to its end.
-fn upgrade(mut stream: TcpStream, addr: SocketAddr) -> io::Result<TcpStream> {
+pub(crate) fn upgrade<S: Read + Write>(mut stream: S, addr: SocketAddr) -> io::Result<S> {
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -38,22 +43,59 @@ fn upgrade(mut stream: TcpStream, addr: SocketAddr) -> io::Result<TcpStream> {
 /// `count` copies of one masked binary frame of `size` bytes. The key is
 /// fixed: this is a load generator, and servers cannot tell.
 pub fn frames(size: usize, count: usize) -> Vec<u8> {
-    let mut one = vec![0x82];
-    match size {
-        0..=125 => one.push(0x80 | size as u8),
-        126..=0xffff => {
-            one.push(0x80 | 126);
-            one.extend_from_slice(&(size as u16).to_be_bytes());
-        }
-        _ => {
-            one.push(0x80 | 127);
-            one.extend_from_slice(&(size as u64).to_be_bytes());
-        }
-    }
-    let key = [1, 2, 3, 4];
-    one.extend_from_slice(&key);
-    one.extend((0..size).map(|i| b'x' ^ key[i % 4]));
+    let payload = vec![b'x'; size];
+    let mut one = Vec::new();
+    FrameHeader::new(true, OpCode::Binary, Some([1, 2, 3, 4]), size as u64)
+        .encode_frame(&payload, &mut one);
     one.repeat(count)
+}
+
+/// Counts whole unmasked frames in a byte stream that arrives in pieces,
+/// skipping payloads without looking at them.
+#[derive(Default)]
+pub struct FrameCounter {
+    header: Vec<u8>,
+    payload_left: u64,
+}
+
+impl FrameCounter {
+    /// Feeds received bytes; returns how many frames they completed.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut done = 0;
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let skip = self.payload_left.min(bytes.len() as u64);
+                self.payload_left -= skip;
+                bytes = &bytes[skip as usize..];
+                if self.payload_left == 0 {
+                    done += 1;
+                }
+                continue;
+            }
+            self.header.push(bytes[0]);
+            bytes = &bytes[1..];
+            let need = match self.header.get(1).map(|b| b & 0x7F) {
+                None => continue,
+                Some(126) => 4,
+                Some(127) => 10,
+                Some(_) => 2,
+            };
+            if self.header.len() < need {
+                continue;
+            }
+            let h = &self.header;
+            self.payload_left = match need {
+                2 => u64::from(h[1] & 0x7F),
+                4 => u64::from(u16::from_be_bytes([h[2], h[3]])),
+                _ => u64::from_be_bytes(h[2..10].try_into().unwrap()),
+            };
+            self.header.clear();
+            if self.payload_left == 0 {
+                done += 1;
+            }
+        }
+        done
+    }
 }
 
 /// Makes sure this process may open `limit` file descriptors, re-running

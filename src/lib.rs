@@ -125,5 +125,5 @@ pub use proto::close::CloseCode;
 pub use proto::close_frame::CloseFrame;
 pub use proto::engine::Engine;
 pub use proto::message::{Message, MessageRef};
-pub use proto::{Limits, Role};
+pub use proto::settings::{Limits, Role};
 pub use server::config::ServerConfig;

@@ -182,3 +182,19 @@ fn rfc6455_7_1_2_server_stops_waiting_for_an_unanswered_close() {
         started.elapsed()
     );
 }
+
+#[test]
+fn handle_connection_runs_a_service_on_a_connection_accepted_elsewhere() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        ws6455::server::handle_connection(stream, &ServerConfig::default(), &ws6455::server::Echo);
+    });
+    let mut ws = connect(addr);
+    ws.send(Message::text("accepted by my own loop")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("accepted by my own loop"));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    while !ws.read().unwrap().is_close() {}
+    server.join().unwrap();
+}

@@ -22,8 +22,9 @@ use std::sync::Mutex;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::deflate::config::DeflateParams;
+use crate::proto::settings::Role;
 use crate::proto::{
-    Extension, InboundTransform, OpCode, OutboundTransform, OutputCheck, ProtocolError, Role,
+    Extension, InboundTransform, OpCode, OutboundTransform, OutputCheck, ProtocolError,
 };
 
 /// RFC 7692 §6: the RSV1 bit is the "Per-Message Compressed" bit, set on

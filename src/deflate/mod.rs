@@ -23,7 +23,7 @@ pub use codec::extension;
 pub use config::{DeflateConfig, DeflateParams};
 
 use crate::proto::engine::Engine;
-use crate::proto::{Limits, Role};
+use crate::proto::settings::{Limits, Role};
 pub use negotiation::{
     DeflateParameter, DeflateResponseError, accept_offer, check_response, client_offer,
 };

@@ -28,7 +28,8 @@ use crate::io::tls;
 use crate::io::transport::{Deadline, Transport, discard_until_eof};
 use crate::io::websocket::WebSocket;
 use crate::proto::Direction;
-use crate::proto::{Limits, Role, UsageError};
+use crate::proto::UsageError;
+use crate::proto::settings::{Limits, Role};
 use crate::trace::{self};
 
 /// How a client connects. Built from its defaults:

@@ -28,7 +28,7 @@ use crate::proto::close::CloseCode;
 use crate::proto::engine::Engine;
 use crate::proto::message::{Message, MessageRef};
 use crate::proto::sender::FirstClose;
-use crate::proto::{Limits, Role};
+use crate::proto::settings::{Limits, Role};
 
 /// A message whose payload is at least this large is written as soon as it
 /// is queued, straight from its own buffer.

@@ -25,9 +25,9 @@ use crate::proto::message::{Message, MessageDecoder, MessageRef, Progress};
 use crate::proto::opcode::OpCode;
 use crate::proto::outgoing::Outgoing;
 use crate::proto::sender::{FirstClose, Sender};
+use crate::proto::settings::{Limits, Role};
 use crate::proto::shared_message::SharedMessage;
 use crate::proto::trace::{Direction, FrameEvent, Trace, TraceEvent, transformed_wire_len};
-use crate::proto::{Limits, Role};
 
 /// A connection's protocol state machine, with no I/O; see the module
 /// documentation.

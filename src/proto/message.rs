@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use crate::proto::Decoded;
 use crate::proto::close_frame::CloseFrame;
 use crate::proto::error::ProtocolError;
 use crate::proto::extension::InboundTransform;
@@ -15,8 +16,8 @@ use crate::proto::frame::FrameHeader;
 use crate::proto::frame::MAX_CONTROL_PAYLOAD;
 use crate::proto::mask::apply_mask;
 use crate::proto::opcode::OpCode;
+use crate::proto::settings::{Limits, Role};
 use crate::proto::utf8::Utf8Validator;
-use crate::proto::{Decoded, Limits, Role};
 
 /// A message, or a control frame, as the application sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

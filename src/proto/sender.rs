@@ -9,7 +9,6 @@ use std::fmt;
 use std::io;
 
 use crate::error::Error;
-use crate::proto::Role;
 use crate::proto::close::CloseCode;
 use crate::proto::close_frame::{CloseFrame, MAX_CLOSE_REASON, truncate_reason};
 use crate::proto::error::{ProtocolError, UsageError};
@@ -19,6 +18,7 @@ use crate::proto::mask::MaskKeys;
 use crate::proto::message::{Message, MessageRef, Progress};
 use crate::proto::opcode::OpCode;
 use crate::proto::outgoing::Outgoing;
+use crate::proto::settings::Role;
 use crate::proto::shared_message::SharedMessage;
 use crate::proto::trace::{Direction, Trace};
 

@@ -9,7 +9,7 @@ use crate::deflate::config::{DeflateConfig, DeflateParams};
 use crate::handshake::HandshakeLimits;
 use crate::handshake::http::Request;
 use crate::proto::engine::Engine;
-use crate::proto::{Limits, Role};
+use crate::proto::settings::{Limits, Role};
 
 /// How a server treats its connections: the opening handshake's limits and
 /// deadline, the subprotocols it speaks, the limits on frames and messages,

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::proto::Direction;
-use crate::proto::Role;
 use crate::proto::message::Message;
 use crate::proto::sender::FirstClose;
+use crate::proto::settings::Role;
 
 /// How much of a message `--log-messages` shows: characters of a text, bytes
 /// of a binary message.

@@ -13,6 +13,9 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 /// A client's TLS configuration that accepts any certificate for any name:
 /// the connection is encrypted but its peer unproven. For testing only.
 pub(crate) fn insecure_client_config() -> Arc<rustls::ClientConfig> {
+    // The library's provider, *ring* (see ws6455's src/io/tls/config.rs for
+    // why, though rustls deprecates it).
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AcceptAnyCertificate(Arc::clone(&provider)));
     let mut config = rustls::ClientConfig::builder_with_provider(provider)

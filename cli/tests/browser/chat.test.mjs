@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const binary = process.env.WS6455_BIN ?? path.join(root, 'target/debug/ws6455');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = path.join(root, 'target/browser-test');

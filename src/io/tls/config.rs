@@ -72,7 +72,12 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// The one crypto provider: *ring*, which builds with cargo and a C compiler.
+/// The one crypto provider: *ring*, which builds with cargo and a C
+/// compiler. rustls 0.23.48 deprecates it for having no post-quantum key
+/// exchange; its replacement, aws-lc-rs, needs CMake to build, and a
+/// configuration given to [`ClientConfig::tls`](crate::ClientConfig::tls)
+/// or [`serve_tls`](crate::server::serve_tls) may use any provider.
+#[allow(deprecated)]
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

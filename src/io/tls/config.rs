@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// What went wrong with TLS: a configuration that could not be made, or a
@@ -16,14 +16,15 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// A PEM file could not be read, or held nothing of the kind asked for.
+    /// A PEM file could not be read, or held nothing of the kind asked for
+    /// ([`pem::Error::NoItemsFound`]).
     File {
         /// The file.
         path: PathBuf,
         /// What it should hold: "certificate" or "private key".
         kind: &'static str,
         /// What went wrong.
-        problem: String,
+        error: pem::Error,
     },
     /// rustls refused the configuration, e.g. a key that is not the
     /// certificate's.
@@ -46,11 +47,9 @@ pub enum TlsError {
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TlsError::File {
-                path,
-                kind,
-                problem,
-            } => write!(f, "{}: no usable {kind}: {problem}", path.display()),
+            TlsError::File { path, kind, error } => {
+                write!(f, "{}: no usable {kind}: {error}", path.display())
+            }
             TlsError::Refused(e) => write!(f, "TLS configuration refused: {e}"),
             TlsError::InvalidServerName(host) => {
                 write!(
@@ -66,7 +65,8 @@ impl fmt::Display for TlsError {
 impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TlsError::File { .. } | TlsError::InvalidServerName(_) => None,
+            TlsError::File { error, .. } => Some(error),
+            TlsError::InvalidServerName(_) => None,
             TlsError::Refused(error) | TlsError::Handshake { error, .. } => Some(error),
         }
     }
@@ -84,27 +84,27 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 
 /// The certificate chain in the PEM file at `path`, leaf first.
 pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let problem = |problem: String| TlsError::File {
+    let unusable = |error: pem::Error| TlsError::File {
         path: path.to_owned(),
         kind: "certificate",
-        problem,
+        error,
     };
     let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| problem(e.to_string()))?
+        .map_err(unusable)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| problem(e.to_string()))?;
+        .map_err(unusable)?;
     if certificates.is_empty() {
-        return Err(problem("no CERTIFICATE block in it".to_owned()));
+        return Err(unusable(pem::Error::NoItemsFound));
     }
     Ok(certificates)
 }
 
 /// The private key in the PEM file at `path` (PKCS #8, PKCS #1 or SEC1).
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::File {
+    PrivateKeyDer::from_pem_file(path).map_err(|error| TlsError::File {
         path: path.to_owned(),
         kind: "private key",
-        problem: e.to_string(),
+        error,
     })
 }
 

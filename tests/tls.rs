@@ -58,6 +58,8 @@ fn trusting(
 ) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.clone()).unwrap();
+    // The library's provider, ring, which rustls deprecates (see src/io/tls/config.rs).
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)

@@ -263,23 +263,22 @@ impl Sender {
     }
 
     pub(crate) fn send(&mut self, message: Message) -> Result<(), Error> {
-        let opcode = match &message {
-            Message::Text(_) => OpCode::Text,
-            Message::Binary(_) => OpCode::Binary,
-            Message::Ping(_) => OpCode::Ping,
-            Message::Pong(_) => OpCode::Pong,
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.into_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
+            Message::Ping(data) => (OpCode::Ping, data),
+            Message::Pong(data) => (OpCode::Pong, data),
             Message::Close(frame) => {
                 return self.close(frame.as_ref().map(|f| (f.code, f.reason.as_str())));
             }
         };
-        self.check_can_send(opcode, message.len())?;
-        if let Err(queued) = self.has_room_for(message.len()) {
+        self.check_can_send(opcode, payload.len())?;
+        if let Err(queued) = self.has_room_for(payload.len()) {
             return Err(Error::WriteBufferFull {
-                message: Some(message),
+                message: Some(refused(opcode, payload)),
                 queued,
             });
         }
-        let payload = message.into_data();
         let (rsv, payload) = match &mut self.outbound {
             Some(outbound) if !opcode.is_control() => match &self.trace {
                 None => outbound.0.transform(opcode, payload),
@@ -470,5 +469,18 @@ struct OutboundDebug(Box<dyn OutboundTransform>);
 impl fmt::Debug for OutboundDebug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("OutboundTransform")
+    }
+}
+
+/// A message refused for a full write buffer, given back as it was sent.
+#[cold]
+fn refused(opcode: OpCode, payload: Vec<u8>) -> Message {
+    match opcode {
+        // The payload was a `String`'s: it is UTF-8.
+        OpCode::Text => String::from_utf8(payload)
+            .map_or_else(|e| Message::Binary(e.into_bytes()), Message::Text),
+        OpCode::Ping => Message::Ping(payload),
+        OpCode::Pong => Message::Pong(payload),
+        OpCode::Binary | OpCode::Continuation | OpCode::Close => Message::Binary(payload),
     }
 }

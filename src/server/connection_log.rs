@@ -72,6 +72,7 @@ impl ConnectionLog {
 
     /// Whether the application's logger takes each message's line: check
     /// before calling [`ConnectionLog::message`] on a busy path.
+    #[inline]
     pub fn logs_messages(&self) -> bool {
         log::log_enabled!(target: TARGET, log::Level::Debug)
     }

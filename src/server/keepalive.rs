@@ -51,32 +51,35 @@ impl<'a, T: Transport> Keepalive<'a, T> {
     /// The next message from `ws` (a connection over this stream), pinging
     /// the peer when it falls silent. `None` once the peer stayed silent
     /// after the Ping: the Close 1001 has been sent.
+    #[inline]
     pub(crate) fn read<S: Read + Write>(
         &mut self,
         ws: &mut WebSocket<S>,
     ) -> Result<Option<Message>, Error> {
         loop {
-            match (ws.read(), self.interval) {
-                (Ok(message), interval) => {
-                    if let (Liveness::Pinged, Some(interval)) = (self.liveness, interval) {
+            match ws.read() {
+                Ok(message) => {
+                    if let (Liveness::Pinged, Some(interval)) = (self.liveness, self.interval) {
                         self.stream.set_read_timeout(Some(interval))?;
                         self.liveness = Liveness::Heard;
                     }
                     return Ok(Some(message));
                 }
-                (Err(Error::Io(e)), Some(_)) if is_timeout(&e) => match self.liveness {
-                    Liveness::Heard => {
-                        ws.send(Message::Ping(Vec::new()))?;
-                        self.stream.set_read_timeout(Some(self.pong_timeout))?;
-                        self.liveness = Liveness::Pinged;
+                Err(Error::Io(e)) if self.interval.is_some() && is_timeout(&e) => {
+                    match self.liveness {
+                        Liveness::Heard => {
+                            ws.send(Message::Ping(Vec::new()))?;
+                            self.stream.set_read_timeout(Some(self.pong_timeout))?;
+                            self.liveness = Liveness::Pinged;
+                        }
+                        Liveness::Pinged => {
+                            let reason = format!("no pong within {:?}", self.pong_timeout);
+                            ws.close(CloseCode::GOING_AWAY, &reason)?;
+                            return Ok(None);
+                        }
                     }
-                    Liveness::Pinged => {
-                        let reason = format!("no pong within {:?}", self.pong_timeout);
-                        ws.close(CloseCode::GOING_AWAY, &reason)?;
-                        return Ok(None);
-                    }
-                },
-                (Err(e), _) => return Err(e),
+                }
+                Err(e) => return Err(e),
             }
         }
     }

@@ -160,21 +160,39 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
-    /// The connection over `stream`, with the engine the handshake agreed
-    /// to, traced after `trace_prefix` if given.
+    /// The connection over `stream` and the request it answered.
     fn into_websocket<S: Read + Write>(
         self,
         stream: S,
         config: &ServerConfig,
         trace_prefix: Option<String>,
     ) -> (WebSocket<S>, Request) {
-        let engine = config.engine(self.deflate.as_ref());
-        let mut ws = WebSocket::from_engine(stream, engine, self.already_read);
-        if let Some(prefix) = trace_prefix {
-            ws.set_trace(trace::to_log(prefix));
-        }
+        let ws = server_websocket(
+            stream,
+            config,
+            self.deflate.as_ref(),
+            self.already_read,
+            trace_prefix,
+        );
         (ws, self.request)
     }
+}
+
+/// A server's connection over `stream` once it answered 101: the engine
+/// `config` and the agreed permessage-deflate make, the bytes that came
+/// after the request, traced after `trace_prefix` if given.
+pub(crate) fn server_websocket<S: Read + Write>(
+    stream: S,
+    config: &ServerConfig,
+    agreed: Option<&DeflateParams>,
+    already_read: Vec<u8>,
+    trace_prefix: Option<String>,
+) -> WebSocket<S> {
+    let mut ws = WebSocket::from_engine(stream, config.engine(agreed), already_read);
+    if let Some(prefix) = trace_prefix {
+        ws.set_trace(trace::to_log(prefix));
+    }
+    ws
 }
 
 /// How a handshake ended when it opened no connection.

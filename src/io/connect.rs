@@ -30,7 +30,7 @@ use crate::io::websocket::WebSocket;
 use crate::proto::Direction;
 use crate::proto::UsageError;
 use crate::proto::settings::{Limits, Role};
-use crate::trace::{self};
+use crate::trace;
 
 /// How a client connects. Built from its defaults:
 ///
@@ -311,7 +311,7 @@ fn check_response(
 ///
 /// A read that times out becomes [`ResponseError::Timeout`]; a stream that
 /// ends first, `UnexpectedEof`.
-pub(crate) fn read_response<S: Read>(
+fn read_response<S: Read>(
     stream: &mut S,
     limits: HandshakeLimits,
 ) -> Result<(Response, Vec<u8>), Error> {

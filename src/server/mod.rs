@@ -28,7 +28,9 @@ use crate::deflate::config::DeflateParams;
 use crate::error::Error;
 use crate::handshake::http::{Request, Response};
 use crate::handshake::server::RequestError;
-use crate::io::accept::{Answers, Opened, Refusal, respond_under_deadline, trace_prefix};
+use crate::io::accept::{
+    Answers, Opened, Refusal, respond_under_deadline, server_websocket, trace_prefix,
+};
 use crate::io::close_request::CloseRequest;
 #[cfg(feature = "tls")]
 use crate::io::tls::TlsStream;
@@ -120,12 +122,13 @@ impl<'a, T: Transport> Upgraded<'a, T> {
     /// at [`Service::shutting_down`], and reports how the connection ended
     /// with [`ConnectionLog::ended`].
     pub fn into_websocket<S: Read + Write>(self, stream: S) -> WebSocket<S> {
-        let engine = self.config.engine(self.deflate.as_ref());
-        let mut ws = WebSocket::from_engine(stream, engine, self.already_read);
-        if let Some(prefix) = self.trace_prefix {
-            ws.set_trace(trace::to_log(prefix));
-        }
-        ws
+        server_websocket(
+            stream,
+            self.config,
+            self.deflate.as_ref(),
+            self.already_read,
+            self.trace_prefix,
+        )
     }
 }
 
@@ -183,8 +186,9 @@ pub fn serve<S: Service>(
     serve_over(listener, config, service, Ok)
 }
 
-/// [`serve`] over TLS (`wss://`, with the feature `tls`): each connection's thread runs the TLS
-/// handshake first, within the opening handshake's deadline.
+/// [`serve`] over TLS (`wss://`, with the feature `tls`): each connection's
+/// thread runs the TLS handshake first, within the opening handshake's
+/// deadline.
 #[cfg(feature = "tls")]
 pub fn serve_tls<S: Service<TlsStream>>(
     listener: TcpListener,

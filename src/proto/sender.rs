@@ -303,12 +303,7 @@ impl Sender {
             MessageRef::Text(text) => (OpCode::Text, text.as_bytes()),
             MessageRef::Binary(data) => (OpCode::Binary, data),
         };
-        self.check_can_send(opcode, payload.len())?;
-        self.has_room_for(payload.len())
-            .map_err(|queued| Error::WriteBufferFull {
-                message: None,
-                queued,
-            })?;
+        self.check_can_queue_borrowed(opcode, payload.len())?;
         if self.outbound.is_some() {
             // The transform takes the payload whole.
             return self.send(message.to_message());
@@ -318,6 +313,7 @@ impl Sender {
 
     pub(crate) fn send_shared(&mut self, message: &SharedMessage) -> Result<(), Error> {
         let opcode = message.opcode();
+        self.check_can_queue_borrowed(opcode, message.len())?;
         let key = match &self.outbound {
             None => None,
             Some(outbound) => match outbound.0.shared_key() {
@@ -326,12 +322,6 @@ impl Sender {
                 None => return self.send(message.to_message()),
             },
         };
-        self.check_can_send(opcode, message.len())?;
-        self.has_room_for(message.len())
-            .map_err(|queued| Error::WriteBufferFull {
-                message: None,
-                queued,
-            })?;
         match (key, &mut self.outbound) {
             (Some(key), Some(outbound)) => {
                 let (rsv, payload) = message.form(key, |payload| {
@@ -345,6 +335,18 @@ impl Sender {
             }
             _ => self.push_copied(opcode, 0, message.bytes()),
         }
+    }
+
+    /// [`Sender::check_can_send`], and room in the write buffer, for a
+    /// message the caller keeps (sent by reference): refused, it is not
+    /// given back.
+    fn check_can_queue_borrowed(&self, opcode: OpCode, len: usize) -> Result<(), Error> {
+        self.check_can_send(opcode, len)?;
+        self.has_room_for(len)
+            .map_err(|queued| Error::WriteBufferFull {
+                message: None,
+                queued,
+            })
     }
 
     #[inline]

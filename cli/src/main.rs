@@ -328,19 +328,18 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let mut config = ClientConfig::default()
+                .subprotocols(subprotocol)
+                .deflate(deflate_unless(no_deflate, DeflateConfig::for_client()))
+                .tls(tls);
+            config.headers = header;
             client::run(ClientOptions {
                 url,
                 binary,
                 ping_interval,
                 linger,
                 reconnect,
-                config: header.into_iter().fold(
-                    ClientConfig::default()
-                        .subprotocols(subprotocol)
-                        .deflate(deflate_unless(no_deflate, DeflateConfig::for_client()))
-                        .tls(tls),
-                    |config, (name, value)| config.header(name, value),
-                ),
+                config,
             })
         }
         Command::Decode { hex, deflate } => match parse_hex(&hex.join(" ")) {

@@ -160,6 +160,10 @@ enum Command {
         /// The most bytes waiting to be sent to one client (more: close 1008).
         #[arg(long, default_value_t = ChatConfig::default().outgoing_queue_bytes)]
         queue_bytes: usize,
+        /// The most rooms this server holds at once (one more: 503). Each
+        /// keeps its history, so this bounds their memory.
+        #[arg(long, value_name = "N", default_value_t = ChatConfig::default().max_rooms)]
+        max_rooms: usize,
         /// Share the rooms with every other instance using this Redis, e.g.
         /// redis://127.0.0.1:6379 or redis://HOST:PORT/DB.
         #[arg(long, value_name = "URL")]
@@ -274,6 +278,7 @@ fn main() -> ExitCode {
             max_text,
             history,
             queue_bytes,
+            max_rooms,
             redis,
             server,
         } => {
@@ -289,6 +294,7 @@ fn main() -> ExitCode {
                 pong_timeout: server.pong_timeout,
                 max_text,
                 history,
+                max_rooms,
             };
             let service = match Chat::new(chat_config, config.close_timeout, redis.as_deref()) {
                 Ok(service) => service,

@@ -861,3 +861,187 @@ fn slow_consumer_that_reads_again_gets_its_backlog_then_close_1008() {
     assert_eq!(frame.code, CloseCode::POLICY_VIOLATION);
     assert_eq!(frame.reason, "outgoing queue full");
 }
+
+#[test]
+fn an_upgrade_that_would_open_a_room_beyond_max_rooms_is_503_and_open_rooms_still_take_members() {
+    let (_chat, addr) = start_chat_with(&["--max-rooms", "2"]);
+    let (a, _) = Client::join(addr, "/a");
+    let (b, _) = Client::join(addr, "/b");
+    let response = http_exchange(addr, upgrade_request_to(addr, "/c").as_bytes());
+    assert!(response.starts_with("HTTP/1.1 503 "), "{response}");
+    assert!(response.contains("\r\nRetry-After: 10\r\n"), "{response}");
+    assert!(
+        response.contains("this server holds its most rooms (2)"),
+        "{response}"
+    );
+    assert!(!response.contains("Sec-WebSocket-Accept"));
+    // A room with people in it is not one more.
+    let (_a2, welcome) = Client::join(addr, "/a");
+    assert_eq!(welcome["room"], "a");
+    // A room is dropped with its last member, and makes room for another.
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let c = loop {
+        let response = http_exchange(addr, upgrade_request_to(addr, "/c").as_bytes());
+        if response.starts_with("HTTP/1.1 101 ") {
+            break response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "room b was never dropped: {response}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(c.contains("Sec-WebSocket-Accept"));
+    drop(a);
+}
+
+#[test]
+fn a_command_line_over_64_characters_is_refused_without_repeating_it() {
+    let (_chat, addr) = start_chat();
+    let (mut a, _) = Client::join(addr, "/r");
+    for command in [
+        format!("/{}", "x".repeat(64)),
+        format!("/nick {}", "n".repeat(60_000)),
+    ] {
+        a.say(&command);
+        assert_eq!(
+            a.event(),
+            json!({"type": "error", "reason": "a command is at most 64 characters long"})
+        );
+    }
+    let longest = format!("/{}", "é".repeat(63));
+    a.say(&longest);
+    let error = a.event();
+    assert_eq!(error["type"], "error");
+    assert!(
+        error["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown command /éé")
+    );
+}
+
+/// A generator of test input: xorshift64*, seeded, so that a failure
+/// repeats.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n`.
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap()
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+
+    /// `len` characters from all of Unicode's scalar values, controls and
+    /// quotes included.
+    fn text(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| {
+                loop {
+                    let wide = self.below(4) == 0;
+                    let code = if wide {
+                        self.below(0x11_0000)
+                    } else {
+                        self.below(0x80)
+                    };
+                    if let Some(c) = char::from_u32(u32::try_from(code).unwrap()) {
+                        break c;
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// What a careless or hostile client sends: random bytes as a binary
+    /// or a text message (mostly not UTF-8), random text, random commands,
+    /// now and then longer than the chat allows.
+    fn message(&mut self) -> (OpCode, Vec<u8>) {
+        let len = match self.below(50) {
+            0 => 5_000 + self.below(70_000),
+            _ => self.below(300),
+        };
+        match self.below(5) {
+            0 => (OpCode::Binary, self.bytes(len)),
+            1 => (OpCode::Text, self.bytes(len)),
+            2 => (OpCode::Text, self.text(len).into_bytes()),
+            3 => (OpCode::Text, format!("/{}", self.text(len)).into_bytes()),
+            _ => (
+                OpCode::Text,
+                format!("/nick {}", self.text(len)).into_bytes(),
+            ),
+        }
+    }
+}
+
+/// The most bytes of any event but a welcome (whose history is bounded by
+/// half the outgoing queue): a `message` of 4000 characters, each escaped
+/// in JSON as `\u001f`, with room for its fields.
+const MOST_EVENT_BYTES: usize = 4000 * 6 + 1024;
+
+#[test]
+fn a_thousand_random_messages_get_bounded_answers_and_the_next_client_is_served() {
+    let (mut chat, addr) = start_chat();
+    let mut random = Random(0x5EED_0FC4_A7A7);
+    let mut closes = std::collections::BTreeMap::<u16, usize>::new();
+    for i in 0..1000 {
+        let (opcode, payload) = random.message();
+        let mut stream = connect_for_raw_frames(addr);
+        stream.write_all(&masked(opcode, &payload)).unwrap();
+        // Then close: the chat's answers, if any, come before its Close.
+        let mut close = 1000u16.to_be_bytes().to_vec();
+        close.extend_from_slice(b"bye");
+        // The server may have closed already, and reset a late write.
+        let _ = stream.write_all(&masked(OpCode::Close, &close));
+        let mut received = Vec::new();
+        let _ = stream.read_to_end(&mut received);
+        let mut ws = WebSocket::from_raw(
+            io::Cursor::new(received),
+            Role::Client,
+            Limits::default(),
+            Vec::new(),
+        );
+        let code = loop {
+            match ws.read() {
+                Ok(Message::Text(text)) => {
+                    let event: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("message {i}: not JSON ({e}): {text}"));
+                    let kind = event["type"].as_str().unwrap();
+                    assert!(
+                        kind == "welcome" || text.len() <= MOST_EVENT_BYTES,
+                        "message {i}: a {kind} of {} bytes",
+                        text.len()
+                    );
+                }
+                Ok(Message::Close(frame)) => break frame.map_or(1005, |f| f.code.0),
+                Ok(other) => panic!("message {i}: unexpected {other:?}"),
+                Err(e) => panic!("message {i}: no Close from the chat: {e}"),
+            }
+        };
+        // Ours answered (1000), or the chat's own: binary (1003), not
+        // UTF-8 (1007), over 64 KiB (1009).
+        assert!(
+            [1000, 1003, 1007, 1009].contains(&code),
+            "message {i}: closed {code}"
+        );
+        *closes.entry(code).or_default() += 1;
+    }
+    eprintln!("1,000 random messages; the connections closed with {closes:?}");
+    assert!(chat.is_running(), "the chat process exited");
+    let (mut next, _) = Client::join(addr, "/");
+    next.say("still there?");
+    assert_eq!(
+        untimed(next.event()),
+        message("lobby", &next.name.clone(), "still there?")
+    );
+}

@@ -65,6 +65,14 @@
 //! others. If it does not finish the closing handshake within the close
 //! timeout, its TCP connection is cut.
 //!
+//! An instance holds at most [`ChatConfig::max_rooms`] rooms (1000): an
+//! upgrade that would open one more is refused with 503 and `Retry-After`
+//! (or, if other handshakes took the last rooms after it was admitted,
+//! closed with 1013 "try again later"). A command line is at most 64
+//! characters, and no error repeats more of it; a text at most
+//! [`ChatConfig::max_text`] characters; so every event the server sends
+//! has a bounded size, whatever a client sends.
+//!
 //! A message over the server's message limit ([`server_config`]: 64 KiB)
 //! fails the connection with 1009 (§7.4.1). A client from which nothing
 //! has arrived for [`ChatConfig::ping_interval`] (30 s) gets a Ping; if
@@ -94,7 +102,7 @@ use bus::local::LocalBus;
 use bus::redis::RedisBus;
 use event::{Event, MAX_ROOM_LEN, is_name};
 use outbox::{Outbox, Refused, Socket, Timing};
-use room::{Membership, QUEUE_FULL, Rooms};
+use room::{Membership, QUEUE_FULL, Rooms, TOO_MANY_ROOMS};
 use ws6455::CloseCode;
 use ws6455::Error;
 use ws6455::Message;
@@ -133,6 +141,11 @@ pub struct ChatConfig {
     /// the oldest first, so the welcome fits in a newcomer's queue with room
     /// to spare. Default 50.
     pub history: usize,
+    /// The most rooms this instance holds at once: an upgrade to a room
+    /// that would be one more is refused with 503. Each room keeps its
+    /// history (up to half of [`ChatConfig::outgoing_queue_bytes`]), so
+    /// this bounds the memory rooms take. Default 1000.
+    pub max_rooms: usize,
 }
 
 impl Default for ChatConfig {
@@ -143,6 +156,7 @@ impl Default for ChatConfig {
             pong_timeout: Duration::from_secs(10),
             max_text: 4000,
             history: 50,
+            max_rooms: 1000,
         }
     }
 }
@@ -290,10 +304,39 @@ impl Chat {
             Command::Unknown(command) => {
                 format!("unknown command /{command}; the only command is /nick NAME")
             }
+            Command::TooLong => {
+                format!("a command is at most {MAX_COMMAND_CHARS} characters long")
+            }
         };
         say_all(member, said);
         let error = Event::Error { reason: &refusal }.message();
         push_or_close(outbox, &error, timing);
+    }
+}
+
+/// Reads, dropping any data, until the client answers the Close the chat
+/// sent, or the connection fails.
+fn read_until_closed<T: Transport>(
+    read: &mut ReadHalf<Socket<'_, T>>,
+    outbox: &Outbox,
+    timing: &Timing,
+) -> Result<(), Error> {
+    loop {
+        match read.read() {
+            // §5.5.1: after our Close, data that still arrives is dropped.
+            Ok(Message::Text(_) | Message::Binary(_) | Message::Pong(_)) => {}
+            Ok(Message::Ping(_)) => outbox.answer_queued(),
+            Ok(Message::Close(_)) => {
+                outbox.read_half_closed(timing.close_timeout);
+                return Ok(());
+            }
+            Err(e) => {
+                if let Error::Protocol(_) = e {
+                    outbox.read_half_closed(timing.close_timeout);
+                }
+                return Err(e);
+            }
+        }
     }
 }
 
@@ -326,13 +369,23 @@ enum Command<'a> {
     Nick(&'a str),
     /// `/WORD ...` for any other word.
     Unknown(&'a str),
+    /// A line starting with `/` longer than [`MAX_COMMAND_CHARS`]: no
+    /// command is that long, and its error does not repeat it.
+    TooLong,
 }
+
+/// The longest command line, `/` included, in characters: `/nick` and the
+/// longest name fit with room to spare.
+const MAX_COMMAND_CHARS: usize = 64;
 
 impl Command<'_> {
     fn parse(text: &str) -> Command<'_> {
         let Some(line) = text.strip_prefix('/') else {
             return Command::Say;
         };
+        if text.chars().nth(MAX_COMMAND_CHARS).is_some() {
+            return Command::TooLong;
+        }
         let (word, argument) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         match word {
             "nick" => Command::Nick(argument.trim()),
@@ -357,6 +410,22 @@ fn not_a_room(target: &str) -> String {
         "{target} is not a chat room: use / for the lobby, or /NAME where NAME is 1 to \
          {MAX_ROOM_LEN} ASCII letters, digits, '_' or '-'"
     )
+}
+
+/// The 503 answer to an upgrade that would open one room more than `max_rooms`.
+fn too_many_rooms(max_rooms: usize) -> Response {
+    let mut response = Response::text(
+        503,
+        "Service Unavailable",
+        &format!(
+            "this server holds its most rooms ({max_rooms}); join a room that has people in it, \
+             or try again later"
+        ),
+    );
+    response
+        .headers
+        .push(("Retry-After".to_owned(), b"10".to_vec()));
+    response
 }
 
 /// A `200 OK` with a built-in file.
@@ -395,7 +464,8 @@ impl<T: Transport> Service<T> for Chat {
 
     fn admit(&self, request: &Request) -> Result<Vec<(String, Vec<u8>)>, Response> {
         match room_of(&request.path) {
-            Some(_) => Ok(Vec::new()),
+            Some(room) if self.rooms.has_room_for(room) => Ok(Vec::new()),
+            Some(_) => Err(too_many_rooms(self.config.max_rooms)),
             None => Err(Response::text(
                 400,
                 "Bad Request",
@@ -427,7 +497,17 @@ impl<T: Transport> Service<T> for Chat {
                 .spawn_scoped(scope, move || {
                     writer_outbox.run_writer(write, socket, timing)
                 })?;
-            let mut member = self.rooms.join(room, Arc::clone(&outbox));
+            let Ok(mut member) = self.rooms.join(room, Arc::clone(&outbox)) else {
+                // Other handshakes opened the last rooms after this one was admitted.
+                outbox.close(
+                    CloseCode::TRY_AGAIN_LATER,
+                    TOO_MANY_ROOMS,
+                    timing.close_timeout,
+                );
+                let result = read_until_closed(&mut read, &outbox, timing);
+                outbox.reading_finished();
+                return result;
+            };
             log.line(format_args!(
                 "joined {} as {}",
                 member.room_name(),
@@ -489,5 +569,14 @@ mod tests {
         assert_eq!(Command::parse("/nick a b"), Command::Nick("a b"));
         assert_eq!(Command::parse("/me waves"), Command::Unknown("me"));
         assert_eq!(Command::parse("/nickalice"), Command::Unknown("nickalice"));
+        let longest = format!("/{}", "é".repeat(MAX_COMMAND_CHARS - 1));
+        assert_eq!(Command::parse(&longest), Command::Unknown(&longest[1..]));
+        assert_eq!(Command::parse(&format!("{longest}x")), Command::TooLong);
+        assert_eq!(
+            Command::parse(&format!("/nick {}", "a".repeat(100))),
+            Command::TooLong
+        );
+        // Only commands: a long text is said (or refused by --max-text).
+        assert_eq!(Command::parse(&"a".repeat(100)), Command::Say);
     }
 }

@@ -42,6 +42,14 @@ use ws6455::server::SHUTDOWN_REASON;
 /// The close reason of a member whose outgoing queue overflowed.
 pub(crate) const QUEUE_FULL: &str = "outgoing queue full";
 
+/// The close reason of a connection whose room could not be opened.
+pub(crate) const TOO_MANY_ROOMS: &str = "too many rooms on this server; try again later";
+
+/// A room could not be opened: this instance holds its most rooms
+/// ([`ChatConfig::max_rooms`]) already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TooManyRooms;
+
 /// Every room, by name.
 #[derive(Debug)]
 pub(crate) struct Rooms {
@@ -53,6 +61,8 @@ pub(crate) struct Rooms {
     max_text: usize,
     /// How much history each room keeps.
     history: HistoryLimit,
+    /// The most rooms this instance holds at once ([`ChatConfig::max_rooms`]).
+    max_rooms: usize,
     /// Set, under the registry's lock, when the server shuts down: every
     /// member is closed, and so is anyone who joins after.
     shutting_down: AtomicBool,
@@ -126,15 +136,27 @@ impl Rooms {
             close_timeout,
             max_text: config.max_text,
             history: HistoryLimit::of(config),
+            max_rooms: config.max_rooms,
             shutting_down: AtomicBool::new(false),
             bus,
         }
     }
 
-    /// Adds a connection to room `name` (creating it) under a guest name:
-    /// it gets the welcome, with the room's history, the rest of the room a join.
-    pub(crate) fn join(&self, name: &str, outbox: Arc<Outbox>) -> Membership {
+    /// Whether a connection could join room `name` now: the room is open
+    /// already, or this instance holds fewer than its most rooms.
+    pub(crate) fn has_room_for(&self, name: &str) -> bool {
+        let rooms = lock(&self.rooms);
+        rooms.len() < self.max_rooms || rooms.contains_key(name)
+    }
+
+    /// Adds a connection to room `name` (creating it, unless this instance
+    /// holds its most rooms already) under a guest name: it gets the
+    /// welcome, with the room's history, the rest of the room a join.
+    pub(crate) fn join(&self, name: &str, outbox: Arc<Outbox>) -> Result<Membership, TooManyRooms> {
         let mut rooms = lock(&self.rooms);
+        if rooms.len() >= self.max_rooms && !rooms.contains_key(name) {
+            return Err(TooManyRooms);
+        }
         let room = Arc::clone(rooms.entry(name.to_owned()).or_insert_with(|| {
             Arc::new(Room {
                 name: name.to_owned(),
@@ -160,14 +182,14 @@ impl Rooms {
         drop(state);
         drop(rooms);
         room.tell_leaves(removed);
-        Membership {
+        Ok(Membership {
             room,
             id,
             name: guest,
             // Outages are numbered from 1: whoever joins is told of the
             // current one, if its message is the one that meets it.
             told_of_outage: 0,
-        }
+        })
     }
 
     /// Joins through the bus, which named the guest and published its
@@ -570,9 +592,13 @@ mod tests {
     #[test]
     fn guests_get_distinct_names_and_rooms_are_dropped_when_empty() {
         let rooms = rooms();
-        let a = rooms.join("kitchen", Arc::new(Outbox::new(1 << 20)));
-        let b = rooms.join("kitchen", Arc::new(Outbox::new(1 << 20)));
-        let c = rooms.join("lobby", Arc::new(Outbox::new(1 << 20)));
+        let a = rooms
+            .join("kitchen", Arc::new(Outbox::new(1 << 20)))
+            .unwrap();
+        let b = rooms
+            .join("kitchen", Arc::new(Outbox::new(1 << 20)))
+            .unwrap();
+        let c = rooms.join("lobby", Arc::new(Outbox::new(1 << 20))).unwrap();
         assert_ne!(a.name(), b.name());
         assert_eq!(rooms.len(), 2);
         rooms.leave(c);
@@ -585,9 +611,11 @@ mod tests {
     #[test]
     fn a_name_can_be_taken_once_per_room_ignoring_case() {
         let rooms = rooms();
-        let mut a = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
-        let mut b = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
-        let mut c = rooms.join("elsewhere", Arc::new(Outbox::new(1 << 20)));
+        let mut a = rooms.join("r", Arc::new(Outbox::new(1 << 20))).unwrap();
+        let mut b = rooms.join("r", Arc::new(Outbox::new(1 << 20))).unwrap();
+        let mut c = rooms
+            .join("elsewhere", Arc::new(Outbox::new(1 << 20)))
+            .unwrap();
         assert_eq!(a.rename("alice"), Ok(()));
         assert_eq!(b.rename("ALICE"), Err(NickError::Taken("ALICE".into())));
         assert_eq!(c.rename("alice"), Ok(()));
@@ -600,9 +628,9 @@ mod tests {
     #[test]
     fn a_room_keeps_what_was_said_until_its_last_member_leaves() {
         let rooms = rooms();
-        let mut a = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        let mut a = rooms.join("r", Arc::new(Outbox::new(1 << 20))).unwrap();
         a.say(&["before b"]);
-        let mut b = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        let mut b = rooms.join("r", Arc::new(Outbox::new(1 << 20))).unwrap();
         b.say(&["after b"]);
         assert_eq!(
             texts(&lock(&b.room.state).history),
@@ -610,7 +638,7 @@ mod tests {
         );
         rooms.leave(a);
         rooms.leave(b);
-        let c = rooms.join("r", Arc::new(Outbox::new(1 << 20)));
+        let c = rooms.join("r", Arc::new(Outbox::new(1 << 20))).unwrap();
         assert!(lock(&c.room.state).history.messages().is_empty());
         rooms.leave(c);
     }
@@ -620,8 +648,8 @@ mod tests {
         let rooms = rooms();
         let small = Arc::new(Outbox::new(200));
         let big = Arc::new(Outbox::new(1 << 20));
-        let mut stalled = rooms.join("r", Arc::clone(&small));
-        let mut talker = rooms.join("r", Arc::clone(&big));
+        let mut stalled = rooms.join("r", Arc::clone(&small)).unwrap();
+        let mut talker = rooms.join("r", Arc::clone(&big)).unwrap();
         talker.say(&[&"x".repeat(300)]);
         assert!(!small.is_open(), "closed for a full queue");
         assert!(big.is_open());
@@ -629,6 +657,33 @@ mod tests {
         stalled.say(&["still here?"]);
         rooms.leave(stalled);
         rooms.leave(talker);
+        assert_eq!(rooms.len(), 0);
+    }
+
+    #[test]
+    fn no_room_is_opened_beyond_max_rooms_but_open_ones_take_members() {
+        let rooms = Rooms::new(
+            &ChatConfig {
+                max_rooms: 2,
+                ..ChatConfig::default()
+            },
+            Duration::from_secs(2),
+            Arc::new(LocalBus::new()),
+        );
+        let outbox = || Arc::new(Outbox::new(1 << 20));
+        let a = rooms.join("a", outbox()).unwrap();
+        let b = rooms.join("b", outbox()).unwrap();
+        assert!(!rooms.has_room_for("c"));
+        assert_eq!(rooms.join("c", outbox()).err(), Some(TooManyRooms));
+        assert!(rooms.has_room_for("a"));
+        let a2 = rooms.join("a", outbox()).unwrap();
+        rooms.leave(b);
+        assert!(rooms.has_room_for("c"));
+        let c = rooms.join("c", outbox()).unwrap();
+        assert_eq!(rooms.len(), 2);
+        for member in [a, a2, c] {
+            rooms.leave(member);
+        }
         assert_eq!(rooms.len(), 0);
     }
 }

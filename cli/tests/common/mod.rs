@@ -60,6 +60,11 @@ pub fn start_ws6455(args: &[&str]) -> Ws6455Server {
 }
 
 impl Ws6455Server {
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Stops the server; returns what it wrote to stderr after its first line.
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();

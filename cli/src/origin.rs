@@ -53,7 +53,9 @@ const MAX_HOST_LEN: usize = 253;
 /// the scheme's default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
+    /// In lower case.
     scheme: String,
+    /// In lower case; an IPv6 address in brackets and its shortest form.
     host: String,
     /// The port, unless it is the scheme's default (or none was given).
     port: Option<u16>,
@@ -116,6 +118,9 @@ struct Authority {
 }
 
 impl Authority {
+    /// Parses `host`, `host:port`, `[IPv6]` or `[IPv6]:port`; a host is a
+    /// DNS name or an IPv4 address, in ASCII (a browser sends an
+    /// internationalized name in its `xn--` form).
     fn parse(text: &str) -> Result<Authority, OriginError> {
         let (host, port) = match text.strip_prefix('[') {
             Some(bracketed) => {
@@ -259,6 +264,8 @@ impl OriginPolicy {
         OriginPolicy::new(allowed, true)
     }
 
+    /// Admits the `allowed` origins, every one if `*` is among them, and
+    /// the server's own pages too if `own_pages`.
     fn new(allowed: Vec<AllowedOrigin>, own_pages: bool) -> OriginPolicy {
         let any = allowed.contains(&AllowedOrigin::Any);
         let allowed = allowed
@@ -316,6 +323,7 @@ impl OriginPolicy {
 pub struct RefusedOrigin {
     /// The `Origin` as sent, quoted, escaped and cut ([`shown`]).
     shown: String,
+    /// What is wrong with it.
     why: Why,
 }
 

@@ -17,6 +17,7 @@ mod client;
 mod explain;
 mod insecure;
 mod logger;
+mod origin;
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use crate::chat::{Chat, ChatConfig};
 use crate::client::ClientOptions;
 use crate::explain::{Negotiated, Verdict, explain_accept_key, explain_frames, parse_hex};
 use crate::logger::Shown;
+use crate::origin::{AllowedOrigin, OriginChecked, OriginPolicy, parse_allowed_origin};
 
 /// A strict WebSocket (RFC 6455) implementation, and servers built on it.
 #[derive(Parser, Debug)]
@@ -195,6 +197,15 @@ struct ServerFlags {
     /// Decline permessage-deflate (RFC 7692), which is accepted by default.
     #[arg(long)]
     no_deflate: bool,
+    /// Let web pages of this origin connect (repeatable), e.g.
+    /// https://example.com or http://localhost:8080; '*' lets any page
+    /// connect. A handshake from a page of another origin is refused with
+    /// 403 (RFC 6455 §10.2). Programs, which send no Origin, always may.
+    /// Without it, echo lets any page connect, and chat only its own (the
+    /// origin that names the Host it was reached at, over http or https);
+    /// the chat's own page stays allowed besides those given.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_allowed_origin)]
+    allowed_origins: Vec<AllowedOrigin>,
     /// On SIGTERM or SIGINT, seconds to wait for the closing handshakes
     /// (Close 1001 to every client) before cutting the connections left.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
@@ -267,7 +278,9 @@ fn main() -> ExitCode {
                     .max_connections(max_connections),
             );
             logger::install(server.shown());
-            run(listen, &server.tls, config, Echo, |addr, secure| {
+            let policy = OriginPolicy::for_echo(server.allowed_origins.clone());
+            let service = OriginChecked::new(policy, Echo);
+            run(listen, &server.tls, config, service, |addr, secure| {
                 let scheme = if secure { "wss" } else { "ws" };
                 format!("ws6455 echo server listening on {scheme}://{addr}")
             })
@@ -297,7 +310,9 @@ fn main() -> ExitCode {
                 max_rooms,
             };
             let service = match Chat::new(chat_config, config.close_timeout, redis.as_deref()) {
-                Ok(service) => service,
+                Ok(chat) => {
+                    OriginChecked::new(OriginPolicy::for_chat(server.allowed_origins.clone()), chat)
+                }
                 Err(e) => {
                     eprintln!("ws6455 chat: {e}");
                     return ExitCode::FAILURE;

@@ -186,3 +186,21 @@ fn chat_logs_the_room_and_the_name_and_ends_with_the_name() {
         "{log}"
     );
 }
+
+#[test]
+fn a_refused_origin_is_logged_with_the_refusals_reason() {
+    let server = start_ws6455(&["chat"]);
+    let request = upgrade_request_to(server.addr, "/kitchen")
+        .replace("\r\n\r\n", "\r\nOrigin: http://evil.example\r\n\r\n");
+    let response = http_exchange(server.addr, request.as_bytes());
+    assert!(response.starts_with("HTTP/1.1 403 "), "{response}");
+    let log = log_of(server);
+    assert!(
+        log.lines().any(|line| line.ends_with(
+            ": upgrade to /kitchen refused: 403: pages from origin \"http://evil.example\" may \
+             not connect here (RFC 6455 §10.2); the server admits them when started with \
+             --allowed-origin http://evil.example"
+        )),
+        "{log}"
+    );
+}

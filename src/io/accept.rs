@@ -201,8 +201,13 @@ pub(crate) enum Refusal {
     /// A plain HTTP request for `path` was answered with `status`.
     Http { path: String, status: u16 },
     /// The application did not admit a valid upgrade request for `path`,
-    /// and answered with `status`.
-    NotAdmitted { path: String, status: u16 },
+    /// and answered with `status`; `reason` is the first line of its
+    /// answer's body, as the log shows it ([`logged_reason`]).
+    NotAdmitted {
+        path: String,
+        status: u16,
+        reason: String,
+    },
     /// The request broke RFC 6455 §4.2.1 (or HTTP) and was answered with
     /// the error's status; `path` is the request's, if it got that far.
     Invalid {
@@ -222,6 +227,28 @@ impl Refusal {
             Refusal::Failed(error) => error,
         }
     }
+}
+
+/// The most characters of a refusal's body that the log repeats.
+const MAX_LOGGED_REASON: usize = 200;
+
+/// The first line of a refusal's `body`, for the server's log: at most
+/// [`MAX_LOGGED_REASON`] characters, with control characters escaped, so
+/// that whatever the application wrote stays on one line of the log.
+fn logged_reason(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.lines().next().unwrap_or("");
+    let mut reason = String::new();
+    for c in line.chars().take(MAX_LOGGED_REASON) {
+        match c.is_control() {
+            true => reason.extend(c.escape_default()),
+            false => reason.push(c),
+        }
+    }
+    if line.chars().nth(MAX_LOGGED_REASON).is_some() {
+        reason.push('…');
+    }
+    reason
 }
 
 /// [`respond`] over a transport: the write timeout set for the connection,
@@ -295,6 +322,7 @@ where
             return Err(Refusal::NotAdmitted {
                 path: request.path,
                 status: response.status,
+                reason: logged_reason(&response.body),
             });
         }
     };
@@ -388,4 +416,31 @@ fn reject<S: Write>(
     // The client may have gone; the refusal stands either way.
     let _ = write_response(stream, &Response::rejection(&error), trace_prefix);
     Refusal::Invalid { path, error }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logged_reason_is_the_bodys_first_line_bounded_and_escaped() {
+        assert_eq!(logged_reason(b"only /open is open\n"), "only /open is open");
+        assert_eq!(logged_reason(b"first\r\nsecond\n"), "first");
+        assert_eq!(logged_reason(b""), "");
+        assert_eq!(
+            logged_reason(b"red \x1b[31m\tbell\x07"),
+            "red \\u{1b}[31m\\tbell\\u{7}"
+        );
+        assert_eq!(logged_reason(b"\xff!"), "\u{fffd}!");
+        let long = "é".repeat(MAX_LOGGED_REASON + 1);
+        let logged = logged_reason(long.as_bytes());
+        assert_eq!(logged.chars().count(), MAX_LOGGED_REASON + 1);
+        assert!(logged.ends_with("é…"), "{logged}");
+        assert_eq!(
+            logged_reason("é".repeat(MAX_LOGGED_REASON).as_bytes())
+                .chars()
+                .count(),
+            MAX_LOGGED_REASON
+        );
+    }
 }

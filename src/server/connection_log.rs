@@ -9,7 +9,12 @@
 //! 127.0.0.1:50312: received text (5 bytes) "hello"                          (debug)
 //! 127.0.0.1:50312: disconnected after 2.4 s: the client closed with 1000 (normal closure) "bye"; 61 bytes in, 47 out
 //! 127.0.0.1:50318: upgrade to /ws refused: 400: missing Sec-WebSocket-Key header (RFC 6455 §4.2.1)
+//! 127.0.0.1:50320: upgrade to / refused: 503: too many connections; try again later
 //! ```
+//!
+//! A handshake the service refused ([`Service::admit`](crate::server::Service::admit),
+//! or the server when it is full) is logged with the first line of the
+//! refusal's body.
 //!
 //! Connects, disconnects and refused handshakes are logged at
 //! [`log::Level::Info`], each data message (its start) at

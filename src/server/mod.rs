@@ -148,8 +148,9 @@ pub trait Service<T: Transport = TcpStream>: Send + Sync + 'static {
     /// does: `Ok(fields)` admits it, with these header fields added to the
     /// 101 (a cookie, say); `Err(response)` refuses it with that response
     /// instead, for example a 403 for a foreign `Origin` (RFC 6455 §10.2)
-    /// or a 400 for a path the service does not serve. Default: every valid
-    /// upgrade request is admitted, with nothing added.
+    /// or a 400 for a path the service does not serve; the server's log
+    /// line for the refusal repeats the first line of its body. Default:
+    /// every valid upgrade request is admitted, with nothing added.
     fn admit(&self, request: &Request) -> Result<Vec<(String, Vec<u8>)>, Response> {
         let _ = request;
         Ok(Vec::new())
@@ -349,9 +350,16 @@ fn serve_connection<T: Transport, S: Service<T>>(
         Err(Refusal::Http { path, status }) => {
             log.line(format_args!("plain HTTP GET {path} answered {status}"));
         }
-        Err(Refusal::NotAdmitted { path, status }) => {
-            log.line(format_args!("upgrade to {path} refused: {status}"));
-        }
+        Err(Refusal::NotAdmitted {
+            path,
+            status,
+            reason,
+        }) => match reason.is_empty() {
+            true => log.line(format_args!("upgrade to {path} refused: {status}")),
+            false => log.line(format_args!(
+                "upgrade to {path} refused: {status}: {reason}"
+            )),
+        },
         Err(Refusal::Invalid { path, error }) => {
             let status = error.status();
             match path {

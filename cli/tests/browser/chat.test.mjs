@@ -4,9 +4,10 @@
 // and deliver again. Then the same chat over https:// and wss://, with a
 // certificate from `ws6455 cert`. Then a late joiner on a phone-sized
 // screen: the room's history with times, the user list folded into a bar,
-// a long word wrapped, markup shown as text. Then a close with 1001. On
-// failure, screenshots and the server's log are saved in
-// target/browser-test/.
+// a long word wrapped, markup shown as text. Then a close with 1001. Then
+// the Origin check: a page from another origin cannot open a WebSocket to
+// the chat until the chat is started with --allowed-origin. On failure,
+// screenshots and the server's log are saved in target/browser-test/.
 //
 // Run with cli/tests/browser/run.sh (installs Chromium and playwright-core).
 
@@ -14,6 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -472,6 +474,108 @@ test('chat page: a close with 1001 shows "server restarting — reconnecting…"
   } finally {
     await browser.close();
     await relay.close();
+    await server.kill();
+    fs.closeSync(log);
+  }
+});
+
+/**
+ * A page on another origin than the chat's: a tiny HTTP server on a free
+ * port of 127.0.0.1 whose one page opens a WebSocket to `chatUrl` and
+ * keeps what happens to it in `window.outcome`: `open` (with the first
+ * message, the chat's welcome) or `closed` (with the code), and whether
+ * an error came first.
+ */
+async function startForeignSite(chatUrl) {
+  const page = `<!doctype html><title>another site</title><script>
+    window.outcome = { state: 'connecting', error: false };
+    const socket = new WebSocket(${JSON.stringify(chatUrl)});
+    socket.onerror = () => { window.outcome.error = true; };
+    socket.onmessage = (message) => {
+      window.outcome = { ...window.outcome, state: 'open', first: JSON.parse(message.data).type };
+      socket.close(1000);
+    };
+    socket.onclose = (close) => {
+      if (window.outcome.state === 'connecting') window.outcome = { ...window.outcome, state: 'closed', code: close.code };
+    };
+  </script>`;
+  const site = http.createServer((request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Connection': 'close' });
+    response.end(page);
+  });
+  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${site.address().port}`,
+    close: () => new Promise((resolve) => site.close(resolve)),
+  };
+}
+
+/** What became of the foreign page's WebSocket, once it opened or closed. */
+async function outcomeOf(page) {
+  await page.waitForFunction(() => window.outcome.state !== 'connecting', null, { timeout: STEP_MS });
+  return page.evaluate(() => window.outcome);
+}
+
+/** Waits until the log file `file` has a line that contains `text`. */
+async function logShows(file, text) {
+  const deadline = Date.now() + STEP_MS;
+  while (!fs.readFileSync(file, 'utf8').split('\n').some((line) => line.includes(text))) {
+    if (Date.now() > deadline) throw new Error(`no line with ${JSON.stringify(text)} in ${file}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('chat: a page from another origin is refused with 403 until --allowed-origin names it; its own page is not', async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const logFile = path.join(artifacts, 'server-origin.log');
+  const log = fs.openSync(logFile, 'w');
+  const port = await freePort();
+  const site = await startForeignSite(`ws://127.0.0.1:${port}/elsewhere`);
+  let server = await startServer(port, log);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  const pages = [];
+  try {
+    // The chat's own page, by its address and by another name for it:
+    // the Origin names the Host either way.
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const own = await (await browser.newContext()).newPage();
+      pages.push(own);
+      await own.goto(`http://${host}:${port}/elsewhere`);
+      await statusMatches(own, /^connected to #elsewhere as guest-\d+$/);
+    }
+
+    // Another site's page: its WebSocket never opens. Chromium sees the
+    // 403 (and says so on the page's console); the chat logs why.
+    const foreign = await (await browser.newContext()).newPage();
+    pages.push(foreign);
+    const consoleLines = [];
+    foreign.on('console', (message) => consoleLines.push(message.text()));
+    await foreign.goto(`${site.origin}/`);
+    assert.deepEqual(await outcomeOf(foreign), { state: 'closed', error: true, code: 1006 });
+    assert.ok(
+      consoleLines.some((line) => line.includes('Unexpected response code: 403')),
+      JSON.stringify(consoleLines),
+    );
+    await logShows(
+      logFile,
+      `upgrade to /elsewhere refused: 403: pages from origin "${site.origin}" may not connect here`,
+    );
+
+    // Told to admit that origin, the chat lets the same page in; its own
+    // pages still connect.
+    await server.terminate();
+    server = await startServer(port, log, ['--allowed-origin', site.origin]);
+    await foreign.reload();
+    assert.deepEqual(await outcomeOf(foreign), { state: 'open', error: false, first: 'welcome' });
+    for (const own of pages.slice(0, 2)) {
+      await statusMatches(own, /^connected to #elsewhere as guest-\d+$/);
+    }
+  } catch (failure) {
+    await saveFailure(pages, 'origin-', 'server-origin.log');
+    throw failure;
+  } finally {
+    await browser.close();
+    await site.close();
     await server.kill();
     fs.closeSync(log);
   }

@@ -18,6 +18,7 @@
 //! `ws6455::trace`).
 
 use std::fmt::{self, Write as _};
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,13 @@ impl ConnectionLog {
     /// The peer's address, as the log names it.
     pub fn peer(&self) -> &str {
         &self.peer
+    }
+
+    /// Names the connection by `client`, the address a trusted reverse proxy
+    /// forwarded it for, followed by the proxy's: `192.0.2.1 via
+    /// 10.0.0.2:41234`.
+    pub(crate) fn forwarded_for(&mut self, client: IpAddr) {
+        self.peer = format!("{client} via {}", self.peer);
     }
 
     /// Whether the application's logger takes each message's line: check

@@ -5,6 +5,14 @@
 //! [`Service`] answer it (or refuse it), runs the service's session, and
 //! closes the TCP connection in the order RFC 6455 §7.1.1 asks of a server.
 //!
+//! The server counts its connections as they arrive, before their opening
+//! requests are read: all of them ([`ServerConfig::max_connections`]: one
+//! more is answered 503) and those from each client address
+//! ([`ServerConfig::max_connections_per_ip`]: one more is answered 429; see
+//! `addresses.rs`). Behind a trusted reverse proxy
+//! ([`ServerConfig::trust_proxy`]) a client is counted, and named in the
+//! log, by the address the proxy forwarded it for, once its request is read.
+//!
 //! A session receives the connection as [`Upgraded`]: the TCP stream, the
 //! bytes that followed the request, and the configuration. Most services
 //! run over a [`WebSocket`] with [`Upgraded::with_websocket`], which also

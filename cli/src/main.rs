@@ -210,17 +210,39 @@ struct ServerFlags {
     /// (Close 1001 to every client) before cutting the connections left.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
     shutdown_timeout: Duration,
+    /// The most connections at once from one client address (an IPv6
+    /// client is counted by its /64), those still in their opening
+    /// handshake included; the next handshake gets 429 with Retry-After.
+    /// 0: no limit. Default: 64 for chat, none for echo.
+    #[arg(long, value_name = "N")]
+    max_connections_per_ip: Option<usize>,
+    /// The server is behind a reverse proxy that appends the client's
+    /// address to X-Forwarded-For: count and log each connection by that
+    /// address (the last entry), or by the proxy's if there is none.
+    /// Without this flag the header is ignored, as anyone can send it.
+    /// Slow handshakes are then the proxy's to bound.
+    #[arg(long)]
+    trust_proxy: bool,
     #[command(flatten)]
     tls: TlsFiles,
 }
 
 impl ServerFlags {
-    /// `base` with permessage-deflate, pings and shutdown as the flags say.
+    /// `base` with permessage-deflate, pings, shutdown and the limit per
+    /// address as the flags say; without `--max-connections-per-ip`, `base`'s
+    /// limit stands.
     fn apply(&self, base: ServerConfig) -> ServerConfig {
+        let max_connections_per_ip = match self.max_connections_per_ip {
+            None => base.max_connections_per_ip,
+            Some(0) => None,
+            Some(max) => Some(max),
+        };
         base.deflate(deflate_unless(self.no_deflate, DeflateConfig::for_server()))
             .ping_interval(Some(self.ping_interval))
             .pong_timeout(self.pong_timeout)
             .shutdown_timeout(self.shutdown_timeout)
+            .max_connections_per_ip(max_connections_per_ip)
+            .trust_proxy(self.trust_proxy)
     }
 
     /// What the server's log shows.

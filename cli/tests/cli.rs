@@ -356,6 +356,87 @@ fn echo_max_connections_answers_one_more_with_503_and_retry_after() {
     }
 }
 
+/// A connection to `addr` that sends the start of an opening request and
+/// then nothing (a slowloris).
+fn stall(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let mut stream = connect_raw(addr);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    stream
+}
+
+/// The head of the answer to a valid opening request for `addr`, with
+/// `fields` (each ending in CRLF) added; and the connection, kept open by
+/// the caller while it counts.
+fn upgrade_with(addr: std::net::SocketAddr, fields: &str) -> (String, std::net::TcpStream) {
+    let request = upgrade_request(addr);
+    let head = request.strip_suffix("\r\n").unwrap();
+    let mut stream = connect_raw(addr);
+    stream
+        .write_all(format!("{head}{fields}\r\n").as_bytes())
+        .unwrap();
+    (read_response_head(&mut stream), stream)
+}
+
+/// Whether `addr`, a server no connection is open to yet, answers 429 once
+/// `held` connections that stall in their opening request are open from
+/// 127.0.0.1.
+fn refuses_after(addr: std::net::SocketAddr, held: usize) -> bool {
+    let _stalled: Vec<_> = (0..held).map(|_| stall(addr)).collect();
+    let (head, _) = upgrade_with(addr, "");
+    match head.split(' ').nth(1) {
+        Some("429") => {
+            assert!(head.contains("Retry-After: 1\r\n"), "{head}");
+            true
+        }
+        Some("101") => false,
+        _ => panic!("{head}"),
+    }
+}
+
+#[test]
+fn echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default() {
+    let limited = start_ws6455(&["echo", "--quiet", "--max-connections-per-ip", "2"]);
+    assert!(refuses_after(limited.addr, 2));
+    let unlimited = start_ws6455(&["echo", "--quiet"]);
+    assert!(!refuses_after(unlimited.addr, 100));
+}
+
+#[test]
+fn chat_allows_64_connections_per_address_by_default_and_0_lifts_the_limit() {
+    // A server each: the places of one check's connections are given back
+    // only once the server has seen them close.
+    let default = start_ws6455(&["chat", "--quiet"]);
+    assert!(!refuses_after(default.addr, 63));
+    let default = start_ws6455(&["chat", "--quiet"]);
+    assert!(refuses_after(default.addr, 64));
+    let unlimited = start_ws6455(&["chat", "--quiet", "--max-connections-per-ip", "0"]);
+    assert!(!refuses_after(unlimited.addr, 100));
+    let one = start_ws6455(&["chat", "--quiet", "--max-connections-per-ip", "1"]);
+    assert!(refuses_after(one.addr, 1));
+}
+
+#[test]
+fn trust_proxy_counts_the_clients_x_forwarded_for_names_on_echo_and_chat() {
+    for command in ["echo", "chat"] {
+        let args = [command, "--quiet", "--max-connections-per-ip", "1"];
+        let trusting = start_ws6455(&[&args[..], &["--trust-proxy"]].concat());
+        let (first, _first) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.1\r\n");
+        assert!(first.starts_with("HTTP/1.1 101 "), "{command}: {first}");
+        let (other, _other) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.2\r\n");
+        assert!(other.starts_with("HTTP/1.1 101 "), "{command}: {other}");
+        let (again, _) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.1\r\n");
+        assert!(again.starts_with("HTTP/1.1 429 "), "{command}: {again}");
+
+        let ignoring = start_ws6455(&args);
+        let (first, _first) = upgrade_with(ignoring.addr, "X-Forwarded-For: 192.0.2.1\r\n");
+        assert!(first.starts_with("HTTP/1.1 101 "), "{command}: {first}");
+        let (other, _) = upgrade_with(ignoring.addr, "X-Forwarded-For: 192.0.2.2\r\n");
+        assert!(other.starts_with("HTTP/1.1 429 "), "{command}: {other}");
+    }
+}
+
 /// Answers each text message from another thread after a pause, as a
 /// server that hands work off does, and answers a Close at once: what it
 /// had not answered by then is never sent.

@@ -96,6 +96,42 @@ fn refused_handshakes_are_logged_with_path_and_status() {
 }
 
 #[test]
+fn a_handshake_over_the_limit_per_address_is_logged_with_the_address() {
+    let server = start_ws6455(&["echo", "--max-connections-per-ip", "1"]);
+    let held = connect(server.addr);
+    let refused = http_exchange(server.addr, upgrade_request(server.addr).as_bytes());
+    assert!(refused.starts_with("HTTP/1.1 429 "), "{refused}");
+    drop(held);
+    let log = log_of(server);
+    assert!(
+        log.contains(": upgrade to / refused: 429: too many connections from 127.0.0.1\n"),
+        "{log}"
+    );
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy() {
+    let server = start_ws6455(&["echo", "--trust-proxy", "--max-connections-per-ip", "1"]);
+    let request = upgrade_request_to(server.addr, "/proxied");
+    let head = request.strip_suffix("\r\n").unwrap();
+    let forwarded = format!("{head}X-Forwarded-For: 10.0.0.9, 192.0.2.1\r\n\r\n");
+    let mut held = connect_raw(server.addr);
+    held.write_all(forwarded.as_bytes()).unwrap();
+    let answer = read_response_head(&mut held);
+    assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+    let refused = http_exchange(server.addr, forwarded.as_bytes());
+    assert!(refused.starts_with("HTTP/1.1 429 "), "{refused}");
+    drop(held);
+    let log = log_of(server);
+    let peer = peer_connected_to(&log, "/proxied");
+    assert!(peer.starts_with("192.0.2.1 via 127.0.0.1:"), "{log}");
+    assert!(
+        log.contains(": upgrade to /proxied refused: 429: too many connections from 192.0.2.1\n"),
+        "{log}"
+    );
+}
+
+#[test]
 fn the_chat_refuses_a_path_that_names_no_room_and_logs_it() {
     let server = start_ws6455(&["chat"]);
     let mut stream = connect_raw(server.addr);

@@ -14,7 +14,8 @@ use crate::proto::settings::{Limits, Role};
 /// How a server treats its connections: the opening handshake's limits and
 /// deadline, the subprotocols it speaks, the limits on frames and messages,
 /// permessage-deflate, and (for [`serve`](crate::server::serve)) its
-/// timeouts, keepalive and shutdown. Built from its defaults:
+/// timeouts, keepalive, shutdown and limits on connections. Built from its
+/// defaults:
 ///
 /// ```
 /// use std::time::Duration;
@@ -53,6 +54,27 @@ pub struct ServerConfig {
     /// one more is answered 503 with `Retry-After`. Default `None`: no limit
     /// but the system's (threads, file descriptors).
     pub max_connections: Option<usize>,
+    /// The most connections `serve` runs at once from one client address:
+    /// an IPv4 address, or the /64 an IPv6 address is in (an IPv4-mapped
+    /// IPv6 address counts as the IPv4 one). Connections still in their
+    /// opening handshake count, so that one address that opens connections
+    /// and sends nothing (a slowloris) cannot fill the server: the opening
+    /// handshake of one more is answered 429 with `Retry-After`, and one
+    /// more beyond twice the limit (those being answered 429 counted) is
+    /// closed as soon as it is accepted, unanswered. Behind a trusted proxy
+    /// ([`ServerConfig::trust_proxy`]) the count is by the forwarded address,
+    /// taken once the request has been read. Default `None`: no limit.
+    pub max_connections_per_ip: Option<usize>,
+    /// Whether `serve` runs behind a reverse proxy it trusts, whose
+    /// connections carry the client's address in `X-Forwarded-For`: the
+    /// last entry, the one the proxy appended, is then taken as the
+    /// client's, for [`ServerConfig::max_connections_per_ip`] and the log;
+    /// a request without that field, or whose last entry is not an address,
+    /// is counted and logged by the proxy's address instead. Since the
+    /// client is known only once its request has been read, the proxy must
+    /// bound slow opening handshakes itself. Default `false`: the field is
+    /// ignored, as anyone can send it.
+    pub trust_proxy: bool,
     /// A client from which nothing has arrived for this long is sent a Ping
     /// (RFC 6455 §5.5.2: "a means to verify that the remote endpoint is
     /// still responsive"), by the services that keep connections alive
@@ -78,6 +100,8 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(2),
             thread_stack_size: 128 << 10,
             max_connections: None,
+            max_connections_per_ip: None,
+            trust_proxy: false,
             ping_interval: None,
             pong_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
@@ -162,6 +186,19 @@ impl ServerConfig {
     /// Sets [`ServerConfig::max_connections`].
     pub fn max_connections(mut self, max: Option<usize>) -> ServerConfig {
         self.max_connections = max;
+        self
+    }
+
+    /// Sets [`ServerConfig::max_connections_per_ip`].
+    pub fn max_connections_per_ip(mut self, max: Option<usize>) -> ServerConfig {
+        self.max_connections_per_ip = max;
+        self
+    }
+
+    /// Sets [`ServerConfig::trust_proxy`]: `true` only when every connection
+    /// comes through a reverse proxy that appends to `X-Forwarded-For`.
+    pub fn trust_proxy(mut self, trusted: bool) -> ServerConfig {
+        self.trust_proxy = trusted;
         self
     }
 

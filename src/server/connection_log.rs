@@ -9,7 +9,7 @@
 //! 127.0.0.1:50312: received text (5 bytes) "hello"                          (debug)
 //! 127.0.0.1:50312: disconnected after 2.4 s: the client closed with 1000 (normal closure) "bye"; 61 bytes in, 47 out
 //! 127.0.0.1:50318: upgrade to /ws refused: 400: missing Sec-WebSocket-Key header (RFC 6455 §4.2.1)
-//! 127.0.0.1:50320: upgrade to / refused: 503: too many connections; try again later
+//! 127.0.0.1:50320: upgrade to / refused: 503: too many connections
 //! ```
 //!
 //! A handshake the service refused ([`Service::admit`](crate::server::Service::admit),
@@ -23,6 +23,7 @@
 //! `ws6455::trace`).
 
 use std::fmt::{self, Write as _};
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,13 @@ impl ConnectionLog {
     /// The peer's address, as the log names it.
     pub fn peer(&self) -> &str {
         &self.peer
+    }
+
+    /// Names the connection by `client`, the address a trusted reverse proxy
+    /// forwarded it for, followed by the proxy's: `192.0.2.1 via
+    /// 10.0.0.2:41234`.
+    pub(crate) fn forwarded_for(&mut self, client: IpAddr) {
+        self.peer = format!("{client} via {}", self.peer);
     }
 
     /// Whether the application's logger takes each message's line: check

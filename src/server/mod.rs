@@ -5,6 +5,14 @@
 //! [`Service`] answer it (or refuse it), runs the service's session, and
 //! closes the TCP connection in the order RFC 6455 §7.1.1 asks of a server.
 //!
+//! The server counts its connections as they arrive, before their opening
+//! requests are read: all of them ([`ServerConfig::max_connections`]: one
+//! more is answered 503) and those from each client address
+//! ([`ServerConfig::max_connections_per_ip`]: one more is answered 429; see
+//! `addresses.rs`). Behind a trusted reverse proxy
+//! ([`ServerConfig::trust_proxy`]) a client is counted, and named in the
+//! log, by the address the proxy forwarded it for, once its request is read.
+//!
 //! A session receives the connection as [`Upgraded`]: the TCP stream, the
 //! bytes that followed the request, and the configuration. Most services
 //! run over a [`WebSocket`] with [`Upgraded::with_websocket`], which also
@@ -12,12 +20,15 @@
 //! writes on separate threads (the chat) builds its own halves from the
 //! same parts.
 
+pub(crate) mod addresses;
 pub(crate) mod config;
 pub(crate) mod connection_log;
 pub(crate) mod echo;
 pub(crate) mod keepalive;
 pub(crate) mod running;
 
+use std::cell::Cell;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -36,11 +47,12 @@ use crate::io::close_request::CloseRequest;
 use crate::io::tls::TlsStream;
 use crate::io::transport::{Transport, discard_until_eof};
 use crate::io::websocket::WebSocket;
+use crate::server::addresses::{AddressCounts, AddressKey, Standing, forwarded_client};
 use crate::server::config::ServerConfig;
 use crate::trace;
 pub use connection_log::ConnectionLog;
 pub use echo::Echo;
-use running::{Connections, accept_loop};
+use running::{Connections, NotStarted, accept_loop};
 pub use running::{SHUTDOWN_REASON, Server, ShutdownHandle, ShutdownReport};
 
 /// A connection whose opening handshake succeeded, handed to
@@ -217,6 +229,9 @@ fn serve_over<T: Transport, S: Service<T>>(
         Box::new(move || service.shutting_down())
     };
     let connections = Arc::new(Connections::new(local_addr, &config, on_shutdown));
+    let per_address = config
+        .max_connections_per_ip
+        .map(|max| Arc::new(AddressCounts::new(max)));
     let config = Arc::new(config);
     let open = Arc::new(open);
     let accepting = Arc::clone(&connections);
@@ -225,28 +240,52 @@ fn serve_over<T: Transport, S: Service<T>>(
         .spawn(move || {
             accept_loop(listener, &accepting, |stream| {
                 let _ = stream.set_nodelay(true);
-                start_connection(stream, &accepting, &config, &service, &open)
+                start_connection(
+                    stream,
+                    &accepting,
+                    &config,
+                    &service,
+                    &open,
+                    per_address.as_ref(),
+                )
             })
         })?;
     connections.set_accept_thread(accept_thread);
     Ok(Server::new(local_addr, connections))
 }
 
-/// Gives a new TCP connection a thread that runs it; fails when no thread
-/// can be had.
+/// Gives a new TCP connection a thread that runs it, counted against its
+/// address's share (`per_address`) unless the server is behind a trusted
+/// proxy. Fails when no thread can be had, or when the address holds twice
+/// its share already: the connection is then closed unanswered.
 fn start_connection<T: Transport, S: Service<T>>(
     stream: TcpStream,
     connections: &Arc<Connections<T>>,
     config: &Arc<ServerConfig>,
     service: &Arc<S>,
     open: &Arc<impl Fn(TcpStream) -> io::Result<T> + Send + Sync + 'static>,
-) -> io::Result<()> {
+    per_address: Option<&Arc<AddressCounts>>,
+) -> Result<(), NotStarted> {
+    // Behind a trusted proxy the TCP peer is the proxy: its clients are
+    // counted once their requests name them, in `serve_connection`.
+    let counted = match per_address {
+        Some(counts) if !config.trust_proxy => {
+            stream.peer_addr().ok().map(|peer| counts.enter(peer.ip()))
+        }
+        _ => None,
+    };
+    if let Some(slot) = counted.as_ref() {
+        if slot.standing() == Standing::FarOver {
+            return Err(NotStarted::FarOverPerAddress(slot.key()));
+        }
+    }
     let (connections, config, service, open) = (
         Arc::clone(connections),
         Arc::clone(config),
         Arc::clone(service),
         Arc::clone(open),
     );
+    let forwarded_counts = per_address.filter(|_| config.trust_proxy).cloned();
     thread::Builder::new()
         .name("ws6455-conn".to_owned())
         .stack_size(config.thread_stack_size)
@@ -261,74 +300,185 @@ fn start_connection<T: Transport, S: Service<T>>(
             let full = config
                 .max_connections
                 .is_some_and(|max| registered.at_once > max);
-            let refusal = match (connections.is_stopping(), full) {
-                (true, _) => Some(Busy::ShuttingDown),
-                (false, true) => Some(Busy::Full),
-                (false, false) => None,
+            let over_per_address = counted
+                .as_ref()
+                .filter(|slot| slot.standing() != Standing::Within)
+                .map(|slot| slot.key());
+            let turned_away = match (connections.is_stopping(), over_per_address, full) {
+                (true, _, _) => Some(TurnedAway::ShuttingDown),
+                (false, Some(key), _) => Some(TurnedAway::TooManyFrom(key)),
+                (false, None, true) => Some(TurnedAway::Full),
+                (false, None, false) => None,
             };
             let close_request = Arc::clone(&registered.close_request);
             serve_connection(
                 &*transport,
                 &config,
                 &*service,
-                refusal,
-                Some(close_request),
+                Arrival {
+                    turned_away,
+                    forwarded_counts,
+                    close_request: Some(close_request),
+                },
             );
             drop(registered);
+            // Its address's place is given back only now, with the thread's.
+            drop(counted);
         })
         .map(drop)
+        .map_err(NotStarted::NoThread)
 }
 
 /// Runs one connection on the current thread: the opening handshake under
 /// its deadline, the service's session, and the closing of the transport
-/// in the order RFC 6455 §7.1.1 asks of a server.
+/// in the order RFC 6455 §7.1.1 asks of a server. Connections are counted
+/// ([`ServerConfig::max_connections`],
+/// [`ServerConfig::max_connections_per_ip`]) only by [`serve`]; behind a
+/// trusted proxy ([`ServerConfig::trust_proxy`]) the log names the
+/// forwarded client here too.
 pub fn handle_connection<T: Transport, S: Service<T>>(
     stream: T,
     config: &ServerConfig,
     service: &S,
 ) {
-    serve_connection(&stream, config, service, None, None);
+    let arrival = Arrival {
+        turned_away: None,
+        forwarded_counts: None,
+        close_request: None,
+    };
+    serve_connection(&stream, config, service, arrival);
 }
 
-/// How long a client refused with 503 is asked to wait before trying again
-/// (`Retry-After`, in seconds).
+/// How long a client turned away (503, 429) is asked to wait before trying
+/// again (`Retry-After`, in seconds).
 const RETRY_AFTER_SECONDS: u32 = 1;
 
-/// Why a server answers a valid upgrade request 503.
+/// Why a server answers a valid upgrade request itself, before its service
+/// is asked: 503 or 429.
 #[derive(Clone, Copy, Debug)]
-enum Busy {
-    /// [`ServerConfig::max_connections`] are running already.
+enum TurnedAway {
+    /// [`ServerConfig::max_connections`] are running already: 503.
     Full,
-    /// The server is shutting down.
+    /// The server is shutting down: 503.
     ShuttingDown,
+    /// [`ServerConfig::max_connections_per_ip`] are running from this
+    /// address already: 429.
+    TooManyFrom(AddressKey),
 }
 
-/// [`handle_connection`], answering the opening handshake 503 when the
-/// server is `busy`; with a `close_request`, a session over
-/// [`Upgraded::with_websocket`] can be closed by the server's shutdown.
+impl TurnedAway {
+    /// The answer, with `Retry-After` and a one-line body.
+    fn response(self) -> Response {
+        let mut response = match self {
+            TurnedAway::Full => Response::text(
+                503,
+                "Service Unavailable",
+                "too many connections; try again later",
+            ),
+            TurnedAway::ShuttingDown => Response::text(
+                503,
+                "Service Unavailable",
+                "the server is shutting down; try again later",
+            ),
+            // RFC 6585 §4: 429 "indicates that the user has sent too many
+            // requests in a given amount of time", and MAY say how long to
+            // wait with Retry-After.
+            TurnedAway::TooManyFrom(_) => Response::text(
+                429,
+                "Too Many Requests",
+                "too many connections from your address; try again later",
+            ),
+        };
+        response.headers.push((
+            "Retry-After".to_owned(),
+            RETRY_AFTER_SECONDS.to_string().into_bytes(),
+        ));
+        response
+    }
+}
+
+/// Why, for the log: "too many connections from 192.0.2.1".
+impl fmt::Display for TurnedAway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TurnedAway::Full => write!(f, "too many connections"),
+            TurnedAway::ShuttingDown => write!(f, "the server is shutting down"),
+            TurnedAway::TooManyFrom(key) => write!(f, "too many connections from {key}"),
+        }
+    }
+}
+
+/// How the server met a connection, before reading its request.
+struct Arrival {
+    /// Why the server turns it away, if it does already.
+    turned_away: Option<TurnedAway>,
+    /// Behind a trusted proxy, the per-address count, which the connection
+    /// enters once its request names the client.
+    forwarded_counts: Option<Arc<AddressCounts>>,
+    /// How the server's shutdown closes a session over
+    /// [`Upgraded::with_websocket`], for a server that can shut down.
+    close_request: Option<Arc<CloseRequest>>,
+}
+
+/// [`handle_connection`] for a connection that `arrival` describes:
+/// answering its opening handshake 503 or 429 when it is turned away, and,
+/// behind a trusted proxy, counting it by the client its request names and
+/// naming that client in the log.
 fn serve_connection<T: Transport, S: Service<T>>(
     stream: &T,
     config: &ServerConfig,
     service: &S,
-    busy: Option<Busy>,
-    close_request: Option<Arc<CloseRequest>>,
+    arrival: Arrival,
 ) {
-    let peer = stream
-        .peer_addr()
-        .map_or_else(|_| "unknown peer".to_owned(), |a| a.to_string());
-    let log = ConnectionLog::new(peer);
+    let Arrival {
+        mut turned_away,
+        forwarded_counts,
+        close_request,
+    } = arrival;
+    let peer = stream.peer_addr().ok();
+    let mut log =
+        ConnectionLog::new(peer.map_or_else(|| "unknown peer".to_owned(), |peer| peer.to_string()));
     let trace_prefix = trace::enabled().then(|| trace_prefix(stream));
+    // Behind a trusted proxy: the client the request names, if it names
+    // one, and the connection's place in that client's count.
+    let forwarded = Cell::new(None);
+    let mut forwarded_slot = None;
+    let note_forwarded = |request: &Request| {
+        if config.trust_proxy {
+            forwarded.set(forwarded_client(request));
+        }
+    };
     let answers = Answers {
-        plain_http: |request: &Request| service.plain_http(request),
-        admit: |request: &Request| match busy {
-            Some(busy) => Err(busy_response(busy)),
-            None => service.admit(request),
+        plain_http: |request: &Request| {
+            note_forwarded(request);
+            service.plain_http(request)
+        },
+        admit: |request: &Request| {
+            note_forwarded(request);
+            let client = forwarded.get().or(peer.map(|peer| peer.ip()));
+            if let (None, Some(counts), Some(client)) = (turned_away, &forwarded_counts, client) {
+                let slot = counts.enter(client);
+                match slot.standing() {
+                    Standing::Within => forwarded_slot = Some(slot),
+                    Standing::Over | Standing::FarOver => {
+                        turned_away = Some(TurnedAway::TooManyFrom(slot.key()))
+                    }
+                }
+            }
+            match turned_away {
+                Some(why) => Err(why.response()),
+                None => service.admit(request),
+            }
         },
         choose_subprotocol: |request: &Request| {
             (service.choose_subprotocol(request)).or_else(|| config.choose_subprotocol(request))
         },
     };
-    match respond_under_deadline(stream, config, answers, trace_prefix.as_deref()) {
+    let opened = respond_under_deadline(stream, config, answers, trace_prefix.as_deref());
+    if let Some(client) = forwarded.get() {
+        log.forwarded_for(client);
+    }
+    match opened {
         Ok(Opened {
             request,
             already_read,
@@ -354,9 +504,11 @@ fn serve_connection<T: Transport, S: Service<T>>(
             path,
             status,
             reason,
-        }) => match reason.is_empty() {
-            true => log.line(format_args!("upgrade to {path} refused: {status}")),
-            false => log.line(format_args!(
+        }) => match (turned_away, reason.is_empty()) {
+            // The server's own refusal, which names the address it counted.
+            (Some(why), _) => log.line(format_args!("upgrade to {path} refused: {status}: {why}")),
+            (None, true) => log.line(format_args!("upgrade to {path} refused: {status}")),
+            (None, false) => log.line(format_args!(
                 "upgrade to {path} refused: {status}: {reason}"
             )),
         },
@@ -372,20 +524,8 @@ fn serve_connection<T: Transport, S: Service<T>>(
         Err(Refusal::Failed(e)) => log.line(format_args!("during the opening handshake: {e}")),
     }
     linger_close(stream, config.close_timeout);
-}
-
-/// The 503 answer to a handshake the server is too `busy` for.
-fn busy_response(busy: Busy) -> Response {
-    let reason = match busy {
-        Busy::Full => "too many connections; try again later",
-        Busy::ShuttingDown => "the server is shutting down; try again later",
-    };
-    let mut response = Response::text(503, "Service Unavailable", reason);
-    response.headers.push((
-        "Retry-After".to_owned(),
-        RETRY_AFTER_SECONDS.to_string().into_bytes(),
-    ));
-    response
+    // The client's place is given back only now, as at accept time.
+    drop(forwarded_slot);
 }
 
 /// Closes the connection without losing our last frames: RFC 6455 §7.1.1

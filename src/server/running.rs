@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use crate::io::close_request::CloseRequest;
 use crate::io::transport::Transport;
 use crate::proto::close::CloseCode;
+use crate::server::addresses::AddressKey;
 use crate::server::config::ServerConfig;
 use crate::server::connection_log::TARGET;
 
@@ -381,26 +382,42 @@ impl<T: Transport> Drop for Registered<T> {
     }
 }
 
+/// Why an accepted connection got no thread, and was closed unanswered.
+#[derive(Debug)]
+pub(crate) enum NotStarted {
+    /// No thread could be had (or no memory for one).
+    NoThread(io::Error),
+    /// Its address holds twice its share of connections already
+    /// ([`ServerConfig::max_connections_per_ip`], those being refused
+    /// counted too).
+    FarOverPerAddress(AddressKey),
+}
+
 /// Accepts connections until the server stops, giving each to `start`.
 pub(crate) fn accept_loop<T: Transport>(
     listener: TcpListener,
     connections: &Connections<T>,
-    mut start: impl FnMut(TcpStream) -> io::Result<()>,
+    mut start: impl FnMut(TcpStream) -> Result<(), NotStarted>,
 ) {
     let mut accept_failed = Throttled::default();
     let mut start_failed = Throttled::default();
+    let mut far_over = Throttled::default();
     for stream in listener.incoming() {
         if connections.is_stopping() {
             break;
         }
         match stream {
-            Ok(stream) => {
-                if let Err(e) = start(stream) {
+            Ok(stream) => match start(stream) {
+                Ok(()) => {}
+                Err(NotStarted::NoThread(e)) => {
                     // Out of threads (or of memory for one): the connection
                     // is closed unanswered; the others go on.
                     start_failed.log(format_args!("cannot start a thread for a connection: {e}"));
                 }
-            }
+                Err(NotStarted::FarOverPerAddress(key)) => far_over.log(format_args!(
+                    "closed a connection from {key} unanswered: twice its share of connections are open"
+                )),
+            },
             Err(e) => {
                 // Out of file descriptors or a connection reset before accept:
                 // keep serving the others.

@@ -79,6 +79,13 @@
 //! nothing arrives within [`ChatConfig::pong_timeout`] (10 s) after that,
 //! it is closed with 1001.
 //!
+//! One address may hold at most [`DEFAULT_MAX_CONNECTIONS_PER_IP`] (64)
+//! connections at once, those still in their opening handshake included;
+//! one more is answered 429 ([`ServerConfig::max_connections_per_ip`]: an
+//! IPv6 client is counted by its /64). That is a household or an office
+//! behind one NAT, each with a few tabs open, and not one host holding
+//! every connection the server can take.
+//!
 //! # Many instances
 //!
 //! With `--redis URL`, rooms are shared by every instance using that Redis:
@@ -161,11 +168,17 @@ impl Default for ChatConfig {
     }
 }
 
-/// The server's defaults, with the chat's message limit (64 KiB).
+/// The chat's default limit on the connections open at once from one
+/// client address: 64.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
+
+/// The server's defaults, with the chat's message limit (64 KiB) and its
+/// limit on the connections from one address (64).
 pub fn server_config() -> ServerConfig {
     ServerConfig::default()
         .max_frame(DEFAULT_MAX_MESSAGE)
         .max_message(DEFAULT_MAX_MESSAGE)
+        .max_connections_per_ip(Some(DEFAULT_MAX_CONNECTIONS_PER_IP))
 }
 
 /// Stack size of each connection's writer thread: it only moves bytes.

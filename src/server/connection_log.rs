@@ -12,9 +12,10 @@
 //! 127.0.0.1:50320: upgrade to / refused: 503: too many connections
 //! ```
 //!
-//! A handshake the service refused ([`Service::admit`](crate::server::Service::admit),
-//! or the server when it is full) is logged with the first line of the
-//! refusal's body.
+//! A handshake the service refused ([`Service::admit`](crate::server::Service::admit))
+//! is logged with the first line of the refusal's body; one the server
+//! refused itself (full, shutting down, or too many connections from one
+//! address) with why.
 //!
 //! Connects, disconnects and refused handshakes are logged at
 //! [`log::Level::Info`], each data message (its start) at

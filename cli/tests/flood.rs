@@ -13,6 +13,10 @@
 //!
 //! Each run prints (`cargo test --test flood -- --nocapture`) what every
 //! reader received and how it ended, and what happened to the flooder.
+//!
+//! Before those, the limit's rules one by one, with a tiny `--rate` and
+//! `--burst`: a text over the limit is dropped and its sender told once,
+//! with `retry_after_ms`; commands count too.
 
 mod common;
 #[path = "common/redis_server.rs"]
@@ -31,6 +35,98 @@ use serde_json::Value;
 use socket2::{Domain, Socket, Type};
 use ws6455::proto::OpCode;
 use ws6455::{CloseCode, Limits, Message, Role, WebSocket};
+
+/// A chat member that sends whole bursts in one write, and reads events.
+struct Member {
+    ws: WebSocket<TcpStream>,
+    name: String,
+}
+
+impl Member {
+    fn join(addr: SocketAddr, path: &str) -> Member {
+        let mut ws = connect_to(addr, path);
+        ws.get_ref().set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        let welcome = next_event(&mut ws).unwrap();
+        let name = welcome["you"].as_str().unwrap().to_owned();
+        Member { ws, name }
+    }
+
+    /// Sends `texts` in one write: the chat reads them at once.
+    fn send_at_once(&mut self, texts: &[&str]) {
+        for text in texts {
+            self.ws.queue(Message::Text((*text).to_owned())).unwrap();
+        }
+        self.ws.flush().unwrap();
+    }
+
+    /// The next event that is not a join.
+    fn event(&mut self) -> Value {
+        loop {
+            let event = next_event(&mut self.ws).unwrap();
+            if event["type"] != "join" {
+                return event;
+            }
+        }
+    }
+
+    /// The next event, which must be a message: its text.
+    fn text(&mut self) -> String {
+        let event = self.event();
+        assert_eq!(event["type"], "message", "{event}");
+        event["text"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Checks that `event` is the slow-down `error`, and returns its `retry_after_ms`.
+fn slow_down(event: &Value) -> u64 {
+    assert_eq!(event["type"], "error", "{event}");
+    let reason = event["reason"].as_str().unwrap();
+    assert!(reason.starts_with("slow down: "), "{reason}");
+    event["retry_after_ms"].as_u64().unwrap()
+}
+
+#[test]
+fn a_text_over_the_limit_is_dropped_and_its_sender_told_once_when_to_retry() {
+    let chat = start_ws6455(&["chat", "--quiet", "--rate", "1", "--burst", "2"]);
+    let mut a = Member::join(chat.addr, "/r");
+    let mut b = Member::join(chat.addr, "/r");
+    a.send_at_once(&["one", "two", "three", "four", "five"]);
+    assert_eq!(a.text(), "one");
+    assert_eq!(a.text(), "two");
+    // Told once for the three dropped, with the time until one more passes.
+    let retry_after_ms = slow_down(&a.event());
+    assert!(
+        (900..=1000).contains(&retry_after_ms),
+        "retry after {retry_after_ms} ms"
+    );
+    thread::sleep(Duration::from_millis(retry_after_ms));
+    a.send_at_once(&["six"]);
+    // Nothing between: "three" to "five" reached no one, and no second
+    // slow-down came.
+    assert_eq!(a.text(), "six");
+    for expected in ["one", "two", "six"] {
+        assert_eq!(b.text(), expected);
+    }
+}
+
+#[test]
+fn commands_count_against_the_limit() {
+    let chat = start_ws6455(&["chat", "--quiet", "--rate", "1", "--burst", "1"]);
+    let mut a = Member::join(chat.addr, "/r");
+    let mut b = Member::join(chat.addr, "/r");
+    a.send_at_once(&["/nick alice", "hello", "/nick bob"]);
+    assert_eq!(a.event()["type"], "nick");
+    let retry_after_ms = slow_down(&a.event());
+    thread::sleep(Duration::from_millis(retry_after_ms));
+    a.send_at_once(&["later"]);
+    assert_eq!(a.text(), "later");
+    let nick = b.event();
+    assert_eq!(
+        (&nick["from"], &nick["to"]),
+        (&a.name.as_str().into(), &"alice".into())
+    );
+    assert_eq!(b.text(), "later");
+}
 
 /// How fast the readers read.
 const READ_BYTES_PER_SECOND: u64 = 64 << 10;

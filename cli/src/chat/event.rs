@@ -50,8 +50,8 @@ pub(crate) enum Event<'a> {
     /// over the limit was dropped. Sent to you only, at most once a second,
     /// as an `error` whose `retry_after_ms` is how long to wait before the
     /// text that met the limit would pass; the page disables its send
-    /// button for that long. Telling it from other errors by that field
-    /// lets older clients show it as any error.
+    /// button for that long (at least a second). Telling it from other
+    /// errors by that field lets older clients show it as any error.
     #[serde(rename = "error")]
     SlowDown {
         reason: &'a str,

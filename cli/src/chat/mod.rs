@@ -260,9 +260,8 @@ impl Chat {
                     }
                     Verdict::TooFast => {
                         say_all(member, &mut said);
-                        log.line(format_args!("closing: {TOO_FAST}"));
                         // RFC 6455 §7.4.1: 1008, a message that violates
-                        // the server's policy.
+                        // the server's policy. The disconnect line logs it.
                         outbox.close(CloseCode::POLICY_VIOLATION, TOO_FAST, timing.close_timeout);
                     }
                 },
@@ -301,7 +300,7 @@ impl Chat {
         let slow_down = Event::SlowDown {
             reason: &reason,
             // Rounded up: waiting that long is enough.
-            retry_after_ms: u64::try_from(retry_after.as_micros().div_ceil(1000))
+            retry_after_ms: u64::try_from(retry_after.as_nanos().div_ceil(1_000_000))
                 .unwrap_or(u64::MAX),
         }
         .message();

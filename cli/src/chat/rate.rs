@@ -23,7 +23,10 @@
 //! ([`Verdict::TooFast`]; RFC 6455 §7.4.1: 1008 is for a message that
 //! "violates its policy"). Reading and dropping a flood is work too, and a
 //! client that ignores the slow-downs for that long is a program, not a
-//! person.
+//! person. Windows rather than more buckets at twice the rates: such a
+//! bucket would cut off, within milliseconds, a client that pastes a few
+//! hundred lines at once and then stops; the windows ask that the excess
+//! last.
 //!
 //! Each connection has its own [`RateLimit`], on the instance it is
 //! connected to: with `--redis`, every instance limits its own members.
@@ -33,11 +36,11 @@
 use std::time::{Duration, Instant};
 
 /// The slow-down `error` event goes to a sender at most this often.
-pub(crate) const TELL_EVERY: Duration = Duration::from_secs(1);
+const TELL_EVERY: Duration = Duration::from_secs(1);
 
 /// How many one-second windows in a row, each with more than twice the
 /// limit sent, close the connection.
-pub(crate) const FLOOD_WINDOWS: u32 = 5;
+const FLOOD_WINDOWS: u32 = 5;
 
 /// The length of one window of [`FLOOD_WINDOWS`].
 const WINDOW: Duration = Duration::from_secs(1);
@@ -243,7 +246,7 @@ impl FloodWatch {
             // A window with nothing in it between the last and this one
             // breaks the run.
             self.windows_over = match self.over(config) && elapsed < 2 * WINDOW {
-                true => self.windows_over + 1,
+                true => self.windows_over.saturating_add(1),
                 false => 0,
             };
             self.started = now;

@@ -227,6 +227,9 @@ impl ChatProcess {
     fn start(redis: Option<&RedisServer>) -> ChatProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ws6455"));
         command.args(["chat", "--quiet", "--listen", "127.0.0.1:0"]);
+        // The bench's sender goes as fast as the room reads: no rate limit.
+        command.args(["--rate", "1000000000", "--burst", "1000000000"]);
+        command.args(["--rate-bytes", "1000000000000"]);
         if let Some(redis) = redis {
             command.args(["--redis", &redis.url()]);
         }

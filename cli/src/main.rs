@@ -35,7 +35,7 @@ use ws6455::tls;
 use ws6455::tls::{TlsError, TlsStream};
 use ws6455::{ClientConfig, Limits, ServerConfig};
 
-use crate::chat::{Chat, ChatConfig};
+use crate::chat::{Chat, ChatConfig, RateConfig};
 use crate::client::ClientOptions;
 use crate::explain::{Negotiated, Verdict, explain_accept_key, explain_frames, parse_hex};
 use crate::logger::Shown;
@@ -166,6 +166,24 @@ enum Command {
         /// keeps its history, so this bounds their memory.
         #[arg(long, value_name = "N", default_value_t = ChatConfig::default().max_rooms)]
         max_rooms: usize,
+        /// Texts (messages and commands) a client may send per second, on
+        /// average. A text over the limit is dropped and the client told,
+        /// at most once a second, to slow down (an error event with
+        /// retry_after_ms); one that keeps sending more than twice the limit
+        /// for 5 seconds is closed with 1008.
+        #[arg(long, value_name = "N", default_value_t = RateConfig::default().messages_per_second,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        rate: u32,
+        /// Texts a client may send at once, after a pause. The byte limit
+        /// allows as many seconds' worth at once (BURST / RATE).
+        #[arg(long, value_name = "N", default_value_t = RateConfig::default().burst,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        burst: u32,
+        /// Bytes of text a client may send per second, on average (over the
+        /// limit: as for --rate).
+        #[arg(long, value_name = "BYTES", default_value_t = RateConfig::default().bytes_per_second,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        rate_bytes: u64,
         /// Share the rooms with every other instance using this Redis, e.g.
         /// redis://127.0.0.1:6379 or redis://HOST:PORT/DB.
         #[arg(long, value_name = "URL")]
@@ -314,6 +332,9 @@ fn main() -> ExitCode {
             history,
             queue_bytes,
             max_rooms,
+            rate,
+            burst,
+            rate_bytes,
             redis,
             server,
         } => {
@@ -330,6 +351,11 @@ fn main() -> ExitCode {
                 max_text,
                 history,
                 max_rooms,
+                rate: RateConfig {
+                    messages_per_second: rate,
+                    burst,
+                    bytes_per_second: rate_bytes,
+                },
             };
             let service = match Chat::new(chat_config, config.close_timeout, redis.as_deref()) {
                 Ok(chat) => {

@@ -33,6 +33,22 @@ fn start_chat() -> (Ws6455Server, SocketAddr) {
     start_chat_with(&[])
 }
 
+/// Rate limits no test here meets, for the tests that flood the chat on
+/// purpose: the limit itself is tested in `flood.rs`.
+const NO_RATE_LIMIT: [&str; 6] = [
+    "--rate",
+    "1000000000",
+    "--burst",
+    "1000000000",
+    "--rate-bytes",
+    "1000000000000",
+];
+
+/// [`start_chat_with`] `options` and [`NO_RATE_LIMIT`].
+fn start_chat_unlimited(options: &[&str]) -> (Ws6455Server, SocketAddr) {
+    start_chat_with(&[options, &NO_RATE_LIMIT].concat())
+}
+
 /// A chat client that has read its welcome.
 struct Client {
     ws: WebSocket<TcpStream>,
@@ -224,7 +240,7 @@ fn rooms_are_isolated() {
 fn broadcast_order_is_the_servers_and_the_same_for_every_member() {
     const SENDERS: usize = 3;
     const EACH: usize = 300;
-    let (_chat, addr) = start_chat();
+    let (_chat, addr) = start_chat_unlimited(&[]);
     let mut clients = Vec::new();
     for i in 0..SENDERS {
         let (client, _) = Client::join(addr, "/order");
@@ -758,7 +774,7 @@ fn flood(sender: &mut Client, count: usize, window: usize, on_event: impl FnMut(
 #[test]
 fn stalled_client_is_dropped_while_two_others_keep_talking() {
     const MESSAGES: usize = 160; // 160 × 64,000 bytes: 10.24 MB to the room
-    let (_chat, addr) = start_chat_with(&["--max-text", "64000"]);
+    let (_chat, addr) = start_chat_unlimited(&["--max-text", "64000"]);
     let (mut a, _) = Client::join(addr, "/busy");
     let (mut b, _) = Client::join(addr, "/busy");
     a.event();
@@ -845,7 +861,7 @@ fn stalled_client_is_dropped_while_two_others_keep_talking() {
 
 #[test]
 fn slow_consumer_that_reads_again_gets_its_backlog_then_close_1008() {
-    let (_chat, addr) = start_chat_with(&["--queue-bytes", "262144", "--max-text", "64000"]);
+    let (_chat, addr) = start_chat_unlimited(&["--queue-bytes", "262144", "--max-text", "64000"]);
     let (mut a, _) = Client::join(addr, "/busy");
     let (mut slow, _) = Client::join(addr, "/busy");
     a.event();

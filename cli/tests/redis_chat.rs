@@ -31,6 +31,28 @@ fn chat(redis: &RedisServer) -> Ws6455Server {
     start_ws6455(&["chat", "--quiet", "--redis", &redis.url()])
 }
 
+/// Rate limits no test here meets, for the tests that flood the chat on
+/// purpose: the limit itself is tested in `flood.rs`.
+const NO_RATE_LIMIT: [&str; 6] = [
+    "--rate",
+    "1000000000",
+    "--burst",
+    "1000000000",
+    "--rate-bytes",
+    "1000000000000",
+];
+
+/// A chat instance using `redis`, with [`NO_RATE_LIMIT`].
+fn chat_unlimited(redis: &RedisServer) -> Ws6455Server {
+    start_ws6455(
+        &[
+            &["chat", "--quiet", "--redis", &redis.url()][..],
+            &NO_RATE_LIMIT,
+        ]
+        .concat(),
+    )
+}
+
 /// A chat client that has read its welcome.
 struct Client {
     ws: WebSocket<TcpStream>,
@@ -143,7 +165,7 @@ fn a_message_reaches_the_room_on_every_instance_sender_included() {
 #[test]
 fn four_clients_on_two_instances_see_two_senders_in_one_order() {
     let redis = RedisServer::start().unwrap();
-    let (one, two) = (chat(&redis), chat(&redis));
+    let (one, two) = (chat_unlimited(&redis), chat_unlimited(&redis));
     let mut clients = [
         Client::join(&one, "/order"),
         Client::join(&one, "/order"),
@@ -440,7 +462,9 @@ fn redis_unreachable_at_start_is_an_error_naming_redis_and_the_url() {
 #[test]
 fn a_member_that_does_not_read_is_dropped_by_its_instance_and_the_room_goes_on() {
     let redis = RedisServer::start().unwrap();
-    let one = chat(&redis);
+    // Alice, on instance one, sends 2000 texts as fast as Bob reads them:
+    // far more than the default rate limit takes.
+    let one = chat_unlimited(&redis);
     let two = start_ws6455(&[
         "chat",
         "--quiet",

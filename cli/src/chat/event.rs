@@ -46,6 +46,18 @@ pub(crate) enum Event<'a> {
     },
     /// A command of yours was refused (sent to you only).
     Error { reason: &'a str },
+    /// You send faster than the chat takes (`chat/rate.rs`): what you sent
+    /// over the limit was dropped. Sent to you only, at most once a second,
+    /// as an `error` whose `retry_after_ms` is how long to wait before the
+    /// text that met the limit would pass; the page disables its send
+    /// button for that long (at least a second). Telling it from other
+    /// errors by that field lets older clients show it as any error.
+    #[serde(rename = "error")]
+    SlowDown {
+        reason: &'a str,
+        /// Milliseconds until the refused text would have passed.
+        retry_after_ms: u64,
+    },
 }
 
 impl Event<'_> {
@@ -186,6 +198,13 @@ mod tests {
             (
                 Event::Error { reason: "no" },
                 json!({"type": "error", "reason": "no"}),
+            ),
+            (
+                Event::SlowDown {
+                    reason: "slow down",
+                    retry_after_ms: 100,
+                },
+                json!({"type": "error", "reason": "slow down", "retry_after_ms": 100}),
             ),
         ];
         for (event, expected) in cases {

@@ -26,6 +26,15 @@
 //! `_` or `-`, unique in the room ignoring case); a refused name, or any other
 //! text starting with `/`, gets an `error` to the sender alone.
 //!
+//! Every text, command or not, counts against the sender's rate limit
+//! (`chat/rate.rs`, [`ChatConfig::rate`]): by default 10 a second, 30 at
+//! once, and 64 KiB of text a second. A text over it is dropped, not said,
+//! and the sender gets an `error` with a `retry_after_ms` field (at most one
+//! a second), which the page keys on to hold its send button for that long.
+//! A sender that goes on at more than twice the limit for five seconds in a
+//! row is closed with 1008 "sending too fast". Each instance limits its own
+//! members, with `--redis` too.
+//!
 //! Binary messages are refused: the chat speaks JSON text, a binary message
 //! has no text to show, so the connection is closed with 1003 (RFC 6455
 //! §7.4.1: "a type of data it cannot accept (e.g., an endpoint that
@@ -97,18 +106,22 @@ mod bus;
 mod event;
 mod history;
 mod outbox;
+mod rate;
 mod room;
+
+pub use rate::RateConfig;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bus::Bus;
 use bus::local::LocalBus;
 use bus::redis::RedisBus;
 use event::{Event, MAX_ROOM_LEN, is_name};
 use outbox::{Outbox, Refused, Socket, Timing};
+use rate::{RateLimit, TOO_FAST, Verdict};
 use room::{Membership, QUEUE_FULL, Rooms, TOO_MANY_ROOMS};
 use ws6455::CloseCode;
 use ws6455::Error;
@@ -153,6 +166,10 @@ pub struct ChatConfig {
     /// history (up to half of [`ChatConfig::outgoing_queue_bytes`]), so
     /// this bounds the memory rooms take. Default 1000.
     pub max_rooms: usize,
+    /// How fast each member may send: texts over it are dropped, and a
+    /// member far over it for long is closed with 1008 (`chat/rate.rs`).
+    /// Default 10 texts a second, 30 at once, and 64 KiB a second.
+    pub rate: RateConfig,
 }
 
 impl Default for ChatConfig {
@@ -164,6 +181,7 @@ impl Default for ChatConfig {
             max_text: 4000,
             history: 50,
             max_rooms: 1000,
+            rate: RateConfig::default(),
         }
     }
 }
@@ -217,12 +235,14 @@ impl Chat {
     /// Reads and acts on the client's messages until the connection ends.
     /// The messages that arrived in one read are taken together, and their
     /// texts said as one burst ([`Membership::say`]): every member's writer
-    /// wakes once for all of them, and sends them in one write.
+    /// wakes once for all of them, and sends them in one write. Each text
+    /// is first weighed against the member's `rate` limit.
     fn read_messages<T: Transport>(
         &self,
         read: &mut ReadHalf<Socket<'_, T>>,
         member: &mut Membership,
         outbox: &Outbox,
+        rate: &mut RateLimit,
         timing: &Timing,
         log: &ConnectionLog,
     ) -> Result<(), Error> {
@@ -259,7 +279,19 @@ impl Chat {
             match message {
                 // §5.5.1: after our Close, data that still arrives is dropped.
                 Message::Text(_) | Message::Binary(_) if !outbox.is_open() => {}
-                Message::Text(text) => self.on_text(member, outbox, text, &mut said, timing, log),
+                Message::Text(text) => match rate.check(text.len(), Instant::now()) {
+                    Verdict::Pass => self.on_text(member, outbox, text, &mut said, timing, log),
+                    Verdict::Drop => {}
+                    Verdict::SlowDown { retry_after } => {
+                        self.slow_down(retry_after, member, outbox, &mut said, timing);
+                    }
+                    Verdict::TooFast => {
+                        say_all(member, &mut said);
+                        // RFC 6455 §7.4.1: 1008, a message that violates
+                        // the server's policy. The disconnect line logs it.
+                        outbox.close(CloseCode::POLICY_VIOLATION, TOO_FAST, timing.close_timeout);
+                    }
+                },
                 Message::Binary(_) => outbox.close(
                     CloseCode::UNSUPPORTED_DATA,
                     "binary messages are not accepted; send text",
@@ -278,6 +310,28 @@ impl Chat {
                 }
             }
         }
+    }
+
+    /// Tells the sender of a text over its rate limit, which was dropped,
+    /// to slow down, after what was said before that text.
+    fn slow_down(
+        &self,
+        retry_after: Duration,
+        member: &mut Membership,
+        outbox: &Outbox,
+        said: &mut Vec<String>,
+        timing: &Timing,
+    ) {
+        say_all(member, said);
+        let reason = self.config.rate.slow_down_reason();
+        let slow_down = Event::SlowDown {
+            reason: &reason,
+            // Rounded up: waiting that long is enough.
+            retry_after_ms: u64::try_from(retry_after.as_nanos().div_ceil(1_000_000))
+                .unwrap_or(u64::MAX),
+        }
+        .message();
+        push_or_close(outbox, &slow_down, timing);
     }
 
     /// Acts on a text: one to say joins `said`; a command, or the refusal
@@ -527,7 +581,9 @@ impl<T: Transport> Service<T> for Chat {
                 member.name()
             ));
             log.user(member.name());
-            let result = self.read_messages(&mut read, &mut member, &outbox, timing, log);
+            let mut rate = RateLimit::new(self.config.rate, Instant::now());
+            let result =
+                self.read_messages(&mut read, &mut member, &outbox, &mut rate, timing, log);
             self.rooms.leave(member);
             outbox.reading_finished();
             result

@@ -6,7 +6,8 @@
 // screen: the room's history with times, the user list folded into a bar,
 // a long word wrapped, markup shown as text. Then a close with 1001. Then
 // the Origin check: a page from another origin cannot open a WebSocket to
-// the chat until the chat is started with --allowed-origin. On failure,
+// the chat until the chat is started with --allowed-origin. Then the rate
+// limit: told to slow down, the page rests its send button. On failure,
 // screenshots and the server's log are saved in target/browser-test/.
 //
 // Run with cli/tests/browser/run.sh (installs Chromium and playwright-core).
@@ -576,6 +577,53 @@ test('chat: a page from another origin is refused with 403 until --allowed-origi
   } finally {
     await browser.close();
     await site.close();
+    await server.kill();
+    fs.closeSync(log);
+  }
+});
+
+test('chat page: told to slow down, it disables its send button until it may send again', async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const log = fs.openSync(path.join(artifacts, 'server-rate.log'), 'w');
+  const port = await freePort();
+  // One text a second, one at once: the second of two quick ones is over.
+  const server = await startServer(port, log, ['--rate', '1', '--burst', '1']);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  const pages = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`http://127.0.0.1:${port}/rate`);
+      await statusMatches(page, /^connected to #rate as guest-\d+$/);
+      pages.push(page);
+    }
+    const [fast, other] = pages;
+    const sendDisabled = () => fast.locator('#send').isDisabled();
+    assert.equal(await sendDisabled(), false);
+    await type(fast, 'one');
+    await type(fast, 'two');
+    await fast.locator('#messages li.error', { hasText: /^slow down: / }).waitFor({ timeout: STEP_MS });
+    const heldAt = Date.now();
+    assert.equal(await sendDisabled(), true);
+    // Meanwhile Enter sends nothing, and what is typed stays.
+    await type(fast, 'three');
+    assert.equal(await fast.inputValue('#input'), 'three');
+    // The button comes back after the server's retry_after_ms (under a
+    // second here), held for at least a second.
+    await fast.waitForFunction(() => !document.getElementById('send').disabled, null, { timeout: STEP_MS });
+    const held = Date.now() - heldAt;
+    assert.ok(held >= 500 && held < 3000, `held for ${held} ms`);
+    await fast.press('#input', 'Enter');
+    await seesMessage(other, 'guest-\\d+', 'three');
+    // "two" went over the limit and reached no one.
+    const texts = await other.locator('#messages li:not(.notice) .text').allTextContents();
+    assert.deepEqual(texts, ['one', 'three']);
+    assert.equal(await fast.inputValue('#input'), '');
+  } catch (failure) {
+    await saveFailure(pages, 'rate-', 'server-rate.log');
+    throw failure;
+  } finally {
+    await browser.close();
     await server.kill();
     fs.closeSync(log);
   }

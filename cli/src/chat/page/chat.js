@@ -13,6 +13,7 @@
   const counter = $('counter');
   const people = $('people');
   const usersToggle = $('users-toggle');
+  const sendButton = $('send');
 
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const url = `${scheme}//${location.host}${location.pathname}`;
@@ -37,6 +38,25 @@
   let restarting = false;
 
   const RESTARTING = 'server restarting — reconnecting…';
+
+  // Told to slow down (the server's rate limit), the send button rests for
+  // the time the server asks, and at least this long: the server tells a
+  // sender at most once a second.
+  const MIN_SLOW_DOWN_MS = 1000;
+  let slowDownTimer = null;
+
+  /**
+   * The server dropped what this page sent over its rate limit: holds the
+   * send button (and with it Enter) for `retryAfterMs`, at least
+   * MIN_SLOW_DOWN_MS. What is typed meanwhile stays in the input.
+   */
+  function slowDown(retryAfterMs) {
+    sendButton.disabled = true;
+    clearTimeout(slowDownTimer);
+    slowDownTimer = setTimeout(() => {
+      sendButton.disabled = false;
+    }, Math.max(retryAfterMs, MIN_SLOW_DOWN_MS));
+  }
 
   /**
    * Keeps the input to the server's limit in characters (not UTF-16 units,
@@ -161,6 +181,8 @@
         break;
       case 'error':
         addLine('error', null, event.reason);
+        // An error with retry_after_ms is the rate limit's "slow down".
+        if (typeof event.retry_after_ms === 'number') slowDown(event.retry_after_ms);
         break;
       default:
         return;
@@ -196,8 +218,9 @@
   $('composer').addEventListener('submit', (submit) => {
     submit.preventDefault();
     const text = input.value;
-    // Nothing to say: whitespace alone is not sent.
-    if (text.trim() === '') return;
+    // Nothing to say: whitespace alone is not sent. Nor anything while the
+    // server has asked this page to slow down.
+    if (text.trim() === '' || sendButton.disabled) return;
     if (socket === null || socket.readyState !== WebSocket.OPEN) {
       addLine('error', null, 'not connected; message not sent');
       return;

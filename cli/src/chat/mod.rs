@@ -21,7 +21,8 @@
 //! [`ChatConfig::history`]), oldest first, each the `message` event exactly
 //! as it was broadcast; the live ones follow it, none missed and none
 //! twice. History lives in memory as long as the room: a room is dropped,
-//! and its history with it, when its last member leaves.
+//! and its history with it, when its last member leaves. (With `--redis`,
+//! it lives in Redis, and stays [`ChatConfig::room_ttl`] longer.)
 //! `/nick NAME` renames the sender (1 to 32 letters or digits of any script,
 //! `_` or `-`, unique in the room ignoring case); a refused name, or any other
 //! text starting with `/`, gets an `error` to the sender alone.
@@ -112,6 +113,9 @@ pub const LOBBY: &str = "lobby";
 /// The chat's default limit on a client's message: 64 KiB.
 pub const DEFAULT_MAX_MESSAGE: u64 = 64 << 10;
 
+/// The longest [`ChatConfig::room_ttl`]: a year.
+pub const MAX_ROOM_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// The chat's own settings; the server's (limits, write and close timeouts)
 /// are in [`ServerConfig`].
 #[derive(Clone, Copy, Debug)]
@@ -133,6 +137,13 @@ pub struct ChatConfig {
     /// the oldest first, so the welcome fits in a newcomer's queue with room
     /// to spare. Default 50.
     pub history: usize,
+    /// With Redis: how long a room's keys (its history and sequence
+    /// number) stay after its last member, on any instance, has left; a
+    /// room joined again within this keeps its history, and one joined
+    /// later starts afresh. The guest counter expires as long after the
+    /// last guest. At most [`MAX_ROOM_TTL`] (longer is taken as that).
+    /// Default 24 hours.
+    pub room_ttl: Duration,
 }
 
 impl Default for ChatConfig {
@@ -143,6 +154,7 @@ impl Default for ChatConfig {
             pong_timeout: Duration::from_secs(10),
             max_text: 4000,
             history: 50,
+            room_ttl: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -179,7 +191,11 @@ impl Chat {
         redis: Option<&str>,
     ) -> Result<Chat, Box<dyn std::error::Error>> {
         let bus: Arc<dyn Bus> = match redis {
-            Some(url) => Arc::new(RedisBus::connect(url, config.history)?),
+            Some(url) => Arc::new(RedisBus::connect(
+                url,
+                config.history,
+                config.room_ttl.min(MAX_ROOM_TTL),
+            )?),
             None => Arc::new(LocalBus::new()),
         };
         let rooms = Arc::new(Rooms::new(&config, close_timeout, Arc::clone(&bus)));

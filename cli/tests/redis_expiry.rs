@@ -225,15 +225,16 @@ fn a_thousand_rooms_opened_and_left_leave_no_key_once_their_ttl_has_passed() {
         }
     });
     let opened = started.elapsed();
-    // Every room's history and sequence number, and nothing else: empty
-    // hashes and sorted sets are no keys.
+    // At most every room's history and sequence number (empty hashes and
+    // sorted sets are no keys), fewer if the first rooms' have expired
+    // already, and none without an expiry.
     let pattern = "ws6455:room:*";
     let left = probe.wait_until_all_expire(pattern, Duration::from_secs(5));
     let all_left = Instant::now();
     eprintln!(
         "{ROOMS} rooms opened and left in {opened:?}: {left} keys of theirs in Redis, each with an expiry"
     );
-    assert_eq!(left, 2 * ROOMS);
+    assert!(left <= 2 * ROOMS, "{left}");
     thread::sleep(PAST_THE_TTL.saturating_sub(all_left.elapsed()));
     let remaining = probe.keys(pattern);
     eprintln!(

@@ -188,6 +188,13 @@ enum Command {
         /// redis://127.0.0.1:6379 or redis://HOST:PORT/DB.
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
+        /// With --redis: seconds a room's keys (its history and sequence
+        /// number) stay in Redis after its last member on any instance has
+        /// left; a room joined again within them keeps its history. The
+        /// guest counter expires as long after the last guest. At most a
+        /// year; the default is 24 hours.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_room_ttl, default_value = "86400")]
+        room_ttl: Duration,
         #[command(flatten)]
         server: ServerFlags,
     },
@@ -336,6 +343,7 @@ fn main() -> ExitCode {
             burst,
             rate_bytes,
             redis,
+            room_ttl,
             server,
         } => {
             let config = server.apply(
@@ -356,6 +364,7 @@ fn main() -> ExitCode {
                     burst,
                     bytes_per_second: rate_bytes,
                 },
+                room_ttl,
             };
             let service = match Chat::new(chat_config, config.close_timeout, redis.as_deref()) {
                 Ok(chat) => {
@@ -637,6 +646,19 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--room-ttl`: a positive number of seconds, at most
+/// [`chat::MAX_ROOM_TTL`].
+fn parse_room_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_seconds(text)?;
+    match ttl <= chat::MAX_ROOM_TTL {
+        true => Ok(ttl),
+        false => Err(format!(
+            "{text:?} is more than a year ({} seconds)",
+            chat::MAX_ROOM_TTL.as_secs()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,5 +711,20 @@ mod tests {
         for bad in ["0", "-1", "nan", "inf", "1e300", "x"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_room_ttl_is_positive_at_most_a_year_and_a_day_by_default() {
+        assert_eq!(parse_room_ttl("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_room_ttl("31536000"), Ok(chat::MAX_ROOM_TTL));
+        for bad in ["0", "31536001", "1e12", "x"] {
+            assert!(parse_room_ttl(bad).is_err(), "{bad}");
+        }
+        let Some(Command::Chat { room_ttl, .. }) = Cli::parse_from(["ws6455", "chat"]).command
+        else {
+            panic!("`chat` is a command");
+        };
+        assert_eq!(room_ttl, ChatConfig::default().room_ttl);
+        assert_eq!(room_ttl, Duration::from_secs(24 * 60 * 60));
     }
 }

@@ -21,7 +21,8 @@
 //! [`ChatConfig::history`]), oldest first, each the `message` event exactly
 //! as it was broadcast; the live ones follow it, none missed and none
 //! twice. History lives in memory as long as the room: a room is dropped,
-//! and its history with it, when its last member leaves.
+//! and its history with it, when its last member leaves. (With `--redis`,
+//! it lives in Redis, and stays [`ChatConfig::room_ttl`] longer.)
 //! `/nick NAME` renames the sender (1 to 32 letters or digits of any script,
 //! `_` or `-`, unique in the room ignoring case); a refused name, or any other
 //! text starting with `/`, gets an `error` to the sender alone.
@@ -140,6 +141,9 @@ pub const LOBBY: &str = "lobby";
 /// The chat's default limit on a client's message: 64 KiB.
 pub const DEFAULT_MAX_MESSAGE: u64 = 64 << 10;
 
+/// The longest [`ChatConfig::room_ttl`]: a year.
+pub const MAX_ROOM_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// The chat's own settings; the server's (limits, write and close timeouts)
 /// are in [`ServerConfig`].
 #[derive(Clone, Copy, Debug)]
@@ -170,6 +174,13 @@ pub struct ChatConfig {
     /// member far over it for long is closed with 1008 (`chat/rate.rs`).
     /// Default 10 texts a second, 30 at once, and 64 KiB a second.
     pub rate: RateConfig,
+    /// With Redis: how long a room's keys (its history and sequence
+    /// number) stay after its last member, on any instance, has left; a
+    /// room joined again within this keeps its history, and one joined
+    /// later starts afresh. The guest counter expires as long after the
+    /// last guest. At most [`MAX_ROOM_TTL`] (longer is taken as that).
+    /// Default 24 hours.
+    pub room_ttl: Duration,
 }
 
 impl Default for ChatConfig {
@@ -182,6 +193,7 @@ impl Default for ChatConfig {
             history: 50,
             max_rooms: 1000,
             rate: RateConfig::default(),
+            room_ttl: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -224,7 +236,11 @@ impl Chat {
         redis: Option<&str>,
     ) -> Result<Chat, Box<dyn std::error::Error>> {
         let bus: Arc<dyn Bus> = match redis {
-            Some(url) => Arc::new(RedisBus::connect(url, config.history)?),
+            Some(url) => Arc::new(RedisBus::connect(
+                url,
+                config.history,
+                config.room_ttl.min(MAX_ROOM_TTL),
+            )?),
             None => Arc::new(LocalBus::new()),
         };
         let rooms = Arc::new(Rooms::new(&config, close_timeout, Arc::clone(&bus)));

@@ -22,6 +22,10 @@
 //! An instance that dies without saying goodbye stops renewing its
 //! heartbeat, and another publishes its members' leaves (`reaper.rs`).
 //!
+//! A room's keys expire `--room-ttl` (24 hours) after it has no members
+//! left on any instance, and lose their expiry when it has some again; see
+//! `scripts.rs` for every key and when it goes.
+//!
 //! # When Redis goes away
 //!
 //! Connections never wait on Redis for longer than [`REDIS_TIMEOUT`]. While
@@ -47,7 +51,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use link::{Down, Link, REDIS_TIMEOUT, Unreachable};
 use reaper::beat_forever;
-use scripts::{Registration, Scripts, guest_key};
+use scripts::{Registration, Scripts};
 use subscriber::Subscriber;
 
 use crate::chat::bus::{Bus, Joined, LocalRooms, NickError, Outage, Renamed, Said, Unshared};
@@ -85,14 +89,19 @@ impl From<Down> for Unshared {
 impl RedisBus {
     /// Connects to Redis at `url` and takes an instance number: fails when
     /// Redis cannot be reached now. `history` is how many messages each
-    /// room keeps.
-    pub(crate) fn connect(url: &str, history: usize) -> Result<RedisBus, Unreachable> {
+    /// room keeps; `room_ttl`, how long a room's keys outlive its last
+    /// member (see `scripts.rs`).
+    pub(crate) fn connect(
+        url: &str,
+        history: usize,
+        room_ttl: Duration,
+    ) -> Result<RedisBus, Unreachable> {
         Ok(RedisBus {
             link: Link::connect(url)?,
             // Drawn at random: a counter in Redis would start over when a
             // Redis without persistence restarts, and hand a new instance
             // the number of one still running.
-            scripts: Scripts::new(random_id(), history),
+            scripts: Scripts::new(random_id(), history, room_ttl),
             next_guest_here: AtomicU64::new(1),
         })
     }
@@ -129,9 +138,9 @@ impl Bus for RedisBus {
     /// room has taken with `/nick`.
     fn join(&self, room: &str) -> Result<Joined, Unshared> {
         loop {
-            let guest: u64 = self
+            let guest = self
                 .link
-                .call(|connection| redis::cmd("INCR").arg(guest_key()).query(connection))?;
+                .call(|connection| self.scripts.next_guest(connection))?;
             let name = format!("guest-{guest}");
             let leave = leave_json(room, &name);
             let join = Event::Join { room, user: &name }.raw();

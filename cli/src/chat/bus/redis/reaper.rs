@@ -2,7 +2,8 @@
 //! heartbeat each [`BEAT`] and looks at the others'. The first to find one
 //! expired reaps it (a script, so exactly one does): its members leave
 //! their rooms' names and users, and a `leave` is published for each,
-//! within [`ALIVE_FOR`] + [`BEAT`] of its last beat.
+//! within [`ALIVE_FOR`] + [`BEAT`] of its last beat; a room left with no
+//! members on any instance gets its expiry, as after any last leave.
 
 use std::thread;
 use std::time::Duration;

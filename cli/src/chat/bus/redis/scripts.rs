@@ -16,6 +16,31 @@
 //! (who is connected there), listed in `ws6455:instances`. Guests are
 //! numbered by one counter, `ws6455:guest`. Each room's events are
 //! published on its channel, `ws6455:room:ROOM`.
+//!
+//! # When keys go
+//!
+//! Nothing a client can make Redis keep outlives its use by more than the
+//! room TTL (`--room-ttl`, 24 hours by default):
+//!
+//! - A room's keys live as long as it has members on any instance, and
+//!   for the room TTL after its last one leaves (or is reaped): every
+//!   script that changes a room ends by giving its keys that expiry when
+//!   it has no members left, and taking it away again when it has (the
+//!   shared `scripts/room.lua`, prepended to each). A room joined again
+//!   within the TTL keeps its history and sequence number, across restarts
+//!   of every instance too; one joined later starts afresh. (Redis drops
+//!   an empty hash or sorted set by itself: what waits out the TTL is the
+//!   history and the sequence number.)
+//! - The guest counter expires the room TTL after the last guest was
+//!   numbered, and numbering starts again at 1; a name still held in the
+//!   room being joined is skipped (the bus tries the next number).
+//! - An instance's heartbeat expires after `ALIVE_FOR`; its member set and
+//!   its place in `ws6455:instances` go when it is reaped, by whichever
+//!   instance next beats, which also expires the rooms it leaves empty.
+//!   Should no instance ever use this Redis again, nothing reaps the last
+//!   ones, and what their members held stays until one does.
+
+use std::time::Duration;
 
 use redis::{Connection, RedisResult, Script, ScriptInvocation};
 
@@ -52,6 +77,9 @@ pub(super) struct Scripts {
     instance: u64,
     /// How many messages each room's history keeps.
     history: usize,
+    /// The room TTL in milliseconds: how long a room's keys outlive its
+    /// last member, and the guest counter its last guest.
+    room_ttl_ms: u64,
     join: Script,
     say: Script,
     nick: Script,
@@ -60,23 +88,54 @@ pub(super) struct Scripts {
     reap: Script,
 }
 
+/// A script that changes a room: `scripts/room.lua`, which settles the
+/// room's expiry, then `file`.
+macro_rules! room_script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("scripts/room.lua"),
+            include_str!($file)
+        ))
+    };
+}
+
 impl Scripts {
-    pub(super) fn new(instance: u64, history: usize) -> Scripts {
+    /// The scripts of instance `instance`, whose rooms keep `history`
+    /// messages, and whose keys outlive their rooms' last members by
+    /// `room_ttl`: at least a millisecond, and at most the chat's
+    /// `MAX_ROOM_TTL` (Redis refuses an expiry past its clock's range).
+    pub(super) fn new(instance: u64, history: usize, room_ttl: Duration) -> Scripts {
         Scripts {
             instance,
             history,
-            join: Script::new(include_str!("scripts/join.lua")),
-            say: Script::new(include_str!("scripts/say.lua")),
-            nick: Script::new(include_str!("scripts/nick.lua")),
-            leave: Script::new(include_str!("scripts/leave.lua")),
-            register: Script::new(include_str!("scripts/register.lua")),
-            reap: Script::new(include_str!("scripts/reap.lua")),
+            room_ttl_ms: room_ttl.as_millis().max(1) as u64,
+            join: room_script!("scripts/join.lua"),
+            say: room_script!("scripts/say.lua"),
+            nick: room_script!("scripts/nick.lua"),
+            leave: room_script!("scripts/leave.lua"),
+            register: room_script!("scripts/register.lua"),
+            reap: room_script!("scripts/reap.lua"),
         }
     }
 
     /// The instance's number.
     pub(super) fn instance(&self) -> u64 {
         self.instance
+    }
+
+    /// The next guest number, from the counter every instance shares; the
+    /// counter expires the room TTL after the last one.
+    pub(super) fn next_guest(&self, connection: &mut Connection) -> RedisResult<u64> {
+        let (guest,): (u64,) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(guest_key())
+            .cmd("PEXPIRE")
+            .arg(guest_key())
+            .arg(self.room_ttl_ms)
+            .ignore()
+            .query(connection)?;
+        Ok(guest)
     }
 
     /// Joins `member` to its room under its name, unless another member
@@ -89,12 +148,7 @@ impl Scripts {
     ) -> RedisResult<Option<Joined>> {
         let keys = RoomKeys::of(member.room);
         let joined: Option<(u64, Vec<String>, Vec<String>)> = self
-            .join
-            .key(&keys.names)
-            .key(&keys.users)
-            .key(&keys.history)
-            .key(&keys.seq)
-            .key(members_key(self.instance))
+            .member_script(&self.join, &keys)
             .arg(member.name.to_lowercase())
             .arg(member.name)
             .arg(&keys.channel)
@@ -118,9 +172,7 @@ impl Scripts {
         messages_json: &[&str],
     ) -> RedisResult<u64> {
         let keys = RoomKeys::of(room);
-        self.say
-            .key(&keys.seq)
-            .key(&keys.history)
+        self.room_script(&self.say, &keys)
             .arg(&keys.channel)
             .arg(self.history)
             .arg(messages_json)
@@ -186,20 +238,31 @@ impl Scripts {
         self.reap
             .key(instances_key())
             .key(members_key(dead))
+            .arg(self.room_ttl_ms)
             .arg(dead)
             .arg(PREFIX)
             .invoke(connection)
     }
 
-    /// `script` with the keys the member scripts (nick, leave, register)
-    /// take, in their order: the room's names, users and sequence number,
-    /// and this instance's member set.
-    fn member_script<'s>(&self, script: &'s Script, keys: &RoomKeys) -> ScriptInvocation<'s> {
+    /// `script` with what every script that changes a room takes first: the
+    /// room's names, users, history and sequence number as its first keys,
+    /// and the room TTL as its first argument.
+    fn room_script<'s>(&self, script: &'s Script, keys: &RoomKeys) -> ScriptInvocation<'s> {
         let mut invocation = script.key(&keys.names);
         invocation
             .key(&keys.users)
+            .key(&keys.history)
             .key(&keys.seq)
-            .key(members_key(self.instance));
+            .arg(self.room_ttl_ms);
+        invocation
+    }
+
+    /// `script` with what the member scripts (join, nick, leave, register)
+    /// take first: the room's keys, this instance's member set, and the
+    /// room TTL.
+    fn member_script<'s>(&self, script: &'s Script, keys: &RoomKeys) -> ScriptInvocation<'s> {
+        let mut invocation = self.room_script(script, keys);
+        invocation.key(members_key(self.instance));
         invocation
     }
 }
@@ -227,7 +290,7 @@ impl RoomKeys {
 }
 
 /// The counter guests are numbered by.
-pub(super) fn guest_key() -> String {
+fn guest_key() -> String {
     format!("{PREFIX}guest")
 }
 

@@ -68,10 +68,6 @@ enum Command {
         /// 1009). Default: the message limit if given, else 16 MiB.
         #[arg(long, value_name = "BYTES")]
         max_frame: Option<u64>,
-        /// The most connections at once; the next handshake gets 503 with
-        /// Retry-After.
-        #[arg(long, value_name = "N")]
-        max_connections: Option<usize>,
         #[command(flatten)]
         server: ServerFlags,
     },
@@ -241,6 +237,10 @@ struct ServerFlags {
     /// 0: no limit. Default: 64 for chat, none for echo.
     #[arg(long, value_name = "N")]
     max_connections_per_ip: Option<usize>,
+    /// The most connections at once, from all addresses; the next
+    /// handshake gets 503 with Retry-After. Default: none.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
     /// The server is behind a reverse proxy that appends the client's
     /// address to X-Forwarded-For: count and log each connection by that
     /// address (the last entry), or by the proxy's if there is none.
@@ -253,9 +253,9 @@ struct ServerFlags {
 }
 
 impl ServerFlags {
-    /// `base` with permessage-deflate, pings, shutdown and the limit per
-    /// address as the flags say; without `--max-connections-per-ip`, `base`'s
-    /// limit stands.
+    /// `base` with permessage-deflate, pings, shutdown and the connection
+    /// limits as the flags say; without `--max-connections-per-ip`, `base`'s
+    /// limit per address stands.
     fn apply(&self, base: ServerConfig) -> ServerConfig {
         let max_connections_per_ip = match self.max_connections_per_ip {
             None => base.max_connections_per_ip,
@@ -267,6 +267,7 @@ impl ServerFlags {
             .pong_timeout(self.pong_timeout)
             .shutdown_timeout(self.shutdown_timeout)
             .max_connections_per_ip(max_connections_per_ip)
+            .max_connections(self.max_connections)
             .trust_proxy(self.trust_proxy)
     }
 
@@ -314,15 +315,13 @@ fn main() -> ExitCode {
             listen,
             max_message,
             max_frame,
-            max_connections,
             server,
         } => {
             let defaults = Limits::default();
             let config = server.apply(
                 ServerConfig::default()
                     .max_message(max_message.unwrap_or(defaults.max_message_size))
-                    .max_frame(max_frame.or(max_message).unwrap_or(defaults.max_frame_size))
-                    .max_connections(max_connections),
+                    .max_frame(max_frame.or(max_message).unwrap_or(defaults.max_frame_size)),
             );
             logger::install(server.shown());
             let policy = OriginPolicy::for_echo(server.allowed_origins.clone());
@@ -610,7 +609,6 @@ fn parse_header(text: &str) -> Result<(String, Vec<u8>), String> {
     Ok((name.trim().to_owned(), value.trim().as_bytes().to_vec()))
 }
 
-/// A positive number of seconds, fractions allowed.
 /// `config`, unless `--no-deflate` turned permessage-deflate off.
 fn deflate_unless(no_deflate: bool, config: DeflateConfig) -> Option<DeflateConfig> {
     (!no_deflate).then_some(config)
@@ -639,6 +637,7 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// A positive number of seconds, fractions allowed.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>().map(Duration::try_from_secs_f64) {
         Ok(Ok(duration)) if !duration.is_zero() => Ok(duration),

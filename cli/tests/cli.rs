@@ -356,6 +356,15 @@ fn echo_max_connections_answers_one_more_with_503_and_retry_after() {
     }
 }
 
+#[test]
+fn chat_max_connections_answers_one_more_with_503_and_retry_after() {
+    let server = start_ws6455(&["chat", "--quiet", "--max-connections", "1"]);
+    let (_first, _) = ws6455::connect(&format!("ws://{}/", server.addr)).unwrap();
+    let answer = http_exchange(server.addr, upgrade_request(server.addr).as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("Retry-After: 1\r\n"), "{answer}");
+}
+
 /// A connection to `addr` that sends the start of an opening request and
 /// then nothing (a slowloris).
 fn stall(addr: std::net::SocketAddr) -> std::net::TcpStream {

@@ -219,7 +219,7 @@ struct ServerFlags {
     #[arg(long)]
     no_deflate: bool,
     /// Let web pages of this origin connect (repeatable), e.g.
-    /// https://example.com or http://localhost:8080; '*' lets any page
+    /// `https://example.com` or `http://localhost:8080`; '*' lets any page
     /// connect. A handshake from a page of another origin is refused with
     /// 403 (RFC 6455 §10.2). Programs, which send no Origin, always may.
     /// Without it, echo lets any page connect, and chat only its own (the

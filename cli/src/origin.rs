@@ -739,4 +739,30 @@ mod tests {
              only --allowed-origin '*' admits it"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_an_origin_or_refused_and_an_origin_reads_back_as_itself(
+            text in "\\PC{0,40}|[a-zA-Z][a-zA-Z0-9+.-]{0,6}://[a-zA-Z0-9.:_\\[\\]-]{0,24}"
+        ) {
+            if let Ok(origin) = Origin::parse(&text) {
+                proptest::prop_assert_eq!(Origin::parse(&origin.to_string()), Ok(origin));
+            }
+        }
+
+        #[test]
+        fn any_origin_and_host_fields_get_an_answer_not_a_panic(
+            origin in proptest::collection::vec(proptest::num::u8::ANY, 0..60),
+            host in proptest::collection::vec(proptest::num::u8::ANY, 0..60),
+        ) {
+            let request = request(&[("Host", &host), ("Origin", &origin)]);
+            for policy in [OriginPolicy::for_echo(Vec::new()), OriginPolicy::for_chat(Vec::new())] {
+                if let Err(refused) = policy.check(&request) {
+                    let response = refused.response();
+                    proptest::prop_assert_eq!(response.status, 403);
+                    proptest::prop_assert!(!response.body.contains(&b'\r'));
+                }
+            }
+        }
+    }
 }

@@ -272,4 +272,33 @@ mod tests {
         );
         assert_eq!(forwarded("X-Forwarded-For: 300.0.2.1\r\n"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_forwarded_for_fields_give_the_last_entrys_address_or_none(
+            fields in proptest::collection::vec(
+                proptest::collection::vec(proptest::num::u8::ANY, 0..48),
+                0..4,
+            )
+        ) {
+            let request = Request {
+                method: "GET".to_owned(),
+                path: "/".to_owned(),
+                minor_version: 1,
+                headers: fields
+                    .iter()
+                    .map(|value| (FORWARDED_FOR.to_owned(), value.clone()))
+                    .collect(),
+            };
+            if let Some(ip) = forwarded_client(&request) {
+                let last = fields.last().unwrap();
+                let entry = last.rsplit(|&byte| byte == b',').next().unwrap();
+                let entry = std::str::from_utf8(entry).unwrap().trim();
+                let read_back = entry
+                    .parse::<IpAddr>()
+                    .or_else(|_| entry.parse::<SocketAddr>().map(|socket| socket.ip()));
+                proptest::prop_assert_eq!(read_back, Ok(ip));
+            }
+        }
+    }
 }

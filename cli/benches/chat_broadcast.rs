@@ -230,6 +230,8 @@ impl ChatProcess {
         // The bench's sender goes as fast as the room reads: no rate limit.
         command.args(["--rate", "1000000000", "--burst", "1000000000"]);
         command.args(["--rate-bytes", "1000000000000"]);
+        // Its 100 clients all come from 127.0.0.1: no limit per address.
+        command.args(["--max-connections-per-ip", "0"]);
         if let Some(redis) = redis {
             command.args(["--redis", &redis.url()]);
         }

@@ -503,12 +503,15 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
         }
     }
     let served = TcpListener::bind(listen).and_then(|listener| {
-        log_line!("{}", banner(listener.local_addr()?, tls.is_some()));
+        let (addr, secure) = (listener.local_addr()?, tls.is_some());
         let server = match tls {
             Some(tls) => serve_tls(listener, tls, config, service),
             None => serve(listener, config, service),
         }?;
         shut_down_on_signals(server.shutdown_handle())?;
+        // Only once SIGTERM shuts down gracefully: whoever waits for this
+        // line (a supervisor, a test) may send it at once.
+        log_line!("{}", banner(addr, secure));
         Ok(server)
     });
     match served {

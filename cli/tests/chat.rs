@@ -33,17 +33,6 @@ fn start_chat() -> (Ws6455Server, SocketAddr) {
     start_chat_with(&[])
 }
 
-/// Rate limits no test here meets, for the tests that flood the chat on
-/// purpose: the limit itself is tested in `flood.rs`.
-const NO_RATE_LIMIT: [&str; 6] = [
-    "--rate",
-    "1000000000",
-    "--burst",
-    "1000000000",
-    "--rate-bytes",
-    "1000000000000",
-];
-
 /// [`start_chat_with`] `options` and [`NO_RATE_LIMIT`].
 fn start_chat_unlimited(options: &[&str]) -> (Ws6455Server, SocketAddr) {
     start_chat_with(&[options, &NO_RATE_LIMIT].concat())
@@ -80,17 +69,6 @@ impl Client {
                 Message::Binary(data) => panic!("unexpected binary {data:?}"),
                 Message::Text(_) | Message::Ping(_) | Message::Pong(_) => {}
             }
-        }
-    }
-}
-
-/// The next JSON event, skipping Pings (which the client answers).
-fn next_event<S: Read + Write>(ws: &mut WebSocket<S>) -> Value {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("expected an event, got {other:?}"),
         }
     }
 }

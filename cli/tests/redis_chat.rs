@@ -8,39 +8,31 @@
 //! Needs `redis-server` on the PATH (Debian's `redis-server` package;
 //! `.ci/run` installs it).
 
+#[path = "common/chat_client.rs"]
+mod chat_client;
 mod common;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chat_client::Client;
 use common::*;
 use redis_server::RedisServer;
 use serde_json::Value;
+use ws6455::Message;
 use ws6455::proto::OpCode;
-use ws6455::{Message, WebSocket};
 
 /// A chat instance using `redis`.
 fn chat(redis: &RedisServer) -> Ws6455Server {
     start_ws6455(&["chat", "--quiet", "--redis", &redis.url()])
 }
-
-/// Rate limits no test here meets, for the tests that flood the chat on
-/// purpose: the limit itself is tested in `flood.rs`.
-const NO_RATE_LIMIT: [&str; 6] = [
-    "--rate",
-    "1000000000",
-    "--burst",
-    "1000000000",
-    "--rate-bytes",
-    "1000000000000",
-];
 
 /// A chat instance using `redis`, with [`NO_RATE_LIMIT`].
 fn chat_unlimited(redis: &RedisServer) -> Ws6455Server {
@@ -51,93 +43,6 @@ fn chat_unlimited(redis: &RedisServer) -> Ws6455Server {
         ]
         .concat(),
     )
-}
-
-/// A chat client that has read its welcome.
-struct Client {
-    ws: WebSocket<TcpStream>,
-    name: String,
-    welcome: Value,
-}
-
-impl Client {
-    fn join(server: &Ws6455Server, path: &str) -> Client {
-        let mut ws = connect_to(server.addr, path);
-        ws.get_ref()
-            .set_read_timeout(Some(Duration::from_secs(15)))
-            .unwrap();
-        let welcome = next_event(&mut ws);
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        let name = welcome["you"].as_str().unwrap().to_owned();
-        Client { ws, name, welcome }
-    }
-
-    fn say(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.to_owned())).unwrap();
-    }
-
-    fn event(&mut self) -> Value {
-        next_event(&mut self.ws)
-    }
-
-    /// The next event of type `kind`, skipping others.
-    fn next(&mut self, kind: &str) -> Value {
-        loop {
-            let event = self.event();
-            if event["type"] == kind {
-                return event;
-            }
-        }
-    }
-
-    /// The next event that is not a join or a leave.
-    fn next_not_join_or_leave(&mut self) -> Value {
-        loop {
-            let event = self.event();
-            if event["type"] != "join" && event["type"] != "leave" {
-                return event;
-            }
-        }
-    }
-
-    /// The text of the next message event.
-    fn next_text(&mut self) -> (String, String) {
-        let event = self.next("message");
-        (
-            event["from"].as_str().unwrap().to_owned(),
-            event["text"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// The texts of the welcome's history, oldest first.
-    fn history(&self) -> Vec<&str> {
-        self.welcome["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["text"].as_str().unwrap())
-            .collect()
-    }
-
-    fn users(&self) -> Vec<String> {
-        self.welcome["users"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|user| user.as_str().unwrap().to_owned())
-            .collect()
-    }
-}
-
-/// The next JSON event, skipping Pings.
-fn next_event(ws: &mut WebSocket<TcpStream>) -> Value {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("expected an event, got {other:?}"),
-        }
-    }
 }
 
 #[test]

@@ -9,18 +9,18 @@
 //! Needs `redis-server` on the PATH (Debian's `redis-server` package;
 //! `.ci/run` installs it).
 
+#[path = "common/chat_client.rs"]
+mod chat_client;
 mod common;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chat_client::Client;
 use common::*;
 use redis_server::RedisServer;
-use serde_json::Value;
-use ws6455::{CloseCode, Message, WebSocket};
 
 /// The rooms' TTL in these tests, in seconds.
 const ROOM_TTL: &str = "2";
@@ -136,76 +136,6 @@ impl Probe {
     }
 }
 
-/// A chat client that has read its welcome.
-struct Client {
-    ws: WebSocket<TcpStream>,
-    welcome: Value,
-}
-
-impl Client {
-    fn join(server: &Ws6455Server, path: &str) -> Client {
-        let mut ws = connect_to(server.addr, path);
-        ws.get_ref()
-            .set_read_timeout(Some(Duration::from_secs(15)))
-            .unwrap();
-        let welcome = next_event(&mut ws);
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        Client { ws, welcome }
-    }
-
-    /// Says `text`, and waits for it to come back.
-    fn say(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.to_owned())).unwrap();
-        loop {
-            let event = next_event(&mut self.ws);
-            if event["type"] == "message" && event["text"] == text {
-                return;
-            }
-        }
-    }
-
-    /// The next event of type `kind`, skipping others.
-    fn next(&mut self, kind: &str) -> Value {
-        loop {
-            let event = next_event(&mut self.ws);
-            if event["type"] == kind {
-                return event;
-            }
-        }
-    }
-
-    /// The texts of the welcome's history, oldest first.
-    fn history(&self) -> Vec<&str> {
-        self.welcome["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["text"].as_str().unwrap())
-            .collect()
-    }
-
-    /// Closes with 1000 and waits for the server's Close.
-    fn leave(mut self) {
-        self.ws.close(CloseCode::NORMAL, "").unwrap();
-        while let Ok(message) = self.ws.read() {
-            if let Message::Close(_) = message {
-                return;
-            }
-        }
-    }
-}
-
-/// The next JSON event, skipping Pings.
-fn next_event(ws: &mut WebSocket<TcpStream>) -> Value {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("expected an event, got {other:?}"),
-        }
-    }
-}
-
 #[test]
 fn a_thousand_rooms_opened_and_left_leave_no_key_once_their_ttl_has_passed() {
     const ROOMS: usize = 1000;
@@ -222,7 +152,7 @@ fn a_thousand_rooms_opened_and_left_leave_no_key_once_their_ttl_has_passed() {
             scope.spawn(move || {
                 for room in (first..ROOMS).step_by(AT_ONCE) {
                     let mut client = Client::join(one, &format!("/made-up-{room}"));
-                    client.say("was here");
+                    client.say_and_wait("was here");
                     client.leave();
                 }
             });
@@ -266,8 +196,8 @@ fn a_room_rejoined_within_its_ttl_keeps_its_history_and_sequence_and_after_it_st
     let mut probe = Probe::new(&redis);
     let pattern = "ws6455:room:again:*";
     let mut alice = Client::join(&one, "/again");
-    alice.say("one");
-    alice.say("two");
+    alice.say_and_wait("one");
+    alice.say_and_wait("two");
     // Names, users, history and sequence number: no expiry while alice is in.
     assert_eq!(probe.lasting(pattern).len(), 4);
     alice.leave();
@@ -300,7 +230,7 @@ fn a_room_with_members_on_another_instance_does_not_expire_when_this_ones_leave(
     let mut probe = Probe::new(&redis);
     let pattern = "ws6455:room:shared:*";
     let mut alice = Client::join(&one, "/shared");
-    alice.say("kept");
+    alice.say_and_wait("kept");
     let bob = Client::join(&two, "/shared");
     alice.next("join");
     bob.leave();
@@ -329,7 +259,7 @@ fn what_a_killed_instance_leaves_behind_expires_once_it_is_reaped() {
     let mut probe = Probe::new(&redis);
     let pattern = "ws6455:room:orphan*";
     let mut bob = Client::join(&two, "/orphan");
-    bob.say("left behind");
+    bob.say_and_wait("left behind");
     assert_eq!(probe.set("ws6455:instances").len(), 2);
     drop(two); // SIGKILL: no goodbye, bob never leaves by himself.
     let killed = Instant::now();

@@ -112,3 +112,28 @@ impl Drop for Ws6455Server {
         let _ = self.child.wait();
     }
 }
+
+/// Rate limits no test meets, for the tests that flood the chat on
+/// purpose: the limit itself is tested in `flood.rs`.
+pub const NO_RATE_LIMIT: [&str; 6] = [
+    "--rate",
+    "1000000000",
+    "--burst",
+    "1000000000",
+    "--rate-bytes",
+    "1000000000000",
+];
+
+/// The next JSON event from the chat, skipping Pings (which the client
+/// answers) and Pongs.
+pub fn next_event<S: std::io::Read + std::io::Write>(
+    ws: &mut ws6455::WebSocket<S>,
+) -> serde_json::Value {
+    loop {
+        match ws.read().unwrap() {
+            ws6455::Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            ws6455::Message::Ping(_) | ws6455::Message::Pong(_) => {}
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+}

@@ -568,17 +568,23 @@ fn rfc6455_5_1_unmasked_frame_fails_the_chat_connection_with_1002() {
     assert_eq!(expect_close_after_text(&mut stream), 1002);
 }
 
-/// Reads a server's frames (texts, then a Close) to the end of the stream
-/// and returns the Close's code.
-fn expect_close_after_text(stream: &mut TcpStream) -> u16 {
+/// Reads what the server sends to the end of the stream (a reset ends it
+/// too), to be read back as a client reads it, message by message.
+fn everything_received(stream: &mut TcpStream) -> WebSocket<io::Cursor<Vec<u8>>> {
     let mut received = Vec::new();
     let _ = stream.read_to_end(&mut received);
-    let mut ws = WebSocket::from_raw(
+    WebSocket::from_raw(
         io::Cursor::new(received),
         Role::Client,
         Limits::default(),
         Vec::new(),
-    );
+    )
+}
+
+/// Reads a server's frames (texts, then a Close) to the end of the stream
+/// and returns the Close's code.
+fn expect_close_after_text(stream: &mut TcpStream) -> u16 {
+    let mut ws = everything_received(stream);
     loop {
         match ws.read() {
             Ok(Message::Close(frame)) => return frame.unwrap().code.0,
@@ -997,14 +1003,7 @@ fn a_thousand_random_messages_get_bounded_answers_and_the_next_client_is_served(
         close.extend_from_slice(b"bye");
         // The server may have closed already, and reset a late write.
         let _ = stream.write_all(&masked(OpCode::Close, &close));
-        let mut received = Vec::new();
-        let _ = stream.read_to_end(&mut received);
-        let mut ws = WebSocket::from_raw(
-            io::Cursor::new(received),
-            Role::Client,
-            Limits::default(),
-            Vec::new(),
-        );
+        let mut ws = everything_received(&mut stream);
         let code = loop {
             match ws.read() {
                 Ok(Message::Text(text)) => {

@@ -85,6 +85,8 @@ fn messages_out_are_frames_masked_in_the_client_role() {
 /// each received byte may stand for `expand` bytes (to test the limit).
 struct Xor {
     expand: usize,
+    /// The byte decoded last, and how many more copies of it are owed.
+    held: (u8, usize),
 }
 
 impl InboundTransform for Xor {
@@ -95,32 +97,32 @@ impl InboundTransform for Xor {
     fn feed(
         &mut self,
         input: &[u8],
-        out: &mut Vec<u8>,
-        limit: u64,
+        out: &mut [u8],
         check: OutputCheck<'_>,
-    ) -> Result<(), ProtocolError> {
-        for &byte in input {
-            for _ in 0..self.expand {
-                if out.len() as u64 == limit {
-                    return Err(ProtocolError::MessageTooLarge {
-                        len: limit + 1,
-                        max: limit,
-                    });
-                }
-                out.push(byte ^ 0x55);
-                check(&out[out.len() - 1..])?;
+    ) -> Result<(usize, usize), ProtocolError> {
+        let (mut used, mut written) = (0, 0);
+        loop {
+            while self.held.1 > 0 && written < out.len() {
+                out[written] = self.held.0;
+                written += 1;
+                self.held.1 -= 1;
             }
+            if written == out.len() || used == input.len() {
+                break;
+            }
+            self.held = (input[used] ^ 0x55, self.expand);
+            used += 1;
         }
-        Ok(())
+        check(&out[..written])?;
+        Ok((used, written))
     }
 
     fn finish(
         &mut self,
-        _out: &mut Vec<u8>,
-        _limit: u64,
+        _out: &mut [u8],
         _check: OutputCheck<'_>,
-    ) -> Result<(), ProtocolError> {
-        Ok(())
+    ) -> Result<(usize, bool), ProtocolError> {
+        Ok((0, true))
     }
 }
 
@@ -129,13 +131,27 @@ impl OutboundTransform for Xor {
         payload.iter_mut().for_each(|b| *b ^= 0x55);
         (0b100, payload)
     }
+
+    fn begin_pieces(&mut self, _opcode: OpCode) -> u8 {
+        0b100
+    }
+
+    fn transform_piece(&mut self, piece: &[u8], _last: bool, out: &mut Vec<u8>) {
+        out.extend(piece.iter().map(|b| b ^ 0x55));
+    }
 }
 
 fn xor_engine(role: Role, limits: Limits, expand: usize) -> Engine {
     let extension = Extension {
         rsv_bits: 0b100,
-        inbound: Box::new(Xor { expand }),
-        outbound: Box::new(Xor { expand }),
+        inbound: Box::new(Xor {
+            expand,
+            held: (0, 0),
+        }),
+        outbound: Box::new(Xor {
+            expand,
+            held: (0, 0),
+        }),
     };
     Engine::with_extension(role, limits, extension)
 }

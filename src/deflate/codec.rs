@@ -40,9 +40,6 @@ const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// sees must be sent compressed (the peer's window must see it too).
 const MIN_COMPRESSED_LEN: usize = 32;
 
-/// How much output room an inflation step asks for at a time.
-const INFLATE_STEP: usize = 16 << 10;
-
 /// Pooled contexts kept at most, of each kind.
 const POOL_MAX: usize = 32;
 
@@ -79,6 +76,7 @@ pub fn extension(params: &DeflateParams, role: Role, level: u32) -> Extension {
             },
             takeover: !theirs.1,
             context: None,
+            tail_used: 0,
         }),
         outbound: Box::new(Deflater {
             kind: DeflateKind {
@@ -153,13 +151,23 @@ impl Deflater {
 
     /// Compresses `payload` as one message; the sync flush's tail removed.
     fn compress(&mut self, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+        self.compress_piece(payload, true, &mut out);
+        out
+    }
+
+    /// Compresses the next piece of a message, appending it to `out`, with a
+    /// sync flush so that it can be sent as it is: the peer inflates every
+    /// byte of it before the next piece arrives. The message's last piece
+    /// loses the sync flush's tail, and ends the message.
+    fn compress_piece(&mut self, piece: &[u8], last: bool, out: &mut Vec<u8>) {
         let kind = self.kind;
         let mut context = match self.context.take() {
             Some(context) => context,
             None if self.takeover => Deflater::new_context(kind),
             None => borrow(&DEFLATE_POOL, &kind, || Deflater::new_context(kind)),
         };
-        let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+        out.reserve(piece.len() / 2 + 64);
         let start_in = context.total_in();
         loop {
             if out.len() == out.capacity() {
@@ -168,14 +176,18 @@ impl Deflater {
             let consumed = (context.total_in() - start_in) as usize;
             // A compressor fed its own input cannot fail; a buffer error
             // only says it had nothing to do.
-            let _ = context.compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync);
+            let _ = context.compress_vec(&piece[consumed..], out, FlushCompress::Sync);
             // zlib: with a flush, "if deflate returns with avail_out == 0,
             // this function must be called again": the flush is complete
             // once all input is in and room is left over.
-            let all_in = (context.total_in() - start_in) as usize == payload.len();
+            let all_in = (context.total_in() - start_in) as usize == piece.len();
             if all_in && out.len() < out.capacity() {
                 break;
             }
+        }
+        if !last {
+            self.context = Some(context);
+            return;
         }
         // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff)
         // from the tail end." An empty message leaves the single octet 0x00.
@@ -191,7 +203,6 @@ impl Deflater {
             context.reset();
             give_back(&DEFLATE_POOL, kind, context);
         }
-        out
     }
 }
 
@@ -215,6 +226,16 @@ impl OutboundTransform for Deflater {
         }
     }
 
+    fn begin_pieces(&mut self, _opcode: OpCode) -> u8 {
+        // A message sent in pieces is compressed whatever its size: whether
+        // compressing pays cannot be known before its end.
+        RSV1
+    }
+
+    fn transform_piece(&mut self, piece: &[u8], last: bool, out: &mut Vec<u8>) {
+        self.compress_piece(piece, last, out);
+    }
+
     fn shared_key(&self) -> Option<u64> {
         // Without context takeover each message is compressed from an empty
         // window, so the level and the window size decide the output.
@@ -229,6 +250,9 @@ struct Inflater {
     takeover: bool,
     /// The context: kept for good with takeover, else only within a message.
     context: Option<Decompress>,
+    /// How much of the tail appended to the message being finished was
+    /// used (RFC 7692 §7.2.2).
+    tail_used: usize,
 }
 
 impl Inflater {
@@ -236,65 +260,49 @@ impl Inflater {
         Decompress::new_with_window_bits(false, kind.window_bits)
     }
 
-    /// Inflates `input` into `out`, never letting `out` grow past `limit`,
-    /// showing `check` each step's output up to the limit first.
+    /// Inflates from `input` into `out`, showing `check` each step's output
+    /// first; returns the bytes of `input` used and of `out` written. Stops
+    /// once `input` is all used with room left over (nothing is held back),
+    /// or once `out` is full.
     fn inflate(
         &mut self,
         input: &[u8],
-        out: &mut Vec<u8>,
-        limit: u64,
+        out: &mut [u8],
         check: OutputCheck<'_>,
-    ) -> Result<(), ProtocolError> {
+    ) -> Result<(usize, usize), ProtocolError> {
         let kind = self.kind;
         let context = self
             .context
             .get_or_insert_with(|| Inflater::new_context(kind));
-        let mut consumed = 0;
-        let mut checked = out.len();
-        let within_limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let (mut used, mut written) = (0, 0);
         loop {
-            if out.len() == out.capacity() {
-                // Room for the next step, growing as a Vec does but never
-                // past one byte over the limit: a small frame that inflates
-                // to a bomb cannot make us hold more than the limit.
-                let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-                let target = (out.capacity() * 2).max(out.len() + INFLATE_STEP).min(most);
-                out.reserve_exact(target.saturating_sub(out.len()).max(1));
-            }
             let (in_before, out_before) = (context.total_in(), context.total_out());
-            let status = context.decompress_vec(&input[consumed..], out, FlushDecompress::Sync);
+            let status =
+                context.decompress(&input[used..], &mut out[written..], FlushDecompress::Sync);
+            let fresh = (context.total_out() - out_before) as usize;
+            let took = (context.total_in() - in_before) as usize;
             // What came out is checked before anything else is said of it:
             // the first fault in the message decides, however it arrived.
-            let fresh_end = out.len().min(within_limit);
-            if fresh_end > checked {
-                check(&out[checked..fresh_end])?;
-                checked = fresh_end;
+            if fresh > 0 {
+                check(&out[written..written + fresh])?;
             }
+            written += fresh;
+            used += took;
             let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
-            let progress = context.total_in() > in_before || context.total_out() > out_before;
-            consumed += (context.total_in() - in_before) as usize;
-            if out.len() as u64 > limit {
-                return Err(ProtocolError::MessageTooLarge {
-                    len: out.len() as u64,
-                    max: limit,
-                });
-            }
             if status == Status::StreamEnd {
                 // The peer ended its DEFLATE stream (a block with BFINAL
                 // set, RFC 7692 §7.2.3.4): what follows starts a new one,
                 // in this message (the tail appended to it) or the next.
                 context.reset(false);
-                if consumed == input.len() {
-                    return Ok(());
+                if used == input.len() || written == out.len() {
+                    return Ok((used, written));
                 }
                 continue;
             }
-            let all_in = consumed == input.len();
-            let room_left = out.len() < out.capacity();
-            if all_in && room_left {
-                return Ok(());
+            if written == out.len() || used == input.len() {
+                return Ok((used, written));
             }
-            if !progress && room_left {
+            if fresh == 0 && took == 0 {
                 // Input left, room left, and nothing came of it.
                 return Err(ProtocolError::InvalidCompressedData);
             }
@@ -317,28 +325,32 @@ impl InboundTransform for Inflater {
     fn feed(
         &mut self,
         input: &[u8],
-        out: &mut Vec<u8>,
-        limit: u64,
+        out: &mut [u8],
         check: OutputCheck<'_>,
-    ) -> Result<(), ProtocolError> {
-        self.inflate(input, out, limit, check)
+    ) -> Result<(usize, usize), ProtocolError> {
+        self.inflate(input, out, check)
     }
 
     fn finish(
         &mut self,
-        out: &mut Vec<u8>,
-        limit: u64,
+        out: &mut [u8],
         check: OutputCheck<'_>,
-    ) -> Result<(), ProtocolError> {
+    ) -> Result<(usize, bool), ProtocolError> {
         // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the
         // tail end of the payload of the message."
-        self.inflate(&SYNC_FLUSH_TAIL, out, limit, check)?;
+        let tail = &SYNC_FLUSH_TAIL[self.tail_used..];
+        let (used, written) = self.inflate(tail, out, check)?;
+        self.tail_used += used;
+        if self.tail_used < SYNC_FLUSH_TAIL.len() || written == out.len() {
+            return Ok((written, false));
+        }
+        self.tail_used = 0;
         if !self.takeover {
             if let Some(mut context) = self.context.take() {
                 context.reset(false);
                 give_back(&INFLATE_POOL, self.kind, context);
             }
         }
-        Ok(())
+        Ok((written, true))
     }
 }

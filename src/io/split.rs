@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use crate::error::Error;
 use crate::io::read_buffer::ReadBuffer;
-use crate::io::websocket::{WebSocket, is_retryable, write_output};
+use crate::io::websocket::{WebSocket, is_retryable, send_pieces_from, write_output};
 use crate::proto::Outgoing;
 use crate::proto::SharedMessage;
 use crate::proto::close::CloseCode;
 use crate::proto::engine::Receiver;
-use crate::proto::message::{Message, MessageRef};
+use crate::proto::message::{Message, MessageKind, MessageRef, StreamEvent};
 use crate::proto::sender::{FirstClose, Sender};
 
 /// A stream whose two directions can be used from two threads at once.
@@ -196,19 +196,54 @@ impl<S: SplitStream> ReadHalf<S> {
             if let Some(message) = self.read_buffered()? {
                 return Ok(message);
             }
-            match self.read_buf.fill_from(&mut self.stream) {
-                Ok(0) => {
+            self.fill()?;
+        }
+    }
+
+    /// Reads the next piece of a data message into `out`, or the next
+    /// control frame, as [`WebSocket::read_piece`] does; the answers go out
+    /// through the write half's queue, behind whole frames.
+    pub fn read_piece(&mut self, out: &mut [u8]) -> Result<StreamEvent, Error> {
+        loop {
+            if !self.shared.sender().can_read() {
+                return Err(Error::Closed);
+            }
+            let decoded = self
+                .receiver
+                .decode_streamed(self.read_buf.unread_mut(), out);
+            let answered = match decoded {
+                // Data, a Pong or nothing yet: nothing for the sender to answer.
+                Ok(streamed) if !streamed.asks_an_answer() => Ok(streamed),
+                decoded => {
+                    let answered = self.shared.sender().on_received_streamed(decoded);
+                    // The peer may be gone already; what was read stands.
+                    let _ = self.shared.flush_if_free();
+                    answered
+                }
+            };
+            let streamed = answered?;
+            self.read_buf.consume(streamed.used);
+            if let Some(event) = streamed.event {
+                return Ok(event);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// One read from the stream into the read buffer.
+    fn fill(&mut self) -> Result<(), Error> {
+        match self.read_buf.fill_from(&mut self.stream) {
+            Ok(0) => {
+                self.shared.sender().set_closed();
+                Err(Error::Io(io::ErrorKind::UnexpectedEof.into()))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => {
+                if !is_retryable(&e) {
                     self.shared.sender().set_closed();
-                    return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
                 }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if !is_retryable(&e) {
-                        self.shared.sender().set_closed();
-                    }
-                    return Err(Error::Io(e));
-                }
+                Err(Error::Io(e))
             }
         }
     }
@@ -284,6 +319,37 @@ impl<S: SplitStream> WriteHalf<S> {
     /// Queues a message for the next flush, without writing.
     pub fn queue(&self, message: Message) -> Result<(), Error> {
         self.shared.sender().send(message)
+    }
+
+    /// Queues the next piece of a data message sent in pieces, as one frame,
+    /// for the next flush (see [`WebSocket::queue_piece`]). Until its last
+    /// piece, no clone may send another data message
+    /// ([`UsageError::MessageUnfinished`](crate::proto::UsageError::MessageUnfinished));
+    /// the read half's Pongs and any clone's Pings and Close go out between
+    /// the pieces.
+    pub fn queue_piece(&self, kind: MessageKind, payload: &[u8], last: bool) -> Result<(), Error> {
+        self.shared.sender().send_piece(kind, payload, last)
+    }
+
+    /// Sends the next piece of a data message sent in pieces: queues it,
+    /// then writes everything queued.
+    pub fn send_piece(&self, kind: MessageKind, payload: &[u8], last: bool) -> Result<(), Error> {
+        self.queue_piece(kind, payload, last)?;
+        self.flush()
+    }
+
+    /// Sends a data message whose payload is read from `payload` to its end,
+    /// in pieces of at most `piece_size` bytes, as
+    /// [`WebSocket::send_from`] does; returns the payload's length.
+    pub fn send_from<R: Read>(
+        &self,
+        kind: MessageKind,
+        payload: R,
+        piece_size: usize,
+    ) -> Result<u64, Error> {
+        send_pieces_from(payload, piece_size, |piece, last| {
+            self.send_piece(kind, piece, last)
+        })
     }
 
     /// Queues a data message whose payload is borrowed (it is copied), for

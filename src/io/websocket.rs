@@ -26,7 +26,7 @@ use crate::proto::Outgoing;
 use crate::proto::TraceEvent;
 use crate::proto::close::CloseCode;
 use crate::proto::engine::Engine;
-use crate::proto::message::{Message, MessageRef};
+use crate::proto::message::{Message, MessageKind, MessageRef, StreamEvent};
 use crate::proto::sender::FirstClose;
 use crate::proto::settings::{Limits, Role};
 
@@ -107,45 +107,89 @@ impl<S: Read + Write> WebSocket<S> {
                 }
                 return Ok(message);
             }
-            // Everything received is decoded: send what was queued before
-            // blocking. What the stream does not take now stays queued, and
-            // reading goes on, unless that is already much: a peer that
-            // sends without reading must not grow our queue without end.
-            match self.flush() {
-                Err(Error::Io(e))
-                    if is_retryable(&e)
-                        && self.engine.output().len() <= MAX_UNSENT_WHILE_READING => {}
-                other => other?,
-            }
-            let watched = match &self.close_request {
-                Some(request) if self.engine.is_open() && self.engine.output().is_empty() => {
-                    match request.enter_read() {
-                        BeforeRead::Read => true,
-                        BeforeRead::SendClose(code, reason) => {
-                            self.close(code, reason)?;
-                            continue;
-                        }
-                    }
+            self.wait_for_input()?;
+        }
+    }
+
+    /// Reads the next piece of a data message into `out`, or the next
+    /// control frame, without holding a message whole (see
+    /// [`Engine::receive_streamed`]): a data message comes as
+    /// [`StreamEvent::Piece`]s, the first of which says its kind, each with
+    /// its bytes at the start of `out`, as soon as `out` is full, what was
+    /// received so far is used up, or the message ends (the last piece says
+    /// so). A text message's pieces may cut a character in two; each byte
+    /// was checked to begin valid UTF-8, and a text that turns invalid fails
+    /// the connection at that byte (1007), as [`WebSocket::read`] does.
+    ///
+    /// Pings are answered and returned as [`StreamEvent::Control`], between
+    /// pieces too, and a Close as in [`WebSocket::read`]. The message limit
+    /// ([`Limits::max_message_size`]) counts the bytes given out; raise it
+    /// (to `u64::MAX` for none) to read messages of any size in pieces.
+    /// `out` should not be empty; its size bounds a piece (the read buffer's
+    /// largest, 64 KiB, is a good size for large messages).
+    pub fn read_piece(&mut self, out: &mut [u8]) -> Result<StreamEvent, Error> {
+        loop {
+            let streamed = match self
+                .engine
+                .receive_streamed(self.read_buf.unread_mut(), out)
+            {
+                Ok(streamed) => streamed,
+                Err(e @ Error::Protocol(_)) => {
+                    // The Close that fails the connection; the error stands either way.
+                    let _ = self.flush();
+                    return Err(e);
                 }
-                _ => false,
+                Err(e) => return Err(e),
             };
-            let filled = self.read_buf.fill_from(&mut self.stream);
-            if watched {
-                self.count_close_sent_for_us()?;
+            self.read_buf.consume(streamed.used);
+            if let Some(event) = streamed.event {
+                if self.engine.is_closed() {
+                    // Our answer to the peer's Close; the peer may be gone already.
+                    let _ = self.flush();
+                }
+                return Ok(event);
             }
-            match filled {
-                Ok(0) => {
+            self.wait_for_input()?;
+        }
+    }
+
+    /// With everything received decoded: writes what is queued, then reads
+    /// more from the stream (or sends the Close another thread asked for).
+    fn wait_for_input(&mut self) -> Result<(), Error> {
+        // Everything received is decoded: send what was queued before
+        // blocking. What the stream does not take now stays queued, and
+        // reading goes on, unless that is already much: a peer that
+        // sends without reading must not grow our queue without end.
+        match self.flush() {
+            Err(Error::Io(e))
+                if is_retryable(&e) && self.engine.output().len() <= MAX_UNSENT_WHILE_READING => {}
+            other => other?,
+        }
+        let watched = match &self.close_request {
+            Some(request) if self.engine.is_open() && self.engine.output().is_empty() => {
+                match request.enter_read() {
+                    BeforeRead::Read => true,
+                    BeforeRead::SendClose(code, reason) => return self.close(code, reason),
+                }
+            }
+            _ => false,
+        };
+        let filled = self.read_buf.fill_from(&mut self.stream);
+        if watched {
+            self.count_close_sent_for_us()?;
+        }
+        match filled {
+            Ok(0) => {
+                self.engine.read_failed();
+                Err(Error::Io(io::ErrorKind::UnexpectedEof.into()))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => {
+                if !is_retryable(&e) {
                     self.engine.read_failed();
-                    return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
                 }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if !is_retryable(&e) {
-                        self.engine.read_failed();
-                    }
-                    return Err(Error::Io(e));
-                }
+                Err(Error::Io(e))
             }
         }
     }
@@ -183,6 +227,56 @@ impl<S: Read + Write> WebSocket<S> {
         };
         self.engine.send(message)?;
         if large { self.flush() } else { Ok(()) }
+    }
+
+    /// Queues the next piece of a data message sent in pieces, as one frame
+    /// (see [`Engine::send_piece`]): the message's first if none of it was
+    /// sent, a continuation after, the last with FIN. A piece of 16 KiB or
+    /// more is written at once, after whatever was queued before; smaller
+    /// ones wait for the next flush. Until the last piece, no other data
+    /// message may be sent; control frames may, and go between the pieces.
+    pub fn queue_piece(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        self.engine.send_piece(kind, payload, last)?;
+        if payload.len() >= DIRECT_WRITE_THRESHOLD {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends the next piece of a data message sent in pieces, as
+    /// [`WebSocket::queue_piece`] queues it, and flushes.
+    pub fn send_piece(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        self.engine.send_piece(kind, payload, last)?;
+        self.flush()
+    }
+
+    /// Sends a data message of `kind` whose payload is read from `payload`
+    /// to its end, in frames of at most `piece_size` bytes (before any
+    /// compression), holding one piece at a time; returns the payload's
+    /// length. A reader whose length is a multiple of `piece_size` ends the
+    /// message with an empty frame. If reading `payload` fails, the error is
+    /// returned as [`Error::Io`] and the message is left unfinished: send
+    /// its last piece with [`WebSocket::send_piece`], or close.
+    pub fn send_from<R: Read>(
+        &mut self,
+        kind: MessageKind,
+        payload: R,
+        piece_size: usize,
+    ) -> Result<u64, Error> {
+        send_pieces_from(payload, piece_size, |piece, last| {
+            self.send_piece(kind, piece, last)
+        })
     }
 
     /// Sends a data message whose payload is borrowed: it is copied into the
@@ -275,6 +369,35 @@ impl<S: Read + Write> WebSocket<S> {
     /// Gives back the stream.
     pub fn into_inner(self) -> S {
         self.stream
+    }
+}
+
+/// Reads `payload` to its end in pieces of `piece_size` bytes (the last
+/// possibly shorter, or empty), giving each to `send` with whether it is
+/// the last; returns the bytes read.
+pub(crate) fn send_pieces_from<R: Read>(
+    mut payload: R,
+    piece_size: usize,
+    mut send: impl FnMut(&[u8], bool) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    let mut piece = vec![0; piece_size.max(1)];
+    let mut total = 0;
+    loop {
+        let mut filled = 0;
+        while filled < piece.len() {
+            match payload.read(&mut piece[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        let last = filled < piece.len();
+        send(&piece[..filled], last)?;
+        total += filled as u64;
+        if last {
+            return Ok(total);
+        }
     }
 }
 

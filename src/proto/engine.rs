@@ -21,7 +21,8 @@ use crate::error::Error;
 use crate::proto::close::CloseCode;
 use crate::proto::error::ProtocolError;
 use crate::proto::extension::Extension;
-use crate::proto::message::{Message, MessageDecoder, MessageRef, Progress};
+use crate::proto::frame::FrameHeader;
+use crate::proto::message::{Message, MessageDecoder, MessageKind, MessageRef, Progress, Streamed};
 use crate::proto::opcode::OpCode;
 use crate::proto::outgoing::Outgoing;
 use crate::proto::sender::{FirstClose, Sender};
@@ -95,11 +96,62 @@ impl Engine {
         }
     }
 
+    /// Decodes received bytes as [`Engine::receive`] does, except that a data
+    /// message is not assembled: its payload is written into `out` as it
+    /// arrives (unmasked, inflated if it was compressed, a text's UTF-8
+    /// checked before it is given out) and returned as a
+    /// [`Piece`](crate::proto::Piece) as soon as `out` is full, the input
+    /// runs out, the message ends or a control frame follows. So a message
+    /// of any size takes no more memory than `out`. The message limit
+    /// ([`Limits::max_message_size`]) counts the bytes given out, and fails
+    /// the connection at the first byte past it. Control frames come back
+    /// whole and are answered as [`Engine::receive`] answers them.
+    ///
+    /// With an empty `out`, a message's first piece comes back, empty, as
+    /// soon as its first frame's header is in: its kind. A message left
+    /// unfinished here and read on with [`Engine::receive`] is read to its
+    /// end and dropped; one begun with [`Engine::receive`] and read on here
+    /// gives what was assembled first.
+    pub fn receive_streamed(
+        &mut self,
+        input: &mut [u8],
+        out: &mut [u8],
+    ) -> Result<Streamed, Error> {
+        if !self.sender.can_read() {
+            return Err(Error::Closed);
+        }
+        match self.receiver.decode_streamed(input, out) {
+            Ok(streamed) if !streamed.asks_an_answer() => Ok(streamed),
+            decoded => self.sender.on_received_streamed(decoded),
+        }
+    }
+
     /// Encodes a message into [`Engine::output`]. A `Close` starts the
     /// closing handshake, as [`Engine::close`] does.
     #[inline]
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         self.sender.send(message)
+    }
+
+    /// Queues the next piece of a data message sent in pieces, as one frame
+    /// in [`Engine::output`]: the message's first (with `kind`'s opcode) if
+    /// none of it was sent yet, a continuation after (RFC 6455 §5.4), with
+    /// FIN set on the `last`. So a message of any size is sent without
+    /// being held whole. With an extension, each piece is transformed as it
+    /// goes (compressed, with deflate); in the client role each frame is
+    /// masked. A text message's pieces are checked as UTF-8 across their
+    /// boundaries ([`UsageError::InvalidUtf8Sent`](crate::proto::UsageError::InvalidUtf8Sent)).
+    ///
+    /// Until the last piece, no other data message may be sent
+    /// ([`UsageError::MessageUnfinished`](crate::proto::UsageError::MessageUnfinished));
+    /// Pings, Pongs and a Close may, and go out between the pieces.
+    pub fn send_piece(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        self.sender.send_piece(kind, payload, last)
     }
 
     /// Encodes a data message whose payload is borrowed, copying it into
@@ -190,6 +242,27 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
+    /// The next piece of a data message, or control frame (see
+    /// [`Engine::receive_streamed`]), traced frame by frame.
+    pub(crate) fn decode_streamed(
+        &mut self,
+        input: &mut [u8],
+        out: &mut [u8],
+    ) -> Result<Streamed, ProtocolError> {
+        let Some(trace) = &self.trace else {
+            return self.decoder.decode_streamed(input, out, &mut None);
+        };
+        let mut show = |header: &FrameHeader, payload_start: &[u8]| {
+            trace.show(&TraceEvent::Frame(FrameEvent {
+                direction: Direction::Received,
+                header: *header,
+                payload_start,
+            }))
+        };
+        self.decoder
+            .decode_streamed(input, out, &mut Some(&mut show))
+    }
+
     pub(crate) fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
         let Some(trace) = &self.trace else {
             return self.decoder.decode(input);

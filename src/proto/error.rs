@@ -199,6 +199,12 @@ pub enum UsageError {
     InvalidCloseCode(u16),
     /// §5.5.1: after sending a Close frame, no more data frames may be sent.
     SendAfterClose,
+    /// §5.4: a data message was sent while another, sent in pieces, was
+    /// unfinished (its fragments may not be interleaved with another's).
+    MessageUnfinished,
+    /// §5.6: a piece of a text message sent in pieces that makes its
+    /// payload invalid UTF-8; it was not sent.
+    InvalidUtf8Sent,
     /// §4.2.2: the server chose a subprotocol the client did not offer.
     SubprotocolNotOffered(String),
     /// §4.1 item 10: a subprotocol to offer must be a token (printable ASCII,
@@ -232,6 +238,14 @@ impl fmt::Display for UsageError {
             UsageError::SendAfterClose => {
                 f.write_str("cannot send after a Close frame (RFC 6455 §5.5.1)")
             }
+            UsageError::MessageUnfinished => f.write_str(
+                "cannot send a data message while another sent in pieces is unfinished \
+                 (RFC 6455 §5.4)",
+            ),
+            UsageError::InvalidUtf8Sent => f.write_str(
+                "a piece of a text message makes it invalid UTF-8 (RFC 6455 §5.6); \
+                 it was not sent",
+            ),
             UsageError::SubprotocolNotOffered(p) => {
                 write!(
                     f,

@@ -14,7 +14,9 @@
 //! Each direction has its own transform, so the two halves of a split
 //! connection ([`crate::io::split`]) each own theirs: [`InboundTransform`] turns
 //! a received message's payload back into the message as it streams in,
-//! under the message limit (which counts what comes out, not what came in);
+//! into room the receiver gives (so the message limit counts what comes
+//! out, not what came in, and a message read in pieces is decoded a piece
+//! at a time);
 //! [`OutboundTransform`] turns a message's payload into what goes on the
 //! wire, and says which bits to set.
 
@@ -54,29 +56,33 @@ pub trait InboundTransform: Send {
     fn begin(&mut self, rsv: u8) -> bool;
 
     /// Takes the next received payload bytes of a transformed message (in
-    /// order, unmasked) and appends what they decode to to `out`, which holds
-    /// the message so far. Each run of bytes it appends goes to `check` as
-    /// soon as it comes out (a text message's UTF-8 is checked there, so
-    /// invalid text fails as soon as it is decoded), in order and up to
-    /// `limit`; then, as soon as `out` would grow past `limit` bytes, it
-    /// stops with [`ProtocolError::MessageTooLarge`], so that a small frame
-    /// cannot make the receiver hold more than the message limit.
+    /// order, unmasked) and writes what they decode to at the start of `out`
+    /// (never empty), as far as it has room. Returns how many bytes of
+    /// `input` it used and how many it wrote. It stops once all of `input`
+    /// is used with nothing decoded held back, or once `out` is full: the
+    /// caller gives the input it did not use again, and fresh room, in the
+    /// next call, and what was held back comes out first then. So a small
+    /// frame that decodes to a bomb never makes the receiver hold more than
+    /// the room it gives: the message limit is the caller's, counted on
+    /// what comes out. Each run of bytes written goes to `check` as soon as
+    /// it comes out (a text message's UTF-8 is checked there, so invalid
+    /// text fails as soon as it is decoded).
     fn feed(
         &mut self,
         input: &[u8],
-        out: &mut Vec<u8>,
-        limit: u64,
+        out: &mut [u8],
         check: OutputCheck<'_>,
-    ) -> Result<(), ProtocolError>;
+    ) -> Result<(usize, usize), ProtocolError>;
 
-    /// The transformed message's last frame is complete: appends whatever
-    /// remains to `out`, under the same checks and limit.
+    /// The transformed message's last frame is complete: writes whatever
+    /// remains at the start of `out` (never empty), under the same checks.
+    /// Returns how many bytes it wrote and whether that was all; the caller
+    /// gives fresh room until it was.
     fn finish(
         &mut self,
-        out: &mut Vec<u8>,
-        limit: u64,
+        out: &mut [u8],
         check: OutputCheck<'_>,
-    ) -> Result<(), ProtocolError>;
+    ) -> Result<(usize, bool), ProtocolError>;
 }
 
 /// The sending side of a per-message extension.
@@ -85,6 +91,19 @@ pub trait OutboundTransform: Send {
     /// the RSV bits to set on its first frame with the payload to send: no
     /// bits and the payload as it was when the transform does not pay.
     fn transform(&mut self, opcode: OpCode, payload: Vec<u8>) -> (u8, Vec<u8>);
+
+    /// A data message sent in pieces begins (see
+    /// [`Engine::send_piece`](crate::Engine::send_piece)): returns the RSV
+    /// bits to set on its first frame, and so whether its pieces go through
+    /// [`OutboundTransform::transform_piece`] (no bits: they go as they are).
+    fn begin_pieces(&mut self, opcode: OpCode) -> u8;
+
+    /// Transforms the next piece of a message that
+    /// [`OutboundTransform::begin_pieces`] said it transforms, appending what
+    /// goes on the wire for it to `out` (which may stay empty); `last` for
+    /// the message's last piece. It holds nothing back from one piece to the
+    /// next: each piece's output can be sent as it is made.
+    fn transform_piece(&mut self, piece: &[u8], last: bool, out: &mut Vec<u8>);
 
     /// A key for this transform's settings when its output depends on
     /// nothing but the message and those settings (it keeps no state from

@@ -190,6 +190,10 @@ struct DataFrame {
     mask: Option<[u8; 4]>,
     /// How many payload bytes have been consumed (the masking offset).
     done: u64,
+    /// How many payload bytes have been unmasked in place: those consumed,
+    /// and those left in the input by a streamed read whose output was
+    /// full (they are not unmasked twice).
+    unmasked: u64,
     /// How many payload bytes are still to come.
     remaining: u64,
 }
@@ -198,12 +202,36 @@ struct DataFrame {
 /// holds no allocation): [`Assembly`] says whether one is open.
 #[derive(Debug, Default)]
 struct PartialMessage {
+    /// The payload so far; empty for a streamed message, whose payload goes
+    /// out in pieces.
     data: Vec<u8>,
     /// Present for text messages.
     text: Option<Utf8Validator>,
     /// The negotiated extension transformed it: its payload goes through the
     /// extension's [`InboundTransform`] on the way in.
     transformed: bool,
+    /// Read in pieces ([`MessageDecoder::decode_streamed`]) rather than whole.
+    streamed: Option<StreamedMessage>,
+}
+
+/// What a message read in pieces keeps in place of its payload.
+#[derive(Clone, Copy, Debug)]
+struct StreamedMessage {
+    kind: MessageKind,
+    /// Payload bytes given out so far (decoded: inflated if transformed).
+    given: u64,
+    /// Whether a piece of it was returned already.
+    announced: bool,
+}
+
+impl PartialMessage {
+    /// The payload's length so far, as the message limit counts it.
+    fn len(&self) -> u64 {
+        match &self.streamed {
+            Some(streamed) => streamed.given,
+            None => self.data.len() as u64,
+        }
+    }
 }
 
 /// Where the decoder is between messages and frames (RFC 6455 §5.4).
@@ -215,6 +243,9 @@ enum Assembly {
     BetweenFrames,
     /// A data frame's payload is arriving.
     InFrame(DataFrame),
+    /// A streamed message's last frame is in, and the extension that
+    /// transformed it still has output to give (the piece before was full).
+    Finishing,
 }
 
 /// What one call of [`Engine::receive`](crate::Engine::receive) did.
@@ -232,6 +263,76 @@ impl Progress {
     /// Ping (§5.5.2) or a Close (§5.5.1).
     pub(crate) fn asks_an_answer(&self) -> bool {
         matches!(self.message, Some(Message::Ping(_) | Message::Close(_)))
+    }
+}
+
+/// The kind of a data message (RFC 6455 §5.6): what its first frame's
+/// opcode says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A text message: its payload is UTF-8 (checked as it arrives, §8.1).
+    Text,
+    /// A binary message.
+    Binary,
+}
+
+impl MessageKind {
+    /// The opcode of the message's first frame.
+    pub(crate) fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// A run of a data message's payload, read as it arrives rather than whole
+/// (see [`Engine::receive_streamed`](crate::Engine::receive_streamed)).
+/// Pieces follow the bytes that arrived, not the frames: a frame may come
+/// in several pieces, and a piece never spans two messages. A text
+/// message's pieces may cut a character in two; every byte given out has
+/// been checked to begin valid UTF-8 (§8.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The message's kind.
+    pub kind: MessageKind,
+    /// Whether this is the message's first piece.
+    pub first: bool,
+    /// Whether this is its last: the message is complete.
+    pub last: bool,
+    /// How many payload bytes it holds, at the start of the output given.
+    pub len: usize,
+}
+
+/// What one call of [`Engine::receive_streamed`](crate::Engine::receive_streamed) did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Streamed {
+    /// How many input bytes were consumed; the caller drops them.
+    pub used: usize,
+    /// What those bytes gave, if anything. `None` means the caller should
+    /// read more input.
+    pub event: Option<StreamEvent>,
+}
+
+/// What a streamed read gives: the next piece of a data message, or a
+/// control frame whole.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// Payload bytes of a data message, in the output given.
+    Piece(Piece),
+    /// A Ping, Pong or Close, as [`Engine::receive`](crate::Engine::receive)
+    /// returns it (and answered as it is).
+    Control(Message),
+}
+
+impl Streamed {
+    /// Whether the event is one the receiver must answer: a Ping (§5.5.2)
+    /// or a Close (§5.5.1).
+    pub(crate) fn asks_an_answer(&self) -> bool {
+        matches!(
+            self.event,
+            Some(StreamEvent::Control(Message::Ping(_) | Message::Close(_)))
+        )
     }
 }
 
@@ -314,8 +415,12 @@ impl MessageDecoder {
     /// are consumed as they arrive; a control frame or frame header cut short
     /// is left in `input` for the next call. An error means the connection
     /// must be failed with [`ProtocolError::close_code`].
+    ///
+    /// A message whose pieces were being read ([`MessageDecoder::decode_streamed`])
+    /// and left unfinished is read to its end and dropped first, under the
+    /// same checks.
     pub(crate) fn decode(&mut self, input: &mut [u8]) -> Result<Progress, ProtocolError> {
-        self.decode_frames(input, None)
+        self.decode_frames(input, &mut None)
     }
 
     /// [`MessageDecoder::decode`], also showing `observe` every frame header
@@ -330,25 +435,33 @@ impl MessageDecoder {
         input: &mut [u8],
         observe: HeaderObserver<'_>,
     ) -> Result<Progress, ProtocolError> {
-        self.decode_frames(input, Some(observe))
+        self.decode_frames(input, &mut Some(observe))
     }
 
     fn decode_frames(
         &mut self,
         input: &mut [u8],
-        mut observe: Option<HeaderObserver<'_>>,
+        observe: &mut Option<HeaderObserver<'_>>,
     ) -> Result<Progress, ProtocolError> {
         let mut used = 0;
+        if self.message.streamed.is_some() && !matches!(self.assembly, Assembly::Idle) {
+            let (dropped, control) = self.drop_streamed_rest(input, observe)?;
+            used = dropped;
+            if control.is_some() || !matches!(self.assembly, Assembly::Idle) {
+                return Ok(Progress {
+                    used,
+                    message: control,
+                });
+            }
+        }
         loop {
             let open = match &mut self.assembly {
                 Assembly::Idle => false,
                 Assembly::BetweenFrames => true,
                 Assembly::InFrame(frame) => {
                     let take = frame.remaining.min((input.len() - used) as u64) as usize;
-                    let chunk = &mut input[used..used + take];
-                    if let Some(key) = frame.mask {
-                        apply_mask(chunk, key, frame.done as usize);
-                    }
+                    unmask_ahead(frame, &mut input[used..used + take]);
+                    let chunk = &input[used..used + take];
                     used += take;
                     frame.done += take as u64;
                     frame.remaining -= take as u64;
@@ -368,99 +481,437 @@ impl MessageDecoder {
                     self.assembly = Assembly::BetweenFrames;
                     continue;
                 }
+                // Only a streamed message finishes in pieces; it was dropped above.
+                Assembly::Finishing => false,
             };
-
-            let (header, header_len) = match FrameHeader::decode(&input[used..])? {
-                Decoded::Complete(header, len) => (header, len),
-                Decoded::NeedMore => {
+            match self.start_frame(input, used, open, Reading::Whole, observe)? {
+                FrameStart::NeedMore | FrameStart::ControlAfterPiece => {
                     return Ok(Progress {
                         used,
                         message: None,
                     });
                 }
-            };
-            let checked = self.check_header(&header);
-            if let Some(observe) = observe.as_mut() {
-                if checked.is_err() || !header.opcode.is_control() {
-                    observe_payload_start(*observe, &header, &input[used + header_len..]);
-                }
-            }
-            checked?;
-
-            // RFC 6455 §5.4: the fragmentation rules, one case per (opcode, message open?).
-            match (header.opcode, open) {
-                (control @ (OpCode::Close | OpCode::Ping | OpCode::Pong), _) => {
-                    // §5.4: control frames MAY be injected in the middle of a
-                    // fragmented message. They are small, so wait until whole.
-                    let end = used + header_len + header.payload_len as usize;
-                    if input.len() < end {
-                        return Ok(Progress {
-                            used,
-                            message: None,
-                        });
-                    }
-                    let payload = &mut input[used + header_len..end];
-                    if let Some(key) = header.mask {
-                        apply_mask(payload, key, 0);
-                    }
-                    if let Some(observe) = observe.as_mut() {
-                        observe(&header, payload);
-                    }
-                    let message = match control {
-                        OpCode::Ping => Message::Ping(payload.to_vec()),
-                        OpCode::Pong => Message::Pong(payload.to_vec()),
-                        _ => Message::Close(CloseFrame::decode(payload)?),
-                    };
+                FrameStart::Control { message, end } => {
                     return Ok(Progress {
                         used: end,
                         message: Some(message),
                     });
                 }
-                (OpCode::Continuation, false) => {
-                    return Err(ProtocolError::ContinuationWithoutMessage);
-                }
-                (OpCode::Text | OpCode::Binary, true) => {
-                    return Err(ProtocolError::DataFrameInsideMessage(header.opcode));
-                }
-                (OpCode::Text | OpCode::Binary, false) => {
-                    let transformed = match &mut self.extension {
-                        Some((_, inbound)) => inbound.begin(header.rsv),
-                        None => false,
-                    };
-                    let capacity = header.payload_len.min(INITIAL_MESSAGE_CAPACITY) as usize;
-                    let data = match self.spare.take() {
-                        Some(mut spare) => {
-                            spare.reserve(capacity);
-                            spare
-                        }
-                        None => Vec::with_capacity(capacity),
-                    };
-                    self.message = PartialMessage {
-                        data,
-                        text: (header.opcode == OpCode::Text).then(Utf8Validator::new),
-                        transformed,
-                    };
-                }
-                (OpCode::Continuation, true) => {}
+                FrameStart::Data { end } => used = end,
             }
-            // §10.4: a transformed message is held to the limit as it is
-            // decoded instead (its frames' sizes say nothing of what they
-            // decode to).
-            let message_len = self.message.data.len() as u64 + header.payload_len;
-            if !self.message.transformed && message_len > self.limits.max_message_size {
-                return Err(ProtocolError::MessageTooLarge {
-                    len: message_len,
-                    max: self.limits.max_message_size,
-                });
+        }
+    }
+
+    /// Like [`MessageDecoder::decode`], but a data message's payload is not
+    /// assembled: its bytes go into `out` as they arrive (inflated, if the
+    /// extension transformed the message), and come back as a [`Piece`] as
+    /// soon as `out` is full, the input runs out, the message ends or a
+    /// control frame comes next. Control frames come back whole, as
+    /// [`StreamEvent::Control`]. The message limit counts the bytes given
+    /// out; a text message's are checked as UTF-8 before they are (§8.1).
+    ///
+    /// With an empty `out`, a message's first piece is returned as soon as
+    /// its first frame's header is in, holding no bytes: its kind.
+    pub(crate) fn decode_streamed(
+        &mut self,
+        input: &mut [u8],
+        out: &mut [u8],
+        observe: &mut Option<HeaderObserver<'_>>,
+    ) -> Result<Streamed, ProtocolError> {
+        let mut used = 0;
+        let mut filled = 0;
+        if self.message.streamed.is_none() && !matches!(self.assembly, Assembly::Idle) {
+            self.stream_assembled_so_far();
+        }
+        if self.give_assembled(out, &mut filled) {
+            return Ok(self.piece(used, filled));
+        }
+        loop {
+            let open = match &mut self.assembly {
+                Assembly::Idle => false,
+                Assembly::BetweenFrames => true,
+                Assembly::Finishing => {
+                    if !self.finish_streamed(out, &mut filled)? {
+                        return Ok(self.piece(used, filled));
+                    }
+                    self.assembly = Assembly::Idle;
+                    return self.last_piece(used, filled);
+                }
+                Assembly::InFrame(frame) => {
+                    let mut frame = *frame;
+                    let room = self.room(out.len() - filled);
+                    if room == 0 {
+                        // `out` is full (or was given empty, to learn the kind).
+                        return Ok(self.piece(used, filled));
+                    }
+                    let avail = frame.remaining.min((input.len() - used) as u64) as usize;
+                    unmask_ahead(&mut frame, &mut input[used..used + avail]);
+                    let chunk = &input[used..used + avail];
+                    let (take, drained) =
+                        self.give_payload(chunk, &mut out[filled..filled + room], &mut filled)?;
+                    used += take;
+                    frame.done += take as u64;
+                    frame.remaining -= take as u64;
+                    self.assembly = Assembly::InFrame(frame);
+                    if frame.remaining > 0 || !drained {
+                        // The input ran out, or `out` is full.
+                        return Ok(self.piece(used, filled));
+                    }
+                    if !frame.fin {
+                        self.assembly = Assembly::BetweenFrames;
+                        continue;
+                    }
+                    if self.message.transformed {
+                        self.assembly = Assembly::Finishing;
+                        continue;
+                    }
+                    self.assembly = Assembly::Idle;
+                    return self.last_piece(used, filled);
+                }
+            };
+            let piece_waits = self.message.streamed.is_some_and(|s| !s.announced) || filled > 0;
+            let reading = Reading::Pieces { piece_waits };
+            match self.start_frame(input, used, open, reading, observe)? {
+                FrameStart::NeedMore | FrameStart::ControlAfterPiece => {
+                    return Ok(self.piece(used, filled));
+                }
+                FrameStart::Control { message, end } => {
+                    return Ok(Streamed {
+                        used: end,
+                        event: Some(StreamEvent::Control(message)),
+                    });
+                }
+                FrameStart::Data { end } => used = end,
             }
-            used += header_len;
-            self.assembly = Assembly::InFrame(DataFrame {
-                fin: header.fin,
-                mask: header.mask,
-                done: 0,
-                remaining: header.payload_len,
+        }
+    }
+
+    /// What a streamed read returns when it stops before the message's end:
+    /// the piece so far if there is one to give (bytes, or the message's
+    /// start not yet announced), else nothing.
+    fn piece(&mut self, used: usize, filled: usize) -> Streamed {
+        let event = match &mut self.message.streamed {
+            Some(streamed) if filled > 0 || !streamed.announced => {
+                let first = !streamed.announced;
+                streamed.announced = true;
+                Some(StreamEvent::Piece(Piece {
+                    kind: streamed.kind,
+                    first,
+                    last: false,
+                    len: filled,
+                }))
+            }
+            _ => None,
+        };
+        Streamed { used, event }
+    }
+
+    /// The piece that ends a streamed message: a text's last character is
+    /// checked complete (§8.1), and the decoder is ready for the next message.
+    fn last_piece(&mut self, used: usize, filled: usize) -> Result<Streamed, ProtocolError> {
+        let message = std::mem::take(&mut self.message);
+        if let Some(mut validator) = message.text {
+            // §8.1: a character cut short at the end of the message is invalid.
+            validator.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        let streamed = message
+            .streamed
+            .expect("a streamed read only ends streamed messages");
+        Ok(Streamed {
+            used,
+            event: Some(StreamEvent::Piece(Piece {
+                kind: streamed.kind,
+                first: !streamed.announced,
+                last: true,
+                len: filled,
+            })),
+        })
+    }
+
+    /// How many more bytes a streamed message may give into `room` bytes of
+    /// output: up to one past the message limit, so that passing it is seen
+    /// at the byte that passes it.
+    fn room(&self, room: usize) -> usize {
+        let left = self
+            .limits
+            .max_message_size
+            .saturating_sub(self.message.len())
+            .saturating_add(1);
+        room.min(usize::try_from(left).unwrap_or(usize::MAX))
+    }
+
+    /// Gives the payload bytes in `chunk` (unmasked) into `out`, through the
+    /// extension if it transformed the message, checking text and the limit.
+    /// Returns how many bytes of `chunk` it used, and whether nothing is left
+    /// to give from them (the extension holds no output back).
+    fn give_payload(
+        &mut self,
+        chunk: &[u8],
+        out: &mut [u8],
+        filled: &mut usize,
+    ) -> Result<(usize, bool), ProtocolError> {
+        let limit = self.limits.max_message_size;
+        let message = &mut self.message;
+        let given_before = message.len();
+        let mut check = limited_check(&mut message.text, given_before, limit);
+        let (used, given, drained) = match &mut self.extension {
+            Some((_, inbound)) if message.transformed => {
+                let (used, given) = inbound.feed(chunk, out, &mut check)?;
+                (used, given, given < out.len())
+            }
+            Some(_) | None => {
+                let take = chunk.len().min(out.len());
+                // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
+                check(&chunk[..take])?;
+                out[..take].copy_from_slice(&chunk[..take]);
+                (take, take, true)
+            }
+        };
+        drop(check);
+        self.count_given(given)?;
+        *filled += given;
+        Ok((used, drained))
+    }
+
+    /// Gives what the extension still holds of a streamed message whose
+    /// last frame is in; returns whether it is all out.
+    fn finish_streamed(
+        &mut self,
+        out: &mut [u8],
+        filled: &mut usize,
+    ) -> Result<bool, ProtocolError> {
+        let room = self.room(out.len() - *filled);
+        if room == 0 {
+            return Ok(false);
+        }
+        let limit = self.limits.max_message_size;
+        let message = &mut self.message;
+        let given_before = message.len();
+        let mut check = limited_check(&mut message.text, given_before, limit);
+        let Some((_, inbound)) = &mut self.extension else {
+            return Ok(true);
+        };
+        let (given, done) = inbound.finish(&mut out[*filled..*filled + room], &mut check)?;
+        drop(check);
+        self.count_given(given)?;
+        *filled += given;
+        Ok(done)
+    }
+
+    /// Counts `given` more bytes of a streamed message against the limit.
+    fn count_given(&mut self, given: usize) -> Result<(), ProtocolError> {
+        let max = self.limits.max_message_size;
+        let streamed = self
+            .message
+            .streamed
+            .as_mut()
+            .expect("only streamed messages give pieces");
+        streamed.given += given as u64;
+        // §10.4: the limit, counted on what the message decodes to.
+        if streamed.given > max {
+            return Err(ProtocolError::MessageTooLarge {
+                len: streamed.given,
+                max,
             });
         }
+        Ok(())
+    }
+
+    /// A message begun by a whole-message read and continued in pieces: what
+    /// was assembled becomes its first pieces.
+    #[cold]
+    fn stream_assembled_so_far(&mut self) {
+        let kind = match self.message.text {
+            Some(_) => MessageKind::Text,
+            None => MessageKind::Binary,
+        };
+        self.message.streamed = Some(StreamedMessage {
+            kind,
+            given: 0,
+            announced: false,
+        });
+    }
+
+    /// Gives what a whole-message read had assembled of a message now
+    /// streamed (see [`MessageDecoder::stream_assembled_so_far`]) into `out`;
+    /// returns whether bytes of it are left once `out` is full.
+    fn give_assembled(&mut self, out: &mut [u8], filled: &mut usize) -> bool {
+        let message = &mut self.message;
+        let Some(streamed) = message.streamed.as_mut() else {
+            return false;
+        };
+        if message.data.is_empty() {
+            return false;
+        }
+        let at = streamed.given as usize;
+        let take = (message.data.len() - at).min(out.len());
+        out[..take].copy_from_slice(&message.data[at..at + take]);
+        streamed.given += take as u64;
+        *filled += take;
+        if at + take < message.data.len() {
+            return true;
+        }
+        message.data = Vec::new();
+        false
+    }
+
+    /// Reads the rest of a streamed message left unfinished, dropping its
+    /// bytes under the same checks. Returns how much input it used, and a
+    /// control frame if one came first; the message is over once the
+    /// assembly is idle.
+    #[cold]
+    #[inline(never)]
+    fn drop_streamed_rest(
+        &mut self,
+        input: &mut [u8],
+        observe: &mut Option<HeaderObserver<'_>>,
+    ) -> Result<(usize, Option<Message>), ProtocolError> {
+        let mut scratch = vec![0; INFLATE_STEP];
+        let mut used = 0;
+        loop {
+            let streamed = self.decode_streamed(&mut input[used..], &mut scratch, observe)?;
+            used += streamed.used;
+            match streamed.event {
+                Some(StreamEvent::Control(message)) => return Ok((used, Some(message))),
+                Some(StreamEvent::Piece(piece)) if piece.last => return Ok((used, None)),
+                Some(StreamEvent::Piece(piece)) if piece.len > 0 => {}
+                Some(StreamEvent::Piece(_)) | None => return Ok((used, None)),
+            }
+        }
+    }
+
+    /// Decodes the frame header at `input[used..]` and acts on it: checks it,
+    /// applies the fragmentation rules (§5.4), decodes a control frame once
+    /// whole, or opens the data frame whose payload follows. With
+    /// `piece_waits`, a streamed piece must be returned before a control
+    /// frame is (it is left in the input for the next call).
+    fn start_frame(
+        &mut self,
+        input: &mut [u8],
+        used: usize,
+        open: bool,
+        reading: Reading,
+        observe: &mut Option<HeaderObserver<'_>>,
+    ) -> Result<FrameStart, ProtocolError> {
+        let (header, header_len) = match FrameHeader::decode(&input[used..])? {
+            Decoded::Complete(header, len) => (header, len),
+            Decoded::NeedMore => return Ok(FrameStart::NeedMore),
+        };
+        let checked = self.check_header(&header);
+        if let Some(observe) = observe.as_mut() {
+            if checked.is_err() || !header.opcode.is_control() {
+                observe_payload_start(*observe, &header, &input[used + header_len..]);
+            }
+        }
+        checked?;
+
+        // RFC 6455 §5.4: the fragmentation rules, one case per (opcode, message open?).
+        match (header.opcode, open) {
+            (control @ (OpCode::Close | OpCode::Ping | OpCode::Pong), _) => {
+                // §5.4: control frames MAY be injected in the middle of a
+                // fragmented message. They are small, so wait until whole.
+                let end = used + header_len + header.payload_len as usize;
+                if input.len() < end {
+                    return Ok(FrameStart::NeedMore);
+                }
+                if let Reading::Pieces { piece_waits: true } = reading {
+                    return Ok(FrameStart::ControlAfterPiece);
+                }
+                let payload = &mut input[used + header_len..end];
+                if let Some(key) = header.mask {
+                    apply_mask(payload, key, 0);
+                }
+                if let Some(observe) = observe.as_mut() {
+                    observe(&header, payload);
+                }
+                let message = match control {
+                    OpCode::Ping => Message::Ping(payload.to_vec()),
+                    OpCode::Pong => Message::Pong(payload.to_vec()),
+                    _ => Message::Close(CloseFrame::decode(payload)?),
+                };
+                return Ok(FrameStart::Control { message, end });
+            }
+            (OpCode::Continuation, false) => {
+                return Err(ProtocolError::ContinuationWithoutMessage);
+            }
+            (OpCode::Text | OpCode::Binary, true) => {
+                return Err(ProtocolError::DataFrameInsideMessage(header.opcode));
+            }
+            (kind @ (OpCode::Text | OpCode::Binary), false) => {
+                let transformed = match &mut self.extension {
+                    Some((_, inbound)) => inbound.begin(header.rsv),
+                    None => false,
+                };
+                let kind = match kind {
+                    OpCode::Text => MessageKind::Text,
+                    _ => MessageKind::Binary,
+                };
+                self.open_message(kind, transformed, header.payload_len, reading);
+            }
+            (OpCode::Continuation, true) => {}
+        }
+        // §10.4: a transformed message is held to the limit as it is
+        // decoded instead (its frames' sizes say nothing of what they
+        // decode to).
+        let message_len = self.message.len() + header.payload_len;
+        if !self.message.transformed && message_len > self.limits.max_message_size {
+            return Err(ProtocolError::MessageTooLarge {
+                len: message_len,
+                max: self.limits.max_message_size,
+            });
+        }
+        self.assembly = Assembly::InFrame(DataFrame {
+            fin: header.fin,
+            mask: header.mask,
+            done: 0,
+            unmasked: 0,
+            remaining: header.payload_len,
+        });
+        Ok(FrameStart::Data {
+            end: used + header_len,
+        })
+    }
+
+    /// Opens a data message of `kind` whose first frame announces
+    /// `first_frame_len` payload bytes: its buffer, for a whole-message read
+    /// (a recycled one if there is one), or its count of bytes given, for a
+    /// streamed one.
+    fn open_message(
+        &mut self,
+        kind: MessageKind,
+        transformed: bool,
+        first_frame_len: u64,
+        reading: Reading,
+    ) {
+        let text = (kind == MessageKind::Text).then(Utf8Validator::new);
+        self.message = match reading {
+            Reading::Whole => {
+                let capacity = first_frame_len.min(INITIAL_MESSAGE_CAPACITY) as usize;
+                let data = match self.spare.take() {
+                    Some(mut spare) => {
+                        spare.reserve(capacity);
+                        spare
+                    }
+                    None => Vec::with_capacity(capacity),
+                };
+                PartialMessage {
+                    data,
+                    text,
+                    transformed,
+                    streamed: None,
+                }
+            }
+            Reading::Pieces { .. } => PartialMessage {
+                data: Vec::new(),
+                text,
+                transformed,
+                streamed: Some(StreamedMessage {
+                    kind,
+                    given: 0,
+                    announced: false,
+                }),
+            },
+        };
     }
 
     /// Adds received payload bytes (unmasked) to the message, through the
@@ -468,26 +919,31 @@ impl MessageDecoder {
     #[inline]
     fn take_payload(&mut self, chunk: &[u8], last: bool) -> Result<(), ProtocolError> {
         let message = &mut self.message;
-        // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
-        let mut check = |bytes: &[u8]| match &mut message.text {
-            Some(validator) => validator
-                .feed(bytes)
-                .map_err(|_| ProtocolError::InvalidUtf8),
-            None => Ok(()),
-        };
         match &mut self.extension {
             Some((_, inbound)) if message.transformed => {
                 // The extension shows what it decodes to `check` as it comes
                 // out, before the message limit is applied to it.
                 let limit = self.limits.max_message_size;
-                inbound.feed(chunk, &mut message.data, limit, &mut check)?;
+                let data = &mut message.data;
+                let mut check = limited_check(&mut message.text, data.len() as u64, limit);
+                let mut used = 0;
+                grow_through(data, limit, |room| {
+                    let (took, given) = inbound.feed(&chunk[used..], room, &mut check)?;
+                    used += took;
+                    Ok((given, used == chunk.len() && given < room.len()))
+                })?;
                 if last {
-                    inbound.finish(&mut message.data, limit, &mut check)?;
+                    grow_through(data, limit, |room| inbound.finish(room, &mut check))?;
                 }
                 Ok(())
             }
             Some(_) | None => {
-                check(chunk)?;
+                // RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen.
+                if let Some(validator) = &mut message.text {
+                    validator
+                        .feed(chunk)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
                 message.data.extend_from_slice(chunk);
                 Ok(())
             }
@@ -559,6 +1015,101 @@ fn observe_payload_start(observe: HeaderObserver<'_>, header: &FrameHeader, afte
         apply_mask(&mut start[..len], key, 0);
     }
     observe(header, &start[..len]);
+}
+
+/// How a read takes a data message: whole, or in pieces (with a piece
+/// held back to be returned before the next control frame is).
+#[derive(Clone, Copy, Debug)]
+enum Reading {
+    Whole,
+    Pieces { piece_waits: bool },
+}
+
+/// What the frame header at the decoder's position started.
+enum FrameStart {
+    /// The header, or the control frame it starts, is cut short.
+    NeedMore,
+    /// A whole control frame, which a piece must be returned before.
+    ControlAfterPiece,
+    /// A whole control frame, decoded; it ends at `end` in the input.
+    Control { message: Message, end: usize },
+    /// A data frame, whose payload starts at `end` in the input.
+    Data { end: usize },
+}
+
+/// How much output room an extension is given at a time when a message is
+/// read whole, and the scratch room a dropped streamed message is read into.
+const INFLATE_STEP: usize = 16 << 10;
+
+/// Unmasks the bytes of `chunk` (the frame's payload from its next
+/// unconsumed byte on) that are not unmasked yet (RFC 6455 §5.3).
+#[inline]
+fn unmask_ahead(frame: &mut DataFrame, chunk: &mut [u8]) {
+    let Some(key) = frame.mask else {
+        return;
+    };
+    let ahead = (frame.unmasked - frame.done) as usize;
+    if chunk.len() > ahead {
+        apply_mask(&mut chunk[ahead..], key, frame.unmasked as usize);
+        frame.unmasked = frame.done + chunk.len() as u64;
+    }
+}
+
+/// A message's check of what its extension decodes, for text its UTF-8
+/// (RFC 6455 §8.1), applied to the bytes up to the message limit only
+/// (`given` bytes came before): past it, the limit decides.
+fn limited_check(
+    text: &mut Option<Utf8Validator>,
+    mut given: u64,
+    limit: u64,
+) -> impl FnMut(&[u8]) -> Result<(), ProtocolError> + '_ {
+    move |bytes| {
+        let within = limit.saturating_sub(given).min(bytes.len() as u64) as usize;
+        given += bytes.len() as u64;
+        match text {
+            Some(validator) => validator
+                .feed(&bytes[..within])
+                .map_err(|_| ProtocolError::InvalidUtf8),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs `step` on fresh room at the end of `data` until it says it is done
+/// (it returns how many bytes it wrote there and whether it is done). The
+/// room grows as a `Vec` does, a step at a time, but never past one byte
+/// over `limit`: a small frame that inflates to a bomb cannot make us hold
+/// more than the limit.
+fn grow_through(
+    data: &mut Vec<u8>,
+    limit: u64,
+    mut step: impl FnMut(&mut [u8]) -> Result<(usize, bool), ProtocolError>,
+) -> Result<(), ProtocolError> {
+    let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    loop {
+        if data.len() == data.capacity() {
+            let target = (data.capacity() * 2)
+                .max(data.len() + INFLATE_STEP)
+                .min(most);
+            data.reserve_exact(target.saturating_sub(data.len()).max(1));
+        }
+        let start = data.len();
+        let room = (data.capacity() - start).min(INFLATE_STEP);
+        data.resize(start + room, 0);
+        let stepped = step(&mut data[start..]);
+        let written = stepped.as_ref().map_or(0, |(written, _)| *written);
+        data.truncate(start + written);
+        let (_, done) = stepped?;
+        if data.len() as u64 > limit {
+            return Err(ProtocolError::MessageTooLarge {
+                len: data.len() as u64,
+                max: limit,
+            });
+        }
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 #[cfg(test)]

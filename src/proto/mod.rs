@@ -36,7 +36,7 @@ pub use error::{ProtocolError, UsageError};
 pub use extension::{Extension, InboundTransform, OutboundTransform, OutputCheck};
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use mask::apply_mask;
-pub use message::Progress;
+pub use message::{MessageKind, Piece, Progress, StreamEvent, Streamed};
 pub use opcode::OpCode;
 pub use outgoing::Outgoing;
 pub use sender::FirstClose;

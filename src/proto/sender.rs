@@ -15,12 +15,13 @@ use crate::proto::error::{ProtocolError, UsageError};
 use crate::proto::extension::OutboundTransform;
 use crate::proto::frame::{FrameHeader, MAX_CONTROL_PAYLOAD};
 use crate::proto::mask::MaskKeys;
-use crate::proto::message::{Message, MessageRef, Progress};
+use crate::proto::message::{Message, MessageKind, MessageRef, Progress, StreamEvent, Streamed};
 use crate::proto::opcode::OpCode;
 use crate::proto::outgoing::Outgoing;
 use crate::proto::settings::Role;
 use crate::proto::shared_message::SharedMessage;
 use crate::proto::trace::{Direction, Trace};
+use crate::proto::utf8::Utf8Validator;
 
 /// Past this many bytes of Pongs queued since the output was last handed to
 /// a writer, a Ping's Pong replaces the one still waiting for an earlier
@@ -85,6 +86,21 @@ pub(crate) struct Sender {
     /// Bytes taken from `output` by a writer and not yet written (a split
     /// connection's write half keeps them while it writes), as it last said.
     queued_elsewhere: usize,
+    /// The data message being sent in pieces, until its last piece is sent.
+    unfinished: Option<PiecesSent>,
+}
+
+/// A data message sent in pieces whose last piece is still to come.
+#[derive(Debug)]
+struct PiecesSent {
+    kind: MessageKind,
+    /// The RSV bits of its first frame: the extension transforms its pieces
+    /// when they are not 0.
+    rsv: u8,
+    /// A text message's UTF-8 so far, checked piece by piece (§5.6).
+    text: Option<Utf8Validator>,
+    /// Payload bytes sent so far.
+    sent: u64,
 }
 
 impl Sender {
@@ -105,6 +121,7 @@ impl Sender {
             first_close: None,
             max_write_buffer,
             queued_elsewhere: 0,
+            unfinished: None,
         }
     }
 
@@ -170,6 +187,26 @@ impl Sender {
                     self.answer(message)?;
                 }
                 Ok(progress)
+            }
+            Err(error) => {
+                self.fail(&error);
+                Err(Error::Protocol(error))
+            }
+        }
+    }
+
+    /// [`Sender::on_received`] for a streamed read: answers a control frame,
+    /// or fails the connection on a protocol error.
+    pub(crate) fn on_received_streamed(
+        &mut self,
+        decoded: Result<Streamed, ProtocolError>,
+    ) -> Result<Streamed, Error> {
+        match decoded {
+            Ok(streamed) => {
+                if let Some(StreamEvent::Control(message)) = &streamed.event {
+                    self.answer(message)?;
+                }
+                Ok(streamed)
             }
             Err(error) => {
                 self.fail(&error);
@@ -360,6 +397,112 @@ impl Sender {
         }
         if opcode.is_control() && len > MAX_CONTROL_PAYLOAD {
             return Err(UsageError::ControlPayloadTooLong(len).into());
+        }
+        // §5.4: "the fragments of one message MUST NOT be interleaved
+        // between the fragments of another message"; control frames may be.
+        if !opcode.is_control() && self.unfinished.is_some() {
+            return Err(UsageError::MessageUnfinished.into());
+        }
+        Ok(())
+    }
+
+    /// Queues the next piece of a data message of `kind` sent in pieces, as
+    /// one frame: the message's first frame if none of it was sent, a
+    /// continuation after (§5.4), with FIN on the `last`. Transformed by the
+    /// extension as it goes, masked in the client role; a text's UTF-8 is
+    /// checked piece by piece. Control frames queued meanwhile go out
+    /// between the pieces' frames.
+    pub(crate) fn send_piece(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        if self.unfinished.is_none() && last {
+            // A message in one piece is a whole message: the extension may
+            // leave it as it is when transforming it does not pay.
+            let message = match kind {
+                MessageKind::Text => MessageRef::Text(
+                    std::str::from_utf8(payload).map_err(|_| UsageError::InvalidUtf8Sent)?,
+                ),
+                MessageKind::Binary => MessageRef::Binary(payload),
+            };
+            return self.send_ref(message);
+        }
+        let opcode = match &self.unfinished {
+            None => kind.opcode(),
+            Some(open) if open.kind == kind => OpCode::Continuation,
+            Some(_) => return Err(UsageError::MessageUnfinished.into()),
+        };
+        if !self.state.can_read() {
+            return Err(Error::Closed);
+        }
+        if !self.state.can_send_data() {
+            return Err(UsageError::SendAfterClose.into());
+        }
+        self.has_room_for(payload.len())
+            .map_err(|queued| Error::WriteBufferFull {
+                message: None,
+                queued,
+            })?;
+        let open = match &mut self.unfinished {
+            Some(open) => open,
+            None => {
+                let rsv = match &mut self.outbound {
+                    Some(outbound) => outbound.0.begin_pieces(opcode),
+                    None => 0,
+                };
+                self.unfinished.insert(PiecesSent {
+                    kind,
+                    rsv,
+                    text: (kind == MessageKind::Text).then(Utf8Validator::new),
+                    sent: 0,
+                })
+            }
+        };
+        if let Some(validator) = &mut open.text {
+            // §5.6: a text message's payload is UTF-8, across its fragments.
+            let checked = validator.feed(payload).and_then(|()| match last {
+                true => validator.finish(),
+                false => Ok(()),
+            });
+            if checked.is_err() {
+                if open.sent == 0 {
+                    self.unfinished = None;
+                }
+                return Err(UsageError::InvalidUtf8Sent.into());
+            }
+        }
+        open.sent += payload.len() as u64;
+        let transformed = open.rsv != 0;
+        // RFC 7692 §6: the extension's bits go on the first frame only.
+        let rsv = if opcode == OpCode::Continuation {
+            0
+        } else {
+            open.rsv
+        };
+        if last {
+            self.unfinished = None;
+        }
+        let mask = self.mask_key()?;
+        if transformed {
+            let mut wire = Vec::new();
+            if let Some(outbound) = &mut self.outbound {
+                outbound.0.transform_piece(payload, last, &mut wire);
+            }
+            let header = FrameHeader {
+                rsv,
+                ..FrameHeader::new(last, opcode, mask, wire.len() as u64)
+            };
+            self.queue_pending_pong();
+            self.push(&header, wire);
+        } else {
+            let header = FrameHeader::new(last, opcode, mask, payload.len() as u64);
+            self.queue_pending_pong();
+            if let Some(trace) = &self.trace {
+                trace.sent(&header, payload);
+            }
+            self.output.push_frame_copied(&header, payload);
         }
         Ok(())
     }

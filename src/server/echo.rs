@@ -1,6 +1,15 @@
 //! The echo service: every text message comes back as text, every binary
-//! message as binary. It answers each batch of frames decoded from one read
-//! with one write (see [`crate::WebSocket::queue`]).
+//! message as binary. It echoes a message as it arrives, piece by piece
+//! ([`crate::WebSocket::read_piece`]): each run of payload bytes received
+//! goes back as a frame of the reply, so a message of any size passes
+//! through a buffer of at most 64 KiB, and the reply's first bytes leave
+//! before the message's last arrive. A text that turns invalid part-way is
+//! failed with 1007 at that byte, its valid start echoed already (the
+//! reply stays unfinished). Small pieces decoded from one read go back in
+//! one write (see [`crate::WebSocket::queue_piece`]).
+//!
+//! With each message logged (debug level), messages are read whole, to be
+//! shown whole.
 //!
 //! With [`ServerConfig::ping_interval`](crate::ServerConfig::ping_interval)
 //! set, a client from which nothing has arrived for that long gets a Ping,
@@ -9,10 +18,12 @@
 use crate::error::Error;
 use crate::handshake::http::{Request, Response};
 use crate::io::transport::Transport;
+use crate::io::websocket::WebSocket;
 use crate::proto::Direction;
-use crate::proto::message::Message;
+use crate::proto::message::{Message, StreamEvent};
 use crate::server::keepalive::Keepalive;
 use crate::server::{Service, Upgraded};
+use std::io::{Read, Write};
 
 /// Echoes every data message back to its sender.
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,6 +49,9 @@ impl<T: Transport> Service<T> for Echo {
         let log = connection.log();
         let mut keepalive = Keepalive::start(connection.stream(), connection.config())?;
         connection.with_websocket(|ws| {
+            if !log.logs_messages() {
+                return echo_pieces(ws, &mut keepalive);
+            }
             // A silent client's Close 1001 has gone out when the keepalive
             // gives up; `with_websocket` waits for its answer.
             while let Some(message) = keepalive.read(ws)? {
@@ -56,4 +70,39 @@ impl<T: Transport> Service<T> for Echo {
             Ok(())
         })
     }
+}
+
+/// The piece buffer's first size: a small message comes back in one frame.
+const FIRST_PIECE_SIZE: usize = 4 << 10;
+
+/// The piece buffer's largest size: the read buffer's largest.
+const MAX_PIECE_SIZE: usize = 64 << 10;
+
+/// Echoes every data message piece by piece, as it arrives, until the
+/// client's Close (or the keepalive's).
+fn echo_pieces<S: Read + Write, T: Transport>(
+    ws: &mut WebSocket<S>,
+    keepalive: &mut Keepalive<'_, T>,
+) -> Result<(), Error> {
+    let mut buffer = vec![0; FIRST_PIECE_SIZE];
+    // A silent client's Close 1001 has gone out when the keepalive gives
+    // up; `with_websocket` waits for its answer.
+    while let Some(event) = keepalive.read_with(ws, |ws| ws.read_piece(&mut buffer))? {
+        match event {
+            // The kind, before any bytes: the reply starts with the first.
+            StreamEvent::Piece(piece) if piece.len == 0 && !piece.last => {}
+            StreamEvent::Piece(piece) => {
+                ws.queue_piece(piece.kind, &buffer[..piece.len], piece.last)?;
+                // A piece that filled the buffer: the message is large, and
+                // larger pieces cost fewer frames and writes.
+                if piece.len == buffer.len() && buffer.len() < MAX_PIECE_SIZE {
+                    buffer.resize(buffer.len() * 2, 0);
+                }
+            }
+            StreamEvent::Control(Message::Close(_)) => return Ok(()),
+            // Pings are answered for us; Pongs need nothing.
+            StreamEvent::Control(_) => {}
+        }
+    }
+    Ok(())
 }

@@ -56,8 +56,19 @@ impl<'a, T: Transport> Keepalive<'a, T> {
         &mut self,
         ws: &mut WebSocket<S>,
     ) -> Result<Option<Message>, Error> {
+        self.read_with(ws, WebSocket::read)
+    }
+
+    /// [`Keepalive::read`] with `read` reading `ws`: the next message, or
+    /// the next piece of one ([`WebSocket::read_piece`]).
+    #[inline]
+    pub(crate) fn read_with<S: Read + Write, R>(
+        &mut self,
+        ws: &mut WebSocket<S>,
+        mut read: impl FnMut(&mut WebSocket<S>) -> Result<R, Error>,
+    ) -> Result<Option<R>, Error> {
         loop {
-            match ws.read() {
+            match read(ws) {
                 Ok(message) => {
                     if let (Liveness::Pinged, Some(interval)) = (self.liveness, self.interval) {
                         self.stream.set_read_timeout(Some(interval))?;

@@ -589,6 +589,7 @@ impl MessageDecoder {
     /// What a streamed read returns when it stops before the message's end:
     /// the piece so far if there is one to give (bytes, or the message's
     /// start not yet announced), else nothing.
+    #[inline]
     fn piece(&mut self, used: usize, filled: usize) -> Streamed {
         let event = match &mut self.message.streamed {
             Some(streamed) if filled > 0 || !streamed.announced => {
@@ -608,6 +609,7 @@ impl MessageDecoder {
 
     /// The piece that ends a streamed message: a text's last character is
     /// checked complete (§8.1), and the decoder is ready for the next message.
+    #[inline]
     fn last_piece(&mut self, used: usize, filled: usize) -> Result<Streamed, ProtocolError> {
         let message = std::mem::take(&mut self.message);
         if let Some(mut validator) = message.text {
@@ -631,6 +633,7 @@ impl MessageDecoder {
     /// How many more bytes a streamed message may give into `room` bytes of
     /// output: up to one past the message limit, so that passing it is seen
     /// at the byte that passes it.
+    #[inline]
     fn room(&self, room: usize) -> usize {
         let left = self
             .limits
@@ -644,6 +647,7 @@ impl MessageDecoder {
     /// extension if it transformed the message, checking text and the limit.
     /// Returns how many bytes of `chunk` it used, and whether nothing is left
     /// to give from them (the extension holds no output back).
+    #[inline]
     fn give_payload(
         &mut self,
         chunk: &[u8],
@@ -699,6 +703,7 @@ impl MessageDecoder {
     }
 
     /// Counts `given` more bytes of a streamed message against the limit.
+    #[inline]
     fn count_given(&mut self, given: usize) -> Result<(), ProtocolError> {
         let max = self.limits.max_message_size;
         let streamed = self
@@ -785,6 +790,7 @@ impl MessageDecoder {
     /// whole, or opens the data frame whose payload follows. With
     /// `piece_waits`, a streamed piece must be returned before a control
     /// frame is (it is left in the input for the next call).
+    #[inline]
     fn start_frame(
         &mut self,
         input: &mut [u8],
@@ -876,6 +882,7 @@ impl MessageDecoder {
     /// `first_frame_len` payload bytes: its buffer, for a whole-message read
     /// (a recycled one if there is one), or its count of bytes given, for a
     /// streamed one.
+    #[inline]
     fn open_message(
         &mut self,
         kind: MessageKind,

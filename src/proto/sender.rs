@@ -335,6 +335,7 @@ impl Sender {
         self.queue_frame(opcode, rsv, payload)
     }
 
+    #[inline]
     pub(crate) fn send_ref(&mut self, message: MessageRef<'_>) -> Result<(), Error> {
         let (opcode, payload) = match message {
             MessageRef::Text(text) => (OpCode::Text, text.as_bytes()),
@@ -377,6 +378,7 @@ impl Sender {
     /// [`Sender::check_can_send`], and room in the write buffer, for a
     /// message the caller keeps (sent by reference): refused, it is not
     /// given back.
+    #[inline]
     fn check_can_queue_borrowed(&self, opcode: OpCode, len: usize) -> Result<(), Error> {
         self.check_can_send(opcode, len)?;
         self.has_room_for(len)
@@ -412,6 +414,7 @@ impl Sender {
     /// extension as it goes, masked in the client role; a text's UTF-8 is
     /// checked piece by piece. Control frames queued meanwhile go out
     /// between the pieces' frames.
+    #[inline]
     pub(crate) fn send_piece(
         &mut self,
         kind: MessageKind,

@@ -2,7 +2,8 @@
 //! to one upstream server and forwards every message between the two,
 //! piece by piece, in both directions at once.
 //!
-//! Start an upstream (`cargo run --release -- echo`, on 9001), then:
+//! Start an upstream (`cargo run --release -- echo`, on 127.0.0.1:9001; its
+//! `--max-message` raises its own 64 MiB limit), then:
 //!
 //! ```text
 //! cargo run --example relay -- --listen 127.0.0.1:9002 --upstream ws://127.0.0.1:9001/

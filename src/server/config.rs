@@ -89,8 +89,12 @@ pub struct ServerConfig {
     /// in the services that keep connections alive
     /// ([`Echo`](crate::server::Echo)), so that an idle connection costs no
     /// more than a fresh one. The read timeout that measures it is set only
-    /// when a connection turns busy or quiet, never per message. Default
-    /// 1 s; `None`: connections keep their buffers.
+    /// when a connection turns busy or quiet, never per message, so a
+    /// connection pays for it at most once per this long. Short, because
+    /// memory given back is resident still until another connection
+    /// allocates it: the sooner a connection gives back, the sooner the
+    /// next busy one reuses it. Default 100 ms; `None`: connections keep
+    /// their buffers.
     pub release_idle_after: Option<Duration>,
     /// At shutdown ([`crate::server::Server::shutdown`]), how long the
     /// closing handshakes may take before the connections still open are
@@ -113,7 +117,7 @@ impl Default for ServerConfig {
             trust_proxy: false,
             ping_interval: None,
             pong_timeout: Duration::from_secs(10),
-            release_idle_after: Some(Duration::from_secs(1)),
+            release_idle_after: Some(Duration::from_millis(100)),
             shutdown_timeout: Duration::from_secs(5),
             #[cfg(feature = "deflate")]
             deflate: Some(DeflateConfig::for_server()),

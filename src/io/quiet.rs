@@ -5,8 +5,10 @@
 //! assembled in, the output's copy buffer. That saves an allocation per
 //! message, but an idle connection would then hold its busiest moment's
 //! memory for as long as it idles. [`WebSocket::release_buffers`] gives it
-//! back; the server's keepalive calls it once a connection has been silent
-//! for [`ServerConfig::release_idle_after`](crate::ServerConfig::release_idle_after).
+//! back ([`ReadHalf::release_buffers`](crate::ReadHalf::release_buffers)
+//! the read half's, for a split connection); the server's keepalive calls
+//! it once a connection has been silent for
+//! [`ServerConfig::release_idle_after`](crate::ServerConfig::release_idle_after).
 
 use std::io::{Read, Write};
 
@@ -115,6 +117,47 @@ mod tests {
         #[cfg(feature = "deflate")]
         let server = server.deflate(None);
         check_release("no deflate", server, ClientConfig::default());
+    }
+
+    #[test]
+    fn a_released_read_half_holds_no_more_than_a_fresh_one_and_reads_on() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let uri = format!("ws://{}/", listener.local_addr().unwrap());
+        let client = thread::spawn(move || {
+            let (mut ws, _) = crate::connect(&uri).unwrap();
+            for n in 0..6 {
+                let text = json_message(n);
+                ws.send(Message::Text(text.clone())).unwrap();
+                assert_eq!(ws.read().unwrap(), Message::Text(text));
+            }
+            ws.close(CloseCode::NORMAL, "done").unwrap();
+            ws.finish_close().unwrap();
+        });
+        let (stream, _) = listener.accept().unwrap();
+        let (ws, _) = accept_with(stream, &ServerConfig::default()).unwrap();
+        let (mut read, write) = ws.split().unwrap();
+        let echo_one = |read: &mut crate::ReadHalf<TcpStream>| {
+            let message = read.read().unwrap();
+            assert!(message.is_text());
+            write.send(message).unwrap();
+        };
+        let fresh = read.held_bytes();
+        for _ in 0..4 {
+            echo_one(&mut read);
+        }
+        let used = read.held_bytes();
+        read.release_buffers();
+        let released = read.held_bytes();
+        for _ in 0..2 {
+            echo_one(&mut read);
+        }
+        assert!(read.read().unwrap().is_close());
+        client.join().unwrap();
+        assert!(used > fresh, "{used} bytes held after use, {fresh} fresh");
+        assert!(
+            released <= fresh,
+            "{released} bytes held released, {fresh} fresh"
+        );
     }
 
     #[cfg(feature = "deflate")]

@@ -77,19 +77,21 @@ impl<'a, T: Transport> Keepalive<'a, T> {
         &mut self,
         ws: &mut WebSocket<S>,
     ) -> Result<Option<Message>, Error> {
-        self.read_with(ws, WebSocket::read)
+        self.read_with(ws, |ws, _quiet| ws.read())
     }
 
     /// [`Keepalive::read`] with `read` reading `ws`: the next message, or
-    /// the next piece of one ([`WebSocket::read_piece`]).
+    /// the next piece of one ([`WebSocket::read_piece`]). `read` is told
+    /// whether the connection is quiet (its buffers given back, or none
+    /// grown yet), so that it gives back buffers of its own too.
     #[inline]
     pub(crate) fn read_with<S: Read + Write, R>(
         &mut self,
         ws: &mut WebSocket<S>,
-        mut read: impl FnMut(&mut WebSocket<S>) -> Result<R, Error>,
+        mut read: impl FnMut(&mut WebSocket<S>, bool) -> Result<R, Error>,
     ) -> Result<Option<R>, Error> {
         loop {
-            match read(ws) {
+            match read(ws, self.silence != Silence::Busy) {
                 Ok(message) => {
                     if self.silence != Silence::Busy {
                         self.stream.set_read_timeout(self.busy_timeout())?;

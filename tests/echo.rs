@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use common::*;
 use ws6455::proto::OpCode;
@@ -197,4 +198,59 @@ fn handle_connection_runs_a_service_on_a_connection_accepted_elsewhere() {
     ws.close(CloseCode::NORMAL, "").unwrap();
     while !ws.read().unwrap().is_close() {}
     server.join().unwrap();
+}
+
+/// A JSON text of about 4 KiB, different for each `n`.
+fn json_message(n: usize) -> String {
+    let items: Vec<String> = (0..80)
+        .map(|i| format!(r#"{{"id":{},"text":"message {i} of {n}"}}"#, n * 100 + i))
+        .collect();
+    format!(r#"{{"items":[{}]}}"#, items.join(","))
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn a_connection_gone_quiet_echoes_on_with_deflate_context_takeover() {
+    use ws6455::ClientConfig;
+    use ws6455::deflate::DeflateConfig;
+    let takeover = DeflateConfig::for_server().context_takeover(true);
+    let config = ServerConfig::default()
+        .deflate(Some(takeover))
+        .release_idle_after(Some(Duration::from_millis(50)));
+    let uri = format!("ws://{}/", start_server(config, ws6455::server::Echo));
+    let client = ClientConfig::default().deflate(Some(DeflateConfig::for_client()));
+    let (mut ws, _) = ws6455::connect_with(&uri, &client).unwrap();
+    for round in 0..3 {
+        for n in 0..4 {
+            let text = json_message(round * 4 + n);
+            ws.send(Message::Text(text.clone())).unwrap();
+            assert_eq!(ws.read().unwrap(), Message::Text(text));
+        }
+        // Quiet long enough for the server to give back its buffers.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_connection_gone_quiet_is_pinged_at_the_ping_interval_not_before() {
+    let config = ServerConfig::default()
+        .ping_interval(Some(Duration::from_millis(600)))
+        .release_idle_after(Some(Duration::from_millis(100)));
+    let mut ws = connect(start_server(config, ws6455::server::Echo));
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let text = json_message(0);
+    ws.send(Message::Text(text.clone())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text(text.clone()));
+    let quiet_since = Instant::now();
+    assert_eq!(ws.read().unwrap(), Message::Ping(Vec::new()));
+    let waited = quiet_since.elapsed();
+    assert!(
+        waited >= Duration::from_millis(550),
+        "pinged after {waited:?} of silence"
+    );
+    // Our Pong went out with that read; the connection goes on.
+    ws.send(Message::Text(text.clone())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text(text));
 }

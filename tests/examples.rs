@@ -2,18 +2,24 @@
 //! over loopback with ws6455's own client: each does what the tutorial it
 //! mirrors promises, and logs what it says it logs.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::LazyLock;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ws6455::Stream;
 use ws6455::handshake::ResponseError;
-use ws6455::{ClientConfig, CloseCode, Error, Message, WebSocket, connect, connect_with};
+use ws6455::proto::StreamEvent;
+use ws6455::server::{Echo, serve};
+use ws6455::{
+    ClientConfig, CloseCode, CloseFrame, Error, Message, MessageKind, ServerConfig, WebSocket,
+    accept, connect, connect_with,
+};
+use ws6455::{ReadHalf, Stream};
 
 /// How long any one line or message we wait for may take.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -99,9 +105,26 @@ impl Example {
     /// the address its first line names.
     fn serve(name: &str, addr: &str) -> (Example, SocketAddr) {
         let mut server = Example::start(name, &[addr]);
-        let banner = server.stdout.expect_start("listening on ws://");
-        let addr = banner["listening on ws://".len()..].parse().unwrap();
+        let addr = server.listening();
         (server, addr)
+    }
+
+    /// Waits for the server's first line, `listening on ws://ADDR`; returns ADDR.
+    fn listening(&mut self) -> SocketAddr {
+        let banner = self.stdout.expect_start("listening on ws://");
+        banner["listening on ws://".len()..].parse().unwrap()
+    }
+
+    /// The example's memory figure `field` (`VmRSS`, `VmHWM`, ...) from
+    /// `/proc/PID/status`, in bytes.
+    fn memory(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {field} in {status}"));
+        let kib: u64 = line.trim().trim_end_matches(" kB").parse().unwrap();
+        kib << 10
     }
 
     /// Writes `line` to the example's stdin.
@@ -191,7 +214,7 @@ fn say(ws: &mut WebSocket<Stream>, text: &str) {
 }
 
 /// The next data message, skipping Pings and Pongs.
-fn next_message(ws: &mut WebSocket<Stream>) -> Message {
+fn next_message<S: Read + Write>(ws: &mut WebSocket<S>) -> Message {
     loop {
         match ws.read().unwrap() {
             Message::Ping(_) | Message::Pong(_) => {}
@@ -200,7 +223,7 @@ fn next_message(ws: &mut WebSocket<Stream>) -> Message {
     }
 }
 
-fn next_text(ws: &mut WebSocket<Stream>) -> String {
+fn next_text<S: Read + Write>(ws: &mut WebSocket<S>) -> String {
     match next_message(ws) {
         Message::Text(text) => text,
         other => panic!("expected a text message, got {other:?}"),
@@ -391,4 +414,278 @@ fn origin_check_refuses_a_foreign_page_with_403_and_serves_its_own_and_programs(
         assert_eq!(next_text(&mut ws), "same origin");
         close(ws);
     }
+}
+
+/// The relay example, started to relay to `ws://UPSTREAM/`; returns it and
+/// the address it listens on.
+fn start_relay(upstream: SocketAddr) -> (Example, SocketAddr) {
+    let upstream = format!("ws://{upstream}/");
+    let args = ["--listen", "127.0.0.1:0", "--upstream", &upstream];
+    let mut relay = Example::start("relay", &args);
+    let addr = relay.listening();
+    (relay, addr)
+}
+
+/// The upstream's side of a relayed connection, whose reads give up after [`PATIENCE`].
+fn accept_relayed(listener: &TcpListener) -> WebSocket<TcpStream> {
+    let (tcp, _) = listener.accept().unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    accept(tcp).unwrap().0
+}
+
+#[test]
+fn relay_answers_502_when_the_upstream_cannot_be_reached() {
+    let gone = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (mut relay, addr) = start_relay(gone.local_addr().unwrap());
+    drop(gone);
+    match connect(&format!("ws://{addr}/")) {
+        Err(Error::Response(ResponseError::NotSwitchingProtocols { status: 502, .. })) => {}
+        other => panic!("expected a 502, got {other:?}"),
+    }
+    relay.stderr.expect_start("127.0.0.1:");
+    let line = relay.stderr.seen.last().unwrap();
+    assert!(
+        line.contains(": the upstream cannot be reached: "),
+        "{line}"
+    );
+}
+
+/// A text of 300 KiB and more, in characters of one to four bytes.
+fn long_text() -> String {
+    "aé€😀".repeat(30_000)
+}
+
+fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode(code),
+        reason: reason.to_owned(),
+    }))
+}
+
+#[test]
+fn relay_passes_messages_and_closes_both_ways_and_answers_pings_on_each_hop() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (mut relay, addr) = start_relay(listener.local_addr().unwrap());
+    // The upstream's side of three relayed connections. Both hops
+    // negotiate permessage-deflate (the defaults), each its own.
+    let upstream = thread::spawn(move || {
+        // 1: messages both ways, a Ping from each end, and the client closes.
+        let mut ws = accept_relayed(&listener);
+        assert_eq!(next_text(&mut ws), "héllo from the client");
+        assert_eq!(next_text(&mut ws), "sent in two pieces");
+        assert_eq!(next_message(&mut ws), Message::Binary(Vec::new()));
+        // Larger than a piece: relayed in pieces that cut characters in two.
+        let long = next_text(&mut ws);
+        assert_eq!(long, long_text());
+        ws.send(Message::Text(long)).unwrap();
+        ws.send(Message::Ping(b"upstream's ping".to_vec())).unwrap();
+        // The relay answers it: a Ping is not passed on.
+        assert_eq!(
+            ws.read().unwrap(),
+            Message::Pong(b"upstream's ping".to_vec())
+        );
+        ws.send(Message::text("wörld from upstream")).unwrap();
+        assert_eq!(ws.read().unwrap(), close_frame(4000, "client done"));
+        drop(ws); // the server closes TCP first (RFC 6455 §7.1.1)
+        // 2: the upstream closes.
+        let mut ws = accept_relayed(&listener);
+        ws.send(Message::text("closing")).unwrap();
+        ws.close(CloseCode(4001), "upstream done").unwrap();
+        // The relay's own answer on this hop, with the code.
+        assert_eq!(ws.read().unwrap(), close_frame(4001, ""));
+        drop(ws);
+        // 3: the upstream sends text that is not UTF-8 (RFC 6455 §8.1).
+        let mut ws = accept_relayed(&listener);
+        let mut tcp = ws.get_ref().try_clone().unwrap();
+        tcp.write_all(&[0x81, 0x02, 0xC3, 0x28]).unwrap();
+        match ws.read().unwrap() {
+            Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::INVALID_PAYLOAD),
+            other => panic!("expected the relay's Close 1007, got {other:?}"),
+        }
+    });
+
+    let mut ws = open(addr, "/");
+    let peer = ws.get_ref().tcp().local_addr().unwrap();
+    say(&mut ws, "héllo from the client");
+    ws.send_piece(MessageKind::Text, "sent in".as_bytes(), false)
+        .unwrap();
+    ws.send_piece(MessageKind::Text, " two pieces".as_bytes(), true)
+        .unwrap();
+    ws.send(Message::Binary(Vec::new())).unwrap();
+    say(&mut ws, &long_text());
+    assert_eq!(next_text(&mut ws), long_text());
+    assert_eq!(next_text(&mut ws), "wörld from upstream");
+    ws.send(Message::Ping(b"client's ping".to_vec())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Pong(b"client's ping".to_vec()));
+    ws.close(CloseCode(4000), "client done").unwrap();
+    assert_eq!(ws.read().unwrap(), close_frame(4000, ""));
+    ws.wait_for_server_close(PATIENCE).unwrap();
+    relay.stderr.expect(&format!(
+        "{peer}: client closed with 4000 (private use) \"client done\"; \
+         upstream closed with 4000 (private use) \"\""
+    ));
+
+    let mut ws = open(addr, "/");
+    assert_eq!(next_text(&mut ws), "closing");
+    assert_eq!(ws.read().unwrap(), close_frame(4001, "upstream done"));
+    ws.wait_for_server_close(PATIENCE).unwrap();
+
+    // The upstream broke the protocol: the client is told the fault lies
+    // beyond the relay (1014), not handed the upstream's 1007.
+    let mut ws = open(addr, "/");
+    assert_eq!(
+        ws.read().unwrap(),
+        close_frame(1014, "the upstream broke the protocol (1007)")
+    );
+    ws.wait_for_server_close(PATIENCE).unwrap();
+    upstream.join().unwrap();
+}
+
+/// The length of the table a large message's bytes repeat: 1 MiB and 7
+/// bytes, so that a piece lost, repeated or moved (pieces are at most
+/// 64 KiB) leaves the bytes after it out of line with the table.
+const PATTERN_LEN: usize = (1 << 20) + 7;
+
+/// The table: pseudo-random bytes (xorshift64).
+static PATTERN: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..PATTERN_LEN)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect()
+});
+
+/// A payload of `len` bytes generated as it is read: [`PATTERN`] repeated.
+struct PatternReader {
+    position: u64,
+    len: u64,
+}
+
+impl Read for PatternReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let start = (self.position % PATTERN_LEN as u64) as usize;
+        let left = usize::try_from(self.len - self.position).unwrap_or(usize::MAX);
+        let n = out.len().min(PATTERN_LEN - start).min(left);
+        out[..n].copy_from_slice(&PATTERN[start..start + n]);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+/// Checks that `bytes` are the pattern's from `position` on.
+fn check_pattern(position: u64, bytes: &[u8]) {
+    let mut checked = 0;
+    while checked < bytes.len() {
+        let at = position + checked as u64;
+        let start = (at % PATTERN_LEN as u64) as usize;
+        let n = (bytes.len() - checked).min(PATTERN_LEN - start);
+        assert!(
+            bytes[checked..checked + n] == PATTERN[start..start + n],
+            "the bytes from {at} on differ from those sent"
+        );
+        checked += n;
+    }
+}
+
+/// Reads the next data message piece by piece into a 64 KiB buffer,
+/// checking its bytes against the pattern; returns its length.
+fn read_pattern_message<S: ws6455::SplitStream>(reader: &mut ReadHalf<S>) -> u64 {
+    let mut buffer = vec![0; 64 << 10];
+    let mut received = 0;
+    loop {
+        match reader.read_piece(&mut buffer).unwrap() {
+            StreamEvent::Piece(piece) => {
+                assert_eq!(piece.kind, MessageKind::Binary);
+                assert!(
+                    !piece.first || received == 0,
+                    "a message began inside another"
+                );
+                check_pattern(received, &buffer[..piece.len]);
+                received += piece.len as u64;
+                if piece.last {
+                    return received;
+                }
+            }
+            StreamEvent::Control(Message::Ping(_) | Message::Pong(_)) => {}
+            StreamEvent::Control(other) => panic!("expected the message, got {other:?}"),
+        }
+    }
+}
+
+/// The message relayed there and back: 256 MiB (issue 22).
+const LARGE_MESSAGE: u64 = 256 << 20;
+
+/// How much the relay's peak resident memory may exceed what it held before
+/// the large message. It holds, per direction, a 64 KiB piece buffer, a read
+/// buffer of at most 64 KiB and the frame being written (one piece): under
+/// 1 MiB for both directions, and allocator slack on top (glibc gives each
+/// thread its own arena). 4 MiB is far below the 16 MiB a write queue left
+/// to fill up to its default limit would take, and the 256 MiB of a message
+/// held whole.
+const RELAY_GROWTH_BOUND: u64 = 4 << 20;
+
+#[test]
+fn relay_streams_a_256_mib_message_there_and_back_in_bounded_memory() {
+    // The upstream: the library's echo, which streams too, with no message
+    // limit. Neither hop compresses: this measures the relay's buffers.
+    let upstream_config = ServerConfig::default().max_message(u64::MAX).deflate(None);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = serve(listener, upstream_config, Echo).unwrap();
+    let (relay, addr) = start_relay(upstream.local_addr());
+    let client_config = ClientConfig::default().max_message(u64::MAX).deflate(None);
+    let (ws, _response) = connect_with(&format!("ws://{addr}/"), &client_config).unwrap();
+    ws.get_ref().tcp().set_read_timeout(Some(PATIENCE)).unwrap();
+    let (mut reader, writer) = ws.split().unwrap();
+
+    // A small message first: the relay's connection, threads and buffers
+    // are set up before the baseline is taken.
+    let small = PatternReader {
+        position: 0,
+        len: 1000,
+    };
+    writer
+        .send_from(MessageKind::Binary, small, 64 << 10)
+        .unwrap();
+    assert_eq!(read_pattern_message(&mut reader), 1000);
+    let resident_before = relay.memory("VmRSS");
+
+    let started = Instant::now();
+    let sender = {
+        let writer = writer.clone();
+        thread::spawn(move || {
+            let payload = PatternReader {
+                position: 0,
+                len: LARGE_MESSAGE,
+            };
+            writer.send_from(MessageKind::Binary, payload, 64 << 10)
+        })
+    };
+    assert_eq!(read_pattern_message(&mut reader), LARGE_MESSAGE);
+    let elapsed = started.elapsed();
+    assert_eq!(sender.join().unwrap().unwrap(), LARGE_MESSAGE);
+    // The peak since the relay started: the growth is never understated.
+    let growth = relay.memory("VmHWM").saturating_sub(resident_before);
+    eprintln!(
+        "relay: 256 MiB there and back in {elapsed:.1?}; peak resident memory {:.2} MiB above the {:.2} MiB before",
+        growth as f64 / (1 << 20) as f64,
+        resident_before as f64 / (1 << 20) as f64
+    );
+    assert!(
+        growth <= RELAY_GROWTH_BOUND,
+        "the relay's peak resident memory grew by {growth} bytes, more than {RELAY_GROWTH_BOUND}"
+    );
+
+    writer.close(CloseCode::NORMAL, "").unwrap();
+    loop {
+        match reader.read_piece(&mut [0; 1024]).unwrap() {
+            StreamEvent::Control(Message::Close(_)) => break,
+            StreamEvent::Control(_) => {}
+            StreamEvent::Piece(piece) => panic!("expected the Close, got {piece:?}"),
+        }
+    }
+    upstream.shutdown();
 }

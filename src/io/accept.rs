@@ -167,7 +167,7 @@ impl Opened {
         config: &ServerConfig,
         trace_prefix: Option<String>,
     ) -> (WebSocket<S>, Request) {
-        let ws = server_websocket(
+        let ws = *server_websocket(
             stream,
             config,
             self.deflate.as_ref(),
@@ -181,14 +181,20 @@ impl Opened {
 /// A server's connection over `stream` once it answered 101: the engine
 /// `config` and the agreed permessage-deflate make, the bytes that came
 /// after the request, traced after `trace_prefix` if given.
+///
+/// On the heap, built by a call of its own: the server's sessions keep it
+/// there, and the copies it is built from are in a frame that is gone
+/// before they read (see `benches/idle_stack.rs`).
+#[inline(never)]
 pub(crate) fn server_websocket<S: Read + Write>(
     stream: S,
     config: &ServerConfig,
     agreed: Option<&DeflateParams>,
     already_read: Vec<u8>,
     trace_prefix: Option<String>,
-) -> WebSocket<S> {
-    let mut ws = WebSocket::from_engine(stream, config.engine(agreed), already_read);
+) -> Box<WebSocket<S>> {
+    let engine = config.engine(agreed);
+    let mut ws = Box::new(WebSocket::from_engine(stream, engine, already_read));
     if let Some(prefix) = trace_prefix {
         ws.set_trace(trace::to_log(prefix));
     }

@@ -13,6 +13,7 @@
 pub(crate) mod accept;
 pub(crate) mod close_request;
 pub(crate) mod connect;
+pub(crate) mod quiet;
 pub(crate) mod read_buffer;
 pub(crate) mod read_head;
 pub(crate) mod split;

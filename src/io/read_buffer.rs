@@ -81,4 +81,21 @@ impl ReadBuffer {
         }
         Ok(n)
     }
+
+    /// Gives back a grown buffer when it holds no unread bytes, and starts
+    /// the next read small again: for a connection gone quiet.
+    pub(crate) fn release(&mut self) {
+        self.target = READ_BUFFER_MIN;
+        if self.start == self.end {
+            self.bytes = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// The buffer's capacity, for tests of what a quiet connection holds.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
 }

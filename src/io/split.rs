@@ -282,6 +282,23 @@ impl<S: SplitStream> ReadHalf<S> {
     pub fn bytes_received(&self) -> u64 {
         self.read_buf.received()
     }
+
+    /// Gives back the memory the last messages received grew, as
+    /// [`WebSocket::release_buffers`] does for a whole connection: the read
+    /// buffer (when it holds no unread bytes; the next read starts small
+    /// again) and the buffer the next message would be assembled in. Call
+    /// it when the connection goes quiet.
+    pub fn release_buffers(&mut self) {
+        self.receiver.release_buffers();
+        self.read_buf.release();
+    }
+
+    /// The bytes the read half's buffers hold room for, for tests of what a
+    /// quiet connection keeps.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.receiver.held_bytes() + self.read_buf.capacity()
+    }
 }
 
 /// The half of a split connection that writes; see [`WebSocket::split`]. Clone

@@ -229,6 +229,24 @@ impl Engine {
     pub(crate) fn into_sides(self) -> (Receiver, Sender) {
         (self.receiver, self.sender)
     }
+
+    /// Gives back the buffers kept for the next messages: the one the next
+    /// message received would be assembled in, and (when nothing waits to
+    /// be sent) the output's. For a connection gone quiet, so that it holds
+    /// no more than a fresh one; the next messages allocate again. With
+    /// permessage-deflate's context takeover the contexts stay: they are
+    /// the connection's state.
+    pub fn release_buffers(&mut self) {
+        self.receiver.release_buffers();
+        self.sender.output().release_buffers();
+    }
+
+    /// The bytes the engine's buffers hold room for, for tests of what a
+    /// quiet connection keeps.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&mut self) -> usize {
+        self.receiver.held_bytes() + self.sender.output().held_bytes()
+    }
 }
 
 /// The receiving side: message assembly and the trace of received frames.
@@ -290,5 +308,17 @@ impl Receiver {
             }
         }
         Ok(progress)
+    }
+
+    /// Gives back the buffer kept for the next message received.
+    pub(crate) fn release_buffers(&mut self) {
+        self.decoder.release_spare();
+    }
+
+    /// The bytes the receiver's buffers hold room for, for tests of what a
+    /// quiet connection keeps.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.decoder.held_bytes()
     }
 }

@@ -396,6 +396,19 @@ impl MessageDecoder {
         self.spare.is_some()
     }
 
+    /// Gives back the buffer kept for the next message: for a connection
+    /// gone quiet.
+    pub(crate) fn release_spare(&mut self) {
+        self.spare = None;
+    }
+
+    /// The bytes its buffers hold room for (the message being assembled,
+    /// the spare), for tests of what a quiet connection keeps.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.message.data.capacity() + self.spare.as_ref().map_or(0, Vec::capacity)
+    }
+
     /// A decoder that lets the extension owning `rsv_bits` undo its
     /// transform on the messages it marks (see [`crate::proto::extension`]).
     pub(crate) fn with_extension(

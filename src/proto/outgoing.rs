@@ -187,6 +187,29 @@ impl Outgoing {
         // copy buffers are opened only to take bytes.
     }
 
+    /// Gives back the buffers kept for the next messages (the emptied copy
+    /// buffer, the payload buffer kept for the receiver) when nothing waits
+    /// to be sent: for a connection gone quiet.
+    pub(crate) fn release_buffers(&mut self) {
+        if self.is_empty() {
+            self.chunks = VecDeque::new();
+            self.spare = Vec::new();
+            self.recycled = None;
+        }
+    }
+
+    /// The bytes its buffers hold room for, for tests of what a quiet
+    /// connection keeps.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        let chunks: usize = self.chunks.iter().map(Vec::capacity).sum();
+        let recycled = self.recycled.as_ref().map_or(0, Vec::capacity);
+        self.chunks.capacity() * std::mem::size_of::<Vec<u8>>()
+            + chunks
+            + self.spare.capacity()
+            + recycled
+    }
+
     fn pop_written(&mut self) {
         let Some(mut chunk) = self.chunks.pop_front() else {
             return;

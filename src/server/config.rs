@@ -83,6 +83,19 @@ pub struct ServerConfig {
     /// A pinged client that sends nothing for this long is closed with 1001.
     /// Default 10 s.
     pub pong_timeout: Duration,
+    /// A client from which nothing has arrived for this long is taken to
+    /// have gone quiet: its connection gives back the buffers its last
+    /// messages grew ([`WebSocket::release_buffers`](crate::WebSocket::release_buffers)),
+    /// in the services that keep connections alive
+    /// ([`Echo`](crate::server::Echo)), so that an idle connection costs no
+    /// more than a fresh one. The read timeout that measures it is set only
+    /// when a connection turns busy or quiet, never per message, so a
+    /// connection pays for it at most once per this long. Short, because
+    /// memory given back is resident still until another connection
+    /// allocates it: the sooner a connection gives back, the sooner the
+    /// next busy one reuses it. Default 100 ms; `None`: connections keep
+    /// their buffers.
+    pub release_idle_after: Option<Duration>,
     /// At shutdown ([`crate::server::Server::shutdown`]), how long the
     /// closing handshakes may take before the connections still open are
     /// cut. Default 5 s.
@@ -104,6 +117,7 @@ impl Default for ServerConfig {
             trust_proxy: false,
             ping_interval: None,
             pong_timeout: Duration::from_secs(10),
+            release_idle_after: Some(Duration::from_millis(100)),
             shutdown_timeout: Duration::from_secs(5),
             #[cfg(feature = "deflate")]
             deflate: Some(DeflateConfig::for_server()),
@@ -211,6 +225,12 @@ impl ServerConfig {
     /// Sets [`ServerConfig::pong_timeout`].
     pub fn pong_timeout(mut self, timeout: Duration) -> ServerConfig {
         self.pong_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ServerConfig::release_idle_after`].
+    pub fn release_idle_after(mut self, quiet: Option<Duration>) -> ServerConfig {
+        self.release_idle_after = quiet;
         self
     }
 

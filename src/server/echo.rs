@@ -72,25 +72,37 @@ impl<T: Transport> Service<T> for Echo {
     }
 }
 
-/// The piece buffer's first size: a small message comes back in one frame.
+/// The piece buffer's size once a message arrives: a small message comes
+/// back in one frame.
 const FIRST_PIECE_SIZE: usize = 4 << 10;
 
 /// The piece buffer's largest size: the read buffer's largest.
 const MAX_PIECE_SIZE: usize = 64 << 10;
 
 /// Echoes every data message piece by piece, as it arrives, until the
-/// client's Close (or the keepalive's).
+/// client's Close (or the keepalive's). The piece buffer is given back when
+/// the connection goes quiet: a quiet connection waits for the next message
+/// with none, and takes one when the message's first header is in.
 fn echo_pieces<S: Read + Write, T: Transport>(
     ws: &mut WebSocket<S>,
     keepalive: &mut Keepalive<'_, T>,
 ) -> Result<(), Error> {
-    let mut buffer = vec![0; FIRST_PIECE_SIZE];
+    let mut buffer = Vec::new();
     // A silent client's Close 1001 has gone out when the keepalive gives
     // up; `with_websocket` waits for its answer.
-    while let Some(event) = keepalive.read_with(ws, |ws| ws.read_piece(&mut buffer))? {
+    while let Some(event) = keepalive.read_with(ws, |ws, quiet| {
+        if quiet {
+            buffer = Vec::new();
+        }
+        ws.read_piece(&mut buffer)
+    })? {
         match event {
-            // The kind, before any bytes: the reply starts with the first.
-            StreamEvent::Piece(piece) if piece.len == 0 && !piece.last => {}
+            // A piece with no bytes: the message's kind, or a buffer to take.
+            StreamEvent::Piece(piece) if piece.len == 0 && !piece.last => {
+                if buffer.is_empty() {
+                    buffer.resize(FIRST_PIECE_SIZE, 0);
+                }
+            }
             StreamEvent::Piece(piece) => {
                 ws.queue_piece(piece.kind, &buffer[..piece.len], piece.last)?;
                 // A piece that filled the buffer: the message is large, and

@@ -49,8 +49,9 @@ pub type OutputCheck<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), ProtocolError>
 
 /// The receiving side of a per-message extension.
 pub trait InboundTransform: Send {
-    /// A data message starts whose first frame carries `rsv` (only bits the
-    /// extension owns can be set here; the others were refused already).
+    /// A data message starts whose first frame carries `rsv`, some of the
+    /// bits the extension owns (the others were refused already; a message
+    /// with none of them set is not transformed, and this is not called).
     /// Returns whether this message was transformed and must go through
     /// [`InboundTransform::feed`].
     fn begin(&mut self, rsv: u8) -> bool;

@@ -531,6 +531,11 @@ impl MessageDecoder {
         out: &mut [u8],
         observe: &mut Option<HeaderObserver<'_>>,
     ) -> Result<Streamed, ProtocolError> {
+        if matches!(self.assembly, Assembly::Idle) && observe.is_none() {
+            if let Some(streamed) = self.decode_one_frame_message(input, out)? {
+                return Ok(streamed);
+            }
+        }
         let mut used = 0;
         let mut filled = 0;
         if self.message.streamed.is_none() && !matches!(self.assembly, Assembly::Idle) {
@@ -597,6 +602,55 @@ impl MessageDecoder {
                 FrameStart::Data { end } => used = end,
             }
         }
+    }
+
+    /// The common case of a streamed read, taken without opening a message:
+    /// a whole data message in one frame (FIN set, no extension bits), all
+    /// of it in `input` and fitting in `out`. Its payload is copied into
+    /// `out` and unmasked there (§5.3), a text's UTF-8 checked whole (§8.1),
+    /// and it comes back as one piece, first and last. `None` when the input
+    /// holds anything else: the general path takes it, header and all.
+    #[inline]
+    fn decode_one_frame_message(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<Streamed>, ProtocolError> {
+        let Ok(Decoded::Complete(header, header_len)) = FrameHeader::decode(input) else {
+            return Ok(None);
+        };
+        let kind = match header.opcode {
+            OpCode::Text => MessageKind::Text,
+            OpCode::Binary => MessageKind::Binary,
+            _ => return Ok(None),
+        };
+        let len = header.payload_len;
+        let whole = len <= (input.len() - header_len) as u64 && len <= out.len() as u64;
+        if !header.fin || header.rsv != 0 || !whole || len > self.limits.max_message_size {
+            return Ok(None);
+        }
+        self.check_header(&header)?;
+        let len = len as usize;
+        let payload = &mut out[..len];
+        payload.copy_from_slice(&input[header_len..header_len + len]);
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        // RFC 6455 §8.1: the whole message is here, so its first invalid
+        // byte is too.
+        if kind == MessageKind::Text && std::str::from_utf8(payload).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        let piece = Piece {
+            kind,
+            first: true,
+            last: true,
+            len,
+        };
+        Ok(Some(Streamed {
+            used: header_len + len,
+            event: Some(StreamEvent::Piece(piece)),
+        }))
     }
 
     /// What a streamed read returns when it stops before the message's end:
@@ -858,8 +912,8 @@ impl MessageDecoder {
             }
             (kind @ (OpCode::Text | OpCode::Binary), false) => {
                 let transformed = match &mut self.extension {
-                    Some((_, inbound)) => inbound.begin(header.rsv),
-                    None => false,
+                    Some((_, inbound)) if header.rsv != 0 => inbound.begin(header.rsv),
+                    Some(_) | None => false,
                 };
                 let kind = match kind {
                     OpCode::Text => MessageKind::Text,

@@ -174,8 +174,7 @@ fn bomb() {
     let _ = stream.write_all(&payload);
     let mut reply = Vec::new();
     let _ = stream.read_to_end(&mut reply);
-    let code =
-        (reply.len() >= 4 && reply[0] == 0x88).then(|| u16::from_be_bytes([reply[2], reply[3]]));
+    let code = close_code(&reply);
     println!(
         "  bomb: a {} KiB frame inflating to {} MiB: close {:?}; server RSS {} KiB before, \
          peak {} KiB (was {} KiB): {} KiB more at the peak",
@@ -187,6 +186,29 @@ fn bomb() {
         peak_before,
         server.peak_rss_kib().saturating_sub(rss_before),
     );
+}
+
+/// The code of the Close frame in what a server sent, after any data
+/// frames (the echo streams back the start of a message it then fails).
+fn close_code(mut reply: &[u8]) -> Option<u16> {
+    while reply.len() >= 2 {
+        let (len, header_len): (usize, usize) = match reply[1] & 0x7f {
+            126 if reply.len() >= 4 => (usize::from(u16::from_be_bytes([reply[2], reply[3]])), 4),
+            127 if reply.len() >= 10 => {
+                let mut len = [0; 8];
+                len.copy_from_slice(&reply[2..10]);
+                (usize::try_from(u64::from_be_bytes(len)).ok()?, 10)
+            }
+            126 | 127 => return None,
+            len => (usize::from(len), 2),
+        };
+        let frame = reply.get(header_len..header_len.checked_add(len)?)?;
+        if reply[0] & 0x0f == 0x8 {
+            return (len >= 2).then(|| u16::from_be_bytes([frame[0], frame[1]]));
+        }
+        reply = &reply[header_len + len..];
+    }
+    None
 }
 
 /// A raw connection whose handshake agreed permessage-deflate with no

@@ -124,6 +124,6 @@ pub use io::{SplitStream, Transport};
 pub use proto::close::CloseCode;
 pub use proto::close_frame::CloseFrame;
 pub use proto::engine::Engine;
-pub use proto::message::{Message, MessageKind, MessageRef};
+pub use proto::message::{Message, MessageKind, MessageRef, Piece, StreamEvent};
 pub use proto::settings::{Limits, Role};
 pub use server::config::ServerConfig;

@@ -128,6 +128,15 @@ impl<S: Read + Write> WebSocket<S> {
     /// `out` should not be empty; its size bounds a piece (the read buffer's
     /// largest, 64 KiB, is a good size for large messages).
     pub fn read_piece(&mut self, out: &mut [u8]) -> Result<StreamEvent, Error> {
+        // With nothing received to decode, wait for input before decoding:
+        // the decoder's frames then stay off the stack of a connection
+        // that waits (see `benches/idle_stack.rs`).
+        if self.read_buf.unread_mut().is_empty()
+            && !self.engine.streams_without_input()
+            && self.engine.is_open()
+        {
+            self.wait_for_input()?;
+        }
         loop {
             let streamed = match self
                 .engine
@@ -198,6 +207,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// thread wrote our Close meanwhile, the engine counts it as sent. Its
     /// bytes are on the wire already, so they leave the engine's output
     /// (which was empty); the trace still shows the frame.
+    #[inline(never)]
     fn count_close_sent_for_us(&mut self) -> Result<(), Error> {
         let Some(request) = &self.close_request else {
             return Ok(());
@@ -412,6 +422,10 @@ pub(crate) fn is_retryable(error: &io::Error) -> bool {
 
 /// Writes `output` to `stream`, in as few calls as the stream allows, then
 /// flushes the stream. Stops at the first error with the rest still queued.
+///
+/// Never inlined: its slices stay off the stack of a reader that flushes
+/// before it blocks (see `benches/idle_stack.rs`).
+#[inline(never)]
 pub(crate) fn write_output<W: Write>(output: &mut Outgoing, stream: &mut W) -> io::Result<()> {
     while !output.is_empty() {
         let mut slices = [IoSlice::new(&[]); 16];

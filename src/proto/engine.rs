@@ -126,6 +126,12 @@ impl Engine {
         }
     }
 
+    /// Whether [`Engine::receive_streamed`] could give something with no
+    /// more input (a compressed message's last piece still to inflate).
+    pub(crate) fn streams_without_input(&self) -> bool {
+        self.receiver.decoder.gives_without_input()
+    }
+
     /// Encodes a message into [`Engine::output`]. A `Close` starts the
     /// closing handshake, as [`Engine::close`] does.
     #[inline]

@@ -604,6 +604,17 @@ impl MessageDecoder {
         }
     }
 
+    /// Whether a streamed read could give something with no more input: a
+    /// message whose extension still holds output, or one a whole-message
+    /// read began (see [`MessageDecoder::decode_streamed`]).
+    pub(crate) fn gives_without_input(&self) -> bool {
+        match self.assembly {
+            Assembly::Finishing => true,
+            Assembly::Idle => false,
+            Assembly::BetweenFrames | Assembly::InFrame(_) => self.message.streamed.is_none(),
+        }
+    }
+
     /// The common case of a streamed read, taken without opening a message:
     /// a whole data message in one frame (FIN set, no extension bits), all
     /// of it in `input` and fitting in `out`. Its payload is copied into

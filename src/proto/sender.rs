@@ -177,6 +177,7 @@ impl Sender {
 
     /// Acts on what the receiver decoded: answers a Ping or a Close, or fails
     /// the connection on a protocol error.
+    #[inline(never)]
     pub(crate) fn on_received(
         &mut self,
         decoded: Result<Progress, ProtocolError>,
@@ -197,6 +198,7 @@ impl Sender {
 
     /// [`Sender::on_received`] for a streamed read: answers a control frame,
     /// or fails the connection on a protocol error.
+    #[inline(never)]
     pub(crate) fn on_received_streamed(
         &mut self,
         decoded: Result<Streamed, ProtocolError>,

@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::Write;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -253,4 +254,52 @@ fn a_connection_gone_quiet_is_pinged_at_the_ping_interval_not_before() {
     // Our Pong went out with that read; the connection goes on.
     ws.send(Message::Text(text.clone())).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Text(text));
+}
+
+/// Autobahn 5.19 and 6.4.x, shortened: the client pauses in the middle of a
+/// fragmented message for longer than the echo waits before it goes quiet
+/// and gives back its buffers (100 ms). The echo goes on where it was: the
+/// message comes back whole, Pings answered on the way; and a text that
+/// turns invalid after the pause fails at once with 1007.
+#[test]
+fn a_fragmented_message_paused_past_the_quiet_time_is_echoed_and_still_fails_fast() {
+    let addr = start_echo();
+    let mut ws = connect(addr);
+    let mask = Some([1, 2, 3, 4]);
+    let pause = Duration::from_millis(300);
+    let stream = ws.get_mut();
+    stream
+        .write_all(&fragment(false, OpCode::Text, mask, b"fragment1"))
+        .unwrap();
+    stream
+        .write_all(&frame(OpCode::Ping, mask, b"one"))
+        .unwrap();
+    thread::sleep(pause);
+    stream
+        .write_all(&fragment(false, OpCode::Continuation, mask, b"fragment2"))
+        .unwrap();
+    thread::sleep(pause);
+    stream
+        .write_all(&fragment(true, OpCode::Continuation, mask, b"fragment3"))
+        .unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Pong(b"one".to_vec()));
+    assert_eq!(
+        ws.read().unwrap(),
+        Message::text("fragment1fragment2fragment3")
+    );
+
+    let mut stream = connect_for_raw_frames(addr);
+    stream
+        .write_all(&fragment(false, OpCode::Text, mask, "κόσμε".as_bytes()))
+        .unwrap();
+    thread::sleep(pause);
+    stream
+        .write_all(&fragment(
+            false,
+            OpCode::Continuation,
+            mask,
+            b"\xf4\x90\x80\x80",
+        ))
+        .unwrap();
+    assert_eq!(expect_close(&mut stream), Some(1007));
 }

@@ -542,7 +542,7 @@ impl MessageDecoder {
             self.stream_assembled_so_far();
         }
         if self.give_assembled(out, &mut filled) {
-            return Ok(self.piece(used, filled));
+            return Ok(self.piece(used, filled, out.len()));
         }
         loop {
             let open = match &mut self.assembly {
@@ -550,7 +550,7 @@ impl MessageDecoder {
                 Assembly::BetweenFrames => true,
                 Assembly::Finishing => {
                     if !self.finish_streamed(out, &mut filled)? {
-                        return Ok(self.piece(used, filled));
+                        return Ok(self.piece(used, filled, out.len()));
                     }
                     self.assembly = Assembly::Idle;
                     return self.last_piece(used, filled);
@@ -560,7 +560,7 @@ impl MessageDecoder {
                     let room = self.room(out.len() - filled);
                     if room == 0 {
                         // `out` is full (or was given empty, to learn the kind).
-                        return Ok(self.piece(used, filled));
+                        return Ok(self.piece(used, filled, out.len()));
                     }
                     let avail = frame.remaining.min((input.len() - used) as u64) as usize;
                     unmask_ahead(&mut frame, &mut input[used..used + avail]);
@@ -573,7 +573,7 @@ impl MessageDecoder {
                     self.assembly = Assembly::InFrame(frame);
                     if frame.remaining > 0 || !drained {
                         // The input ran out, or `out` is full.
-                        return Ok(self.piece(used, filled));
+                        return Ok(self.piece(used, filled, out.len()));
                     }
                     if !frame.fin {
                         self.assembly = Assembly::BetweenFrames;
@@ -591,7 +591,7 @@ impl MessageDecoder {
             let reading = Reading::Pieces { piece_waits };
             match self.start_frame(input, used, open, reading, observe)? {
                 FrameStart::NeedMore | FrameStart::ControlAfterPiece => {
-                    return Ok(self.piece(used, filled));
+                    return Ok(self.piece(used, filled, out.len()));
                 }
                 FrameStart::Control { message, end } => {
                     return Ok(Streamed {
@@ -665,12 +665,13 @@ impl MessageDecoder {
     }
 
     /// What a streamed read returns when it stops before the message's end:
-    /// the piece so far if there is one to give (bytes, or the message's
-    /// start not yet announced), else nothing.
+    /// the piece so far if there is one to give (bytes, the message's start
+    /// not yet announced, or an `out` with no room, which asks for room),
+    /// else nothing.
     #[inline]
-    fn piece(&mut self, used: usize, filled: usize) -> Streamed {
+    fn piece(&mut self, used: usize, filled: usize, out_len: usize) -> Streamed {
         let event = match &mut self.message.streamed {
-            Some(streamed) if filled > 0 || !streamed.announced => {
+            Some(streamed) if filled > 0 || !streamed.announced || filled == out_len => {
                 let first = !streamed.announced;
                 streamed.announced = true;
                 Some(StreamEvent::Piece(Piece {

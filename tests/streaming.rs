@@ -15,7 +15,6 @@ use std::thread;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use ws6455::deflate::{DeflateParams, extension};
 use ws6455::proto::{
     Decoded, FrameHeader, OpCode, Piece, ProtocolError, StreamEvent, UsageError, apply_mask,
 };
@@ -374,6 +373,15 @@ fn role() -> impl Strategy<Value = Role> {
     prop_oneof![Just(Role::Server), Just(Role::Client)]
 }
 
+/// A message of `len` bytes that compresses well: a short period, repeated.
+fn compressible(kind: MessageKind, len: usize) -> Message {
+    let text: String = "streamed, ".chars().cycle().take(len).collect();
+    match kind {
+        MessageKind::Text => Message::Text(text),
+        MessageKind::Binary => Message::Binary(text.into_bytes()),
+    }
+}
+
 /// Limits that let the generated messages through.
 fn roomy() -> Limits {
     Limits::default()
@@ -509,44 +517,6 @@ proptest! {
     }
 }
 
-/// Permessage-deflate as agreed in a handshake: windows and takeover.
-fn deflate_params(
-    server_bits: u8,
-    client_bits: u8,
-    server_nct: bool,
-    client_nct: bool,
-) -> DeflateParams {
-    DeflateParams {
-        server_no_context_takeover: server_nct,
-        client_no_context_takeover: client_nct,
-        server_max_window_bits: server_bits,
-        client_max_window_bits: client_bits,
-    }
-}
-
-/// An engine in `role` that agreed to `params`, compressing at level 6.
-fn deflate_engine(role: Role, params: &DeflateParams, limits: Limits) -> Engine {
-    Engine::with_extension(role, limits, extension(params, role, 6))
-}
-
-/// `messages` as `reader`'s peer sends them with permessage-deflate (whole).
-fn deflated_wire(reader: Role, params: &DeflateParams, messages: &[Message]) -> Vec<u8> {
-    let mut peer = deflate_engine(reader.peer(), params, roomy());
-    for message in messages {
-        peer.send(message.clone()).expect("the peer sends");
-    }
-    take_output(&mut peer)
-}
-
-/// A message of `len` bytes that compresses well: a short period, repeated.
-fn compressible(kind: MessageKind, len: usize) -> Message {
-    let text: String = "streamed, ".chars().cycle().take(len).collect();
-    match kind {
-        MessageKind::Text => Message::Text(text),
-        MessageKind::Binary => Message::Binary(text.into_bytes()),
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -585,108 +555,149 @@ proptest! {
         }
     }
 
-    /// RFC 6455 §10.4 with RFC 7692: a compressed message is held to the
-    /// limit on the bytes it inflates to. One inflating to exactly `L`
-    /// bytes streams; one inflating to `L + 1` (from a frame far smaller)
-    /// fails with `MessageTooLarge` having given out no more than `L`
-    /// bytes, and no piece is longer than its output.
-    #[test]
-    fn rfc6455_10_4_a_deflated_message_is_limited_on_its_inflated_bytes(
-        reader in role(),
-        limit in 0..40_000usize,
-        kind in prop_oneof![Just(MessageKind::Text), Just(MessageKind::Binary)],
-        chunks in sizes(6000),
-        outs in sizes(6000),
-    ) {
-        let params = deflate_params(15, 15, false, false);
-        let limits = roomy().max_message_size(limit as u64);
-        for len in [limit, limit + 1] {
-            let message = compressible(kind, len);
-            let wire = deflated_wire(reader, &params, std::slice::from_ref(&message));
-            if len > 100 {
-                // Compressed: the frame is far smaller than what it inflates to.
-                let (header, _) = &frames(&wire)[0];
-                prop_assert!(header.rsv != 0 && wire.len() < len / 4 + 64, "{header:?}");
-            }
-            let mut engine = deflate_engine(reader, &params, limits);
-            let streamed = receive_streamed(&mut engine, &wire, &chunks, &outs);
-            if len == limit {
-                prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
-                prop_assert_eq!(streamed.messages(), vec![message]);
-            } else {
-                let Some((Error::Protocol(error), _)) = &streamed.error else {
-                    panic!("not refused: {:?}", streamed.error);
-                };
-                prop_assert!(matches!(error, ProtocolError::MessageTooLarge { .. }), "{error:?}");
-                prop_assert!(streamed.given() <= limit);
-                prop_assert_eq!(close_sent(&mut engine), Some(CloseCode::MESSAGE_TOO_BIG));
-            }
+}
+
+/// With permessage-deflate (RFC 7692).
+#[cfg(feature = "deflate")]
+mod deflate {
+    use super::*;
+    use ws6455::deflate::{DeflateParams, extension};
+
+    /// Permessage-deflate as agreed in a handshake: windows and takeover.
+    fn deflate_params(
+        server_bits: u8,
+        client_bits: u8,
+        server_nct: bool,
+        client_nct: bool,
+    ) -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: server_nct,
+            client_no_context_takeover: client_nct,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits,
         }
     }
 
-    /// RFC 7692 §7.2.1: messages sent in pieces of any size (each piece
-    /// compressed with a sync flush, RSV1 on the first frame only) or
-    /// whole, several in a row so that context takeover matters, read back
-    /// the same with a whole read and with a streamed read, at every
-    /// window size and with and without context takeover both ways.
-    #[test]
-    fn rfc7692_7_2_1_streamed_deflate_round_trips(
-        sender in role(),
-        server_bits in 8..=15u8,
-        client_bits in 8..=15u8,
-        server_nct in any::<bool>(),
-        client_nct in any::<bool>(),
-        messages in proptest::collection::vec(
-            (
-                prop_oneof![Just(MessageKind::Text), Just(MessageKind::Binary)],
-                prop_oneof![3 => 0..2000usize, 1 => 0..40_000usize],
-                any::<u64>(),
-                proptest::option::of(sizes(5000)),
+    /// An engine in `role` that agreed to `params`, compressing at level 6.
+    fn deflate_engine(role: Role, params: &DeflateParams, limits: Limits) -> Engine {
+        Engine::with_extension(role, limits, extension(params, role, 6))
+    }
+
+    /// `messages` as `reader`'s peer sends them with permessage-deflate (whole).
+    fn deflated_wire(reader: Role, params: &DeflateParams, messages: &[Message]) -> Vec<u8> {
+        let mut peer = deflate_engine(reader.peer(), params, roomy());
+        for message in messages {
+            peer.send(message.clone()).expect("the peer sends");
+        }
+        take_output(&mut peer)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// RFC 6455 §10.4 with RFC 7692: a compressed message is held to the
+        /// limit on the bytes it inflates to. One inflating to exactly `L`
+        /// bytes streams; one inflating to `L + 1` (from a frame far smaller)
+        /// fails with `MessageTooLarge` having given out no more than `L`
+        /// bytes, and no piece is longer than its output.
+        #[test]
+        fn rfc6455_10_4_a_deflated_message_is_limited_on_its_inflated_bytes(
+            reader in role(),
+            limit in 0..40_000usize,
+            kind in prop_oneof![Just(MessageKind::Text), Just(MessageKind::Binary)],
+            chunks in sizes(6000),
+            outs in sizes(6000),
+        ) {
+            let params = deflate_params(15, 15, false, false);
+            let limits = roomy().max_message_size(limit as u64);
+            for len in [limit, limit + 1] {
+                let message = compressible(kind, len);
+                let wire = deflated_wire(reader, &params, std::slice::from_ref(&message));
+                if len > 100 {
+                    // Compressed: the frame is far smaller than what it inflates to.
+                    let (header, _) = &frames(&wire)[0];
+                    prop_assert!(header.rsv != 0 && wire.len() < len / 4 + 64, "{header:?}");
+                }
+                let mut engine = deflate_engine(reader, &params, limits);
+                let streamed = receive_streamed(&mut engine, &wire, &chunks, &outs);
+                if len == limit {
+                    prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
+                    prop_assert_eq!(streamed.messages(), vec![message]);
+                } else {
+                    let Some((Error::Protocol(error), _)) = &streamed.error else {
+                        panic!("not refused: {:?}", streamed.error);
+                    };
+                    prop_assert!(matches!(error, ProtocolError::MessageTooLarge { .. }), "{error:?}");
+                    prop_assert!(streamed.given() <= limit);
+                    prop_assert_eq!(close_sent(&mut engine), Some(CloseCode::MESSAGE_TOO_BIG));
+                }
+            }
+        }
+
+        /// RFC 7692 §7.2.1: messages sent in pieces of any size (each piece
+        /// compressed with a sync flush, RSV1 on the first frame only) or
+        /// whole, several in a row so that context takeover matters, read back
+        /// the same with a whole read and with a streamed read, at every
+        /// window size and with and without context takeover both ways.
+        #[test]
+        fn rfc7692_7_2_1_streamed_deflate_round_trips(
+            sender in role(),
+            server_bits in 8..=15u8,
+            client_bits in 8..=15u8,
+            server_nct in any::<bool>(),
+            client_nct in any::<bool>(),
+            messages in proptest::collection::vec(
+                (
+                    prop_oneof![Just(MessageKind::Text), Just(MessageKind::Binary)],
+                    prop_oneof![3 => 0..2000usize, 1 => 0..40_000usize],
+                    any::<u64>(),
+                    proptest::option::of(sizes(5000)),
+                ),
+                1..5,
             ),
-            1..5,
-        ),
-        chunks in sizes(8000),
-        outs in sizes(8000),
-    ) {
-        let params = deflate_params(server_bits, client_bits, server_nct, client_nct);
-        let mut ours = deflate_engine(sender, &params, roomy());
-        let mut sent = Vec::new();
-        for (kind, len, seed, pieces) in messages {
-            // Half of them repeat the message before, for takeover to find.
-            let message = match (seed % 2, sent.last()) {
-                (0, Some(Message::Text(text))) if kind == MessageKind::Text => Message::Text(text.clone()),
-                _ => payload(kind, len, seed),
-            };
-            let (kind, bytes) = kind_and_payload(&message);
-            match pieces {
-                None => ours.send(message.clone()).expect("sent whole"),
-                Some(pieces) => {
-                    let mut start = 0;
-                    for i in 0.. {
-                        let end = (start + pieces.nth(i)).min(bytes.len());
-                        let last = end == bytes.len();
-                        ours.send_piece(kind, &bytes[start..end], last).expect("sent in pieces");
-                        start = end;
-                        if last {
-                            break;
+            chunks in sizes(8000),
+            outs in sizes(8000),
+        ) {
+            let params = deflate_params(server_bits, client_bits, server_nct, client_nct);
+            let mut ours = deflate_engine(sender, &params, roomy());
+            let mut sent = Vec::new();
+            for (kind, len, seed, pieces) in messages {
+                // Half of them repeat the message before, for takeover to find.
+                let message = match (seed % 2, sent.last()) {
+                    (0, Some(Message::Text(text))) if kind == MessageKind::Text => Message::Text(text.clone()),
+                    _ => payload(kind, len, seed),
+                };
+                let (kind, bytes) = kind_and_payload(&message);
+                match pieces {
+                    None => ours.send(message.clone()).expect("sent whole"),
+                    Some(pieces) => {
+                        let mut start = 0;
+                        for i in 0.. {
+                            let end = (start + pieces.nth(i)).min(bytes.len());
+                            let last = end == bytes.len();
+                            ours.send_piece(kind, &bytes[start..end], last).expect("sent in pieces");
+                            start = end;
+                            if last {
+                                break;
+                            }
                         }
                     }
                 }
+                sent.push(message);
             }
-            sent.push(message);
+            let wire = take_output(&mut ours);
+            for (header, _) in frames(&wire) {
+                prop_assert!(header.rsv == 0 || header.opcode != OpCode::Continuation, "{header:?}");
+            }
+            let reader = sender.peer();
+            let (whole, error) = receive_whole(&mut deflate_engine(reader, &params, roomy()), &wire, &chunks);
+            prop_assert!(error.is_none(), "{error:?}");
+            prop_assert_eq!(&whole, &sent);
+            let mut engine = deflate_engine(reader, &params, roomy());
+            let streamed = receive_streamed(&mut engine, &wire, &chunks, &outs);
+            prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
+            prop_assert_eq!(streamed.messages(), sent);
         }
-        let wire = take_output(&mut ours);
-        for (header, _) in frames(&wire) {
-            prop_assert!(header.rsv == 0 || header.opcode != OpCode::Continuation, "{header:?}");
-        }
-        let reader = sender.peer();
-        let (whole, error) = receive_whole(&mut deflate_engine(reader, &params, roomy()), &wire, &chunks);
-        prop_assert!(error.is_none(), "{error:?}");
-        prop_assert_eq!(&whole, &sent);
-        let mut engine = deflate_engine(reader, &params, roomy());
-        let streamed = receive_streamed(&mut engine, &wire, &chunks, &outs);
-        prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
-        prop_assert_eq!(streamed.messages(), sent);
     }
 }
 
@@ -928,3 +939,4 @@ fn rfc6455_5_5_2_read_piece_answers_a_ping_between_fragments_while_the_message_i
         (false, true, &b"def"[..])
     );
 }
+

@@ -940,3 +940,59 @@ fn rfc6455_5_5_2_read_piece_answers_a_ping_between_fragments_while_the_message_i
     );
 }
 
+#[test]
+fn a_refused_text_piece_leaves_the_utf8_check_as_it_was() {
+    let mut engine = Engine::new(Role::Server, Limits::default());
+    engine
+        .send_piece(MessageKind::Text, b"a\xe2\x82", false)
+        .unwrap();
+    // "\xac" would end the euro sign, but "\xff" after it is invalid.
+    assert!(matches!(
+        engine.send_piece(MessageKind::Text, b"\xac\xff", false),
+        Err(Error::Usage(UsageError::InvalidUtf8Sent))
+    ));
+    // So the euro sign still waits for its last byte: "xyz" cannot follow.
+    assert!(matches!(
+        engine.send_piece(MessageKind::Text, b"xyz", true),
+        Err(Error::Usage(UsageError::InvalidUtf8Sent))
+    ));
+    // A refused "(" was not taken in either: "\xac" ends the message well.
+    assert!(matches!(
+        engine.send_piece(MessageKind::Text, b"(", true),
+        Err(Error::Usage(UsageError::InvalidUtf8Sent))
+    ));
+    engine.send_piece(MessageKind::Text, b"\xac", true).unwrap();
+    let wire = take_output(&mut engine);
+    let (messages, error) = receive_whole(
+        &mut Engine::new(Role::Client, Limits::default()),
+        &wire,
+        &Sizes(vec![wire.len()]),
+    );
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(messages, [Message::Text("a€".into())]);
+}
+
+#[test]
+fn a_text_opened_by_an_empty_piece_stays_open_when_its_next_piece_is_refused() {
+    let mut engine = Engine::new(Role::Server, Limits::default());
+    // The empty first piece goes out as the message's first frame.
+    engine.send_piece(MessageKind::Text, b"", false).unwrap();
+    assert!(matches!(
+        engine.send_piece(MessageKind::Text, b"\xff", true),
+        Err(Error::Usage(UsageError::InvalidUtf8Sent))
+    ));
+    // §5.4: the message is still open on the wire; no other may start.
+    assert!(matches!(
+        engine.send(Message::Text("another".into())),
+        Err(Error::Usage(UsageError::MessageUnfinished))
+    ));
+    engine.send_piece(MessageKind::Text, b"ok", true).unwrap();
+    let wire = take_output(&mut engine);
+    let (messages, error) = receive_whole(
+        &mut Engine::new(Role::Client, Limits::default()),
+        &wire,
+        &Sizes(vec![wire.len()]),
+    );
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(messages, [Message::Text("ok".into())]);
+}

@@ -216,15 +216,40 @@ fn receive_streamed(
     chunks: &Sizes,
     outs: &Sizes,
 ) -> StreamedRead {
+    receive_whole_then_streamed(engine, wire, chunks, outs, 0).1
+}
+
+/// Reads `wire`, fed in reads of `chunks`, with [`Engine::receive`] until
+/// `switch` bytes were fed, then on from there as [`receive_streamed`]
+/// does; returns the messages the whole reads gave and the streamed read.
+fn receive_whole_then_streamed(
+    engine: &mut Engine,
+    wire: &[u8],
+    chunks: &Sizes,
+    outs: &Sizes,
+    switch: usize,
+) -> (Vec<Message>, StreamedRead) {
     let largest = outs.0.iter().copied().max().unwrap_or(0);
     let mut out = vec![0; largest];
     let (mut buffer, mut fed, mut calls) = (Vec::new(), 0, 0);
+    let mut whole = Vec::new();
     let mut read = StreamedRead::default();
     for i in 0.. {
         let take = chunks.nth(i).min(wire.len() - fed);
         buffer.extend_from_slice(&wire[fed..fed + take]);
         fed += take;
+        while fed <= switch && fed < wire.len() {
+            let progress = engine.receive(&mut buffer).expect("a valid wire");
+            buffer.drain(..progress.used);
+            match progress.message {
+                Some(message) => whole.push(message),
+                None => break,
+            }
+        }
         loop {
+            if fed <= switch && fed < wire.len() {
+                break;
+            }
             let out_len = outs.nth(calls);
             calls += 1;
             match engine.receive_streamed(&mut buffer, &mut out[..out_len]) {
@@ -244,13 +269,13 @@ fn receive_streamed(
                 }
                 Err(e) => {
                     read.error = Some((e, fed));
-                    return read;
+                    return (whole, read);
                 }
             }
         }
         if fed == wire.len() {
             assert!(buffer.is_empty(), "bytes left unread: {buffer:02x?}");
-            return read;
+            return (whole, read);
         }
     }
     unreachable!()
@@ -429,6 +454,33 @@ proptest! {
         prop_assert_eq!(streamed.controls_at(), controls_at);
     }
 
+    /// A read that switches from whole messages to pieces at any byte of
+    /// the wire, in the middle of a message too, gives what a whole read
+    /// gives: what was assembled of the message it switched in comes
+    /// first, as its first piece.
+    #[test]
+    fn a_read_switched_from_whole_to_streamed_at_any_byte_loses_nothing(
+        reader in role(),
+        messages in proptest::collection::vec(on_the_wire(), 1..4),
+        switch in any::<usize>(),
+        chunks in sizes(70_000),
+        outs in sizes(70_000),
+    ) {
+        let mut wire = Vec::new();
+        for message in &messages {
+            message.encode(reader, &mut wire, &mut Vec::new());
+        }
+        let switch = switch % (wire.len() + 1);
+        let (whole, error) = receive_whole(&mut Engine::new(reader, roomy()), &wire, &chunks);
+        prop_assert!(error.is_none(), "{error:?}");
+        let mut engine = Engine::new(reader, roomy());
+        let (mut read, streamed) =
+            receive_whole_then_streamed(&mut engine, &wire, &chunks, &outs, switch);
+        prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
+        read.extend(streamed.messages());
+        prop_assert_eq!(read, whole);
+    }
+
     /// RFC 6455 §8.1: a text message whose payload turns invalid at byte
     /// `k`, in any fragments, read in pieces of any size, fails with
     /// `InvalidUtf8` (and a Close with 1007) no later than the call that
@@ -603,7 +655,7 @@ mod deflate {
         #[test]
         fn rfc6455_10_4_a_deflated_message_is_limited_on_its_inflated_bytes(
             reader in role(),
-            limit in 0..40_000usize,
+            limit in 0..20_000usize,
             kind in prop_oneof![Just(MessageKind::Text), Just(MessageKind::Binary)],
             chunks in sizes(6000),
             outs in sizes(6000),
@@ -637,8 +689,9 @@ mod deflate {
         /// RFC 7692 §7.2.1: messages sent in pieces of any size (each piece
         /// compressed with a sync flush, RSV1 on the first frame only) or
         /// whole, several in a row so that context takeover matters, read back
-        /// the same with a whole read and with a streamed read, at every
-        /// window size and with and without context takeover both ways.
+        /// the same with a whole read, with a streamed read, and with whole
+        /// reads switched to streamed ones at any byte, at every window
+        /// size and with and without context takeover both ways.
         #[test]
         fn rfc7692_7_2_1_streamed_deflate_round_trips(
             sender in role(),
@@ -649,7 +702,7 @@ mod deflate {
             messages in proptest::collection::vec(
                 (
                     prop_oneof![Just(MessageKind::Text), Just(MessageKind::Binary)],
-                    prop_oneof![3 => 0..2000usize, 1 => 0..40_000usize],
+                    prop_oneof![3 => 0..2000usize, 1 => 0..16_000usize],
                     any::<u64>(),
                     proptest::option::of(sizes(5000)),
                 ),
@@ -657,6 +710,7 @@ mod deflate {
             ),
             chunks in sizes(8000),
             outs in sizes(8000),
+            switch in any::<usize>(),
         ) {
             let params = deflate_params(server_bits, client_bits, server_nct, client_nct);
             let mut ours = deflate_engine(sender, &params, roomy());
@@ -696,7 +750,15 @@ mod deflate {
             let mut engine = deflate_engine(reader, &params, roomy());
             let streamed = receive_streamed(&mut engine, &wire, &chunks, &outs);
             prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
-            prop_assert_eq!(streamed.messages(), sent);
+            prop_assert_eq!(&streamed.messages(), &sent);
+            // Switched from whole reads to streamed ones at any byte.
+            let switch = switch % (wire.len() + 1);
+            let mut engine = deflate_engine(reader, &params, roomy());
+            let (mut read, streamed) =
+                receive_whole_then_streamed(&mut engine, &wire, &chunks, &outs, switch);
+            prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
+            read.extend(streamed.messages());
+            prop_assert_eq!(read, sent);
         }
     }
 }

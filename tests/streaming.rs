@@ -281,6 +281,85 @@ fn receive_whole_then_streamed(
     unreachable!()
 }
 
+/// Reads `wire`, fed in reads of `chunks`, with [`Engine::receive_streamed`]
+/// (as [`receive_streamed`] does) until `switch` bytes were fed, then on
+/// from there with [`Engine::receive`]. Returns the streamed read, the
+/// messages the whole reads gave, and whether a message was left open
+/// (some of its pieces given, not its last) when the reads switched.
+fn receive_streamed_then_whole(
+    engine: &mut Engine,
+    wire: &[u8],
+    chunks: &Sizes,
+    outs: &Sizes,
+    switch: usize,
+) -> (StreamedRead, Vec<Message>, bool) {
+    let largest = outs.0.iter().copied().max().unwrap_or(0);
+    let mut out = vec![0; largest];
+    let (mut buffer, mut fed, mut calls) = (Vec::new(), 0, 0);
+    let mut read = StreamedRead::default();
+    let mut open = false;
+    let mut whole = Vec::new();
+    let mut switched = false;
+    for i in 0.. {
+        let take = chunks.nth(i).min(wire.len() - fed);
+        buffer.extend_from_slice(&wire[fed..fed + take]);
+        fed += take;
+        while !switched {
+            let out_len = outs.nth(calls);
+            calls += 1;
+            let streamed = engine
+                .receive_streamed(&mut buffer, &mut out[..out_len])
+                .expect("a valid wire");
+            buffer.drain(..streamed.used);
+            match streamed.event {
+                Some(StreamEvent::Piece(piece)) => {
+                    open = !piece.last;
+                    let bytes = out[..piece.len].to_vec();
+                    read.events.push((Event::Piece(piece, bytes), fed));
+                }
+                Some(StreamEvent::Control(message)) => {
+                    read.events.push((Event::Control(message), fed))
+                }
+                None if fed > switch => switched = true,
+                None => break,
+            }
+        }
+        if switched {
+            loop {
+                let progress = engine.receive(&mut buffer).expect("a valid wire");
+                buffer.drain(..progress.used);
+                match progress.message {
+                    Some(message) => whole.push(message),
+                    None => break,
+                }
+            }
+        }
+        if fed == wire.len() {
+            assert!(buffer.is_empty(), "bytes left unread: {buffer:02x?}");
+            return (read, whole, open && switched);
+        }
+    }
+    unreachable!()
+}
+
+/// What a read switched from pieces to whole messages should give: the
+/// messages of `all` (a whole read's), less the data message left open when
+/// it switched (the one after the `streamed` ones), which is dropped.
+fn less_the_open_one(all: &[Message], streamed: &[Message], open: bool) -> Vec<Message> {
+    let mut expected = all.to_vec();
+    if open {
+        let data_before = streamed.iter().filter(|m| m.is_data()).count();
+        let (at, _) = all
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.is_data())
+            .nth(data_before)
+            .expect("the open message is among them");
+        expected.remove(at);
+    }
+    expected
+}
+
 /// A payload of `len` bytes drawn from `seed`: for text, characters of one
 /// to four bytes (so pieces cut them at every point); for binary, any bytes.
 fn payload(kind: MessageKind, len: usize, seed: u64) -> Message {
@@ -479,6 +558,34 @@ proptest! {
         prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
         read.extend(streamed.messages());
         prop_assert_eq!(read, whole);
+    }
+
+    /// A read that switches from pieces to whole messages at any byte of
+    /// the wire gives what a whole read gives, less the message it left
+    /// open, which is read to its end and dropped; the control frames
+    /// between its fragments still come.
+    #[test]
+    fn a_read_switched_from_streamed_to_whole_drops_only_the_open_message(
+        reader in role(),
+        messages in proptest::collection::vec(on_the_wire(), 1..4),
+        switch in any::<usize>(),
+        chunks in sizes(70_000),
+        outs in sizes(70_000),
+    ) {
+        let mut wire = Vec::new();
+        for message in &messages {
+            message.encode(reader, &mut wire, &mut Vec::new());
+        }
+        let switch = switch % (wire.len() + 1);
+        let (all, error) = receive_whole(&mut Engine::new(reader, roomy()), &wire, &chunks);
+        prop_assert!(error.is_none(), "{error:?}");
+        let mut engine = Engine::new(reader, roomy());
+        let (streamed, whole, open) =
+            receive_streamed_then_whole(&mut engine, &wire, &chunks, &outs, switch);
+        let mut read = streamed.messages();
+        let expected = less_the_open_one(&all, &read, open);
+        read.extend(whole);
+        prop_assert_eq!(read, expected);
     }
 
     /// RFC 6455 §8.1: a text message whose payload turns invalid at byte
@@ -758,7 +865,17 @@ mod deflate {
                 receive_whole_then_streamed(&mut engine, &wire, &chunks, &outs, switch);
             prop_assert!(streamed.error.is_none(), "{:?}", streamed.error);
             read.extend(streamed.messages());
-            prop_assert_eq!(read, sent);
+            prop_assert_eq!(&read, &sent);
+            // Switched from streamed reads to whole ones at any byte: the
+            // message left open is dropped, still inflated for the
+            // context the next ones refer to.
+            let mut engine = deflate_engine(reader, &params, roomy());
+            let (streamed, whole, open) =
+                receive_streamed_then_whole(&mut engine, &wire, &chunks, &outs, switch);
+            let mut read = streamed.messages();
+            let expected = less_the_open_one(&sent, &read, open);
+            read.extend(whole);
+            prop_assert_eq!(read, expected);
         }
     }
 }
@@ -1057,4 +1174,36 @@ fn a_text_opened_by_an_empty_piece_stays_open_when_its_next_piece_is_refused() {
     );
     assert!(error.is_none(), "{error:?}");
     assert_eq!(messages, [Message::Text("ok".into())]);
+}
+
+#[test]
+fn an_empty_output_learns_a_message_kind_as_soon_as_its_header_is_in() {
+    let wire = frame(Role::Server, true, 0, OpCode::Binary, b"payload");
+    let mut engine = Engine::new(Role::Server, Limits::default());
+    // Only the header (2 bytes, then the 4-byte mask key) is in.
+    let mut input = wire[..6].to_vec();
+    let streamed = engine.receive_streamed(&mut input, &mut []).unwrap();
+    let first = Piece {
+        kind: MessageKind::Binary,
+        first: true,
+        last: false,
+        len: 0,
+    };
+    assert_eq!(
+        (streamed.used, streamed.event),
+        (6, Some(StreamEvent::Piece(first)))
+    );
+    // The kind is told once; the payload then comes into a real output.
+    let streamed = engine.receive_streamed(&mut [], &mut []).unwrap();
+    assert_eq!((streamed.used, streamed.event), (0, None));
+    let mut rest = wire[6..].to_vec();
+    let mut out = [0; 16];
+    let streamed = engine.receive_streamed(&mut rest, &mut out).unwrap();
+    let Some(StreamEvent::Piece(piece)) = streamed.event else {
+        panic!("{streamed:?}");
+    };
+    assert_eq!(
+        (piece.first, piece.last, &out[..piece.len]),
+        (false, true, &b"payload"[..])
+    );
 }

@@ -794,7 +794,8 @@ mod deflate {
         }
 
         /// RFC 7692 §7.2.1: messages sent in pieces of any size (each piece
-        /// compressed with a sync flush, RSV1 on the first frame only) or
+        /// compressed with a sync flush, RSV1 on the first frame only, Pings
+        /// between some of them, never compressed) or
         /// whole, several in a row so that context takeover matters, read back
         /// the same with a whole read, with a streamed read, and with whole
         /// reads switched to streamed ones at any byte, at every window
@@ -824,7 +825,8 @@ mod deflate {
             let mut sent = Vec::new();
             for (kind, len, seed, pieces) in messages {
                 // Half of them repeat the message before, for takeover to find.
-                let message = match (seed % 2, sent.last()) {
+                let data_before = sent.iter().rev().find(|m: &&Message| m.is_data());
+                let message = match (seed % 2, data_before) {
                     (0, Some(Message::Text(text))) if kind == MessageKind::Text => Message::Text(text.clone()),
                     _ => payload(kind, len, seed),
                 };
@@ -841,14 +843,25 @@ mod deflate {
                             if last {
                                 break;
                             }
+                            // Now and then a Ping between the fragments.
+                            if pieces.nth(i) % 4 == 0 {
+                                let ping = Message::Ping(i.to_be_bytes().to_vec());
+                                ours.send(ping.clone()).expect("a Ping between pieces");
+                                sent.push(ping);
+                            }
                         }
                     }
                 }
                 sent.push(message);
             }
             let wire = take_output(&mut ours);
-            for (header, _) in frames(&wire) {
-                prop_assert!(header.rsv == 0 || header.opcode != OpCode::Continuation, "{header:?}");
+            for (header, payload) in frames(&wire) {
+                // §7.2.1: a fragment compressed as the data comes ends with
+                // its sync flush's empty block, unless it is the last.
+                if !header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation) {
+                    prop_assert!(payload.ends_with(&[0, 0, 0xff, 0xff]), "{header:?}");
+                }
+                prop_assert!(header.rsv == 0 || matches!(header.opcode, OpCode::Text | OpCode::Binary), "{header:?}");
             }
             let reader = sender.peer();
             let (whole, error) = receive_whole(&mut deflate_engine(reader, &params, roomy()), &wire, &chunks);

@@ -16,10 +16,15 @@ use ws6455::proto::apply_mask;
 use ws6455::proto::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws6455::{Error, Message, Role};
 use ws6455_fuzz::deflate::{Setup, deflate_limits, frames, take_output};
+use ws6455_fuzz::streamed::Mode;
 use ws6455_fuzz::{CLIENT_KEY, Chunked, SUBPROTOCOLS, limits};
 
 /// How the seeds cut their streams: whole, byte by byte, and a few mixed sizes.
 const SPLITS: [&[u8]; 4] = [&[], &[1], &[3, 7, 0], &[2, 13, 5, 64]];
+
+/// The output sizes the `read_streamed` seeds choose (see `Mode`): the
+/// sizes of the input's pieces, 1 byte, 7 bytes, 256 bytes and 16 KiB.
+const STREAMED_OUTS: [u8; 5] = [0, 1, 7, 120, 126];
 
 /// The example key of RFC 6455 §5.7.
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -94,6 +99,57 @@ fn main() -> io::Result<()> {
             for (j, sizes) in SPLITS.iter().enumerate() {
                 let input = setup.encode(sizes, &stream);
                 write("read_deflate", &format!("setup{i}-{name}-split{j}"), &input)?;
+            }
+        }
+    }
+    // read_streamed: the same conversations, read in pieces into outputs
+    // of a few sizes (the mode byte's high bits; 0 follows the splits).
+    for (name, messages) in conversations() {
+        for role in [Role::Server, Role::Client] {
+            let mask = (role == Role::Server).then_some(KEY);
+            let setup = Setup {
+                role,
+                ..deflate_setups()[0]
+            };
+            let stream: Vec<u8> = messages
+                .iter()
+                .flat_map(|&(fin, opcode, ref payload)| frame(fin, opcode, mask, payload))
+                .collect();
+            for (i, sizes) in SPLITS.iter().enumerate() {
+                for out in STREAMED_OUTS {
+                    let mode = Mode {
+                        deflate: false,
+                        out,
+                    };
+                    let input = mode.encode(&setup, sizes, &stream);
+                    write(
+                        "read_streamed",
+                        &format!("{role:?}-{name}-split{i}-out{out}"),
+                        &input,
+                    )?;
+                }
+            }
+        }
+    }
+    for (i, setup) in deflate_setups().iter().enumerate() {
+        for (name, messages, _) in deflate_conversations(setup) {
+            let mask = (setup.role == Role::Server).then_some(KEY);
+            let stream: Vec<u8> = messages
+                .iter()
+                .flat_map(|&(fin, rsv, opcode, ref payload)| {
+                    frame_rsv(fin, rsv, opcode, mask, payload)
+                })
+                .collect();
+            for (j, sizes) in SPLITS.iter().enumerate() {
+                for out in STREAMED_OUTS {
+                    let mode = Mode { deflate: true, out };
+                    let input = mode.encode(setup, sizes, &stream);
+                    write(
+                        "read_streamed",
+                        &format!("deflate{i}-{name}-split{j}-out{out}"),
+                        &input,
+                    )?;
+                }
             }
         }
     }

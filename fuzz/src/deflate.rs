@@ -131,7 +131,7 @@ pub fn read_deflate(input: &[u8]) {
 /// they arrived; but the bytes inflated by the step that finds the DEFLATE
 /// data invalid are not handed back, so invalid data against another fault
 /// may end either way.
-fn same_end(a: &End, b: &End) -> bool {
+pub(crate) fn same_end(a: &End, b: &End) -> bool {
     fn message_fault(end: &End) -> bool {
         matches!(
             end,

@@ -99,8 +99,6 @@ struct PiecesSent {
     rsv: u8,
     /// A text message's UTF-8 so far, checked piece by piece (§5.6).
     text: Option<Utf8Validator>,
-    /// Payload bytes sent so far.
-    sent: u64,
 }
 
 impl Sender {
@@ -461,24 +459,28 @@ impl Sender {
                     kind,
                     rsv,
                     text: (kind == MessageKind::Text).then(Utf8Validator::new),
-                    sent: 0,
                 })
             }
         };
         if let Some(validator) = &mut open.text {
             // §5.6: a text message's payload is UTF-8, across its fragments.
-            let checked = validator.feed(payload).and_then(|()| match last {
-                true => validator.finish(),
+            // Checked on a copy, so that a piece refused leaves the check
+            // where the pieces sent left it.
+            let mut checked = validator.clone();
+            let valid = checked.feed(payload).and_then(|()| match last {
+                true => checked.finish(),
                 false => Ok(()),
             });
-            if checked.is_err() {
-                if open.sent == 0 {
+            if valid.is_err() {
+                // A message this piece would have opened is not open; one
+                // whose first frame went out (if empty) still is.
+                if opcode != OpCode::Continuation {
                     self.unfinished = None;
                 }
                 return Err(UsageError::InvalidUtf8Sent.into());
             }
+            *validator = checked;
         }
-        open.sent += payload.len() as u64;
         let transformed = open.rsv != 0;
         // RFC 7692 §6: the extension's bits go on the first frame only.
         let rsv = if opcode == OpCode::Continuation {

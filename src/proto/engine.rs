@@ -108,7 +108,8 @@ impl Engine {
     /// whole and are answered as [`Engine::receive`] answers them.
     ///
     /// With an empty `out`, a message's first piece comes back, empty, as
-    /// soon as its first frame's header is in: its kind. A message left
+    /// soon as its first frame's header is in: its kind; later in the
+    /// message, an empty piece says that `out` has no room. A message left
     /// unfinished here and read on with [`Engine::receive`] is read to its
     /// end and dropped; one begun with [`Engine::receive`] and read on here
     /// gives what was assembled first.

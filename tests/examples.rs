@@ -632,11 +632,15 @@ const RELAY_GROWTH_BOUND: u64 = 4 << 20;
 fn relay_streams_a_256_mib_message_there_and_back_in_bounded_memory() {
     // The upstream: the library's echo, which streams too, with no message
     // limit. Neither hop compresses: this measures the relay's buffers.
-    let upstream_config = ServerConfig::default().max_message(u64::MAX).deflate(None);
+    let upstream_config = ServerConfig::default().max_message(u64::MAX);
+    #[cfg(feature = "deflate")]
+    let upstream_config = upstream_config.deflate(None);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let upstream = serve(listener, upstream_config, Echo).unwrap();
     let (relay, addr) = start_relay(upstream.local_addr());
-    let client_config = ClientConfig::default().max_message(u64::MAX).deflate(None);
+    let client_config = ClientConfig::default().max_message(u64::MAX);
+    #[cfg(feature = "deflate")]
+    let client_config = client_config.deflate(None);
     let (ws, _response) = connect_with(&format!("ws://{addr}/"), &client_config).unwrap();
     ws.get_ref().tcp().set_read_timeout(Some(PATIENCE)).unwrap();
     let (mut reader, writer) = ws.split().unwrap();

@@ -303,3 +303,18 @@ fn a_fragmented_message_paused_past_the_quiet_time_is_echoed_and_still_fails_fas
         .unwrap();
     assert_eq!(expect_close(&mut stream), Some(1007));
 }
+
+/// Autobahn 12.1.5, shortened: a compressed message that inflates to
+/// exactly the echo's piece buffer (4 KiB, then 8, ...) fills it with the
+/// inflater's last bytes still inside; the echo must take them out before
+/// it waits for more input, or it waits for a client that waits for it.
+#[test]
+fn compressed_messages_that_fill_the_echo_s_piece_buffer_exactly_come_back() {
+    // The library's client offers permessage-deflate (with the feature).
+    let (mut ws, _) = ws6455::connect(&format!("ws://{}/", start_echo())).unwrap();
+    for len in [4096, 4095, 4097, 8192, 16384, 65536, 200_000] {
+        let text: String = (0..len).map(|i| char::from(b'a' + (i % 7) as u8)).collect();
+        ws.send(Message::text(text.clone())).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::text(text), "{len} bytes");
+    }
+}

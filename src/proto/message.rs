@@ -605,13 +605,16 @@ impl MessageDecoder {
     }
 
     /// Whether a streamed read could give something with no more input: a
-    /// message whose extension still holds output, or one a whole-message
-    /// read began (see [`MessageDecoder::decode_streamed`]).
+    /// message whose extension may still hold output (a piece that filled
+    /// its room leaves the rest inside the extension), or one a
+    /// whole-message read began (see [`MessageDecoder::decode_streamed`]).
     pub(crate) fn gives_without_input(&self) -> bool {
         match self.assembly {
             Assembly::Finishing => true,
             Assembly::Idle => false,
-            Assembly::BetweenFrames | Assembly::InFrame(_) => self.message.streamed.is_none(),
+            Assembly::BetweenFrames | Assembly::InFrame(_) => {
+                self.message.transformed || self.message.streamed.is_none()
+            }
         }
     }
 

@@ -69,6 +69,7 @@ pub fn read_response_head(stream: &mut TcpStream) -> String {
         match stream.read(&mut byte) {
             Ok(0) => break,
             Ok(_) => buf.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => panic!("reading response: {e}"),
         }
     }

@@ -22,7 +22,7 @@ pub(crate) struct ReadBuffer {
 /// The smallest read buffer: room for any control frame (14 + 125 bytes).
 const READ_BUFFER_MIN: usize = 1 << 10;
 /// The largest read buffer.
-const READ_BUFFER_MAX: usize = 64 << 10;
+const READ_BUFFER_MAX: usize = 256 << 10;
 
 impl ReadBuffer {
     pub(crate) fn new(already_read: Vec<u8>) -> ReadBuffer {

@@ -126,7 +126,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// ([`Limits::max_message_size`]) counts the bytes given out; raise it
     /// (to `u64::MAX` for none) to read messages of any size in pieces.
     /// `out` should not be empty; its size bounds a piece (the read buffer's
-    /// largest, 64 KiB, is a good size for large messages).
+    /// largest, 256 KiB, is a good size for large messages).
     pub fn read_piece(&mut self, out: &mut [u8]) -> Result<StreamEvent, Error> {
         // With nothing received to decode, wait for input before decoding:
         // the decoder's frames then stay off the stack of a connection

@@ -2,7 +2,7 @@
 //! message as binary. It echoes a message as it arrives, piece by piece
 //! ([`crate::WebSocket::read_piece`]): each run of payload bytes received
 //! goes back as a frame of the reply, so a message of any size passes
-//! through a buffer of at most 64 KiB, and the reply's first bytes leave
+//! through a buffer of at most 256 KiB, and the reply's first bytes leave
 //! before the message's last arrive. A text that turns invalid part-way is
 //! failed with 1007 at that byte, its valid start echoed already (the
 //! reply stays unfinished). Small pieces decoded from one read go back in
@@ -76,8 +76,10 @@ impl<T: Transport> Service<T> for Echo {
 /// back in one frame.
 const FIRST_PIECE_SIZE: usize = 4 << 10;
 
-/// The piece buffer's largest size: the read buffer's largest.
-const MAX_PIECE_SIZE: usize = 64 << 10;
+/// The piece buffer's largest size: the read buffer's largest. In the
+/// shared harness's `huge` case (16 MiB messages), 256 KiB pieces echoed
+/// at 0.81 × tcp-floor where 64 KiB pieces did at 0.77 (one run, 5 rounds).
+const MAX_PIECE_SIZE: usize = 256 << 10;
 
 /// Echoes every data message piece by piece, as it arrives, until the
 /// client's Close (or the keepalive's). The piece buffer is given back when

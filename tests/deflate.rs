@@ -490,3 +490,67 @@ fn an_uncompressed_message_passes_through_untouched() {
     let received = receive_all(&mut server, &client_frame(true, 0, OpCode::Text, b"plain"));
     assert_eq!(received.unwrap(), [Message::Text("plain".into())]);
 }
+
+/// Bytes that do not compress, from a small xorshift generator.
+fn incompressible(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// RFC 7692 §7.2.1 with RFC 1951 §3.2.4: a piece that compression would
+/// make larger goes as stored blocks, so a message sent in pieces never
+/// grows by more than a few bytes per 64 KiB, and what follows it, in the
+/// same message and (with context takeover) in the next, still inflates;
+/// and a message whose last piece is empty still ends so that the four
+/// octets the receiver appends complete it.
+#[test]
+fn rfc7692_7_2_1_pieces_that_do_not_compress_go_as_stored_blocks() {
+    for takeover in [true, false] {
+        let params = params(15, 15, !takeover, !takeover);
+        let mut server = engine(Role::Server, &params, Limits::default());
+        let random = incompressible(300_000, 7);
+        let text = "the same words again and again ".repeat(2000);
+        for (i, piece) in random.chunks(100_000).enumerate() {
+            server
+                .send_piece(ws6455::MessageKind::Binary, piece, i == 2)
+                .unwrap();
+        }
+        server
+            .send_piece(ws6455::MessageKind::Text, text.as_bytes(), false)
+            .unwrap();
+        server
+            .send_piece(ws6455::MessageKind::Text, b"", true)
+            .unwrap();
+        server
+            .send(Message::Binary(random[..5000].to_vec()))
+            .unwrap();
+        let wire = take_output(&mut server);
+        let sent = frames(&wire);
+        let random_frames: usize = sent[..3].iter().map(|(_, payload)| payload.len()).sum();
+        assert!(
+            random_frames < random.len() + 64,
+            "{random_frames} bytes on the wire for {} random bytes",
+            random.len()
+        );
+        assert!(
+            sent[3].1.len() < text.len() / 10,
+            "the text still compresses"
+        );
+        let mut client = engine(Role::Client, &params, Limits::default());
+        assert_eq!(
+            receive_all(&mut client, &wire).unwrap(),
+            [
+                Message::Binary(random.clone()),
+                Message::Text(text),
+                Message::Binary(random[..5000].to_vec())
+            ],
+            "takeover {takeover}"
+        );
+    }
+}

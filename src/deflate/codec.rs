@@ -168,6 +168,7 @@ impl Deflater {
             None => borrow(&DEFLATE_POOL, &kind, || Deflater::new_context(kind)),
         };
         out.reserve(piece.len() / 2 + 64);
+        let start = out.len();
         let start_in = context.total_in();
         loop {
             if out.len() == out.capacity() {
@@ -185,14 +186,28 @@ impl Deflater {
                 break;
             }
         }
+        // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff)
+        // from the tail end." An empty message leaves the single octet 0x00.
+        if last && out.ends_with(&SYNC_FLUSH_TAIL) {
+            out.truncate(out.len() - SYNC_FLUSH_TAIL.len());
+        } else if last && out.len() == start {
+            // zlib adds nothing to a sync flush with no input since the
+            // last one (the piece before ended with one, tail and all): the
+            // message ends with the header of the empty stored block whose
+            // LEN and NLEN the receiver appends.
+            out.push(0x00);
+        }
+        if out.len() - start > stored_len(piece.len(), last) {
+            // Data that does not compress (random bytes, media) came out
+            // larger than it went in: it goes as stored blocks instead. The
+            // peer's window then holds the same bytes as our compressor's,
+            // so what follows still inflates.
+            out.truncate(start);
+            push_stored(piece, last, out);
+        }
         if !last {
             self.context = Some(context);
             return;
-        }
-        // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff)
-        // from the tail end." An empty message leaves the single octet 0x00.
-        if out.ends_with(&SYNC_FLUSH_TAIL) {
-            out.truncate(out.len() - SYNC_FLUSH_TAIL.len());
         }
         if self.takeover {
             self.context = Some(context);
@@ -203,6 +218,34 @@ impl Deflater {
             context.reset();
             give_back(&DEFLATE_POOL, kind, context);
         }
+    }
+}
+
+/// The most bytes one stored block holds (RFC 1951 §3.2.4: LEN is 16 bits).
+const STORED_BLOCK_MAX: usize = 0xffff;
+
+/// The length of `len` bytes as stored blocks (see [`push_stored`]).
+fn stored_len(len: usize, last: bool) -> usize {
+    len + 5 * len.div_ceil(STORED_BLOCK_MAX) + usize::from(last)
+}
+
+/// Appends `piece` to `out` as DEFLATE stored blocks (RFC 1951 §3.2.4),
+/// each a byte-aligned header (BFINAL 0, BTYPE 00: one zero byte), LEN and
+/// its complement NLEN, then the bytes as they are; the output is byte
+/// aligned before and after, as after a sync flush. A message's `last`
+/// piece ends with the header of the empty stored block whose LEN and NLEN
+/// are the four octets RFC 7692 §7.2.1 removes (the receiver appends them).
+fn push_stored(piece: &[u8], last: bool, out: &mut Vec<u8>) {
+    out.reserve(stored_len(piece.len(), last));
+    for block in piece.chunks(STORED_BLOCK_MAX) {
+        let len = block.len() as u16;
+        out.push(0x00);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    if last {
+        out.push(0x00);
     }
 }
 

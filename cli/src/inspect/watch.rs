@@ -99,7 +99,16 @@ impl Watcher {
             detail,
         };
         while !bytes.is_empty() {
-            let used = self.framer.take(bytes, &seen, events);
+            // The rest of the current frame, header and payload, as far as
+            // the bytes go: the judge takes it in one call.
+            let mut used = 0;
+            loop {
+                used += self.framer.take(&bytes[used..], &seen, events);
+                let frame_done = self.framer.at_boundary() || self.framer.problem.is_some();
+                if frame_done || used == bytes.len() {
+                    break;
+                }
+            }
             let rest_of_frame = &bytes[..used];
             bytes = &bytes[used..];
             let frame_start = self.framer.current_frame_start();
@@ -250,7 +259,8 @@ struct Framer {
 /// A frame whose header was read.
 struct FrameInProgress {
     header: RawHeader,
-    header_bytes: Vec<u8>,
+    header_bytes: [u8; MAX_HEADER_LEN],
+    header_len: usize,
     remaining: u64,
     /// The payload's first bytes, as sent, while the event is not yet out.
     shown: Option<Vec<u8>>,
@@ -359,7 +369,8 @@ impl Framer {
         }
         self.current = Some(FrameInProgress {
             header,
-            header_bytes: self.header[..header_len].to_vec(),
+            header_bytes: self.header,
+            header_len,
             remaining: header.payload_len,
             shown: seen.detail.then(Vec::new),
             t: seen.t,
@@ -403,7 +414,7 @@ fn frame_event(seen: &Seen, frame: &FrameInProgress, shown: Vec<u8>) -> Event {
         key: h.key,
         length: h.payload_len,
         length_field: format!("{}-bit", h.length_bits),
-        header_hex: frame.header_bytes.clone(),
+        header_hex: frame.header_bytes[..frame.header_len].to_vec(),
         payload_shown: shown.len(),
         payload_hex: shown,
     })

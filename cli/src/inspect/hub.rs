@@ -3,12 +3,14 @@
 //! of its own. A relaying thread never waits for an output: when an
 //! output's queue is full, the event is dropped and counted, and the
 //! output says how many it dropped before its next event. So a slow
-//! terminal, disk or browser slows nothing but itself.
+//! terminal, disk or browser slows nothing but itself. When every output
+//! that shows frames is full, the watchers do not even describe frames and
+//! messages: they count them, and the count is added to the dropped.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread;
 use std::time::Instant;
@@ -30,17 +32,34 @@ struct Output {
     queue: SyncSender<Arc<Event>>,
     detail: Detail,
     dropped: Arc<AtomicU64>,
+    /// Events in the queue: sent and not yet taken.
+    queued: Arc<AtomicUsize>,
 }
 
 /// What an output's thread reads: the events, and how many were dropped
 /// since it last looked.
 pub(crate) struct Feed {
-    pub(crate) events: Receiver<Arc<Event>>,
+    events: Receiver<Arc<Event>>,
     dropped: Arc<AtomicU64>,
+    queued: Arc<AtomicUsize>,
     started: Instant,
 }
 
 impl Feed {
+    /// The next event, waiting for one; `None` once every sender is gone.
+    pub(crate) fn recv(&self) -> Option<Arc<Event>> {
+        let event = self.events.recv().ok()?;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        Some(event)
+    }
+
+    /// The next event if one is queued.
+    pub(crate) fn try_recv(&self) -> Option<Arc<Event>> {
+        let event = self.events.try_recv().ok()?;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        Some(event)
+    }
+
     /// The `dropped` event to write before the next one, if events were
     /// dropped since the last call.
     pub(crate) fn dropped_since(&self) -> Option<Event> {
@@ -73,22 +92,42 @@ impl Hub {
     pub(crate) fn add_output(&mut self, detail: Detail) -> Feed {
         let (queue, events) = sync_channel(QUEUE_EVENTS);
         let dropped = Arc::new(AtomicU64::new(0));
+        let queued = Arc::new(AtomicUsize::new(0));
         self.outputs.push(Output {
             queue,
             detail,
             dropped: Arc::clone(&dropped),
+            queued: Arc::clone(&queued),
         });
         Feed {
             events,
             dropped,
+            queued,
             started: self.started,
         }
     }
 
-    /// Whether some output shows frames and messages: if none does, the
-    /// watchers judge without describing.
+    /// Whether frames and messages are to be described now: some output
+    /// shows them and has room. If none does, the watchers judge without
+    /// describing; if those that do are full, what they would have been
+    /// sent is counted with [`Hub::count_dropped_detail`].
     pub(crate) fn wants_detail(&self) -> bool {
+        self.outputs
+            .iter()
+            .any(|o| o.detail == Detail::Full && o.queued.load(Ordering::Relaxed) < QUEUE_EVENTS)
+    }
+
+    /// Whether some output shows frames and messages, room or not.
+    pub(crate) fn shows_detail(&self) -> bool {
         self.outputs.iter().any(|o| o.detail == Detail::Full)
+    }
+
+    /// Counts `count` frames and messages as dropped by every output that
+    /// shows them: they were not described, as all those outputs were full.
+    pub(crate) fn count_dropped_detail(&self, count: u64) {
+        for output in self.outputs.iter().filter(|o| o.detail == Detail::Full) {
+            output.dropped.fetch_add(count, Ordering::Relaxed);
+        }
     }
 
     /// Hands each event to every output that shows it, dropping it for an
@@ -101,7 +140,10 @@ impl Hub {
                     continue;
                 }
                 match output.queue.try_send(Arc::clone(&event)) {
-                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                    Ok(()) => {
+                        output.queued.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(TrySendError::Disconnected(_)) => {}
                     Err(TrySendError::Full(_)) => {
                         output.dropped.fetch_add(1, Ordering::Relaxed);
                     }
@@ -119,13 +161,13 @@ fn drain(
     write_one: impl Fn(&mut dyn Write, &Event) -> io::Result<()>,
 ) -> io::Result<()> {
     loop {
-        let event = match feed.events.try_recv() {
-            Ok(event) => event,
-            Err(_) => {
+        let event = match feed.try_recv() {
+            Some(event) => event,
+            None => {
                 out.flush()?;
-                match feed.events.recv() {
-                    Ok(event) => event,
-                    Err(_) => return Ok(()),
+                match feed.recv() {
+                    Some(event) => event,
+                    None => return Ok(()),
                 }
             }
         };

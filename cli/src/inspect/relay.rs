@@ -450,6 +450,7 @@ fn relay_direction(
         };
         let bytes = &chunk[..n];
         let detail = hub.wants_detail();
+        let counted = !detail && hub.shows_detail();
         let written = if inspector.strict {
             let failed = watcher.watch(bytes, hub.now(), detail, &mut events);
             let written = write_strictly(connection, from, &watcher, bytes, relayed, failed);
@@ -461,6 +462,9 @@ fn relay_direction(
             hub.publish(events.drain(..));
             written
         };
+        if counted {
+            hub.count_dropped_detail(watcher.take_undescribed());
+        }
         relayed += n as u64;
         if let Err(e) = written {
             let _ = Transport::shutdown(source, Shutdown::Both);

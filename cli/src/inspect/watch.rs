@@ -90,6 +90,12 @@ impl Watcher {
         self.judge.close
     }
 
+    /// How many frames and messages went by without `detail` since the
+    /// last call: what outputs that were full did not get.
+    pub(crate) fn take_undescribed(&mut self) -> u64 {
+        std::mem::take(&mut self.framer.undescribed) + std::mem::take(&mut self.judge.undescribed)
+    }
+
     /// Whether the bytes so far end where a frame ends: a frame (a Close)
     /// may be put after them.
     pub(crate) fn at_frame_boundary(&self) -> bool {
@@ -303,6 +309,8 @@ struct Framer {
     messages: VecDeque<MessageFrames>,
     /// Whether messages are counted for the judge (not after it failed).
     counting: bool,
+    /// Frames that went by without `detail`.
+    undescribed: u64,
     /// A Close went by: a data frame after it breaks §5.5.1.
     closed: bool,
     /// A rule the framing alone shows broken.
@@ -331,6 +339,7 @@ impl Framer {
             message: MessageFrames::default(),
             messages: VecDeque::new(),
             counting: true,
+            undescribed: 0,
             closed: false,
             problem: None,
         }
@@ -426,6 +435,9 @@ impl Framer {
     /// What a frame's header tells about the frames around it: its
     /// message's frames counted, a Close, a data frame after one.
     fn note_frame(&mut self, header: &RawHeader, seen: &Seen) {
+        if !seen.detail {
+            self.undescribed += 1;
+        }
         if header.is_data() && self.closed {
             // RFC 6455 §5.5.1: "The application MUST NOT send any more data
             // frames after sending a Close frame."
@@ -455,8 +467,7 @@ impl Framer {
             0x8 => self.closed = true,
             _ => {}
         }
-        // Only the events need the counts.
-        if header.is_data() && header.fin && self.counting && seen.detail {
+        if header.is_data() && header.fin && self.counting {
             self.messages.push_back(self.message);
         }
     }
@@ -517,6 +528,8 @@ struct Judge {
     message: Option<MessageBytes>,
     /// The Close read: when, and its status code.
     close: Option<(f64, Option<u16>)>,
+    /// Messages completed without `detail`.
+    undescribed: u64,
 }
 
 /// A data message being read: its length so far and its first bytes.
@@ -549,6 +562,7 @@ impl Judge {
             room: vec![0; PIECE_ROOM].into_boxed_slice(),
             message: None,
             close: None,
+            undescribed: 0,
         }
     }
 
@@ -577,8 +591,9 @@ impl Judge {
                             if let Message::Close(frame) = &message {
                                 self.close = Some((seen.t, frame.as_ref().map(|f| f.code.0)));
                             }
-                            if seen.detail {
-                                events.push(control_event(seen, message));
+                            match seen.detail {
+                                true => events.push(control_event(seen, message)),
+                                false => self.undescribed += 1,
                             }
                         }
                     }
@@ -634,10 +649,11 @@ impl Judge {
         let Some(message) = self.message.take() else {
             return;
         };
+        let frames = frames.pop_front().unwrap_or_default();
         if !seen.detail {
+            self.undescribed += 1;
             return;
         }
-        let frames = frames.pop_front().unwrap_or_default();
         let truncated = message.length > message.shown.len() as u64;
         let (message_type, text, data_hex) = match message.kind {
             MessageKind::Text => (MessageType::Text, Some(text_of(&message.shown)), None),

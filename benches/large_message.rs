@@ -18,6 +18,10 @@
 //!
 //! Run with `cargo bench --bench large_message`; `LARGE_MESSAGE_BYTES`
 //! changes the size of the message (e.g. `268435456` for a quicker 256 MiB).
+//! With `LARGE_MESSAGE_THROUGH=inspect`, the message goes through `ws6455
+//! inspect` in front of the echo, its live view on (written to /dev/null),
+//! and the memory measured is the inspector's: issue 23 asks that a 1 GiB
+//! message pass it "with memory bounded by a few buffers".
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -55,6 +59,11 @@ fn main() {
         .unwrap_or(DEFAULT_MESSAGE_BYTES);
     assert!(size > 0, "LARGE_MESSAGE_BYTES: at least one byte");
     let program = echo_program();
+    let through_inspector = match std::env::var("LARGE_MESSAGE_THROUGH").as_deref() {
+        Ok("inspect") => true,
+        Ok(other) => panic!("LARGE_MESSAGE_THROUGH: {other:?} is not \"inspect\""),
+        Err(_) => false,
+    };
     println!(
         "large_message: one binary message of {:.0} MiB echoed by `ws6455 echo`, sent in \
          fragments of {} KiB and read back as it arrives",
@@ -73,9 +82,14 @@ fn main() {
         "peak MiB",
         "growth MiB"
     );
+    if through_inspector {
+        println!("  through `ws6455 inspect`: the RSS columns are the inspector's");
+    }
     for payload in [Payload::Noise, Payload::Text] {
         let server = EchoServer::start(&program, size);
-        let echoed = echo_one_message(&server, payload, size);
+        let inspector = through_inspector.then(|| EchoServer::inspecting(&program, server.addr));
+        let measured = inspector.as_ref().unwrap_or(&server);
+        let echoed = echo_one_message(measured, payload, size);
         println!(
             "  {:<34} {:>9.1} {:>9.1} {:>7} {:>8.2} {:>7.0} {:>8.1} {:>9.1} {:>10.1}",
             payload.label(),
@@ -142,8 +156,8 @@ const RUN_VARIABLES: [&str; 7] = [
     "OUT_DIR",
 ];
 
-/// A `ws6455 echo` process taking messages of up to the size measured;
-/// killed when dropped.
+/// A `ws6455 echo` process taking messages of up to the size measured, or
+/// a `ws6455 inspect` in front of one; killed when dropped.
 struct EchoServer {
     child: Child,
     addr: SocketAddr,
@@ -154,10 +168,7 @@ impl EchoServer {
     /// limit at `max_message` and the frame limit at a fragment (deflate's
     /// fragments are smaller on the wire), and waits until it accepts.
     fn start(program: &Path, max_message: u64) -> EchoServer {
-        // A free port: bound, then let go for the server to take.
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
+        let addr = free_port();
         // No pings: a long message must not be cut by an unanswered one.
         let child = Command::new(program)
             .args(["echo", "--quiet", "--ping-interval", "86400", "--listen"])
@@ -171,11 +182,32 @@ impl EchoServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("ws6455 echo starts");
+        EchoServer::started(child, addr)
+    }
+
+    /// Starts `ws6455 inspect` on a free port in front of the echo at
+    /// `upstream`, its live view on and written to /dev/null.
+    fn inspecting(program: &Path, upstream: SocketAddr) -> EchoServer {
+        let addr = free_port();
+        let child = Command::new(program)
+            .args(["inspect", "--listen"])
+            .arg(addr.to_string())
+            .arg("--upstream")
+            .arg(format!("ws://{upstream}/"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ws6455 inspect starts");
+        EchoServer::started(child, addr)
+    }
+
+    /// Waits until `child` accepts connections on `addr`.
+    fn started(child: Child, addr: SocketAddr) -> EchoServer {
         let started = Instant::now();
         while TcpStream::connect(addr).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "ws6455 echo did not start"
+                "the server did not start"
             );
             thread::sleep(Duration::from_millis(20));
         }
@@ -195,6 +227,13 @@ impl EchoServer {
             .and_then(|kib| kib.parse().ok())
             .unwrap_or_else(|| panic!("{line}: not a number of kB"))
     }
+}
+
+/// A free port: bound, then let go for a server to take.
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
 }
 
 impl Drop for EchoServer {

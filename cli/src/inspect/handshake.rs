@@ -273,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn rfc6455_4_2_1_a_request_without_a_key_is_the_clients_violation() {
+    fn a_request_without_a_key_is_the_clients_violation_of_4_2_1() {
         let request = Request {
             method: "GET".to_owned(),
             path: "/".to_owned(),

@@ -414,7 +414,8 @@ impl DirectionEnd {
 }
 
 /// Relays what `from` sends to the other side until `from` ends, watching
-/// it. `early` came with the opening handshake's head.
+/// it. `early` came with the opening handshake's head and has been passed
+/// on with it: it is watched only.
 fn relay_direction(
     inspector: &Inspector,
     connection: &Relayed,
@@ -427,26 +428,26 @@ fn relay_direction(
     let sink = connection.outlet(from.other());
     let mut chunk = vec![0; CHUNK];
     let mut events = Vec::new();
-    let mut relayed = 0u64;
-    let mut pending = early;
+    let detail = hub.wants_detail();
+    let failed = watcher.watch(&early, hub.now(), detail, &mut events);
+    hub.publish(events.drain(..));
+    sink.lock().at_frame_boundary = watcher.at_frame_boundary() && failed.is_none();
+    if let (true, Some(failed)) = (inspector.strict, failed) {
+        // Passed on with the head already: too late to withhold.
+        strict_close(connection, from, failed);
+    }
+    let mut relayed = early.len() as u64;
     let how = loop {
-        let n = if pending.is_empty() {
-            match (&*source).read(&mut chunk) {
-                Ok(0) => {
-                    let _ = Transport::shutdown(&sink.stream, Shutdown::Write);
-                    break format!("the {} closed TCP", from.name());
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = Transport::shutdown(&sink.stream, Shutdown::Both);
-                    break format!("reading from the {} failed: {e}", from.name());
-                }
+        let n = match (&*source).read(&mut chunk) {
+            Ok(0) => {
+                let _ = Transport::shutdown(&sink.stream, Shutdown::Write);
+                break format!("the {} closed TCP", from.name());
             }
-        } else {
-            let n = pending.len().min(CHUNK);
-            chunk[..n].copy_from_slice(&pending[..n]);
-            pending.drain(..n);
-            n
+            Ok(n) => n,
+            Err(e) => {
+                let _ = Transport::shutdown(&sink.stream, Shutdown::Both);
+                break format!("reading from the {} failed: {e}", from.name());
+            }
         };
         let bytes = &chunk[..n];
         let detail = hub.wants_detail();

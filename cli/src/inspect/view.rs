@@ -320,7 +320,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc6455_5_7_a_masked_hello_reads_as_the_trace_line() {
+    fn the_masked_hello_of_5_7_reads_as_the_trace_line() {
         let frame = Event::Frame(Frame {
             conn: 1,
             from: Side::Client,

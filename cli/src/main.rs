@@ -16,6 +16,7 @@ mod chat;
 mod client;
 mod explain;
 mod insecure;
+mod inspect;
 mod logger;
 mod origin;
 
@@ -133,6 +134,49 @@ enum Command {
         out: PathBuf,
         /// More host names or IP addresses the certificate is for.
         names: Vec<String>,
+    },
+    /// Put this between a WebSocket client and its server: every byte is
+    /// relayed unchanged both ways, and every frame is shown (stdout),
+    /// explained and judged against RFC 6455 and RFC 7692, each violation
+    /// with the side that committed it, its section and the close code a
+    /// strict receiver sends. Connect the client to --listen as if it were
+    /// the server.
+    Inspect {
+        /// The address clients connect to: HOST:PORT, [IPv6]:PORT,
+        /// NAME:PORT, or a bare PORT (on 127.0.0.1).
+        #[arg(long, value_parser = parse_listen, required_unless_present = "replay")]
+        listen: Option<SocketAddr>,
+        /// The server to relay to: ws://HOST[:PORT][/PATH] or wss://...
+        /// Each request's Host is rewritten to it, and a request for / goes
+        /// to PATH.
+        #[arg(long, value_name = "URL", required_unless_present = "replay")]
+        upstream: Option<String>,
+        /// Show connections, violations and ends only, not every frame and
+        /// message.
+        #[arg(long)]
+        quiet: bool,
+        /// At the first violation, pass nothing more of it on and close both
+        /// sides as a strict endpoint would: a Close with the code the rule
+        /// calls for, then TCP. Without it, violations are reported and the
+        /// bytes relayed all the same.
+        #[arg(long)]
+        strict: bool,
+        /// Also write every event to this file, one JSON object per line.
+        #[arg(long, value_name = "FILE.jsonl")]
+        record: Option<PathBuf>,
+        /// Show a recording made with --record, as the live view shows it.
+        #[arg(long, value_name = "FILE.jsonl",
+              conflicts_with_all = ["listen", "upstream", "strict", "record", "tls_cert", "ca", "insecure"])]
+        replay: Option<PathBuf>,
+        /// Trust this certificate (PEM) for a wss:// upstream, besides the
+        /// usual public roots.
+        #[arg(long, value_name = "FILE.pem")]
+        ca: Option<PathBuf>,
+        /// Accept any certificate from a wss:// upstream. For testing only.
+        #[arg(long, conflicts_with = "ca")]
+        insecure: bool,
+        #[command(flatten)]
+        tls: TlsFiles,
     },
     /// Compute the Sec-WebSocket-Accept for a Sec-WebSocket-Key, step by step.
     AcceptKey {
@@ -447,6 +491,42 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Inspect {
+            listen,
+            upstream,
+            quiet,
+            strict,
+            record,
+            replay,
+            ca,
+            insecure,
+            tls,
+        } => {
+            if let Some(path) = replay {
+                return inspect::replay(&path, quiet);
+            }
+            let (Some(listen), Some(upstream)) = (listen, upstream) else {
+                eprintln!("ws6455 inspect: --listen and --upstream are needed");
+                return ExitCode::from(2);
+            };
+            let (upstream_tls, tls) =
+                match (client_tls(ca.as_deref(), insecure), tls.server_config()) {
+                    (Ok(upstream_tls), Ok(tls)) => (upstream_tls, tls),
+                    (Err(e), _) | (_, Err(e)) => {
+                        eprintln!("ws6455 inspect: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+            inspect::run(inspect::InspectOptions {
+                listen,
+                upstream,
+                upstream_tls,
+                tls,
+                quiet,
+                strict,
+                record,
+            })
+        }
         Command::AcceptKey { key } => {
             print!("{}", explain_accept_key(&key));
             ExitCode::SUCCESS

@@ -1,0 +1,159 @@
+//! Where events go: the live view, the recording and the page, each fed
+//! through a bounded queue by the relaying threads and drained by a thread
+//! of its own. A relaying thread never waits for an output: when an
+//! output's queue is full, the event is dropped and counted, and the
+//! output says how many it dropped before its next event. So a slow
+//! terminal, disk or browser slows nothing but itself.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread;
+use std::time::Instant;
+
+use super::event::{Dropped, Event};
+use super::view::{self, Detail};
+
+/// How many events an output's queue holds.
+const QUEUE_EVENTS: usize = 8192;
+
+/// The outputs, and the clock events are stamped by.
+pub(crate) struct Hub {
+    started: Instant,
+    outputs: Vec<Output>,
+}
+
+/// One output's end of its queue.
+struct Output {
+    queue: SyncSender<Arc<Event>>,
+    detail: Detail,
+    dropped: Arc<AtomicU64>,
+}
+
+/// What an output's thread reads: the events, and how many were dropped
+/// since it last looked.
+pub(crate) struct Feed {
+    pub(crate) events: Receiver<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl Feed {
+    /// The `dropped` event to write before the next one, if events were
+    /// dropped since the last call.
+    pub(crate) fn dropped_since(&self) -> Option<Event> {
+        match self.dropped.swap(0, Ordering::Relaxed) {
+            0 => None,
+            count => Some(Event::Dropped(Dropped {
+                t: self.started.elapsed().as_secs_f64(),
+                count,
+            })),
+        }
+    }
+}
+
+impl Hub {
+    /// A hub with no outputs yet; its clock starts now.
+    pub(crate) fn new() -> Hub {
+        Hub {
+            started: Instant::now(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Seconds since the hub was made.
+    pub(crate) fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Adds an output that takes the events `detail` shows, and returns
+    /// what its thread reads.
+    pub(crate) fn add_output(&mut self, detail: Detail) -> Feed {
+        let (queue, events) = sync_channel(QUEUE_EVENTS);
+        let dropped = Arc::new(AtomicU64::new(0));
+        self.outputs.push(Output {
+            queue,
+            detail,
+            dropped: Arc::clone(&dropped),
+        });
+        Feed {
+            events,
+            dropped,
+            started: self.started,
+        }
+    }
+
+    /// Whether some output shows frames and messages: if none does, the
+    /// watchers judge without describing.
+    pub(crate) fn wants_detail(&self) -> bool {
+        self.outputs.iter().any(|o| o.detail == Detail::Full)
+    }
+
+    /// Hands each event to every output that shows it, dropping it for an
+    /// output whose queue is full.
+    pub(crate) fn publish(&self, events: impl IntoIterator<Item = Event>) {
+        for event in events {
+            let event = Arc::new(event);
+            for output in &self.outputs {
+                if !output.detail.shows(&event) {
+                    continue;
+                }
+                match output.queue.try_send(Arc::clone(&event)) {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                    Err(TrySendError::Full(_)) => {
+                        output.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes what `feed` brings with `write_one`, flushing whenever the queue
+/// is empty, until every sender is gone or writing fails.
+fn drain(
+    feed: &Feed,
+    out: &mut impl Write,
+    write_one: impl Fn(&mut dyn Write, &Event) -> io::Result<()>,
+) -> io::Result<()> {
+    loop {
+        let event = match feed.events.try_recv() {
+            Ok(event) => event,
+            Err(_) => {
+                out.flush()?;
+                match feed.events.recv() {
+                    Ok(event) => event,
+                    Err(_) => return Ok(()),
+                }
+            }
+        };
+        if let Some(dropped) = feed.dropped_since() {
+            write_one(out, &dropped)?;
+        }
+        write_one(out, &event)?;
+    }
+}
+
+/// Starts the live view's thread: each event's lines on stdout.
+pub(crate) fn print_to_stdout(feed: Feed) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());
+        let _ = drain(&feed, &mut out, |out, event| {
+            out.write_all(view::lines(event).as_bytes())
+        });
+    })
+}
+
+/// Starts the recording's thread: each event as a line of JSON in `file`.
+pub(crate) fn record_to(file: File, feed: Feed) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut out = BufWriter::with_capacity(64 << 10, file);
+        if let Err(e) = drain(&feed, &mut out, |out, event| {
+            writeln!(out, "{}", event.to_json())
+        }) {
+            log_line!("ws6455 inspect: the recording stopped: {e}");
+        }
+    })
+}

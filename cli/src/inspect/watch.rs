@@ -1,0 +1,601 @@
+//! One direction of an inspected connection, watched: the bytes one side
+//! sends, cut into frames as they went over the wire, and judged as the
+//! other side receives them by the library's own strict decoders.
+//!
+//! Two readers go over the same bytes:
+//!
+//! - **The framer** reads each header's fields as sent (RFC 6455 §5.2),
+//!   reserved opcodes and bits too, and keeps each payload's first bytes:
+//!   what the live view shows of a frame, valid or not.
+//! - **The judge** is an [`Engine`] in the receiver's role, with the
+//!   extension the 101 agreed: it unmasks, inflates (with the agreed window
+//!   and context takeover, so later messages of a context-takeover
+//!   connection inflate too), checks UTF-8 as it arrives, and fails where a
+//!   strict receiver fails. Its messages are read as pieces into a buffer
+//!   of fixed size, so a message of any size takes no more memory.
+//!
+//! The framer hands the judge one frame's bytes at a time, so a message the
+//! judge completes is always the one whose frames the framer just counted,
+//! and a violation is always in the frame the framer is in. The bytes given
+//! are never changed: the judge works on a copy.
+//!
+//! This file does no I/O and reads no clock: the time of each event is
+//! given in.
+
+use ws6455::deflate::{self, DeflateParams};
+use ws6455::proto::{MessageKind, Piece, ProtocolError, StreamEvent};
+use ws6455::{CloseFrame, Engine, Error, Limits, Message, Role};
+
+use super::event::{
+    Event, FRAME_BYTES_SHOWN, Frame, MESSAGE_BYTES_SHOWN, MessageSeen, MessageType, Side, Violation,
+};
+
+/// The room the judge inflates and unmasks a message's pieces into.
+const PIECE_ROOM: usize = 16 << 10;
+
+/// The longest frame header: 2 bytes, 8 of extended length, 4 of key.
+const MAX_HEADER_LEN: usize = 14;
+
+/// What [`Watcher::watch`] found wrong, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Failed {
+    /// Where the frame that broke the rule begins, counted in bytes from
+    /// the start of this direction (after the opening handshake).
+    pub(crate) frame_start: u64,
+    /// The close code a strict receiver sends.
+    pub(crate) close_code: Option<u16>,
+}
+
+/// One direction of a connection: the frames one side sends.
+pub(crate) struct Watcher {
+    conn: u64,
+    from: Side,
+    framer: Framer,
+    judge: Judge,
+    /// The first violation: a strict receiver reads nothing after it.
+    failed: Option<Failed>,
+}
+
+impl Watcher {
+    /// Watches what `from` sends on connection `conn`, with
+    /// permessage-deflate's agreed parameters if the 101 agreed it.
+    pub(crate) fn new(conn: u64, from: Side, deflate: Option<&DeflateParams>) -> Watcher {
+        Watcher {
+            conn,
+            from,
+            framer: Framer::new(),
+            judge: Judge::new(from, deflate),
+            failed: None,
+        }
+    }
+
+    /// The Close this side sent, once the judge has read it: when, and its
+    /// status code.
+    pub(crate) fn close_seen(&self) -> Option<(f64, Option<u16>)> {
+        self.judge.close
+    }
+
+    /// Whether the bytes so far end where a frame ends: a frame (a Close)
+    /// may be put after them.
+    pub(crate) fn at_frame_boundary(&self) -> bool {
+        self.framer.at_boundary()
+    }
+
+    /// Watches the next `bytes` of this direction at time `t`. Frames and
+    /// messages are pushed to `events` only if `detail` is set; violations
+    /// always are. Returns the first violation, when these bytes brought it.
+    pub(crate) fn watch(
+        &mut self,
+        mut bytes: &[u8],
+        t: f64,
+        detail: bool,
+        events: &mut Vec<Event>,
+    ) -> Option<Failed> {
+        let before = self.failed;
+        let seen = Seen {
+            conn: self.conn,
+            from: self.from,
+            t,
+            detail,
+        };
+        while !bytes.is_empty() {
+            let used = self.framer.take(bytes, &seen, events);
+            let rest_of_frame = &bytes[..used];
+            bytes = &bytes[used..];
+            let frame_start = self.framer.current_frame_start();
+            if let Some(problem) = self.framer.problem.take() {
+                self.fail(&seen, frame_start, problem, events);
+            }
+            if self.failed.is_none() {
+                let frame = self.framer.message_so_far();
+                if let Err(problem) = self.judge.feed(rest_of_frame, frame, &seen, events) {
+                    self.fail(&seen, frame_start, problem, events);
+                }
+            }
+        }
+        match before {
+            None => self.failed,
+            Some(_) => None,
+        }
+    }
+
+    /// Records the first violation; later ones are not judged, as a strict
+    /// receiver reads nothing after failing the connection.
+    fn fail(&mut self, seen: &Seen, frame_start: u64, problem: Problem, events: &mut Vec<Event>) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.failed = Some(Failed {
+            frame_start,
+            close_code: problem.close_code,
+        });
+        events.push(Event::Violation(Violation {
+            conn: seen.conn,
+            t: seen.t,
+            by: seen.from,
+            rfc: problem.rfc.to_owned(),
+            close_code: problem.close_code,
+            status: None,
+            what: problem.what,
+        }));
+    }
+}
+
+/// What every event of one call is stamped with.
+struct Seen {
+    conn: u64,
+    from: Side,
+    t: f64,
+    detail: bool,
+}
+
+/// A rule broken.
+struct Problem {
+    rfc: &'static str,
+    close_code: Option<u16>,
+    what: String,
+}
+
+impl Problem {
+    fn from_protocol(e: &ProtocolError) -> Problem {
+        Problem {
+            rfc: e.rfc_section(),
+            close_code: Some(e.close_code().0),
+            what: e.to_string(),
+        }
+    }
+}
+
+/// A frame header's fields as sent, whatever they say.
+#[derive(Clone, Copy, Debug)]
+struct RawHeader {
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    key: Option<[u8; 4]>,
+    payload_len: u64,
+    /// Which field carried the length: 7, 16 or 64 bits.
+    length_bits: u8,
+}
+
+impl RawHeader {
+    /// Reads a header from the start of `bytes`, if all of it is there:
+    /// the fields and the header's length (RFC 6455 §5.2, in wire order).
+    fn read(bytes: &[u8]) -> Option<(RawHeader, usize)> {
+        let (&first, &second) = (bytes.first()?, bytes.get(1)?);
+        let masked = second & 0x80 != 0;
+        let (payload_len, length_bits, mut at) = match second & 0x7f {
+            126 => {
+                let b = bytes.get(2..4)?;
+                (u64::from(u16::from_be_bytes([b[0], b[1]])), 16, 4)
+            }
+            127 => {
+                let b: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
+                (u64::from_be_bytes(b), 64, 10)
+            }
+            len => (u64::from(len), 7, 2),
+        };
+        let key = match masked {
+            true => {
+                let key: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+                at += 4;
+                Some(key)
+            }
+            false => None,
+        };
+        let header = RawHeader {
+            fin: first & 0x80 != 0,
+            rsv: (first >> 4) & 0x7,
+            opcode: first & 0x0f,
+            key,
+            payload_len,
+            length_bits,
+        };
+        Some((header, at))
+    }
+
+    fn is_data(&self) -> bool {
+        matches!(self.opcode, 0x0..=0x2)
+    }
+}
+
+/// What the framer knows of the data message its frames belong to.
+#[derive(Clone, Copy, Debug, Default)]
+struct MessageFrames {
+    /// RSV1 on its first frame: compressed (RFC 7692 §6).
+    compressed: bool,
+    frames: u64,
+    wire_length: u64,
+}
+
+/// Cuts bytes into frames as sent and keeps each one's first bytes.
+struct Framer {
+    /// The header being read, while it is incomplete.
+    header: [u8; MAX_HEADER_LEN],
+    header_have: usize,
+    /// The frame whose payload is being read.
+    current: Option<FrameInProgress>,
+    /// Where the current frame began, in bytes from the start.
+    frame_start: u64,
+    /// Bytes read so far.
+    offset: u64,
+    /// The data message whose frames go by.
+    message: MessageFrames,
+    /// A Close went by: a data frame after it breaks §5.5.1.
+    closed: bool,
+    /// A rule the framing alone shows broken.
+    problem: Option<Problem>,
+}
+
+/// A frame whose header was read.
+struct FrameInProgress {
+    header: RawHeader,
+    header_bytes: Vec<u8>,
+    remaining: u64,
+    /// The payload's first bytes, as sent, while the event is not yet out.
+    shown: Option<Vec<u8>>,
+    t: f64,
+}
+
+impl Framer {
+    fn new() -> Framer {
+        Framer {
+            header: [0; MAX_HEADER_LEN],
+            header_have: 0,
+            current: None,
+            frame_start: 0,
+            offset: 0,
+            message: MessageFrames::default(),
+            closed: false,
+            problem: None,
+        }
+    }
+
+    fn at_boundary(&self) -> bool {
+        self.header_have == 0 && self.current.is_none()
+    }
+
+    /// Where the frame being read began: the one whose header is still
+    /// incomplete, if one is.
+    fn current_frame_start(&self) -> u64 {
+        match self.header_have {
+            0 => self.frame_start,
+            have => self.offset - have as u64,
+        }
+    }
+
+    /// The data message's frames counted so far.
+    fn message_so_far(&self) -> MessageFrames {
+        self.message
+    }
+
+    /// Takes bytes from the start of `bytes` up to the end of the current
+    /// frame at most, and returns how many. A frame's event goes out when
+    /// its shown bytes are complete: at its end, or after the first
+    /// [`FRAME_BYTES_SHOWN`] of a longer one.
+    fn take(&mut self, bytes: &[u8], seen: &Seen, events: &mut Vec<Event>) -> usize {
+        let Some(frame) = &mut self.current else {
+            return self.take_header(bytes, seen, events);
+        };
+        let used = usize::try_from(frame.remaining).map_or(bytes.len(), |r| r.min(bytes.len()));
+        frame.remaining -= used as u64;
+        self.offset += used as u64;
+        if let Some(shown) = &mut frame.shown {
+            let room = FRAME_BYTES_SHOWN - shown.len();
+            shown.extend_from_slice(&bytes[..used.min(room)]);
+        }
+        self.frame_progressed(seen, events);
+        used
+    }
+
+    /// Reads header bytes; when the header is whole, the frame begins.
+    fn take_header(&mut self, bytes: &[u8], seen: &Seen, events: &mut Vec<Event>) -> usize {
+        let have = self.header_have;
+        let wanted = (MAX_HEADER_LEN - have).min(bytes.len());
+        self.header[have..have + wanted].copy_from_slice(&bytes[..wanted]);
+        let Some((header, header_len)) = RawHeader::read(&self.header[..have + wanted]) else {
+            self.header_have += wanted;
+            self.offset += wanted as u64;
+            return wanted;
+        };
+        let used = header_len - have;
+        self.header_have = 0;
+        self.frame_start = self.offset - have as u64;
+        self.offset += used as u64;
+        self.begin_frame(header, header_len, seen);
+        self.frame_progressed(seen, events);
+        used
+    }
+
+    fn begin_frame(&mut self, header: RawHeader, header_len: usize, seen: &Seen) {
+        if header.is_data() && self.closed {
+            // RFC 6455 §5.5.1: "The application MUST NOT send any more data
+            // frames after sending a Close frame."
+            self.problem = Some(Problem {
+                rfc: "RFC 6455 §5.5.1",
+                close_code: None,
+                what: format!(
+                    "a data frame (opcode {:#x}) after the {}'s Close, which is the last frame it may send",
+                    header.opcode,
+                    seen.from.name()
+                ),
+            });
+        }
+        match header.opcode {
+            0x1 | 0x2 => {
+                self.message = MessageFrames {
+                    compressed: header.rsv & 0b100 != 0,
+                    frames: 1,
+                    wire_length: header.payload_len,
+                };
+            }
+            0x0 => {
+                self.message.frames += 1;
+                self.message.wire_length =
+                    self.message.wire_length.saturating_add(header.payload_len);
+            }
+            0x8 => self.closed = true,
+            _ => {}
+        }
+        self.current = Some(FrameInProgress {
+            header,
+            header_bytes: self.header[..header_len].to_vec(),
+            remaining: header.payload_len,
+            shown: seen.detail.then(Vec::new),
+            t: seen.t,
+        });
+    }
+
+    /// Sends the frame's event once its shown bytes are complete, and ends
+    /// the frame at its last byte.
+    fn frame_progressed(&mut self, seen: &Seen, events: &mut Vec<Event>) {
+        let Some(frame) = &mut self.current else {
+            return;
+        };
+        let complete = frame.remaining == 0;
+        let shown_full = frame
+            .shown
+            .as_ref()
+            .is_some_and(|s| s.len() >= FRAME_BYTES_SHOWN);
+        if complete || shown_full {
+            if let Some(shown) = frame.shown.take() {
+                events.push(frame_event(seen, frame, shown));
+            }
+        }
+        if complete {
+            self.current = None;
+        }
+    }
+}
+
+fn frame_event(seen: &Seen, frame: &FrameInProgress, shown: Vec<u8>) -> Event {
+    let h = &frame.header;
+    Event::Frame(Frame {
+        conn: seen.conn,
+        from: seen.from,
+        t: frame.t,
+        fin: h.fin,
+        rsv1: h.rsv & 0b100 != 0,
+        rsv2: h.rsv & 0b010 != 0,
+        rsv3: h.rsv & 0b001 != 0,
+        opcode: h.opcode,
+        masked: h.key.is_some(),
+        key: h.key,
+        length: h.payload_len,
+        length_field: format!("{}-bit", h.length_bits),
+        header_hex: frame.header_bytes.clone(),
+        payload_shown: shown.len(),
+        payload_hex: shown,
+    })
+}
+
+/// The strict receiver: an [`Engine`] in the role of the side that
+/// receives these frames.
+struct Judge {
+    engine: Engine,
+    /// Bytes given and not yet taken by the engine (a header cut in two),
+    /// copied, as the engine unmasks in place.
+    pending: Vec<u8>,
+    /// Where the engine writes a message's pieces.
+    room: Box<[u8]>,
+    /// The data message being read, while it is.
+    message: Option<MessageBytes>,
+    /// The Close read: when, and its status code.
+    close: Option<(f64, Option<u16>)>,
+}
+
+/// A data message being read: its length so far and its first bytes.
+struct MessageBytes {
+    kind: MessageKind,
+    length: u64,
+    shown: Vec<u8>,
+}
+
+impl Judge {
+    fn new(from: Side, deflate_params: Option<&DeflateParams>) -> Judge {
+        let receiver = match from {
+            Side::Client => Role::Server,
+            Side::Server => Role::Client,
+        };
+        // The protocol's rules are the judge here, not a server's size
+        // limits (§10.4): messages are read in pieces of fixed size.
+        let limits = Limits::default()
+            .max_frame_size(u64::MAX)
+            .max_message_size(u64::MAX);
+        let engine = match deflate_params {
+            Some(params) => {
+                Engine::with_extension(receiver, limits, deflate::extension(params, receiver, 0))
+            }
+            None => Engine::new(receiver, limits),
+        };
+        Judge {
+            engine,
+            pending: Vec::new(),
+            room: vec![0; PIECE_ROOM].into_boxed_slice(),
+            message: None,
+            close: None,
+        }
+    }
+
+    /// Gives the engine the next bytes of the current frame, and reports
+    /// the messages it completes. `frames` is what the framer counted of
+    /// the data message so far.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        frames: MessageFrames,
+        seen: &Seen,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Problem> {
+        self.pending.extend_from_slice(bytes);
+        let mut at = 0;
+        let result = loop {
+            let input = &mut self.pending[at..];
+            match self.engine.receive_streamed(input, &mut self.room) {
+                Ok(streamed) => {
+                    at += streamed.used;
+                    match streamed.event {
+                        None => break Ok(()),
+                        Some(StreamEvent::Piece(piece)) => {
+                            self.piece(piece, frames, seen, events);
+                        }
+                        Some(StreamEvent::Control(message)) => {
+                            if let Message::Close(frame) = &message {
+                                self.close = Some((seen.t, frame.as_ref().map(|f| f.code.0)));
+                            }
+                            if seen.detail {
+                                events.push(control_event(seen, message));
+                            }
+                        }
+                    }
+                }
+                Err(Error::Protocol(e)) => break Err(Problem::from_protocol(&e)),
+                // The engine reads nothing after a Close; the framer judges
+                // what comes after one.
+                Err(Error::Closed) => {
+                    at = self.pending.len();
+                    break Ok(());
+                }
+                Err(e) => {
+                    break Err(Problem {
+                        rfc: "RFC 6455",
+                        close_code: None,
+                        what: e.to_string(),
+                    });
+                }
+            }
+        };
+        // What the engine queued to send (a Pong, a Close in answer) is
+        // not ours to send: the real receiver answers for itself.
+        let queued = self.engine.output().len();
+        self.engine.output().advance(queued);
+        self.pending.drain(..at.min(self.pending.len()));
+        result
+    }
+
+    fn piece(&mut self, piece: Piece, frames: MessageFrames, seen: &Seen, events: &mut Vec<Event>) {
+        let message = self.message.get_or_insert_with(|| MessageBytes {
+            kind: piece.kind,
+            length: 0,
+            shown: Vec::new(),
+        });
+        message.length += piece.len as u64;
+        if seen.detail {
+            let room = MESSAGE_BYTES_SHOWN.saturating_sub(message.shown.len());
+            message
+                .shown
+                .extend_from_slice(&self.room[..piece.len.min(room)]);
+        }
+        if !piece.last {
+            return;
+        }
+        let Some(message) = self.message.take() else {
+            return;
+        };
+        if !seen.detail {
+            return;
+        }
+        let truncated = message.length > message.shown.len() as u64;
+        let (message_type, text, data_hex) = match message.kind {
+            MessageKind::Text => (MessageType::Text, Some(text_of(&message.shown)), None),
+            MessageKind::Binary => (MessageType::Binary, None, Some(message.shown)),
+        };
+        events.push(Event::Message(MessageSeen {
+            conn: seen.conn,
+            from: seen.from,
+            t: seen.t,
+            message_type,
+            compressed: frames.compressed,
+            frames: frames.frames,
+            wire_length: frames.wire_length,
+            length: message.length,
+            text,
+            data_hex,
+            truncated,
+            close_code: None,
+        }));
+    }
+}
+
+/// The text of a message's first bytes: valid UTF-8 up to where the shown
+/// bytes cut a character (the judge has checked the rest).
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(e) => String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
+    }
+}
+
+/// A control frame read whole (RFC 6455 §5.5): never fragmented, never
+/// compressed.
+fn control_event(seen: &Seen, message: Message) -> Event {
+    let (message_type, payload_len, text, data, close_code) = match message {
+        Message::Ping(data) => (MessageType::Ping, data.len(), None, Some(data), None),
+        Message::Pong(data) => (MessageType::Pong, data.len(), None, Some(data), None),
+        Message::Close(None) => (MessageType::Close, 0, None, None, None),
+        Message::Close(Some(CloseFrame { code, reason })) => (
+            MessageType::Close,
+            2 + reason.len(),
+            Some(reason),
+            None,
+            Some(code.0),
+        ),
+        // Data messages come as pieces; nothing else comes whole.
+        Message::Text(text) => (MessageType::Text, text.len(), Some(text), None, None),
+        Message::Binary(data) => (MessageType::Binary, data.len(), None, Some(data), None),
+    };
+    Event::Message(MessageSeen {
+        conn: seen.conn,
+        from: seen.from,
+        t: seen.t,
+        message_type,
+        compressed: false,
+        frames: 1,
+        wire_length: payload_len as u64,
+        length: payload_len as u64,
+        text,
+        data_hex: data,
+        truncated: false,
+        close_code,
+    })
+}

@@ -179,8 +179,14 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
         client: Outlet::new(client),
         server: Outlet::new(upstream),
     };
-    let server_watcher = Watcher::new(conn, Side::Server, agreement.deflate.as_ref());
-    let client_watcher = Watcher::new(conn, Side::Client, agreement.deflate.as_ref());
+    let watcher = |from| {
+        let watcher = Watcher::new(conn, from, agreement.deflate.as_ref());
+        match inspector.strict {
+            true => watcher.frame_by_frame(),
+            false => watcher,
+        }
+    };
+    let (server_watcher, client_watcher) = (watcher(Side::Server), watcher(Side::Client));
     let server_early = upstream_read[head_len..].to_vec();
     let (from_client, from_server) = thread::scope(|scope| {
         let from_server = scope.spawn(|| {

@@ -14,13 +14,17 @@
 //!   strict receiver fails. Its messages are read as pieces into a buffer
 //!   of fixed size, so a message of any size takes no more memory.
 //!
-//! The framer hands the judge one frame's bytes at a time, so a message the
-//! judge completes is always the one whose frames the framer just counted,
-//! and a violation is always in the frame the framer is in. The bytes given
-//! are never changed: the judge works on a copy.
+//! The framer reads the bytes first and counts each data message's frames;
+//! the judge, reading the same bytes after it, completes the same messages
+//! in the same order, and takes each one's count. The judge takes all the
+//! bytes of a read at once, or, for `--strict`, one frame's at a time, so
+//! that a violation is placed in the frame that broke the rule. The bytes
+//! given are never changed: the judge works on a copy.
 //!
 //! This file does no I/O and reads no clock: the time of each event is
 //! given in.
+
+use std::collections::VecDeque;
 
 use ws6455::deflate::{self, DeflateParams};
 use ws6455::proto::{MessageKind, Piece, ProtocolError, StreamEvent};
@@ -52,6 +56,8 @@ pub(crate) struct Watcher {
     from: Side,
     framer: Framer,
     judge: Judge,
+    /// The judge takes one frame at a time, to place a violation exactly.
+    frame_by_frame: bool,
     /// The first violation: a strict receiver reads nothing after it.
     failed: Option<Failed>,
 }
@@ -65,8 +71,17 @@ impl Watcher {
             from,
             framer: Framer::new(),
             judge: Judge::new(from, deflate),
+            frame_by_frame: false,
             failed: None,
         }
+    }
+
+    /// The judge takes the bytes one frame at a time, so that
+    /// [`Failed::frame_start`] is exact (`--strict` withholds that frame).
+    /// Otherwise it takes each read's bytes at once, which costs less.
+    pub(crate) fn frame_by_frame(mut self) -> Watcher {
+        self.frame_by_frame = true;
+        self
     }
 
     /// The Close this side sent, once the judge has read it: when, and its
@@ -98,8 +113,20 @@ impl Watcher {
             t,
             detail,
         };
-        while !bytes.is_empty() {
-            let used = self.framer.take(bytes, &seen, events);
+        if !self.frame_by_frame {
+            self.watch_at_once(bytes, &seen, events);
+        }
+        while self.frame_by_frame && !bytes.is_empty() {
+            // The rest of the current frame, header and payload, as far as
+            // the bytes go: the judge takes it in one call.
+            let mut used = 0;
+            loop {
+                used += self.framer.take(&bytes[used..], &seen, events);
+                let frame_done = self.framer.at_boundary() || self.framer.problem.is_some();
+                if frame_done || used == bytes.len() {
+                    break;
+                }
+            }
             let rest_of_frame = &bytes[..used];
             bytes = &bytes[used..];
             let frame_start = self.framer.current_frame_start();
@@ -107,8 +134,8 @@ impl Watcher {
                 self.fail(&seen, frame_start, problem, events);
             }
             if self.failed.is_none() {
-                let frame = self.framer.message_so_far();
-                if let Err(problem) = self.judge.feed(rest_of_frame, frame, &seen, events) {
+                let messages = &mut self.framer.messages;
+                if let Err(problem) = self.judge.feed(rest_of_frame, messages, &seen, events) {
                     self.fail(&seen, frame_start, problem, events);
                 }
             }
@@ -116,6 +143,33 @@ impl Watcher {
         match before {
             None => self.failed,
             Some(_) => None,
+        }
+    }
+
+    /// The framer over all of `bytes`, then the judge over all of them.
+    fn watch_at_once(&mut self, bytes: &[u8], seen: &Seen, events: &mut Vec<Event>) {
+        let mut used = 0;
+        let mut framing_problem = None;
+        while used < bytes.len() {
+            used += self.framer.take(&bytes[used..], seen, events);
+            if let Some(problem) = self.framer.problem.take() {
+                let frame_start = self.framer.current_frame_start();
+                framing_problem.get_or_insert((frame_start, problem));
+            }
+        }
+        if self.failed.is_none() {
+            let messages = &mut self.framer.messages;
+            if let Err(problem) = self.judge.feed(bytes, messages, seen, events) {
+                // Somewhere in these bytes: the frame is known to `--strict`
+                // only, which judges frame by frame.
+                let frame_start = self.framer.current_frame_start();
+                self.fail(seen, frame_start, problem, events);
+            }
+        }
+        // What only the framing shows (a data frame after a Close) comes
+        // after any message the judge completed before it.
+        if let Some((frame_start, problem)) = framing_problem {
+            self.fail(seen, frame_start, problem, events);
         }
     }
 
@@ -129,6 +183,9 @@ impl Watcher {
             frame_start,
             close_code: problem.close_code,
         });
+        // The judge reads no more: nothing will take the framer's counts.
+        self.framer.counting = false;
+        self.framer.messages.clear();
         events.push(Event::Violation(Violation {
             conn: seen.conn,
             t: seen.t,
@@ -241,6 +298,11 @@ struct Framer {
     offset: u64,
     /// The data message whose frames go by.
     message: MessageFrames,
+    /// Data messages whose last frame has begun, for the judge to take as
+    /// it completes them, in order (when their events are wanted).
+    messages: VecDeque<MessageFrames>,
+    /// Whether messages are counted for the judge (not after it failed).
+    counting: bool,
     /// A Close went by: a data frame after it breaks §5.5.1.
     closed: bool,
     /// A rule the framing alone shows broken.
@@ -250,7 +312,8 @@ struct Framer {
 /// A frame whose header was read.
 struct FrameInProgress {
     header: RawHeader,
-    header_bytes: Vec<u8>,
+    header_bytes: [u8; MAX_HEADER_LEN],
+    header_len: usize,
     remaining: u64,
     /// The payload's first bytes, as sent, while the event is not yet out.
     shown: Option<Vec<u8>>,
@@ -266,6 +329,8 @@ impl Framer {
             frame_start: 0,
             offset: 0,
             message: MessageFrames::default(),
+            messages: VecDeque::new(),
+            counting: true,
             closed: false,
             problem: None,
         }
@@ -284,16 +349,24 @@ impl Framer {
         }
     }
 
-    /// The data message's frames counted so far.
-    fn message_so_far(&self) -> MessageFrames {
-        self.message
-    }
-
     /// Takes bytes from the start of `bytes` up to the end of the current
     /// frame at most, and returns how many. A frame's event goes out when
     /// its shown bytes are complete: at its end, or after the first
     /// [`FRAME_BYTES_SHOWN`] of a longer one.
     fn take(&mut self, bytes: &[u8], seen: &Seen, events: &mut Vec<Event>) -> usize {
+        if self.current.is_none() && self.header_have == 0 && !seen.detail {
+            if let Some((header, header_len)) = RawHeader::read(bytes) {
+                let len = header_len as u64 + header.payload_len;
+                if len <= bytes.len() as u64 {
+                    // A whole frame, and nothing to show of it: noted and
+                    // passed over.
+                    self.frame_start = self.offset;
+                    self.offset += len;
+                    self.note_frame(&header, seen);
+                    return len as usize;
+                }
+            }
+        }
         let Some(frame) = &mut self.current else {
             return self.take_header(bytes, seen, events);
         };
@@ -311,6 +384,17 @@ impl Framer {
     /// Reads header bytes; when the header is whole, the frame begins.
     fn take_header(&mut self, bytes: &[u8], seen: &Seen, events: &mut Vec<Event>) -> usize {
         let have = self.header_have;
+        if have == 0 {
+            // The usual case: the whole header is in the bytes.
+            if let Some((header, header_len)) = RawHeader::read(bytes) {
+                self.header[..header_len].copy_from_slice(&bytes[..header_len]);
+                self.frame_start = self.offset;
+                self.offset += header_len as u64;
+                self.begin_frame(header, header_len, seen);
+                self.frame_progressed(seen, events);
+                return header_len;
+            }
+        }
         let wanted = (MAX_HEADER_LEN - have).min(bytes.len());
         self.header[have..have + wanted].copy_from_slice(&bytes[..wanted]);
         let Some((header, header_len)) = RawHeader::read(&self.header[..have + wanted]) else {
@@ -328,6 +412,20 @@ impl Framer {
     }
 
     fn begin_frame(&mut self, header: RawHeader, header_len: usize, seen: &Seen) {
+        self.note_frame(&header, seen);
+        self.current = Some(FrameInProgress {
+            header,
+            header_bytes: self.header,
+            header_len,
+            remaining: header.payload_len,
+            shown: seen.detail.then(Vec::new),
+            t: seen.t,
+        });
+    }
+
+    /// What a frame's header tells about the frames around it: its
+    /// message's frames counted, a Close, a data frame after one.
+    fn note_frame(&mut self, header: &RawHeader, seen: &Seen) {
         if header.is_data() && self.closed {
             // RFC 6455 §5.5.1: "The application MUST NOT send any more data
             // frames after sending a Close frame."
@@ -357,13 +455,10 @@ impl Framer {
             0x8 => self.closed = true,
             _ => {}
         }
-        self.current = Some(FrameInProgress {
-            header,
-            header_bytes: self.header[..header_len].to_vec(),
-            remaining: header.payload_len,
-            shown: seen.detail.then(Vec::new),
-            t: seen.t,
-        });
+        // Only the events need the counts.
+        if header.is_data() && header.fin && self.counting && seen.detail {
+            self.messages.push_back(self.message);
+        }
     }
 
     /// Sends the frame's event once its shown bytes are complete, and ends
@@ -403,7 +498,7 @@ fn frame_event(seen: &Seen, frame: &FrameInProgress, shown: Vec<u8>) -> Event {
         key: h.key,
         length: h.payload_len,
         length_field: format!("{}-bit", h.length_bits),
-        header_hex: frame.header_bytes.clone(),
+        header_hex: frame.header_bytes[..frame.header_len].to_vec(),
         payload_shown: shown.len(),
         payload_hex: shown,
     })
@@ -457,13 +552,12 @@ impl Judge {
         }
     }
 
-    /// Gives the engine the next bytes of the current frame, and reports
-    /// the messages it completes. `frames` is what the framer counted of
-    /// the data message so far.
+    /// Gives the engine the next bytes, and reports the messages it
+    /// completes, each with its frames as the framer counted them.
     fn feed(
         &mut self,
         bytes: &[u8],
-        frames: MessageFrames,
+        frames: &mut VecDeque<MessageFrames>,
         seen: &Seen,
         events: &mut Vec<Event>,
     ) -> Result<(), Problem> {
@@ -507,13 +601,21 @@ impl Judge {
         };
         // What the engine queued to send (a Pong, a Close in answer) is
         // not ours to send: the real receiver answers for itself.
-        let queued = self.engine.output().len();
-        self.engine.output().advance(queued);
+        if self.engine.queued_bytes() > 0 {
+            let queued = self.engine.output().len();
+            self.engine.output().advance(queued);
+        }
         self.pending.drain(..at.min(self.pending.len()));
         result
     }
 
-    fn piece(&mut self, piece: Piece, frames: MessageFrames, seen: &Seen, events: &mut Vec<Event>) {
+    fn piece(
+        &mut self,
+        piece: Piece,
+        frames: &mut VecDeque<MessageFrames>,
+        seen: &Seen,
+        events: &mut Vec<Event>,
+    ) {
         let message = self.message.get_or_insert_with(|| MessageBytes {
             kind: piece.kind,
             length: 0,
@@ -535,6 +637,7 @@ impl Judge {
         if !seen.detail {
             return;
         }
+        let frames = frames.pop_front().unwrap_or_default();
         let truncated = message.length > message.shown.len() as u64;
         let (message_type, text, data_hex) = match message.kind {
             MessageKind::Text => (MessageType::Text, Some(text_of(&message.shown)), None),

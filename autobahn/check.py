@@ -2,7 +2,7 @@
 """Summarise and gate an Autobahn|Testsuite report (python3, stdlib only).
 
 Usage:
-    check.py server|client [--report PATH] [--expected PATH]
+    check.py server|client [--report PATH] [--expected PATH] [--cases PATTERNS]
                            [--write-expected] [--no-expected]
 
 Reads reports/<mode>/index.json (as written by wstest) and
@@ -16,10 +16,14 @@ Reads reports/<mode>/index.json (as written by wstest) and
   3. EXPECTED: compares {agent: {case: {behavior, behaviorClose}}} with the
      committed expected-results-<mode>.json and fails on any difference (case
      added, missing, or outcome changed).  A missing expected file is a failure.
+     With --cases (the AUTOBAHN_CASES patterns of a run on a subset), only the
+     expected cases those patterns select must be in the report; the others
+     were not run and are not missing.  A pattern that selects no expected
+     case is a failure (a typo would otherwise shrink the subset silently).
 
 --write-expected regenerates expected-results-<mode>.json from the report
 (the comparison is then skipped; the policy check still decides the exit code).
---no-expected skips the comparison (e.g. for runs on a reduced set of cases).
+--no-expected skips the comparison.
 
 Exit status: 0 = all good, 1 = policy or expected-results failure,
 2 = report missing/unreadable or bad usage.
@@ -28,6 +32,7 @@ Exit status: 0 = all good, 1 = policy or expected-results failure,
 import argparse
 import json
 import os
+import re
 import sys
 from collections import Counter
 
@@ -79,6 +84,37 @@ def policy_failures(cases):
         if wrong:
             bad.append((cid, ", ".join("%s=%s" % (f, res.get(f)) for f in wrong)))
     return bad
+
+
+def case_pattern(pattern):
+    """The predicate wstest applies to a case pattern (caseset.py,
+    resolveCasePatternList): with a `*`, a regex with `.` literal and `*` as
+    `.*`, matched at the start of the case id only; without, the exact id."""
+    if "*" not in pattern:
+        return lambda cid: cid == pattern
+    regex = re.compile(pattern.replace(".", r"\.").replace("*", ".*"))
+    return lambda cid: regex.match(cid) is not None
+
+
+def select(expected, patterns, actual):
+    """Restrict expected results to the cases a run on a subset answers for:
+    those the patterns select, and any other the report holds all the same.
+
+    Returns (the expected results restricted, how many cases the patterns
+    select, the patterns that select no case of any agent)."""
+    matchers = [(p, case_pattern(p)) for p in patterns]
+    used = set()
+    kept = {}
+    count = 0
+    for agent, cases in expected.items():
+        kept[agent] = {}
+        for cid, res in cases.items():
+            hits = [p for p, matches in matchers if matches(cid)]
+            used.update(hits)
+            count += bool(hits)
+            if hits or cid in actual.get(agent, {}):
+                kept[agent][cid] = res
+    return kept, count, [p for p in patterns if p not in used]
 
 
 def fmt(res):
@@ -136,7 +172,12 @@ def main(argv=None):
                     help="(re)generate the expected results file from the report")
     ap.add_argument("--no-expected", action="store_true",
                     help="skip the comparison with the expected results file")
+    ap.add_argument("--cases", metavar="PATTERNS",
+                    help="the run was on these comma-separated case patterns only"
+                         " (AUTOBAHN_CASES): compare just the expected cases they select")
     args = ap.parse_args(argv)
+    if args.cases and args.write_expected:
+        ap.error("--write-expected needs the report of a full run, not of --cases")
 
     report_path = args.report or os.path.join(HERE, "reports", args.mode, "index.json")
     expected_path = args.expected or os.path.join(HERE, "expected-results-%s.json" % args.mode)
@@ -223,17 +264,32 @@ def main(argv=None):
         except (OSError, ValueError) as e:
             print("\nFAIL: cannot read expected results %s: %s" % (expected_path, e))
             return 1
+        subset = ""
+        if args.cases:
+            patterns = [c.strip() for c in args.cases.split(",") if c.strip()]
+            expected, count, unused = select(expected, patterns, actual)
+            subset = " for the %d case(s) the patterns select" % count
+            if unused:
+                failed = True
+                print("\nFAIL: pattern(s) that select no case in %s: %s"
+                      % (expected_path, ", ".join(unused)))
         diff = compare(expected, actual)
         if diff:
             failed = True
             print("\nFAIL: results differ from %s (%d line(s)):" % (expected_path, len(diff)))
             for line in diff:
                 print(line)
-            print("If the change is intended, run: autobahn/check.py %s --write-expected"
-                  " (or autobahn/run.sh %s --update-expected) and commit the file."
-                  % (args.mode, args.mode))
+            if args.cases:
+                print("The expected results come from full direct runs: if the change is"
+                      " intended, run autobahn/run.sh %s --update-expected and commit the file."
+                      % args.mode)
+            else:
+                print("If the change is intended, run: autobahn/check.py %s --write-expected"
+                      " (or autobahn/run.sh %s --update-expected) and commit the file."
+                      % (args.mode, args.mode))
         else:
-            print("Expected results: report matches %s." % os.path.basename(expected_path))
+            print("Expected results: report matches %s%s."
+                  % (os.path.basename(expected_path), subset))
 
     print("\nAutobahn %s: %s" % (args.mode, "FAILED" if failed else "PASSED"))
     return 1 if failed else 0

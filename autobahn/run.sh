@@ -9,8 +9,14 @@
 #
 # Environment knobs (all optional):
 #   AUTOBAHN_PORT=9001          port for the server under test / wstest fuzzingserver
-#   AUTOBAHN_CASES='1.*,7.*'    run only these case patterns (implies no expected-results
-#                               comparison, since the case list is then incomplete)
+#   AUTOBAHN_CASES='1.*,7.*'    run only these case patterns; the expected results are
+#                               compared for the cases they select (and --update-expected
+#                               is refused, since the case list is then incomplete)
+#   AUTOBAHN_THROUGH=inspect    run through `ws6455 inspect --quiet`: wstest -> inspector ->
+#                               echo server (server), or client -> inspector -> wstest
+#                               (client); the same expected results must come out.  Reports
+#                               go to reports/inspect-<mode>/, the inspector's output to
+#                               reports/inspector-<mode>.log
 #   AUTOBAHN_TIMEOUT=1800       overall limit (s) for the wstest run (server) / client run (client)
 #   AUTOBAHN_STARTUP_TIMEOUT=30 how long (s) to wait for the port to accept connections
 #   AUTOBAHN_AGENT=ws6455       agent name used when asking wstest to write the client report
@@ -18,6 +24,8 @@
 #                               replace the testee (and skip the cargo build), for testing
 #                               this harness with a stand-in; the server command must listen
 #                               on $AUTOBAHN_PORT, the client command gets the ws:// URL appended
+#   AUTOBAHN_INSPECT_CMD        the same for the inspector (AUTOBAHN_THROUGH=inspect): it
+#                               gets `--quiet --listen ADDR --upstream URL` appended
 #   WSTEST_VENV=~/.cache/ws6455/wstest-venv   where wstest is installed (outside the repo)
 #   WSTEST_PYTHON=/path/to/python2.7          interpreter for that virtualenv
 set -euo pipefail
@@ -44,16 +52,25 @@ STARTUP_TIMEOUT="${AUTOBAHN_STARTUP_TIMEOUT:-30}"
 AGENT="${AUTOBAHN_AGENT:-ws6455}"
 VENV="${WSTEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ws6455/wstest-venv}"
 REQS="$HERE/wstest-requirements.txt"
-REPORT_DIR="$HERE/reports/$MODE"
+THROUGH="${AUTOBAHN_THROUGH:-}"
+RUN_NAME="${THROUGH:+inspect-}$MODE"   # names this run's reports, logs and lock
+REPORT_DIR="$HERE/reports/$RUN_NAME"
 LOG_DIR="$HERE/reports"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"   # relative paths are relative to $ROOT
 
 log() { echo "[autobahn] $*"; }
 die() { echo "[autobahn] ERROR: $*" >&2; exit 1; }
 
+[[ -z "$THROUGH" || "$THROUGH" == inspect ]] || die "AUTOBAHN_THROUGH is 'inspect' or unset, not '$THROUGH'"
+# The expected results describe ws6455 itself, over the whole suite.
+if (( UPDATE_EXPECTED )) && [[ -n "$THROUGH" || -n "${AUTOBAHN_CASES:-}" ]]; then
+  die "--update-expected needs a full direct run: unset AUTOBAHN_CASES and AUTOBAHN_THROUGH"
+fi
+
 # ---------------------------------------------------------------- cleanup ----
 TESTEE_PID=""
 WSTEST_PID=""
+INSPECTOR_PID=""
 SPEC=""
 stop_pid() {  # stop_pid PID NAME: TERM, wait up to 5 s, then KILL
   local pid="$1" name="$2" i
@@ -67,6 +84,7 @@ stop_pid() {  # stop_pid PID NAME: TERM, wait up to 5 s, then KILL
   wait "$pid" 2>/dev/null || true
 }
 cleanup() {
+  stop_pid "$INSPECTOR_PID" "inspector";  INSPECTOR_PID=""
   stop_pid "$TESTEE_PID" "testee";  TESTEE_PID=""
   stop_pid "$WSTEST_PID" "wstest";  WSTEST_PID=""
   [[ -z "$SPEC" ]] || rm -f "$SPEC"
@@ -145,9 +163,13 @@ wait_port() {  # wait_port PORT PID NAME
   log "$name is listening on 127.0.0.1:$port"
 }
 
+free_port() {  # a port nothing listens on now: the one the kernel picks for port 0
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 make_spec() {  # make_spec TEMPLATE -> path of a temp spec with port/outdir/cases applied
   local out
-  out="$(mktemp "${TMPDIR:-/tmp}/ws6455-autobahn-$MODE.XXXXXX.json")"
+  out="$(mktemp "${TMPDIR:-/tmp}/ws6455-autobahn-$RUN_NAME.XXXXXX.json")"
   python3 - "$1" "$out" "$PORT" "$REPORT_DIR" "${AUTOBAHN_CASES:-}" <<'EOF'
 import json, sys
 template, out, port, outdir, cases = sys.argv[1:]
@@ -213,39 +235,90 @@ check_port_free() {  # called right before starting the listener, i.e. after any
   fi
 }
 
+# AUTOBAHN_THROUGH=inspect: `ws6455 inspect` between wstest and ws6455.
+INSPECTOR_LOG="$HERE/reports/inspector-$MODE.log"
+start_inspector() {  # start_inspector LISTEN_PORT UPSTREAM_URL
+  local listen="127.0.0.1:$1" upstream="$2"
+  if port_open "$1"; then die "port $1 (for the inspector) is already in use"; fi
+  log "starting the inspector on $listen, upstream $upstream (log: $INSPECTOR_LOG)"
+  if [[ -n "${AUTOBAHN_INSPECT_CMD:-}" ]]; then
+    ( cd "$ROOT" && exec bash -c "exec $AUTOBAHN_INSPECT_CMD \"\$@\"" inspect \
+        --quiet --listen "$listen" --upstream "$upstream" ) >"$INSPECTOR_LOG" 2>&1 </dev/null 8>&- &
+  else
+    ( cd "$ROOT" && exec "$TARGET_DIR/release/ws6455" inspect \
+        --quiet --listen "$listen" --upstream "$upstream" ) >"$INSPECTOR_LOG" 2>&1 </dev/null 8>&- &
+  fi
+  INSPECTOR_PID=$!
+  wait_port "$1" "$INSPECTOR_PID" "the inspector"
+}
+
+stop_inspector() {  # fails the run if the inspector died or panicked; counts its violations
+  local rc panics by_client by_server
+  if ! kill -0 "$INSPECTOR_PID" 2>/dev/null; then
+    wait "$INSPECTOR_PID" 2>/dev/null && rc=0 || rc=$?
+    log "the inspector exited during the run (exit $rc) -- crash?"
+    RUN_FAILED=1
+    show_log_tail "$INSPECTOR_LOG" inspector
+  fi
+  stop_pid "$INSPECTOR_PID" "inspector"; INSPECTOR_PID=""
+  panics="$(grep -c 'panicked at' "$INSPECTOR_LOG" || true)"
+  if (( panics > 0 )); then
+    log "the inspector panicked $panics time(s):"
+    grep -A2 'panicked at' "$INSPECTOR_LOG" | head -n 30
+    RUN_FAILED=1
+  fi
+  # One line per violation: "#N VIOLATION by the client: RFC 6455 §5.1: ...".
+  by_client="$(grep -c 'VIOLATION by the client' "$INSPECTOR_LOG" || true)"
+  by_server="$(grep -c 'VIOLATION by the server' "$INSPECTOR_LOG" || true)"
+  log "the inspector reported $by_client violation(s) by the client and $by_server by the server"
+  grep -oE 'VIOLATION by the (client|server): RFC [0-9]+ §[0-9]+(\.[0-9]+)*' "$INSPECTOR_LOG" \
+    | sed 's/^VIOLATION //' | sort | uniq -c || true
+}
+
 # Two runs of the same mode in one checkout would delete each other's reports.
 mkdir -p "$LOG_DIR"
 if command -v flock >/dev/null; then
-  exec 8>"$LOG_DIR/.run-$MODE.lock"
-  flock -n 8 || die "another 'run.sh $MODE' is already running in this checkout ($HERE)"
+  exec 8>"$LOG_DIR/.run-$RUN_NAME.lock"
+  flock -n 8 || die "another 'run.sh $MODE'${THROUGH:+ through the inspector} is already running in this checkout ($HERE)"
 fi
 rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
-TESTEE_LOG="$LOG_DIR/testee-$MODE.log"
-WSTEST_LOG="$LOG_DIR/wstest-$MODE.log"
+TESTEE_LOG="$LOG_DIR/testee-$RUN_NAME.log"
+WSTEST_LOG="$LOG_DIR/wstest-$RUN_NAME.log"
 rm -f "$TESTEE_LOG" "$WSTEST_LOG"
+[[ -z "$THROUGH" ]] || rm -f "$INSPECTOR_LOG"
 
-CHECK_ARGS=("$MODE")
-[[ -z "${AUTOBAHN_CASES:-}" ]] || { log "AUTOBAHN_CASES=$AUTOBAHN_CASES: skipping the expected-results comparison"; CHECK_ARGS+=(--no-expected); }
+CHECK_ARGS=("$MODE" --report "$REPORT_DIR/index.json")
+[[ -z "${AUTOBAHN_CASES:-}" ]] || { log "AUTOBAHN_CASES=$AUTOBAHN_CASES: comparing the expected results of these cases"; CHECK_ARGS+=(--cases "$AUTOBAHN_CASES"); }
 (( UPDATE_EXPECTED == 0 )) || CHECK_ARGS+=(--write-expected)
+
+# The ws6455 binary: the echo server, and the inspector when it is not a stand-in.
+NEED_WS6455=0
+[[ "$MODE" == server && -z "${AUTOBAHN_SERVER_CMD:-}" ]] && NEED_WS6455=1
+[[ -n "$THROUGH" && -z "${AUTOBAHN_INSPECT_CMD:-}" ]] && NEED_WS6455=1
+if (( NEED_WS6455 )); then
+  log "building ws6455 (cargo build --release)"
+  ( cd "$ROOT" && cargo build --release )
+fi
 
 RUN_FAILED=0
 
 if [[ "$MODE" == server ]]; then
   SPEC="$(make_spec "$HERE/fuzzingclient.json")"
+  check_port_free
+  # wstest connects to $PORT: the echo server's, or the inspector's in front of it.
+  ECHO_PORT="$PORT"
+  [[ -z "$THROUGH" ]] || ECHO_PORT="$(free_port)"
   if [[ -n "${AUTOBAHN_SERVER_CMD:-}" ]]; then
-    check_port_free
     log "using stand-in server: $AUTOBAHN_SERVER_CMD"
-    ( cd "$ROOT" && AUTOBAHN_PORT="$PORT" exec bash -c "exec $AUTOBAHN_SERVER_CMD" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
+    ( cd "$ROOT" && AUTOBAHN_PORT="$ECHO_PORT" exec bash -c "exec $AUTOBAHN_SERVER_CMD" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
     TESTEE_PID=$!
   else
-    log "building ws6455 (cargo build --release)"
-    ( cd "$ROOT" && cargo build --release )
-    check_port_free
-    ( cd "$ROOT" && exec "$TARGET_DIR/release/ws6455" echo --listen "127.0.0.1:$PORT" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
+    ( cd "$ROOT" && exec "$TARGET_DIR/release/ws6455" echo --listen "127.0.0.1:$ECHO_PORT" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
     TESTEE_PID=$!
   fi
-  wait_port "$PORT" "$TESTEE_PID" "server under test"
+  wait_port "$ECHO_PORT" "$TESTEE_PID" "server under test"
+  [[ -z "$THROUGH" ]] || start_inspector "$PORT" "ws://127.0.0.1:$ECHO_PORT/"
 
   log "running wstest -m fuzzingclient (limit ${TIMEOUT}s; log: $WSTEST_LOG)"
   t0=$SECONDS
@@ -259,6 +332,7 @@ if [[ "$MODE" == server ]]; then
   log "wstest finished in $((SECONDS - t0)) s (exit $rc); $(grep -c '^Running test case' "$WSTEST_LOG" || true) case(s) run"
   if (( rc == 124 )); then log "wstest timed out after ${TIMEOUT}s"; fi
   if (( rc != 0 )); then RUN_FAILED=1; show_log_tail "$WSTEST_LOG" wstest; fi
+  [[ -z "$THROUGH" ]] || stop_inspector
   if ! kill -0 "$TESTEE_PID" 2>/dev/null; then
     wait "$TESTEE_PID" 2>/dev/null && srv_rc=0 || srv_rc=$?
     TESTEE_PID=""
@@ -281,6 +355,11 @@ else  # client
   wait_port "$PORT" "$WSTEST_PID" "wstest fuzzingserver"
 
   URL="ws://127.0.0.1:$PORT"
+  if [[ -n "$THROUGH" ]]; then
+    INSPECTOR_PORT="$(free_port)"
+    start_inspector "$INSPECTOR_PORT" "$URL"
+    URL="ws://127.0.0.1:$INSPECTOR_PORT"
+  fi
   log "running the client against $URL (limit ${TIMEOUT}s; log: $TESTEE_LOG)"
   t0=$SECONDS
   rc=0
@@ -295,6 +374,7 @@ else  # client
   log "client finished in $((SECONDS - t0)) s (exit $rc)"
   if (( rc == 124 )); then log "client timed out after ${TIMEOUT}s"; fi
   if (( rc != 0 )); then RUN_FAILED=1; show_log_tail "$TESTEE_LOG" client; fi
+  [[ -z "$THROUGH" ]] || stop_inspector
 
   if kill -0 "$WSTEST_PID" 2>/dev/null; then
     request_client_report || { log "could not get wstest to write the report"; RUN_FAILED=1; }

@@ -341,6 +341,385 @@ fn switching_protocols(deflate: bool) -> String {
     )
 }
 
+/// Frames as a peer sends them: the bytes, and where each frame is in them.
+#[derive(Default)]
+struct Wire {
+    bytes: Vec<u8>,
+    frames: Vec<SentFrame>,
+}
+
+/// One frame of a [`Wire`].
+struct SentFrame {
+    header: FrameHeader,
+    /// Where it starts in the bytes, where its payload starts and where it ends.
+    start: usize,
+    payload_start: usize,
+    end: usize,
+}
+
+impl Wire {
+    /// Appends a frame with RSV1 as `rsv1` says, masked with `key` if given.
+    fn push(
+        &mut self,
+        fin: bool,
+        rsv1: bool,
+        opcode: OpCode,
+        key: Option<[u8; 4]>,
+        payload: &[u8],
+    ) -> &mut Wire {
+        let header = FrameHeader {
+            fin,
+            rsv: if rsv1 { 0b100 } else { 0 },
+            opcode,
+            mask: key,
+            payload_len: payload.len() as u64,
+        };
+        let start = self.bytes.len();
+        header.encode_frame(payload, &mut self.bytes);
+        self.frames.push(SentFrame {
+            header,
+            start,
+            payload_start: self.bytes.len() - payload.len(),
+            end: self.bytes.len(),
+        });
+        self
+    }
+
+    /// The frame events the recording should show for these frames, sent
+    /// by `from` on connection `conn`: each header's fields and bytes, and
+    /// each payload's first bytes as sent.
+    fn frame_events(&self, from: &str, conn: u64) -> Vec<Value> {
+        self.frames
+            .iter()
+            .map(|frame| {
+                let h = &frame.header;
+                let payload = &self.bytes[frame.payload_start..frame.end];
+                let shown = &payload[..payload.len().min(FRAME_BYTES_SHOWN)];
+                let length_field = match h.payload_len {
+                    0..=125 => "7-bit",
+                    126..=65535 => "16-bit",
+                    _ => "64-bit",
+                };
+                json!({
+                    "kind": "frame", "conn": conn, "from": from,
+                    "fin": h.fin, "rsv1": h.rsv & 0b100 != 0, "rsv2": false, "rsv3": false,
+                    "opcode": h.opcode.bits(), "masked": h.mask.is_some(),
+                    "key": h.mask.map(|key| hex(&key)),
+                    "length": h.payload_len, "length_field": length_field,
+                    "header_hex": hex(&self.bytes[frame.start..frame.payload_start]),
+                    "payload_hex": hex(shown), "payload_shown": shown.len(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The message event for a text message.
+fn text_event(from: &str, text: &str, frames: u64, wire_length: u64, compressed: bool) -> Value {
+    json!({
+        "kind": "message", "conn": 1, "from": from, "type": "text",
+        "compressed": compressed, "frames": frames, "wire_length": wire_length,
+        "length": text.len(), "text": text, "truncated": false,
+    })
+}
+
+/// The message event for a binary message, a Ping or a Pong.
+fn data_event(
+    from: &str,
+    kind: &str,
+    data: &[u8],
+    frames: u64,
+    wire_length: u64,
+    compressed: bool,
+) -> Value {
+    json!({
+        "kind": "message", "conn": 1, "from": from, "type": kind,
+        "compressed": compressed, "frames": frames, "wire_length": wire_length,
+        "length": data.len(), "data_hex": hex(data), "truncated": false,
+    })
+}
+
+/// The message event for a Close with a code.
+fn close_event(from: &str, code: u16, reason: &str) -> Value {
+    let length = 2 + reason.len();
+    json!({
+        "kind": "message", "conn": 1, "from": from, "type": "close",
+        "compressed": false, "frames": 1, "wire_length": length, "length": length,
+        "text": reason, "truncated": false, "close_code": code,
+    })
+}
+
+/// Bytes that are not all alike: `len` of them from `seed`.
+fn varied(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
+}
+
+/// "Hello" compressed from an empty window: RFC 7692 §7.2.3.1.
+const HELLO_DEFLATED: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+/// "Hello" again, compressed with the first one still in the window: one
+/// back-reference (RFC 7692 §7.2.3.2, context takeover).
+const HELLO_AGAIN_DEFLATED: [u8; 5] = [0xf2, 0x00, 0x11, 0x00, 0x00];
+
+/// "Hello" in a stored block, not compressed (RFC 7692 §7.2.3.3).
+const HELLO_STORED: [u8; 10] = [0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+
+/// The client's frames: a masking key of every kind, every length field's
+/// edges (0, 125, 126, 65535, 65536), a fragmented message with a Ping and
+/// a Pong between its fragments, and RFC 7692 §7.2.3's compressed
+/// messages, one of them made of the context the one before left, one in
+/// two fragments; then a Close. And the message events they make.
+fn client_frames() -> (Wire, Vec<Value>) {
+    let mut wire = Wire::default();
+    let mut messages = Vec::new();
+    let c = "client";
+    wire.push(
+        true,
+        false,
+        OpCode::Text,
+        Some([0x37, 0xfa, 0x21, 0x3d]),
+        b"Hello",
+    );
+    messages.push(text_event(c, "Hello", 1, 5, false));
+    for (len, key) in [
+        (0, [0, 0, 0, 0]),
+        (125, [0xff, 0xff, 0xff, 0xff]),
+        (126, [0x80, 0x00, 0x00, 0x01]),
+        (65535, [0x01, 0x02, 0x03, 0x04]),
+        (65536, [0xde, 0xad, 0xbe, 0xef]),
+    ] {
+        let data = varied(len, len as u8);
+        wire.push(true, false, OpCode::Binary, Some(key), &data);
+        messages.push(data_event(c, "binary", &data, 1, len as u64, false));
+    }
+    wire.push(false, false, OpCode::Text, Some([1, 1, 1, 1]), b"frag")
+        .push(true, false, OpCode::Ping, Some([2, 2, 2, 2]), b"between")
+        .push(
+            false,
+            false,
+            OpCode::Continuation,
+            Some([3, 3, 3, 3]),
+            b"men",
+        )
+        .push(true, false, OpCode::Pong, Some([4, 4, 4, 4]), b"unasked")
+        .push(
+            true,
+            false,
+            OpCode::Continuation,
+            Some([5, 5, 5, 5]),
+            b"ted",
+        );
+    messages.push(data_event(c, "ping", b"between", 1, 7, false));
+    messages.push(data_event(c, "pong", b"unasked", 1, 7, false));
+    messages.push(text_event(c, "fragmented", 3, 10, false));
+    wire.push(
+        true,
+        true,
+        OpCode::Text,
+        Some([6, 7, 8, 9]),
+        &HELLO_DEFLATED,
+    )
+    .push(
+        true,
+        true,
+        OpCode::Text,
+        Some([9, 8, 7, 6]),
+        &HELLO_AGAIN_DEFLATED,
+    )
+    .push(
+        false,
+        true,
+        OpCode::Text,
+        Some([0xa0; 4]),
+        &HELLO_DEFLATED[..3],
+    )
+    .push(
+        true,
+        false,
+        OpCode::Continuation,
+        Some([0xb0; 4]),
+        &HELLO_DEFLATED[3..],
+    )
+    .push(true, true, OpCode::Binary, Some([0xc0; 4]), &HELLO_STORED);
+    messages.push(text_event(c, "Hello", 1, 7, true));
+    messages.push(text_event(c, "Hello", 1, 5, true));
+    messages.push(text_event(c, "Hello", 2, 7, true));
+    messages.push(data_event(c, "binary", b"Hello", 1, 10, true));
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"bye");
+    wire.push(
+        true,
+        false,
+        OpCode::Close,
+        Some([0x12, 0x34, 0x56, 0x78]),
+        &close,
+    );
+    messages.push(close_event(c, 1000, "bye"));
+    (wire, messages)
+}
+
+/// The server's frames, unmasked: the same lengths, a fragmented binary
+/// message with Pings between its fragments, the compressed "Hello"s, and
+/// a Close. And the message events they make.
+fn server_frames() -> (Wire, Vec<Value>) {
+    let mut wire = Wire::default();
+    let mut messages = Vec::new();
+    let s = "server";
+    wire.push(true, false, OpCode::Text, None, "κόσμε".as_bytes());
+    messages.push(text_event(s, "κόσμε", 1, "κόσμε".len() as u64, false));
+    for len in [0, 125, 126, 65535, 65536] {
+        let data = varied(len, 0x5a);
+        wire.push(true, false, OpCode::Binary, None, &data);
+        messages.push(data_event(s, "binary", &data, 1, len as u64, false));
+    }
+    wire.push(false, false, OpCode::Binary, None, &[1, 2, 3])
+        .push(true, false, OpCode::Ping, None, b"")
+        .push(false, false, OpCode::Continuation, None, &[4])
+        .push(true, false, OpCode::Ping, None, b"again")
+        .push(true, false, OpCode::Continuation, None, &[5, 6]);
+    messages.push(data_event(s, "ping", b"", 1, 0, false));
+    messages.push(data_event(s, "ping", b"again", 1, 5, false));
+    messages.push(data_event(s, "binary", &[1, 2, 3, 4, 5, 6], 3, 6, false));
+    wire.push(true, true, OpCode::Text, None, &HELLO_DEFLATED)
+        .push(true, true, OpCode::Text, None, &HELLO_AGAIN_DEFLATED);
+    messages.push(text_event(s, "Hello", 1, 7, true));
+    messages.push(text_event(s, "Hello", 1, 5, true));
+    wire.push(true, false, OpCode::Close, None, &1000u16.to_be_bytes());
+    messages.push(close_event(s, 1000, ""));
+    (wire, messages)
+}
+
+/// The client's request head for `host`: header names in odd case, extra
+/// fields, spaces kept as they are, and a `Host` that only the inspector
+/// changes.
+fn client_head(host: &str) -> String {
+    format!(
+        "GET /chat?room=a%20b HTTP/1.1\r\nuser-agent: raw test client\r\nhOsT:   {host}\r\n\
+         Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
+         X-Forwarded-Host: 192.0.2.1:9\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+    )
+}
+
+/// A raw client and a raw server exchange [`client_frames`] and
+/// [`server_frames`] through the inspector, each writing at `pace`, and
+/// each receives exactly what the other sent.
+///
+/// Written whole, the client's frames follow its request head in the same
+/// write, before the 101 (as a client that does not wait would send them),
+/// and the server's follow its 101: what comes with a head must be passed
+/// on once, and watched. In pieces, the client waits for the 101.
+fn relay_byte_for_byte(test: &str, pace: Pace) {
+    let (client_wire, client_messages) = client_frames();
+    let (server_wire, server_messages) = server_frames();
+    let response_head = switching_protocols(true);
+    let (upstream, served) = raw_upstream(vec![Answer {
+        bytes: [response_head.as_bytes(), &server_wire.bytes].concat(),
+        pace,
+        end_after: true,
+    }]);
+    let inspector = Inspector::start(test, &format!("ws://{upstream}/"), &[]);
+
+    let mut client = connect_raw(inspector.addr);
+    client.set_nodelay(true).unwrap();
+    let head = client_head(&inspector.addr.to_string());
+    let response = match pace {
+        Pace::Whole => {
+            write_paced(
+                &mut client,
+                &[head.as_bytes(), &client_wire.bytes].concat(),
+                pace,
+            );
+            client.shutdown(Shutdown::Write).unwrap();
+            read_response_head(&mut client)
+        }
+        Pace::Pieces(_) => {
+            write_paced(&mut client, head.as_bytes(), pace);
+            let response = read_response_head(&mut client);
+            write_paced(&mut client, &client_wire.bytes, pace);
+            client.shutdown(Shutdown::Write).unwrap();
+            response
+        }
+    };
+    let mut from_server = Vec::new();
+    client.read_to_end(&mut from_server).unwrap();
+    let received = served.join().unwrap().remove(0);
+
+    // Only Host changed in the request; the answer came back as sent.
+    let forwarded = client_head(&upstream.to_string());
+    assert_eq!(String::from_utf8_lossy(&received.head), forwarded);
+    assert_eq!(response, response_head);
+    assert_same_bytes(&received.rest, &client_wire.bytes, "client → server");
+    assert_same_bytes(&from_server, &server_wire.bytes, "server → client");
+
+    // The recording shows each frame as it went over the wire, each message
+    // whole, and no violation.
+    let events = inspector.wait_for_end(1);
+    let handshake = of_kind(&events, "handshake", 1);
+    assert_eq!(handshake.len(), 1, "{events:?}");
+    assert_eq!(
+        handshake[0]["deflate"],
+        json!({
+            "server_no_context_takeover": false, "client_no_context_takeover": false,
+            "server_max_window_bits": 15, "client_max_window_bits": 15,
+        })
+    );
+    assert_eq!(
+        handshake[0]["request"]["forwarded_host"],
+        upstream.to_string()
+    );
+    let violations = of_kind(&events, "violation", 1);
+    assert!(violations.is_empty(), "{violations:?}");
+    for (from, wire, messages) in [
+        ("client", &client_wire, &client_messages),
+        ("server", &server_wire, &server_messages),
+    ] {
+        let frames: Vec<Value> = of_kind(&events, "frame", 1)
+            .into_iter()
+            .filter(|e| e["from"] == from)
+            .map(timeless)
+            .collect();
+        let sent = wire.frame_events(from, 1);
+        assert_eq!(frames.len(), sent.len(), "{from}'s frames");
+        for (i, (shown, sent)) in frames.iter().zip(&sent).enumerate() {
+            assert!(
+                shown == sent,
+                "{from}'s frame {i}:\nshown {}\nsent  {}",
+                short(shown),
+                short(sent)
+            );
+        }
+        let shown: Vec<Value> = of_kind(&events, "message", 1)
+            .into_iter()
+            .filter(|e| e["from"] == from)
+            .map(timeless)
+            .collect();
+        assert_eq!(shown.len(), messages.len(), "{from}'s messages");
+        for (i, (shown, sent)) in shown.iter().zip(messages).enumerate() {
+            assert!(
+                shown == sent,
+                "{from}'s message {i}:\nshown {}\nsent  {}",
+                short(shown),
+                short(sent)
+            );
+        }
+    }
+}
+
+#[test]
+fn every_byte_arrives_as_sent_both_ways_and_only_host_changes() {
+    relay_byte_for_byte("whole", Pace::Whole);
+}
+
+#[test]
+fn every_byte_arrives_as_sent_when_written_in_random_pieces() {
+    for seed in [0x2545_f491_4f6c_dd1d, 0x9e37_79b9_7f4a_7c15] {
+        relay_byte_for_byte(&format!("pieces-{seed:x}"), Pace::Pieces(seed));
+    }
+}
+
 /// A bad frame of `tests/protocol_errors.rs`, and the error a strict
 /// server reads in it.
 struct BadFrames {
@@ -495,6 +874,58 @@ fn each_bad_client_frame_is_reported_with_the_section_and_the_code_the_echo_clos
 }
 
 #[test]
+fn a_masked_or_invalid_frame_from_the_server_is_the_servers_violation() {
+    let masked_text = common::frame(OpCode::Text, Some([1, 2, 3, 4]), b"masked");
+    let invalid_text = common::frame(OpCode::Text, None, &[b'a', 0xFF]);
+    let cases = [
+        (masked_text, ProtocolError::MaskedServerFrame),
+        (invalid_text, ProtocolError::InvalidUtf8),
+    ];
+    let answers = cases
+        .iter()
+        .map(|(wire, _)| Answer {
+            bytes: [switching_protocols(false).as_bytes(), wire].concat(),
+            pace: Pace::Whole,
+            end_after: true,
+        })
+        .collect();
+    let (upstream, served) = raw_upstream(answers);
+    let inspector = Inspector::start("server-violations", &format!("ws://{upstream}/"), &[]);
+    for (conn, (wire, error)) in (1u64..).zip(&cases) {
+        let mut stream = connect_raw(inspector.addr);
+        stream
+            .write_all(upgrade_request(inspector.addr).as_bytes())
+            .unwrap();
+        let head = read_response_head(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        stream.shutdown(Shutdown::Write).unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        // Without --strict, the bad frame is passed on as it came.
+        assert_same_bytes(&received, wire, "server → client");
+        let events = inspector.wait_for_end(conn);
+        let violations: Vec<Value> = of_kind(&events, "violation", conn)
+            .into_iter()
+            .map(timeless)
+            .collect();
+        assert_eq!(
+            violations,
+            [json!({
+                "kind": "violation", "conn": conn, "by": "server",
+                "rfc": error.rfc_section(), "close_code": error.close_code().0,
+                "status": null, "what": error.to_string(),
+            })]
+        );
+        inspector.wait_for_line(&format!(
+            "#{conn} VIOLATION by the server: {}: {error}; a strict client closes with {}",
+            error.rfc_section(),
+            error.close_code().0
+        ));
+    }
+    served.join().unwrap();
+}
+
+#[test]
 fn a_request_without_a_key_is_the_clients_violation_and_the_echo_refuses_it() {
     let echo = start_ws6455(&["echo", "--quiet"]);
     let inspector = Inspector::start("no-key", &format!("ws://{}/", echo.addr), &[]);
@@ -602,6 +1033,35 @@ fn strict_passes_no_unmasked_frame_on_and_closes_both_sides_with_1002() {
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert_eq!(violations[0]["rfc"], "RFC 6455 §5.1");
     assert_eq!(violations[0]["close_code"], 1002);
+}
+
+#[test]
+fn strict_passes_no_masked_frame_on_that_came_with_the_101() {
+    // The server's bad frame follows its 101 in the same write: it reaches
+    // the inspector with the response head, and is judged all the same.
+    let masked_text = common::frame(OpCode::Text, Some([1, 2, 3, 4]), b"masked");
+    let (upstream, served) = raw_upstream(vec![Answer {
+        bytes: [switching_protocols(false).as_bytes(), &masked_text].concat(),
+        pace: Pace::Whole,
+        end_after: false,
+    }]);
+    let inspector = Inspector::start("strict-early", &format!("ws://{upstream}/"), &["--strict"]);
+    let mut stream = connect_raw(inspector.addr);
+    stream
+        .write_all(upgrade_request(inspector.addr).as_bytes())
+        .unwrap();
+    assert_eq!(read_response_head(&mut stream), switching_protocols(false));
+    let mut to_client = Vec::new();
+    stream.read_to_end(&mut to_client).unwrap();
+    drop(stream);
+    expect_only_close(Role::Client, &to_client, CloseCode::PROTOCOL_ERROR);
+    let received = served.join().unwrap().remove(0);
+    expect_only_close(Role::Server, &received.rest, CloseCode::PROTOCOL_ERROR);
+    let events = inspector.wait_for_end(1);
+    let violations = of_kind(&events, "violation", 1);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0]["by"], "server");
+    assert_eq!(violations[0]["rfc"], "RFC 6455 §5.1");
 }
 
 /// Runs `ws6455 ARGS` with `stdin`, giving up after [`PATIENCE`].

@@ -116,8 +116,8 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
         }
     };
     (&upstream).write_all(&forwarded.head)?;
-    (&upstream).write_all(&client_early)?;
     if !asks_upgrade(&request) {
+        (&upstream).write_all(&client_early)?;
         let how = relay_raw(client, upstream);
         return Ok(format!(
             "a plain HTTP request ({}), relayed: {how}",
@@ -143,12 +143,15 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
                     what,
                 },
             )]);
+            (&upstream).write_all(&client_early)?;
             (&client).write_all(&bytes)?;
             return Ok(relay_raw(client, upstream));
         }
     };
-    // The answer goes back exactly as it came, with whatever followed it.
-    (&client).write_all(&upstream_read)?;
+    // The answer's head goes back exactly as it came. What came after each
+    // head is passed on once, below: with the frames, watched (and under
+    // --strict judged before it goes), or raw if the upgrade is refused.
+    (&client).write_all(&upstream_read[..head_len])?;
     let agreement = match judge_response(&asked, &response) {
         Ok(agreement) => agreement,
         Err(v) => {
@@ -167,6 +170,8 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
             .and_then(|a| a.deflate.as_ref().map(deflate_seen)),
     }))]);
     let Some(agreement) = agreement else {
+        (&upstream).write_all(&client_early)?;
+        (&client).write_all(&upstream_read[head_len..])?;
         let how = relay_raw(client, upstream);
         return Ok(format!(
             "the upgrade was refused with {}; {how}",
@@ -408,7 +413,8 @@ impl DirectionEnd {
 }
 
 /// Relays what `from` sends to the other side until `from` ends, watching
-/// it. `early` came with the opening handshake's head.
+/// it. `early` came with the opening handshake's head and is passed on
+/// first.
 fn relay_direction(
     inspector: &Inspector,
     connection: &Relayed,

@@ -40,6 +40,8 @@ struct Inspector {
     record: PathBuf,
     /// The live view so far.
     live: Arc<Mutex<Vec<u8>>>,
+    /// The thread that reads it, until the process ends.
+    live_reader: Option<JoinHandle<()>>,
 }
 
 impl Inspector {
@@ -84,7 +86,7 @@ impl Inspector {
         let live = Arc::new(Mutex::new(Vec::new()));
         let mut stdout = child.stdout.take().unwrap();
         let shown = Arc::clone(&live);
-        thread::spawn(move || {
+        let live_reader = thread::spawn(move || {
             let mut chunk = vec![0; 64 << 10];
             while let Ok(n @ 1..) = stdout.read(&mut chunk) {
                 shown.lock().unwrap().extend_from_slice(&chunk[..n]);
@@ -95,6 +97,7 @@ impl Inspector {
             addr,
             record,
             live,
+            live_reader: Some(live_reader),
         }
     }
 
@@ -165,6 +168,26 @@ impl Inspector {
             .unwrap_or_else(|| panic!("no {field} in {status}"));
         let kib: u64 = line.trim().trim_end_matches(" kB").parse().unwrap();
         kib << 10
+    }
+
+    /// Stops it with SIGTERM, as a user's Ctrl-C would, and returns its
+    /// whole live view.
+    fn stop(mut self) -> String {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + PATIENCE;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "ws6455 inspect did not exit");
+            thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(reader) = self.live_reader.take() {
+            reader.join().unwrap();
+        }
+        self.live()
     }
 }
 
@@ -1096,6 +1119,34 @@ fn client_echoes(url: &str, extra: &[&str], lines: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), lines);
+}
+
+#[test]
+fn replay_prints_a_recording_as_the_live_view_printed_it() {
+    let echo = start_ws6455(&["echo", "--quiet"]);
+    let upstream = format!("ws://{}/", echo.addr);
+    for (test, extra) in [("replay", &[][..]), ("replay-quiet", &["--quiet"][..])] {
+        let inspector = Inspector::start(test, &upstream, extra);
+        client_echoes(&inspector.url(), &[], "hello\nκόσμε\n");
+        inspector.wait_for_end(1);
+        let record = inspector.record.clone();
+        let recording = std::fs::read(&record).unwrap();
+        let live = inspector.stop();
+        assert!(live.contains("#1 end: "), "{live}");
+        assert_eq!(
+            live.contains("#1 client → server  message: text"),
+            extra.is_empty(),
+            "{live}"
+        );
+        // The inspector's file is gone with it: replay a copy.
+        let copy = record.with_extension("copy.jsonl");
+        std::fs::write(&copy, recording).unwrap();
+        let replay_args = [&["inspect", "--replay", copy.to_str().unwrap()][..], extra].concat();
+        let replayed = run_ws6455(&replay_args, b"");
+        let _ = std::fs::remove_file(&copy);
+        assert!(replayed.status.success(), "{replayed:?}");
+        assert_eq!(String::from_utf8_lossy(&replayed.stdout), live);
+    }
 }
 
 /// A self-signed certificate for localhost made by `ws6455 cert` in a

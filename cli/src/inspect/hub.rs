@@ -9,9 +9,9 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Instant;
 
@@ -25,6 +25,10 @@ const QUEUE_EVENTS: usize = 8192;
 pub(crate) struct Hub {
     started: Instant,
     outputs: Vec<Output>,
+    /// Held while events are handed to the outputs, so that every output
+    /// gets them in the same order: a recording replays as the live view
+    /// showed it.
+    in_order: Mutex<()>,
 }
 
 /// One output's end of its queue.
@@ -79,6 +83,7 @@ impl Hub {
         Hub {
             started: Instant::now(),
             outputs: Vec::new(),
+            in_order: Mutex::new(()),
         }
     }
 
@@ -133,6 +138,11 @@ impl Hub {
     /// Hands each event to every output that shows it, dropping it for an
     /// output whose queue is full.
     pub(crate) fn publish(&self, events: impl IntoIterator<Item = Event>) {
+        let mut events = events.into_iter().peekable();
+        if events.peek().is_none() {
+            return;
+        }
+        let _in_order = self.in_order.lock().unwrap_or_else(PoisonError::into_inner);
         for event in events {
             let event = Arc::new(event);
             for output in &self.outputs {
@@ -198,4 +208,49 @@ pub(crate) fn record_to(file: File, feed: Feed) -> thread::JoinHandle<()> {
             log_line!("ws6455 inspect: the recording stopped: {e}");
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+    use crate::inspect::event::End;
+
+    #[test]
+    fn every_output_gets_the_events_in_the_same_order() {
+        // Connections' threads publishing at once, again and again: an
+        // event handed to one output and not yet to the other while
+        // another thread's goes to both would show in some round.
+        let conns = 4;
+        for _round in 0..10 {
+            let mut hub = Hub::new();
+            let live = hub.add_output(Detail::Full);
+            let record = hub.add_output(Detail::Full);
+            let start = Barrier::new(conns);
+            thread::scope(|scope| {
+                for conn in 1..=conns as u64 {
+                    let (hub, start) = (&hub, &start);
+                    scope.spawn(move || {
+                        start.wait();
+                        for n in 0..(QUEUE_EVENTS / conns) as u64 {
+                            hub.publish([Event::End(End {
+                                conn,
+                                t: 0.0,
+                                how: n.to_string(),
+                            })]);
+                        }
+                    });
+                }
+            });
+            drop(hub);
+            let live: Vec<Arc<Event>> = live.events.iter().collect();
+            let record: Vec<Arc<Event>> = record.events.iter().collect();
+            assert_eq!(live.len(), QUEUE_EVENTS);
+            assert!(
+                live == record,
+                "the outputs got the events in different orders"
+            );
+        }
+    }
 }

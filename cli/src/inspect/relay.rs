@@ -116,8 +116,8 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
         }
     };
     (&upstream).write_all(&forwarded.head)?;
-    (&upstream).write_all(&client_early)?;
     if !asks_upgrade(&request) {
+        (&upstream).write_all(&client_early)?;
         let how = relay_raw(client, upstream);
         return Ok(format!(
             "a plain HTTP request ({}), relayed: {how}",
@@ -143,12 +143,15 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
                     what,
                 },
             )]);
+            (&upstream).write_all(&client_early)?;
             (&client).write_all(&bytes)?;
             return Ok(relay_raw(client, upstream));
         }
     };
-    // The answer goes back exactly as it came, with whatever followed it.
-    (&client).write_all(&upstream_read)?;
+    // The answer's head goes back exactly as it came. What came after each
+    // head is passed on once, below: with the frames, watched (and under
+    // --strict judged before it goes), or raw if the upgrade is refused.
+    (&client).write_all(&upstream_read[..head_len])?;
     let agreement = match judge_response(&asked, &response) {
         Ok(agreement) => agreement,
         Err(v) => {
@@ -167,6 +170,8 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
             .and_then(|a| a.deflate.as_ref().map(deflate_seen)),
     }))]);
     let Some(agreement) = agreement else {
+        (&upstream).write_all(&client_early)?;
+        (&client).write_all(&upstream_read[head_len..])?;
         let how = relay_raw(client, upstream);
         return Ok(format!(
             "the upgrade was refused with {}; {how}",
@@ -414,8 +419,8 @@ impl DirectionEnd {
 }
 
 /// Relays what `from` sends to the other side until `from` ends, watching
-/// it. `early` came with the opening handshake's head and has been passed
-/// on with it: it is watched only.
+/// it. `early` came with the opening handshake's head and is passed on
+/// first.
 fn relay_direction(
     inspector: &Inspector,
     connection: &Relayed,
@@ -428,26 +433,26 @@ fn relay_direction(
     let sink = connection.outlet(from.other());
     let mut chunk = vec![0; CHUNK];
     let mut events = Vec::new();
-    let detail = hub.wants_detail();
-    let failed = watcher.watch(&early, hub.now(), detail, &mut events);
-    hub.publish(events.drain(..));
-    sink.lock().at_frame_boundary = watcher.at_frame_boundary() && failed.is_none();
-    if let (true, Some(failed)) = (inspector.strict, failed) {
-        // Passed on with the head already: too late to withhold.
-        strict_close(connection, from, failed);
-    }
-    let mut relayed = early.len() as u64;
+    let mut relayed = 0u64;
+    let mut pending = early;
     let how = loop {
-        let n = match (&*source).read(&mut chunk) {
-            Ok(0) => {
-                let _ = Transport::shutdown(&sink.stream, Shutdown::Write);
-                break format!("the {} closed TCP", from.name());
+        let n = if pending.is_empty() {
+            match (&*source).read(&mut chunk) {
+                Ok(0) => {
+                    let _ = Transport::shutdown(&sink.stream, Shutdown::Write);
+                    break format!("the {} closed TCP", from.name());
+                }
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = Transport::shutdown(&sink.stream, Shutdown::Both);
+                    break format!("reading from the {} failed: {e}", from.name());
+                }
             }
-            Ok(n) => n,
-            Err(e) => {
-                let _ = Transport::shutdown(&sink.stream, Shutdown::Both);
-                break format!("reading from the {} failed: {e}", from.name());
-            }
+        } else {
+            let n = pending.len().min(CHUNK);
+            chunk[..n].copy_from_slice(&pending[..n]);
+            pending.drain(..n);
+            n
         };
         let bytes = &chunk[..n];
         let detail = hub.wants_detail();

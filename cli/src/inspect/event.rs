@@ -273,6 +273,33 @@ impl Event {
             .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"what\":\"{e}\"}}"))
     }
 
+    /// Roughly the bytes the event holds: what an output's queue counts.
+    pub(crate) fn weight(&self) -> usize {
+        const FIELDS: usize = 128;
+        FIELDS
+            + match self {
+                Event::Frame(frame) => frame.payload_hex.len(),
+                Event::Message(message) => {
+                    message.text.as_ref().map_or(0, String::len)
+                        + message.data_hex.as_ref().map_or(0, Vec::len)
+                }
+                Event::Handshake(handshake) => {
+                    let fields = |headers: &[(String, String)]| {
+                        headers
+                            .iter()
+                            .map(|(n, v)| n.len() + v.len())
+                            .sum::<usize>()
+                    };
+                    fields(&handshake.request.headers)
+                        + handshake
+                            .response
+                            .as_ref()
+                            .map_or(0, |r| fields(&r.headers))
+                }
+                Event::Connection(_) | Event::Violation(_) | Event::End(_) | Event::Dropped(_) => 0,
+            }
+    }
+
     /// An event read back from one line of JSON.
     pub(crate) fn from_json(line: &str) -> Result<Event, serde_json::Error> {
         serde_json::from_str(line)

@@ -21,6 +21,11 @@ use super::view::{self, Detail};
 /// How many events an output's queue holds.
 const QUEUE_EVENTS: usize = 8192;
 
+/// How many bytes of payload and text the events in an output's queue may
+/// hold together: a peer decides how large its messages are, and a
+/// stalled output (a paused terminal) must not keep more than this.
+const QUEUE_BYTES: usize = 16 << 20;
+
 /// The outputs, and the clock events are stamped by.
 pub(crate) struct Hub {
     started: Instant,
@@ -36,7 +41,7 @@ struct Output {
     queue: SyncSender<Arc<Event>>,
     detail: Detail,
     dropped: Arc<AtomicU64>,
-    /// Events in the queue: sent and not yet taken.
+    /// The bytes the events in the queue hold ([`Event::weight`]).
     queued: Arc<AtomicUsize>,
 }
 
@@ -53,14 +58,14 @@ impl Feed {
     /// The next event, waiting for one; `None` once every sender is gone.
     pub(crate) fn recv(&self) -> Option<Arc<Event>> {
         let event = self.events.recv().ok()?;
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.queued.fetch_sub(event.weight(), Ordering::Relaxed);
         Some(event)
     }
 
     /// The next event if one is queued.
     pub(crate) fn try_recv(&self) -> Option<Arc<Event>> {
         let event = self.events.try_recv().ok()?;
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.queued.fetch_sub(event.weight(), Ordering::Relaxed);
         Some(event)
     }
 
@@ -119,7 +124,7 @@ impl Hub {
     pub(crate) fn wants_detail(&self) -> bool {
         self.outputs
             .iter()
-            .any(|o| o.detail == Detail::Full && o.queued.load(Ordering::Relaxed) < QUEUE_EVENTS)
+            .any(|o| o.detail == Detail::Full && o.queued.load(Ordering::Relaxed) < QUEUE_BYTES)
     }
 
     /// Whether some output shows frames and messages, room or not.
@@ -149,9 +154,14 @@ impl Hub {
                 if !output.detail.shows(&event) {
                     continue;
                 }
+                let weight = event.weight();
+                if output.queued.load(Ordering::Relaxed) + weight > QUEUE_BYTES {
+                    output.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 match output.queue.try_send(Arc::clone(&event)) {
                     Ok(()) => {
-                        output.queued.fetch_add(1, Ordering::Relaxed);
+                        output.queued.fetch_add(weight, Ordering::Relaxed);
                     }
                     Err(TrySendError::Disconnected(_)) => {}
                     Err(TrySendError::Full(_)) => {

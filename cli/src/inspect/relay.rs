@@ -128,6 +128,23 @@ fn relay_connection(inspector: &Inspector, conn: u64, client: Stream) -> io::Res
     if let Some(v) = request_violation {
         hub.publish([violation(conn, hub, v)]);
     }
+    if !client_early.is_empty() {
+        // They wait for the 101 here, and go on after it.
+        hub.publish([violation(
+            conn,
+            hub,
+            HandshakeViolation {
+                by: Side::Client,
+                rfc: "RFC 6455 §4.1".to_owned(),
+                status: None,
+                what: format!(
+                    "{} bytes sent after the opening request and before the response: \"the client \
+                 MUST wait for a response from the server before sending any further data\"",
+                    client_early.len()
+                ),
+            },
+        )]);
+    }
     Transport::set_read_timeout(&upstream, Some(HEAD_TIMEOUT))?;
     let (response, upstream_read, head_len) = match read_response(&upstream) {
         Ok(read) => read,
@@ -555,8 +572,17 @@ fn strict_close(connection: &Relayed, violator: Side, failed: Failed) {
         }
         written.ended = true;
         let _ = Transport::shutdown(&outlet.stream, Shutdown::Write);
-        let _ = Transport::set_read_timeout(&outlet.stream, Some(STRICT_CLOSE_GRACE));
     }
+    // Each side has a moment to close its end; then both are cut, which
+    // also ends a read already waiting on either.
+    let streams = [&connection.client.stream, &connection.server.stream];
+    let handles: Vec<Stream> = streams.iter().filter_map(|s| s.try_clone().ok()).collect();
+    thread::spawn(move || {
+        thread::sleep(STRICT_CLOSE_GRACE);
+        for stream in &handles {
+            let _ = Transport::shutdown(stream, Shutdown::Both);
+        }
+    });
 }
 
 /// The closing handshake as it went, and who ended TCP.

@@ -304,7 +304,13 @@ fn violation_line(violation: &Violation) -> String {
     let consequence = match (violation.close_code, violation.status) {
         (Some(code), _) => format!("a strict {receiver} closes with {code}"),
         (None, Some(status)) => format!("a strict {receiver} refuses it with {status}"),
-        (None, None) => format!("a strict {receiver} fails the connection"),
+        // The opening handshake's rules (§4) fail the connection before
+        // it is open; a frame's, a receiver that has its Close already
+        // ignores (§5.5.1).
+        (None, None) if violation.rfc.contains("§4") => {
+            format!("a strict {receiver} fails the connection")
+        }
+        (None, None) => format!("a strict {receiver} reads no further"),
     };
     format!(
         "#{} VIOLATION by the {}: {}: {}; {consequence}",

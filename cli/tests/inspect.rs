@@ -631,9 +631,10 @@ fn client_head(host: &str) -> String {
 /// each receives exactly what the other sent.
 ///
 /// Written whole, the client's frames follow its request head in the same
-/// write, before the 101 (as a client that does not wait would send them),
-/// and the server's follow its 101: what comes with a head must be passed
-/// on once, and watched. In pieces, the client waits for the 101.
+/// write, before the 101 (as a client that does not wait would send them,
+/// against RFC 6455 §4.1), and the server's follow its 101: what comes with
+/// a head must be passed on once, and watched. In pieces, the client waits
+/// for the 101.
 fn relay_byte_for_byte(test: &str, pace: Pace) {
     let (client_wire, client_messages) = client_frames();
     let (server_wire, server_messages) = server_frames();
@@ -693,8 +694,17 @@ fn relay_byte_for_byte(test: &str, pace: Pace) {
         handshake[0]["request"]["forwarded_host"],
         upstream.to_string()
     );
+    // A client that sends its frames before the 101 breaks RFC 6455 §4.1
+    // ("the client MUST wait for a response"): that, and nothing else.
     let violations = of_kind(&events, "violation", 1);
-    assert!(violations.is_empty(), "{violations:?}");
+    match pace {
+        Pace::Whole => {
+            assert_eq!(violations.len(), 1, "{violations:?}");
+            assert_eq!(violations[0]["by"], "client");
+            assert_eq!(violations[0]["rfc"], "RFC 6455 §4.1");
+        }
+        Pace::Pieces(_) => assert!(violations.is_empty(), "{violations:?}"),
+    }
     for (from, wire, messages) in [
         ("client", &client_wire, &client_messages),
         ("server", &server_wire, &server_messages),

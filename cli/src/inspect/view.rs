@@ -312,12 +312,17 @@ fn violation_line(violation: &Violation) -> String {
         }
         (None, None) => format!("a strict {receiver} reads no further"),
     };
+    // The library's messages end by citing the section, shown first here.
+    let cited = format!(" ({})", violation.rfc);
+    let what = violation
+        .what
+        .strip_suffix(&cited)
+        .unwrap_or(&violation.what);
     format!(
-        "#{} VIOLATION by the {}: {}: {}; {consequence}",
+        "#{} VIOLATION by the {}: {}: {what}; {consequence}",
         violation.conn,
         violation.by.name(),
         violation.rfc,
-        violation.what
     )
 }
 

@@ -16,6 +16,7 @@ use ws6455::proto::apply_mask;
 use ws6455::proto::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws6455::{Error, Message, Role};
 use ws6455_fuzz::deflate::{Setup, deflate_limits, frames, take_output};
+use ws6455_fuzz::inspect::{Conversation, inspect_watch};
 use ws6455_fuzz::streamed::Mode;
 use ws6455_fuzz::{CLIENT_KEY, Chunked, SUBPROTOCOLS, limits};
 
@@ -25,6 +26,11 @@ const SPLITS: [&[u8]; 4] = [&[], &[1], &[3, 7, 0], &[2, 13, 5, 64]];
 /// The output sizes the `read_streamed` seeds choose (see `Mode`): the
 /// sizes of the input's pieces, 1 byte, 7 bytes, 256 bytes and 16 KiB.
 const STREAMED_OUTS: [u8; 5] = [0, 1, 7, 120, 126];
+
+/// How the `inspect_watch` seeds cut and interleave the two directions
+/// (see `Conversation`): the client's bytes whole, then the server's; the
+/// server's first; a byte from each in turn; and a few mixed sizes.
+const INSPECT_PIECES: [&[u8]; 4] = [&[], &[0x80, 0], &[1, 0x81], &[3, 0x85, 7, 0x8d, 64, 0xc0]];
 
 /// The example key of RFC 6455 §5.7.
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -151,6 +157,14 @@ fn main() -> io::Result<()> {
                     )?;
                 }
             }
+        }
+    }
+    for (name, deflate, client, server) in inspected_conversations() {
+        for (i, pieces) in INSPECT_PIECES.iter().enumerate() {
+            let input = Conversation::encode(deflate.as_ref(), pieces, &client, &server);
+            // A seed keeps the target's invariants, or the target is wrong.
+            inspect_watch(&input);
+            write("inspect_watch", &format!("{name}-pieces{i}"), &input)?;
         }
     }
     for (name, text) in texts() {
@@ -357,6 +371,172 @@ fn conversations() -> Vec<(&'static str, Frames)> {
             ],
         ),
     ]
+}
+
+/// An inspected connection: its name, the permessage-deflate parameters
+/// agreed, and what the client and the server send.
+type Inspected = (String, Option<DeflateParams>, Vec<u8>, Vec<u8>);
+
+/// Both directions of inspected connections, as the client and the server
+/// send them, with the permessage-deflate parameters agreed: a text each
+/// way; fragmented messages with a Ping between the fragments; compressed
+/// conversations, fragments and all, with and without context takeover;
+/// a frame and a message longer than the inspector shows; and bad frames (the client's
+/// unmasked, RSV1 without the extension, a data frame after a Close, a
+/// fragmented Ping; the server's reserved opcode, invalid UTF-8, a Close
+/// code that never goes on the wire), each followed by a good one.
+fn inspected_conversations() -> Vec<Inspected> {
+    let client = |frames: &[(bool, u8, OpCode, &[u8])]| -> Vec<u8> {
+        frames
+            .iter()
+            .flat_map(|&(fin, rsv, opcode, payload)| {
+                frame_rsv(fin, rsv, opcode, Some(KEY), payload)
+            })
+            .collect()
+    };
+    let server = |frames: &[(bool, u8, OpCode, &[u8])]| -> Vec<u8> {
+        frames
+            .iter()
+            .flat_map(|&(fin, rsv, opcode, payload)| frame_rsv(fin, rsv, opcode, None, payload))
+            .collect()
+    };
+    let bye = [0x03, 0xe8, b'b', b'y', b'e'];
+    let hello = (true, 0, OpCode::Text, &b"Hello"[..]);
+    let mut seeds = vec![
+        ("texts".to_owned(), None, client(&[hello]), server(&[hello])),
+        (
+            "fragments-ping-between".to_owned(),
+            None,
+            client(&[
+                (false, 0, OpCode::Text, b"Hel"),
+                (true, 0, OpCode::Ping, b"p"),
+                (true, 0, OpCode::Continuation, b"lo"),
+                (true, 0, OpCode::Binary, &[0x5a; 300]),
+                (true, 0, OpCode::Close, &bye),
+            ]),
+            server(&[
+                (true, 0, OpCode::Pong, b"p"),
+                (false, 0, OpCode::Text, "κό".as_bytes()),
+                (true, 0, OpCode::Ping, b""),
+                (true, 0, OpCode::Continuation, "σμε".as_bytes()),
+                (true, 0, OpCode::Close, &bye),
+            ]),
+        ),
+    ];
+    let bad: [(&str, Vec<u8>, Vec<u8>); 7] = [
+        (
+            "unmasked-client",
+            [server(&[hello]), client(&[hello])].concat(),
+            server(&[hello]),
+        ),
+        (
+            "rsv1-without-deflate",
+            client(&[(true, RSV1, OpCode::Text, b"Hello"), hello]),
+            server(&[hello]),
+        ),
+        (
+            "data-after-close",
+            client(&[(true, 0, OpCode::Close, &bye), hello]),
+            server(&[(true, 0, OpCode::Close, &bye)]),
+        ),
+        (
+            "fragmented-ping",
+            client(&[(false, 0, OpCode::Ping, b"p"), hello]),
+            server(&[hello]),
+        ),
+        (
+            "reserved-opcode",
+            client(&[hello]),
+            [vec![0x83, 0x01, b'?'], server(&[hello])].concat(),
+        ),
+        (
+            "invalid-utf8",
+            client(&[hello]),
+            server(&[(true, 0, OpCode::Text, b"a\xc0\xafb"), hello]),
+        ),
+        (
+            "close-1005-on-the-wire",
+            client(&[hello]),
+            server(&[(true, 0, OpCode::Close, &[0x03, 0xed]), hello]),
+        ),
+    ];
+    seeds.extend(bad.map(|(name, c, s)| (name.to_owned(), None, c, s)));
+    for (i, setup) in deflate_setups().iter().enumerate() {
+        let (client, server) = compressed_both_ways(setup);
+        seeds.push((format!("compressed{i}"), Some(setup.params), client, server));
+    }
+    // Longer than shown: a frame past what a frame event shows, sent as it
+    // is, and a message past what a message event shows, in a few bytes.
+    let setup = deflate_setups()[0];
+    let mut long_text = compress(
+        &Setup {
+            role: Role::Client,
+            ..setup
+        },
+        vec![Message::Text("é".repeat(40_000))],
+    );
+    long_text.push((true, 0, OpCode::Text, b"Hello".to_vec()));
+    seeds.push((
+        "longer-than-shown".to_owned(),
+        Some(setup.params),
+        client(&[(true, 0, OpCode::Binary, &[0xa5; 5000]), hello]),
+        long_text
+            .iter()
+            .flat_map(|(fin, rsv, opcode, payload)| frame_rsv(*fin, *rsv, *opcode, None, payload))
+            .collect(),
+    ));
+    seeds
+}
+
+/// A compressed conversation with the parameters of `setup`, as each side
+/// sends it: texts (the second one the same as the first, a back-reference
+/// with context takeover), binary, a text in three fragments with a Ping
+/// between the first two, and a Close.
+fn compressed_both_ways(setup: &Setup) -> (Vec<u8>, Vec<u8>) {
+    let prose = "the inspector inflates each direction with the window agreed; ".repeat(4);
+    let pattern: Vec<u8> = (0..1500u32).map(|i| (i * i % 251) as u8).collect();
+    let messages = || {
+        vec![
+            Message::Text(prose.clone()),
+            Message::Text(prose.clone()),
+            Message::Binary(pattern.clone()),
+            Message::Text(prose.repeat(3)),
+        ]
+    };
+    let sent_by = |role: Role| {
+        // The peer of a setup's role is the one that sends.
+        let receiver = match role {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        };
+        let mut frames = compress(
+            &Setup {
+                role: receiver,
+                ..*setup
+            },
+            messages(),
+        );
+        let (_, rsv, _, payload) = frames.pop().expect("the long text's frame");
+        let third = payload.len() / 3;
+        frames.extend([
+            (false, rsv, OpCode::Text, payload[..third].to_vec()),
+            (true, 0, OpCode::Ping, b"between".to_vec()),
+            (
+                false,
+                0,
+                OpCode::Continuation,
+                payload[third..2 * third].to_vec(),
+            ),
+            (true, 0, OpCode::Continuation, payload[2 * third..].to_vec()),
+            (true, 0, OpCode::Close, 1000u16.to_be_bytes().to_vec()),
+        ]);
+        let mask = (role == Role::Client).then_some(KEY);
+        frames
+            .iter()
+            .flat_map(|(fin, rsv, opcode, payload)| frame_rsv(*fin, *rsv, *opcode, mask, payload))
+            .collect::<Vec<u8>>()
+    };
+    (sent_by(Role::Client), sent_by(Role::Server))
 }
 
 /// Valid text in every width of character, and the classic invalid sequences.

@@ -3,12 +3,13 @@
 //! `handshake_request` and `handshake_response`, an in-memory stream that
 //! hands those pieces to a [`WebSocket`], and the whole read-path check behind
 //! `read_server` and `read_client`; [`deflate`] has the one behind
-//! `read_deflate`, and [`streamed`] the one behind `read_streamed`. See
-//! `fuzz/README.md`.
+//! `read_deflate`, [`streamed`] the one behind `read_streamed`, and
+//! [`inspect`] the one behind `inspect_watch`. See `fuzz/README.md`.
 
 #![forbid(unsafe_code)]
 
 pub mod deflate;
+pub mod inspect;
 pub mod streamed;
 
 use std::fmt::Debug;

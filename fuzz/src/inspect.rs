@@ -153,6 +153,8 @@ struct Watched {
     /// What each call to `watch` returned that was not `None`, with the
     /// number of bytes given by the end of that call.
     failed: Vec<(usize, Failed)>,
+    /// Frames and messages that went by without `detail`.
+    undescribed: u64,
 }
 
 /// Both directions watched.
@@ -181,7 +183,7 @@ pub fn inspect_watch(input: &[u8]) {
     let pieces = conversation.pieces();
     let deflate = conversation.deflate.as_ref();
 
-    let in_pieces = watch_all(deflate, &pieces, true);
+    let in_pieces = watch_all(deflate, &pieces, true, Judging::FrameByFrame);
     for (side, watched) in [
         (Side::Client, &in_pieces.client),
         (Side::Server, &in_pieces.server),
@@ -196,6 +198,7 @@ pub fn inspect_watch(input: &[u8]) {
             (Side::Server, conversation.server),
         ],
         true,
+        Judging::FrameByFrame,
     );
     for (side, split, one) in [
         (Side::Client, &in_pieces.client, &whole.client),
@@ -224,7 +227,47 @@ pub fn inspect_watch(input: &[u8]) {
     assert_eq!(in_pieces.closes, whole.closes);
     assert_eq!(in_pieces.at_boundary, whole.at_boundary);
 
-    let quiet = watch_all(deflate, &pieces, false);
+    // Judged a read at a time (the relay's way without --strict), the
+    // same frames, the same messages and the same violation come out, only
+    // not interleaved the same way: the framer reads all of a piece before
+    // the judge does. Where the violation's frame begins is --strict's
+    // alone to know.
+    let at_once = watch_all(deflate, &pieces, true, Judging::AtOnce);
+    for (side, exact, at_once) in [
+        (Side::Client, &in_pieces.client, &at_once.client),
+        (Side::Server, &in_pieces.server, &at_once.server),
+    ] {
+        let of_kind = |w: &Watched, kind: fn(&Event) -> bool| {
+            w.events
+                .iter()
+                .filter(|e| kind(e))
+                .map(untimed)
+                .collect::<Vec<_>>()
+        };
+        let kinds: [fn(&Event) -> bool; 3] = [
+            |e| matches!(e, Event::Frame(_)),
+            |e| matches!(e, Event::Message(_)),
+            |e| matches!(e, Event::Violation(_)),
+        ];
+        for kind in kinds {
+            assert_eq!(
+                of_kind(exact, kind),
+                of_kind(at_once, kind),
+                "the {side:?}'s events change when the judge takes a read at a time"
+            );
+        }
+        let codes = |w: &Watched| {
+            w.failed
+                .iter()
+                .map(|(at, f)| (*at, f.close_code))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(exact), codes(at_once));
+    }
+    assert_eq!(in_pieces.closes, at_once.closes);
+    assert_eq!(in_pieces.at_boundary, at_once.at_boundary);
+
+    let quiet = watch_all(deflate, &pieces, false, Judging::AtOnce);
     for (side, detailed, quiet) in [
         (Side::Client, &in_pieces.client, &quiet.client),
         (Side::Server, &in_pieces.server, &quiet.server),
@@ -239,17 +282,56 @@ pub fn inspect_watch(input: &[u8]) {
             violations,
             "without detail, the {side:?}'s events are its violations"
         );
-        assert_eq!(quiet.failed, detailed.failed);
+        let codes = |w: &Watched| {
+            w.failed
+                .iter()
+                .map(|(at, f)| (*at, f.close_code))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(quiet), codes(detailed));
     }
     assert_eq!(in_pieces.closes, quiet.closes);
+    // Without detail, what was not described is counted instead: every
+    // message (until a violation), and every frame whose header came.
+    for (side, detailed, quiet) in [
+        (Side::Client, &in_pieces.client, &quiet.client),
+        (Side::Server, &in_pieces.server, &quiet.server),
+    ] {
+        let count = |kind: fn(&Event) -> bool| detailed.events.iter().filter(|e| kind(e)).count();
+        let frames = count(|e| matches!(e, Event::Frame(_))) as u64;
+        let messages = count(|e| matches!(e, Event::Message(_))) as u64;
+        assert!(
+            (frames + messages..=frames + messages + 1).contains(&quiet.undescribed),
+            "the {side:?}'s undescribed count {} is not its {frames} frames and {messages} messages",
+            quiet.undescribed
+        );
+    }
+}
+
+/// How the judge takes the bytes.
+#[derive(Clone, Copy)]
+enum Judging {
+    /// A frame at a time, as under `--strict`.
+    FrameByFrame,
+    /// A read at a time.
+    AtOnce,
 }
 
 /// Feeds `pieces` to a watcher per direction, piece `i` at time `i`.
-fn watch_all(deflate: Option<&DeflateParams>, pieces: &[(Side, &[u8])], detail: bool) -> Run {
-    let mut watchers = [
-        Watcher::new(CONN, Side::Client, deflate),
-        Watcher::new(CONN, Side::Server, deflate),
-    ];
+fn watch_all(
+    deflate: Option<&DeflateParams>,
+    pieces: &[(Side, &[u8])],
+    detail: bool,
+    judging: Judging,
+) -> Run {
+    let watcher = |side| {
+        let watcher = Watcher::new(CONN, side, deflate);
+        match judging {
+            Judging::FrameByFrame => watcher.frame_by_frame(),
+            Judging::AtOnce => watcher,
+        }
+    };
+    let mut watchers = [watcher(Side::Client), watcher(Side::Server)];
     let mut watched = [Watched::default(), Watched::default()];
     for (i, &(side, piece)) in pieces.iter().enumerate() {
         let at = side_index(side);
@@ -269,6 +351,9 @@ fn watch_all(deflate: Option<&DeflateParams>, pieces: &[(Side, &[u8])], detail: 
         if let Some(failed) = failed {
             w.failed.push((w.fed.len(), failed));
         }
+    }
+    for (w, watcher) in watched.iter_mut().zip(&mut watchers) {
+        w.undescribed = watcher.take_undescribed();
     }
     let [client, server] = watched;
     Run {

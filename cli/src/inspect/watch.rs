@@ -365,7 +365,8 @@ impl Framer {
     fn take(&mut self, bytes: &[u8], seen: &Seen, events: &mut Vec<Event>) -> usize {
         if self.current.is_none() && self.header_have == 0 && !seen.detail {
             if let Some((header, header_len)) = RawHeader::read(bytes) {
-                let len = header_len as u64 + header.payload_len;
+                // A 64-bit length is the peer's to choose, up to 2^64 - 1.
+                let len = header.payload_len.saturating_add(header_len as u64);
                 if len <= bytes.len() as u64 {
                     // A whole frame, and nothing to show of it: noted and
                     // passed over.
@@ -717,4 +718,24 @@ fn control_event(seen: &Seen, message: Message) -> Event {
         truncated: false,
         close_code,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzz target `inspect_watch`: a header announcing
+    /// 2^64 - 1 bytes overflowed the quick path's sum of header and payload.
+    #[test]
+    fn a_64_bit_length_of_u64_max_is_not_a_whole_frame() {
+        let mut frame = vec![0x82, 0x7f];
+        frame.extend_from_slice(&u64::MAX.to_be_bytes());
+        frame.extend_from_slice(b"abc");
+        let mut watcher = Watcher::new(1, Side::Server, None);
+        let mut events = Vec::new();
+        let failed = watcher.watch(&frame, 0.0, false, &mut events);
+        // The length's top bit is set: RFC 6455 §5.2 says it MUST be 0.
+        assert_eq!(failed.map(|f| f.close_code), Some(Some(1002)));
+        assert!(!watcher.at_frame_boundary());
+    }
 }

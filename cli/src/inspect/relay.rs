@@ -471,17 +471,20 @@ fn relay_direction(
             pending.drain(..n);
             n
         };
+        // When the bytes arrived: before they are passed on, so that an
+        // answer to them is never stamped earlier than they are.
+        let t = hub.now();
         let bytes = &chunk[..n];
         let detail = hub.wants_detail();
         let counted = !detail && hub.shows_detail();
         let written = if inspector.strict {
-            let failed = watcher.watch(bytes, hub.now(), detail, &mut events);
+            let failed = watcher.watch(bytes, t, detail, &mut events);
             let written = write_strictly(connection, from, &watcher, bytes, relayed, failed);
             hub.publish(events.drain(..));
             written
         } else {
             let written = write_to(sink, bytes);
-            watcher.watch(bytes, hub.now(), detail, &mut events);
+            watcher.watch(bytes, t, detail, &mut events);
             hub.publish(events.drain(..));
             written
         };

@@ -2,11 +2,12 @@
 //! then every byte relayed unchanged in both directions, each direction on
 //! a thread of its own and watched as it goes.
 //!
-//! A chunk read from one side is written to the other first and watched
-//! after, so watching adds nothing to a byte's way through; with
-//! `--strict`, it is watched first, so that a frame that breaks a rule is
-//! not passed on, and both sides are closed as a strict endpoint closes
-//! (RFC 6455 §7.1.7): a Close with the code the rule calls for, then TCP.
+//! A chunk read from one side is watched, its events handed to the
+//! outputs, and then written to the other side, so that the view shows
+//! each frame before any answer to it. Without `--strict` every byte is
+//! written all the same; with it, a frame that breaks a rule is not passed
+//! on, and both sides are closed as a strict endpoint closes (RFC 6455
+//! §7.1.7): a Close with the code the rule calls for, then TCP.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
@@ -477,16 +478,13 @@ fn relay_direction(
         let bytes = &chunk[..n];
         let detail = hub.wants_detail();
         let counted = !detail && hub.shows_detail();
-        let written = if inspector.strict {
-            let failed = watcher.watch(bytes, t, detail, &mut events);
-            let written = write_strictly(connection, from, &watcher, bytes, relayed, failed);
-            hub.publish(events.drain(..));
-            written
-        } else {
-            let written = write_to(sink, bytes);
-            watcher.watch(bytes, t, detail, &mut events);
-            hub.publish(events.drain(..));
-            written
+        // Shown before passed on: the view has a frame before any answer
+        // to it, which the other direction's thread may read at once.
+        let failed = watcher.watch(bytes, t, detail, &mut events);
+        hub.publish(events.drain(..));
+        let written = match inspector.strict {
+            true => write_strictly(connection, from, &watcher, bytes, relayed, failed),
+            false => write_to(sink, bytes),
         };
         if counted {
             hub.count_dropped_detail(watcher.take_undescribed());

@@ -7,11 +7,13 @@
 //! One thread, the fan-out, takes the events from the hub (an output of
 //! full detail) and hands each to every page through the page's own queue,
 //! bounded by bytes. It never waits for a page: when a page's queue is
-//! full, the event is dropped for that page and counted, and the page gets
-//! `{"kind":"dropped","count":N,...}` after what it was sent before the
-//! gap, as the hub does for its outputs. The events the hub itself dropped
-//! for the fan-out reach every page as such an event too. So a slow
-//! browser slows nothing but its own page.
+//! full, a frame or a message is dropped for that page and counted, and
+//! the page gets `{"kind":"dropped","count":N,...}` where the gap is, as
+//! the hub does for its outputs; the few events that tell a connection's
+//! story (its start, handshake, violations and end) have room beyond that
+//! ([`Need`]). The events the hub itself dropped for the fan-out reach
+//! every page as such a count too. So a slow browser slows nothing but its
+//! own page.
 //!
 //! The fan-out also keeps the last events, at most [`HISTORY_EVENTS`] and
 //! [`HISTORY_BYTES`] of them, which a page gets first when it connects: a
@@ -97,21 +99,24 @@ fn start(
     bounds: Bounds,
 ) -> io::Result<SocketAddr> {
     let fanout = Arc::new(Fanout::new(bounds, started));
+    let addr = serve_pages(listener, Arc::clone(&fanout))?;
+    thread::Builder::new()
+        .name("inspect-ui".to_owned())
+        .spawn(move || fan_out(&feed, &fanout))?;
+    Ok(addr)
+}
+
+/// Serves the page, and `fanout`'s events to it, on `listener`.
+fn serve_pages(listener: TcpListener, fanout: Arc<Fanout>) -> io::Result<SocketAddr> {
     let config = ServerConfig::default()
         .max_frame(MAX_PAGE_MESSAGE)
         .max_message(MAX_PAGE_MESSAGE)
         .max_connections(Some(MAX_PAGES));
-    let page = LivePage {
-        fanout: Arc::clone(&fanout),
-    };
     let server = serve(
         listener,
         config,
-        OriginChecked::new(OriginPolicy::for_chat(Vec::new()), page),
+        OriginChecked::new(OriginPolicy::for_chat(Vec::new()), LivePage { fanout }),
     )?;
-    thread::Builder::new()
-        .name("inspect-ui".to_owned())
-        .spawn(move || fan_out(&feed, &fanout))?;
     // Dropped, the server runs on: as long as the process.
     Ok(server.local_addr())
 }
@@ -121,9 +126,9 @@ fn start(
 fn fan_out(feed: &Feed, fanout: &Fanout) {
     while let Ok(event) = feed.events.recv() {
         if let Some(dropped) = feed.dropped_since() {
-            fanout.publish(dropped.to_json().into());
+            fanout.publish(dropped.to_json().into(), Need::Essential);
         }
-        fanout.publish(event.to_json().into());
+        fanout.publish(event.to_json().into(), Need::of(&event));
     }
 }
 
@@ -188,7 +193,7 @@ impl Fanout {
     /// Keeps `event` in the history, forgetting the oldest beyond the
     /// bounds, and offers it to every page; forgets the pages that left.
     /// Never waits for a page.
-    fn publish(&self, event: Arc<str>) {
+    fn publish(&self, event: Arc<str>, need: Need) {
         let mut kept = self.kept();
         kept.history_bytes += event.len();
         kept.history.push_back(Arc::clone(&event));
@@ -200,7 +205,7 @@ impl Fanout {
                 None => break,
             }
         }
-        kept.pages.retain(|page| page.offer(&event));
+        kept.pages.retain(|page| page.offer(&event, need));
     }
 
     /// A new page: the history so far, and its queue, which gets every
@@ -222,11 +227,40 @@ impl Fanout {
     }
 }
 
+/// How much a page needs an event: it can tell the whole story of a
+/// connection only from all of its essential ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Need {
+    /// A connection, its handshake, a violation, an end, or a count of
+    /// events dropped: a handful a connection, where a busy one has
+    /// thousands of frames. Without them the page would show an ended
+    /// connection as open, or miss a violation, so a full queue still
+    /// takes them, up to twice its capacity.
+    Essential,
+    /// A frame or a message: dropped, and counted, when the queue is full.
+    Detail,
+}
+
+impl Need {
+    /// How much pages need `event`.
+    fn of(event: &Event) -> Need {
+        match event {
+            Event::Connection(_)
+            | Event::Handshake(_)
+            | Event::Violation(_)
+            | Event::End(_)
+            | Event::Dropped(_) => Need::Essential,
+            Event::Frame(_) | Event::Message(_) => Need::Detail,
+        }
+    }
+}
+
 /// The events waiting for one page.
 struct PageQueue {
-    /// The most bytes of JSON it holds.
+    /// The most bytes of JSON it holds for detail; essential events may
+    /// take as much again.
     capacity: usize,
-    /// The events and the count of those dropped.
+    /// The events, and where some were dropped.
     pending: Mutex<Pending>,
     /// Signalled when an event arrives or the page leaves.
     ready: Condvar,
@@ -235,28 +269,25 @@ struct PageQueue {
 /// What [`PageQueue`] guards.
 #[derive(Default)]
 struct Pending {
-    /// The events' JSON, oldest first.
-    events: VecDeque<Arc<str>>,
-    /// Their bytes.
+    /// What the page is sent next, in order.
+    queued: VecDeque<Queued>,
+    /// The bytes of the events queued.
     bytes: usize,
-    /// Events dropped after `events`, since the page last took them.
-    dropped: u64,
     /// The page's connection ended: nothing more is queued.
     left: bool,
 }
 
-/// What a page takes from its queue at once: the events, then how many
-/// were dropped after them.
-#[derive(Debug, PartialEq)]
-struct Batch {
-    /// The events queued, oldest first.
-    events: VecDeque<Arc<str>>,
-    /// How many were dropped after them.
-    dropped: u64,
+/// One thing a page is sent.
+#[derive(Clone, Debug, PartialEq)]
+enum Queued {
+    /// An event's JSON.
+    Event(Arc<str>),
+    /// This many events were dropped here.
+    Missed(u64),
 }
 
 impl PageQueue {
-    /// An empty queue of at most `capacity` bytes.
+    /// An empty queue of `capacity` bytes for detail.
     fn new(capacity: usize) -> PageQueue {
         PageQueue {
             capacity,
@@ -271,31 +302,35 @@ impl PageQueue {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `event`, or drops and counts it if the queue is full; false
-    /// once the page has left. Once one event is dropped, every event is
-    /// until the page takes what is queued, so that what it is sent stays
-    /// in order: the events, the count of those missed, the events after.
-    /// An empty queue takes any event, however large.
-    fn offer(&self, event: &Arc<str>) -> bool {
+    /// Queues `event`, or counts it as missed, where it would have been,
+    /// if the queue has no room for it; false once the page has left. An
+    /// empty queue takes any event, however large.
+    fn offer(&self, event: &Arc<str>, need: Need) -> bool {
         let mut pending = self.pending();
         if pending.left {
             return false;
         }
-        let full = pending.bytes + event.len() > self.capacity && !pending.events.is_empty();
-        if full || pending.dropped > 0 {
-            pending.dropped += 1;
-        } else {
+        let room = match need {
+            Need::Detail => self.capacity,
+            Need::Essential => 2 * self.capacity,
+        };
+        if pending.bytes + event.len() <= room || pending.queued.is_empty() {
             pending.bytes += event.len();
-            pending.events.push_back(Arc::clone(event));
+            pending.queued.push_back(Queued::Event(Arc::clone(event)));
+        } else if let Some(Queued::Missed(count)) = pending.queued.back_mut() {
+            *count += 1;
+        } else {
+            pending.queued.push_back(Queued::Missed(1));
         }
         self.ready.notify_one();
         true
     }
 
-    /// Waits for events, and takes them all; `None` once the page left.
-    fn take(&self) -> Option<Batch> {
+    /// Waits for something to send, and takes all there is; `None` once
+    /// the page has left.
+    fn take(&self) -> Option<VecDeque<Queued>> {
         let mut pending = self.pending();
-        while !pending.left && pending.events.is_empty() && pending.dropped == 0 {
+        while !pending.left && pending.queued.is_empty() {
             pending = self
                 .ready
                 .wait(pending)
@@ -305,17 +340,14 @@ impl PageQueue {
             return None;
         }
         pending.bytes = 0;
-        Some(Batch {
-            events: std::mem::take(&mut pending.events),
-            dropped: std::mem::take(&mut pending.dropped),
-        })
+        Some(std::mem::take(&mut pending.queued))
     }
 
     /// The page's connection ended: forget what waits, and wake its writer.
     fn leave(&self) {
         let mut pending = self.pending();
         pending.left = true;
-        pending.events.clear();
+        pending.queued.clear();
         pending.bytes = 0;
         self.ready.notify_all();
     }
@@ -463,9 +495,8 @@ fn read_until_closed(read: &mut ReadHalf<&TcpStream>) -> Result<(), Error> {
     }
 }
 
-/// Sends the page the history, then every event its queue gets, each
-/// batch in one write, with the count of those dropped after it; until the
-/// page leaves or a write fails.
+/// Sends the page the history, then everything its queue gets, each
+/// batch in one write; until the page leaves or a write fails.
 fn send_events(
     write: &WriteHalf<&TcpStream>,
     history: &[Arc<str>],
@@ -480,11 +511,11 @@ fn send_events(
     }
     write.flush()?;
     while let Some(batch) = page.take() {
-        for event in &batch.events {
-            write.queue_ref(MessageRef::Text(event))?;
-        }
-        if batch.dropped > 0 {
-            write.queue(Message::Text(fanout.dropped(batch.dropped)))?;
+        for queued in batch {
+            match queued {
+                Queued::Event(event) => write.queue_ref(MessageRef::Text(&event))?,
+                Queued::Missed(count) => write.queue(Message::Text(fanout.dropped(count)))?,
+            }
         }
         write.flush()?;
     }
@@ -495,6 +526,7 @@ fn send_events(
 mod tests {
     use super::*;
     use crate::inspect::event::{Connection, End};
+    use ws6455::{ClientConfig, Transport};
 
     fn json(n: u64) -> Arc<str> {
         Event::End(End {
@@ -514,23 +546,21 @@ mod tests {
         }
     }
 
+    /// What a page is sent for `events`.
+    fn sent(events: impl IntoIterator<Item = u64>) -> VecDeque<Queued> {
+        events.into_iter().map(|n| Queued::Event(json(n))).collect()
+    }
+
     #[test]
     fn a_late_page_gets_the_last_events_then_the_live_ones() {
         let fanout = Fanout::new(small_bounds(1 << 20), Instant::now());
         for n in 1..=8 {
-            fanout.publish(json(n));
+            fanout.publish(json(n), Need::Detail);
         }
         let (history, page) = fanout.subscribe();
         assert_eq!(history, (4..=8).map(json).collect::<Vec<_>>());
-        fanout.publish(json(9));
-        let batch = page.take().unwrap();
-        assert_eq!(
-            batch,
-            Batch {
-                events: [json(9)].into(),
-                dropped: 0
-            }
-        );
+        fanout.publish(json(9), Need::Detail);
+        assert_eq!(page.take().unwrap(), sent([9]));
     }
 
     #[test]
@@ -545,7 +575,7 @@ mod tests {
             Instant::now(),
         );
         for n in 1..=6 {
-            fanout.publish(json(n));
+            fanout.publish(json(n), Need::Detail);
         }
         assert_eq!(fanout.subscribe().0, (4..=6).map(json).collect::<Vec<_>>());
     }
@@ -559,29 +589,17 @@ mod tests {
         // The slow page takes nothing while ten events come: publishing
         // never waits for it.
         for n in 1..=10 {
-            fanout.publish(json(n));
+            fanout.publish(json(n), Need::Detail);
             if n % 2 == 0 {
-                let taken = other.take().unwrap();
-                assert_eq!(taken.events, [json(n - 1), json(n)]);
-                assert_eq!(taken.dropped, 0);
+                assert_eq!(other.take().unwrap(), sent([n - 1, n]));
             }
         }
-        assert_eq!(
-            slow.take().unwrap(),
-            Batch {
-                events: (1..=3).map(json).collect(),
-                dropped: 7
-            }
-        );
+        let mut expected = sent(1..=3);
+        expected.push_back(Queued::Missed(7));
+        assert_eq!(slow.take().unwrap(), expected);
         // Taken, its queue takes events again, and counts afresh.
-        fanout.publish(json(11));
-        assert_eq!(
-            slow.take().unwrap(),
-            Batch {
-                events: [json(11)].into(),
-                dropped: 0
-            }
-        );
+        fanout.publish(json(11), Need::Detail);
+        assert_eq!(slow.take().unwrap(), sent([11]));
         let dropped = fanout.dropped(7);
         assert!(
             dropped.starts_with("{\"kind\":\"dropped\",\"t\":"),
@@ -591,22 +609,48 @@ mod tests {
     }
 
     #[test]
-    fn after_a_drop_a_smaller_event_waits_its_turn() {
+    fn each_gap_is_counted_where_it_happened() {
         let fanout = Fanout::new(small_bounds(100), Instant::now());
         let (_, page) = fanout.subscribe();
         let big: Arc<str> = "b".repeat(80).into();
-        let small: Arc<str> = "s".into();
-        fanout.publish(Arc::clone(&big));
-        fanout.publish(Arc::clone(&big));
-        fanout.publish(Arc::clone(&small));
-        // An empty queue takes anything; the second big one overflows,
-        // and the small one after it is not sent before the gap.
+        let small: Arc<str> = "s".repeat(10).into();
+        // An empty queue takes anything; the next big one has no room,
+        // the small one after it has.
+        for event in [&big, &big, &small, &big, &big] {
+            fanout.publish(Arc::clone(event), Need::Detail);
+        }
         assert_eq!(
             page.take().unwrap(),
-            Batch {
-                events: [big].into(),
-                dropped: 2
-            }
+            [
+                Queued::Event(big),
+                Queued::Missed(1),
+                Queued::Event(small),
+                Queued::Missed(2),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_queue_still_takes_a_connections_end_and_its_violations() {
+        let one = json(1).len();
+        let fanout = Fanout::new(small_bounds(2 * one), Instant::now());
+        let (_, page) = fanout.subscribe();
+        for n in 1..=4 {
+            fanout.publish(json(n), Need::Detail);
+        }
+        // The room essential events have beyond the queue's capacity.
+        for n in 5..=7 {
+            fanout.publish(json(n), Need::Essential);
+        }
+        fanout.publish(json(8), Need::Detail);
+        let mut expected = sent(1..=2);
+        expected.push_back(Queued::Missed(2));
+        expected.extend(sent(5..=6));
+        expected.push_back(Queued::Missed(2));
+        assert_eq!(page.take().unwrap(), expected);
+        assert_eq!(
+            Need::of(&Event::from_json(&json(1)).unwrap()),
+            Need::Essential
         );
     }
 
@@ -620,7 +664,7 @@ mod tests {
         };
         page.leave();
         assert_eq!(waiting.join().unwrap(), None);
-        fanout.publish(json(1));
+        fanout.publish(json(1), Need::Detail);
         assert!(fanout.kept().pages.is_empty());
     }
 
@@ -713,6 +757,69 @@ mod tests {
                 "{path}: {head}"
             );
         }
+    }
+
+    #[test]
+    fn a_page_that_stops_reading_is_told_how_many_events_it_missed_and_in_order() {
+        let fanout = Arc::new(Fanout::new(
+            Bounds {
+                history_events: 10,
+                history_bytes: 1 << 20,
+                page_queue_bytes: 256 << 10,
+            },
+            Instant::now(),
+        ));
+        let addr = serve_pages(
+            TcpListener::bind("127.0.0.1:0").unwrap(),
+            Arc::clone(&fanout),
+        )
+        .unwrap();
+        // Uncompressed, so that what waits fills the sockets' buffers.
+        let mut config = ClientConfig::default();
+        config.deflate = None;
+        let (mut page, _) =
+            ws6455::connect_with(&format!("ws://{addr}{EVENTS_PATH}"), &config).unwrap();
+        page.get_ref()
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fanout.kept().pages.is_empty() {
+            assert!(Instant::now() < deadline, "the page never subscribed");
+            thread::sleep(Duration::from_millis(1));
+        }
+        // 64 MiB while the page reads nothing: more than its queue and the
+        // sockets' buffers hold (net.ipv4.tcp_wmem and tcp_rmem cap those:
+        // 4 and 32 MiB where this was written). Publishing never waits.
+        // The events are published as detail, as frames are.
+        let events = 4000;
+        let how = "x".repeat(16 << 10);
+        for conn in 1..=events {
+            let event = Event::End(End {
+                conn,
+                t: 0.0,
+                how: how.clone(),
+            });
+            fanout.publish(event.to_json().into(), Need::Detail);
+        }
+        // Now it reads: each event in order, and after each gap the count
+        // of what it missed, so that every event is accounted for.
+        let (mut next, mut missed, mut gaps) = (1, 0, 0);
+        while next <= events {
+            match next_event(&mut page) {
+                Event::End(End { conn, .. }) => {
+                    assert_eq!(conn, next);
+                    next += 1;
+                }
+                Event::Dropped(Dropped { count, .. }) => {
+                    next += count;
+                    missed += count;
+                    gaps += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(next, events + 1);
+        assert!(gaps >= 1 && missed > 0, "{gaps} gaps, {missed} missed");
     }
 
     /// The head of the answer to a GET of `path` with `Host: host`.

@@ -13,6 +13,8 @@
   const $ = (id) => document.getElementById(id);
   const connectionList = $('connections');
   const timeline = $('timeline');
+  const earlierButton = $('earlier');
+  const forgottenNote = $('forgotten');
   const detailBody = $('detail-body');
   const detailHeading = $('detail-heading');
   const statusLine = $('status');
@@ -25,8 +27,10 @@
   const MAX_DELAY_MS = 8000;
   // The most connections listed: past it, the oldest ended ones go.
   const MAX_CONNECTIONS = 500;
-  // The most events a connection keeps: past it, its oldest go.
-  const MAX_EVENTS = 5000;
+  // The most events the page keeps, and the most characters of their JSON:
+  // past either, the oldest go, whichever connection they belong to.
+  const MAX_KEPT_EVENTS = 20000;
+  const MAX_KEPT_CHARS = 64 << 20;
   // A narrow screen shows the details over the timeline, not beside it.
   const narrow = window.matchMedia('(max-width: 899px)');
 
@@ -39,6 +43,13 @@
   let shown = null;
   let droppedTotal = 0;
   let failures = 0;
+  // Every event kept, oldest first, as [connection number, size]; those
+  // before `arrivalsStart` are gone. A connection's events are in the
+  // same order, so the oldest kept is always the first of its connection's.
+  let arrivals = [];
+  let arrivalsStart = 0;
+  let keptEvents = 0;
+  let keptChars = 0;
 
   const OPCODES = {
     0x0: 'continuation', 0x1: 'text', 0x2: 'binary', 0x8: 'close', 0x9: 'ping', 0xa: 'pong',
@@ -107,7 +118,7 @@
     if (c === undefined) {
       c = {
         conn, client: '?', upstream: '', state: 'connecting', upgraded: false,
-        frames: 0, violations: 0, events: [], forgotten: 0, item: null, changed: true,
+        frames: 0, violations: 0, events: [], chars: 0, forgotten: 0, item: null, changed: true,
       };
       connections.set(conn, c);
       forgetOldConnections();
@@ -121,11 +132,38 @@
       if (c.state !== 'ended' || c.conn === selected) continue;
       connections.delete(c.conn);
       c.item?.remove();
+      keptEvents -= c.events.length;
+      keptChars -= c.chars;
       if (connections.size <= MAX_CONNECTIONS) return;
     }
   }
 
-  function onEvent(event) {
+  /** Keeps `event` (`size` characters of JSON), forgetting the oldest beyond the bounds. */
+  function keep(c, event, size) {
+    c.events.push(event);
+    c.chars += size;
+    arrivals.push([c.conn, size]);
+    keptEvents += 1;
+    keptChars += size;
+    while (keptEvents > MAX_KEPT_EVENTS || keptChars > MAX_KEPT_CHARS) {
+      const [conn, oldestSize] = arrivals[arrivalsStart++];
+      const oldest = connections.get(conn);
+      // A connection forgotten whole was counted out then.
+      if (oldest === undefined) continue;
+      oldest.events.shift();
+      oldest.forgotten += 1;
+      oldest.chars -= oldestSize;
+      keptEvents -= 1;
+      keptChars -= oldestSize;
+    }
+    if (arrivalsStart > 4096) {
+      arrivals = arrivals.slice(arrivalsStart);
+      arrivalsStart = 0;
+    }
+  }
+
+  /** Takes in one event from the inspector, `size` characters of JSON. */
+  function onEvent(event, size) {
     if (event.kind === 'dropped') {
       droppedTotal += event.count;
       droppedLine.hidden = false;
@@ -163,18 +201,22 @@
       default:
         return;
     }
-    c.events.push(event);
-    if (c.events.length > MAX_EVENTS) {
-      c.events.shift();
-      c.forgotten += 1;
-    }
+    keep(c, event, size);
     c.changed = true;
     scheduleRender();
   }
 
-  // ---- rendering, at most once a frame ----
+  // ---- rendering, at most ten times a second: a busy connection's
+  // events are drawn in batches, and a hidden page draws nothing ----
+
+  const RENDER_EVERY_MS = 100;
 
   let renderScheduled = false;
+  // The most rows the timeline shows at first, the newest: a timeline of
+  // many thousand rows would be laid out again at every update. "Show
+  // earlier events" raises it.
+  const ROWS_SHOWN = 1000;
+  let rowLimit = ROWS_SHOWN;
   // The connection whose events the timeline shows, and the index (counted
   // from its first event ever) of the next one to add.
   let timelineOf = null;
@@ -183,11 +225,11 @@
   function scheduleRender() {
     if (renderScheduled) return;
     renderScheduled = true;
-    requestAnimationFrame(() => {
+    setTimeout(() => requestAnimationFrame(() => {
       renderScheduled = false;
       renderConnections();
       renderTimeline();
-    });
+    }), RENDER_EVERY_MS);
   }
 
   function renderConnections() {
@@ -241,22 +283,49 @@
     if (timelineOf !== c.conn) {
       timeline.replaceChildren();
       timelineOf = c.conn;
-      timelineNext = c.forgotten;
+      timelineNext = 0;
+      rowLimit = ROWS_SHOWN;
       $('timeline-heading').textContent = `Timeline of #${c.conn}, from ${c.client}`;
     }
     const atBottom = timelineAtBottom();
-    // Rows of events the connection forgot go too.
-    while (timeline.firstElementChild && Number(timeline.firstElementChild.dataset.index) < c.forgotten) {
-      timeline.firstElementChild.remove();
-    }
-    timelineNext = Math.max(timelineNext, c.forgotten);
+    const end = c.forgotten + c.events.length;
+    // Only the newest `rowLimit` events kept get rows.
+    const first = Math.max(c.forgotten, end - rowLimit);
     const rows = [];
-    for (; timelineNext < c.forgotten + c.events.length; timelineNext++) {
-      rows.push(row(c.events[timelineNext - c.forgotten], timelineNext));
+    for (let i = Math.max(timelineNext, first); i < end; i++) rows.push(row(c.events[i - c.forgotten], i));
+    timelineNext = end;
+    // The rows before `first` go, all at once.
+    const shownFirst = Number(timeline.firstElementChild?.dataset.index ?? end);
+    const stale = Math.min(first - shownFirst, timeline.childElementCount);
+    if (stale === timeline.childElementCount) {
+      timeline.replaceChildren(...rows);
+    } else {
+      if (stale > 0) {
+        const range = document.createRange();
+        range.setStartBefore(timeline.firstElementChild);
+        range.setEndAfter(timeline.children[stale - 1]);
+        range.deleteContents();
+      }
+      timeline.append(...rows);
     }
-    timeline.append(...rows);
+    forgottenNote.hidden = c.forgotten === 0;
+    forgottenNote.textContent = `${plural(c.forgotten, 'earlier event')} of this connection, no longer kept: `
+      + `the page keeps the last ${MAX_KEPT_EVENTS} of all connections (--record keeps every one).`;
+    earlierButton.hidden = first === c.forgotten;
+    earlierButton.textContent = `Show earlier events (${first - c.forgotten} more)`;
     if (atBottom && rows.length) scrollTimelineToBottom();
   }
+
+  // Shows up to ROWS_SHOWN events more, before those shown, and keeps the
+  // first of these in view.
+  earlierButton.addEventListener('click', () => {
+    const anchor = timeline.firstElementChild?.dataset.index;
+    rowLimit += ROWS_SHOWN;
+    timeline.replaceChildren();
+    timelineNext = 0;
+    renderTimeline();
+    timeline.querySelector(`li[data-index="${anchor}"]`)?.scrollIntoView({ block: 'start' });
+  });
 
   /** Whether the timeline shows its end (its pane's, or the page's on a narrow screen). */
   function timelineAtBottom() {
@@ -722,7 +791,13 @@
     connectionList.replaceChildren();
     timeline.replaceChildren();
     timelineOf = null;
+    earlierButton.hidden = true;
+    forgottenNote.hidden = true;
     shown = null;
+    arrivals = [];
+    arrivalsStart = 0;
+    keptEvents = 0;
+    keptChars = 0;
     droppedTotal = 0;
     droppedLine.hidden = true;
   }
@@ -737,7 +812,7 @@
     };
     socket.onmessage = (message) => {
       try {
-        onEvent(JSON.parse(message.data));
+        onEvent(JSON.parse(message.data), message.data.length);
       } catch (e) {
         console.error('ws6455 inspect: an event the page cannot show', e, message.data);
       }

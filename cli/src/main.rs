@@ -164,6 +164,11 @@ enum Command {
         /// Also write every event to this file, one JSON object per line.
         #[arg(long, value_name = "FILE.jsonl")]
         record: Option<PathBuf>,
+        /// Serve a live page at this address (HOST:PORT or a bare PORT):
+        /// the connections, and every frame, message and violation as it
+        /// happens, over a WebSocket from the inspector.
+        #[arg(long, value_name = "ADDR", value_parser = parse_listen, conflicts_with = "replay")]
+        ui: Option<SocketAddr>,
         /// Show a recording made with --record, as the live view shows it.
         #[arg(long, value_name = "FILE.jsonl",
               conflicts_with_all = ["listen", "upstream", "strict", "record", "tls_cert", "ca", "insecure"])]
@@ -497,6 +502,7 @@ fn main() -> ExitCode {
             quiet,
             strict,
             record,
+            ui,
             replay,
             ca,
             insecure,
@@ -525,6 +531,7 @@ fn main() -> ExitCode {
                 quiet,
                 strict,
                 record,
+                ui,
             })
         }
         Command::AcceptKey { key } => {

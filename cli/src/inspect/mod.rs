@@ -10,13 +10,15 @@
 //! - `event.rs`: what is seen, as values, and as JSON lines;
 //! - `hub.rs`: the outputs, each behind a bounded queue;
 //! - `view.rs`: events as the lines a person reads, live or replayed;
-//! - `replay.rs`: a recording, shown again.
+//! - `replay.rs`: a recording, shown again;
+//! - `ui.rs` (with `page/`): the live page, fed over a WebSocket.
 
 mod event;
 mod handshake;
 mod hub;
 mod relay;
 mod replay;
+mod ui;
 mod view;
 mod watch;
 
@@ -54,6 +56,8 @@ pub(crate) struct InspectOptions {
     pub(crate) quiet: bool,
     pub(crate) strict: bool,
     pub(crate) record: Option<PathBuf>,
+    /// `--ui`: where to serve the live page.
+    pub(crate) ui: Option<SocketAddr>,
 }
 
 /// How long the outputs get, after SIGINT or SIGTERM, to write what they hold.
@@ -94,6 +98,16 @@ pub(crate) fn run(options: InspectOptions) -> ExitCode {
             }
         }
     }
+    let page = match options.ui {
+        None => None,
+        Some(addr) => match ui::serve_page(addr, &mut hub) {
+            Ok(served) => Some(served),
+            Err(e) => {
+                eprintln!("ws6455 inspect: cannot serve the live page on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let listener = match TcpListener::bind(options.listen) {
         Ok(listener) => listener,
         Err(e) => {
@@ -111,6 +125,9 @@ pub(crate) fn run(options: InspectOptions) -> ExitCode {
         "ws6455 inspect listening on {scheme}://{addr}, relaying to {}",
         options.upstream
     );
+    if let Some(addr) = page {
+        log_line!("ws6455 inspect: the live page is at http://{addr}/");
+    }
     let inspector = Arc::new(Inspector {
         upstream: Upstream {
             url: options.upstream,

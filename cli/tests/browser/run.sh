@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The chat page in real Chromium. Installs what it needs on a fresh machine:
-# Debian's chromium package (if /usr/bin/chromium is missing) and the pinned
-# playwright-core from package-lock.json; builds ws6455; runs chat.test.mjs.
+# The chat page and the inspector's live page in real Chromium. Installs
+# what it needs on a fresh machine: Debian's chromium package (if
+# /usr/bin/chromium is missing) and the pinned playwright-core from
+# package-lock.json; builds ws6455; runs chat.test.mjs and inspect.test.mjs
+# (which refreshes screenshots/inspect.png).
 set -euo pipefail
 cd "$(dirname "$0")"
 

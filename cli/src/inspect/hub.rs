@@ -21,6 +21,12 @@ use super::view::{self, Detail};
 /// How many events an output's queue holds.
 const QUEUE_EVENTS: usize = 8192;
 
+/// How many of those places only connections, handshakes, violations and
+/// ends may take: frames and messages are dropped first, so that an output
+/// that falls behind still shows who connected, what broke and how each
+/// connection ended.
+const RESERVED_EVENTS: usize = 1024;
+
 /// How many bytes of payload and text the events in an output's queue may
 /// hold together: a peer decides how large its messages are, and a
 /// stalled output (a paused terminal) must not keep more than this.
@@ -43,6 +49,16 @@ struct Output {
     dropped: Arc<AtomicU64>,
     /// The bytes the events in the queue hold ([`Event::weight`]).
     queued: Arc<AtomicUsize>,
+    /// The events in the queue.
+    queued_events: Arc<AtomicUsize>,
+}
+
+impl Output {
+    /// Whether the queue has room for another frame or message.
+    fn has_room_for_detail(&self, weight: usize) -> bool {
+        self.queued_events.load(Ordering::Relaxed) < QUEUE_EVENTS - RESERVED_EVENTS
+            && self.queued.load(Ordering::Relaxed) + weight <= QUEUE_BYTES
+    }
 }
 
 /// What an output's thread reads: the events, and how many were dropped
@@ -51,6 +67,7 @@ pub(crate) struct Feed {
     events: Receiver<Arc<Event>>,
     dropped: Arc<AtomicU64>,
     queued: Arc<AtomicUsize>,
+    queued_events: Arc<AtomicUsize>,
     started: Instant,
 }
 
@@ -58,15 +75,21 @@ impl Feed {
     /// The next event, waiting for one; `None` once every sender is gone.
     pub(crate) fn recv(&self) -> Option<Arc<Event>> {
         let event = self.events.recv().ok()?;
-        self.queued.fetch_sub(event.weight(), Ordering::Relaxed);
+        self.taken(&event);
         Some(event)
     }
 
     /// The next event if one is queued.
     pub(crate) fn try_recv(&self) -> Option<Arc<Event>> {
         let event = self.events.try_recv().ok()?;
-        self.queued.fetch_sub(event.weight(), Ordering::Relaxed);
+        self.taken(&event);
         Some(event)
+    }
+
+    /// Counts `event` out of the queue.
+    fn taken(&self, event: &Event) {
+        self.queued.fetch_sub(event.weight(), Ordering::Relaxed);
+        self.queued_events.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The `dropped` event to write before the next one, if events were
@@ -103,16 +126,19 @@ impl Hub {
         let (queue, events) = sync_channel(QUEUE_EVENTS);
         let dropped = Arc::new(AtomicU64::new(0));
         let queued = Arc::new(AtomicUsize::new(0));
+        let queued_events = Arc::new(AtomicUsize::new(0));
         self.outputs.push(Output {
             queue,
             detail,
             dropped: Arc::clone(&dropped),
             queued: Arc::clone(&queued),
+            queued_events: Arc::clone(&queued_events),
         });
         Feed {
             events,
             dropped,
             queued,
+            queued_events,
             started: self.started,
         }
     }
@@ -124,7 +150,7 @@ impl Hub {
     pub(crate) fn wants_detail(&self) -> bool {
         self.outputs
             .iter()
-            .any(|o| o.detail == Detail::Full && o.queued.load(Ordering::Relaxed) < QUEUE_BYTES)
+            .any(|o| o.detail == Detail::Full && o.has_room_for_detail(0))
     }
 
     /// Whether some output shows frames and messages, room or not.
@@ -155,13 +181,15 @@ impl Hub {
                     continue;
                 }
                 let weight = event.weight();
-                if output.queued.load(Ordering::Relaxed) + weight > QUEUE_BYTES {
+                let essential = Detail::Quiet.shows(&event);
+                if !essential && !output.has_room_for_detail(weight) {
                     output.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 match output.queue.try_send(Arc::clone(&event)) {
                     Ok(()) => {
                         output.queued.fetch_add(weight, Ordering::Relaxed);
+                        output.queued_events.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(TrySendError::Disconnected(_)) => {}
                     Err(TrySendError::Full(_)) => {
@@ -226,6 +254,66 @@ mod tests {
 
     use super::*;
     use crate::inspect::event::End;
+
+    /// A frame event of `bytes` payload bytes.
+    fn frame(bytes: usize) -> Event {
+        Event::Frame(crate::inspect::event::Frame {
+            conn: 1,
+            from: crate::inspect::event::Side::Client,
+            t: 0.0,
+            fin: true,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode: 2,
+            masked: true,
+            key: Some([0; 4]),
+            length: bytes as u64,
+            length_field: "16-bit".to_owned(),
+            header_hex: Vec::new(),
+            payload_hex: vec![0; bytes],
+            payload_shown: bytes,
+        })
+    }
+
+    #[test]
+    fn a_full_output_drops_frames_but_keeps_room_for_a_connections_end() {
+        let mut hub = Hub::new();
+        let feed = hub.add_output(Detail::Full);
+        hub.publish((0..QUEUE_EVENTS).map(|_| frame(16)));
+        assert!(!hub.wants_detail());
+        let end = Event::End(End {
+            conn: 1,
+            t: 0.0,
+            how: "the client closed TCP".to_owned(),
+        });
+        hub.publish([end.clone()]);
+        let taken: Vec<Arc<Event>> = std::iter::from_fn(|| feed.try_recv()).collect();
+        assert_eq!(taken.len(), QUEUE_EVENTS - RESERVED_EVENTS + 1);
+        assert_eq!(*taken[taken.len() - 1], end);
+        assert!(matches!(
+            feed.dropped_since(),
+            Some(Event::Dropped(Dropped { count, .. })) if count == RESERVED_EVENTS as u64
+        ));
+        assert!(hub.wants_detail(), "the queue, taken, has room again");
+    }
+
+    #[test]
+    fn an_output_holds_at_most_its_bytes_of_payload() {
+        let mut hub = Hub::new();
+        let feed = hub.add_output(Detail::Full);
+        let per_frame = 64 << 10;
+        hub.publish((0..QUEUE_BYTES / per_frame + 10).map(|_| frame(per_frame)));
+        let taken = std::iter::from_fn(|| feed.try_recv()).count();
+        assert!(
+            taken * per_frame <= QUEUE_BYTES,
+            "{taken} frames of 64 KiB kept"
+        );
+        assert!(
+            taken >= QUEUE_BYTES / per_frame - 1,
+            "only {taken} frames kept"
+        );
+    }
 
     #[test]
     fn every_output_gets_the_events_in_the_same_order() {

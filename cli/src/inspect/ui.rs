@@ -124,7 +124,7 @@ fn serve_pages(listener: TcpListener, fanout: Arc<Fanout>) -> io::Result<SocketA
 /// The fan-out's thread: every event the hub brings, as its JSON line, to
 /// the history and every page, until the hub is gone.
 fn fan_out(feed: &Feed, fanout: &Fanout) {
-    while let Ok(event) = feed.events.recv() {
+    while let Some(event) = feed.recv() {
         if let Some(dropped) = feed.dropped_since() {
             fanout.publish(dropped.to_json().into(), Need::Essential);
         }

@@ -10,13 +10,20 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::event::{Dropped, Event};
 use super::view::{self, Detail};
+
+/// How often an output looks for events while they keep coming.
+const POLL: Duration = Duration::from_millis(5);
+
+/// How many looks that find nothing before an output waits to be woken:
+/// 200 ms of quiet.
+const POLLS_BEFORE_WAITING: u32 = 40;
 
 /// How many events an output's queue holds.
 const QUEUE_EVENTS: usize = 8192;
@@ -73,7 +80,23 @@ pub(crate) struct Feed {
 
 impl Feed {
     /// The next event, waiting for one; `None` once every sender is gone.
+    ///
+    /// While events keep coming it looks again every [`POLL`] rather than
+    /// wait on the queue: a relaying thread that hands an event to a
+    /// waiting output must wake it, which on a busy machine costs the relay
+    /// more than the event does. After [`POLLS_BEFORE_WAITING`] looks that
+    /// found nothing, it waits, and the next event wakes it.
     pub(crate) fn recv(&self) -> Option<Arc<Event>> {
+        for _ in 0..POLLS_BEFORE_WAITING {
+            match self.events.try_recv() {
+                Ok(event) => {
+                    self.taken(&event);
+                    return Some(event);
+                }
+                Err(TryRecvError::Empty) => thread::sleep(POLL),
+                Err(TryRecvError::Disconnected) => return None,
+            }
+        }
         let event = self.events.recv().ok()?;
         self.taken(&event);
         Some(event)

@@ -2,6 +2,7 @@
 //! and tools for studying the protocol.
 
 mod annotate;
+mod asset;
 
 /// `eprintln!` that cannot panic: a server whose stderr has gone away (a
 /// closed pipe) keeps serving, and loses only its log lines.

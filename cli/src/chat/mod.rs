@@ -513,22 +513,7 @@ fn too_many_rooms(max_rooms: usize) -> Response {
 
 /// A `200 OK` with a built-in file.
 fn asset(content_type: &str, body: &str) -> Response {
-    let headers = [
-        ("Content-Type", content_type),
-        ("Content-Length", &body.len().to_string()),
-        ("Cache-Control", "no-cache"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Connection", "close"),
-    ];
-    Response {
-        status: 200,
-        reason: "OK".to_owned(),
-        headers: headers
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    crate::asset::asset(content_type, body, &[])
 }
 
 impl<T: Transport> Service<T> for Chat {

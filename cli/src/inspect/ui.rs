@@ -363,27 +363,12 @@ struct LivePage {
 /// runs no script but its own, and is framed by no other page: what it
 /// shows is what the inspected peers sent, and it stays text.
 fn asset(content_type: &str, body: &str) -> Response {
-    let headers = [
-        ("Content-Type", content_type),
-        ("Content-Length", &body.len().to_string()),
-        ("Cache-Control", "no-cache"),
-        ("X-Content-Type-Options", "nosniff"),
-        (
-            "Content-Security-Policy",
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-        ("Connection", "close"),
-    ];
-    Response {
-        status: 200,
-        reason: "OK".to_owned(),
-        headers: headers
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    let policy = (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
+    crate::asset::asset(content_type, body, &[policy])
 }
 
 /// Whether `host` (a `Host` value) names an IP address or `localhost`,

@@ -107,6 +107,8 @@ pub mod deflate;
 mod error;
 pub mod handshake;
 mod io;
+#[cfg(feature = "tokio")]
+mod io_async;
 pub mod proto;
 pub mod server;
 mod trace;
@@ -121,6 +123,8 @@ pub use io::stream::Stream;
 pub use io::tls;
 pub use io::websocket::WebSocket;
 pub use io::{SplitStream, Transport};
+#[cfg(feature = "tokio")]
+pub use io_async::WebSocketStream;
 pub use proto::close::CloseCode;
 pub use proto::close_frame::CloseFrame;
 pub use proto::engine::Engine;

@@ -52,6 +52,14 @@ impl ReadBuffer {
 
     /// One `read` call into the free space; returns what it returned.
     pub(crate) fn fill_from<R: Read>(&mut self, reader: &mut R) -> io::Result<usize> {
+        let n = reader.read(self.free_space())?;
+        self.filled(n);
+        Ok(n)
+    }
+
+    /// The free space the next read fills, after moving what is unread to
+    /// the front and sizing the buffer for the read.
+    pub(crate) fn free_space(&mut self) -> &mut [u8] {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -69,8 +77,12 @@ impl ReadBuffer {
             self.bytes
                 .resize(self.target.max(self.end + READ_BUFFER_MIN / 2), 0);
         }
+        &mut self.bytes[self.end..]
+    }
+
+    /// Records that a read put `n` bytes at the start of the free space.
+    pub(crate) fn filled(&mut self, n: usize) {
         let free = self.bytes.len() - self.end;
-        let n = reader.read(&mut self.bytes[self.end..])?;
         self.end += n;
         self.received += n as u64;
         // Grow while reads fill the buffer; shrink while they use little of it.
@@ -79,7 +91,6 @@ impl ReadBuffer {
         } else if n < free / 8 {
             self.target = (self.target / 2).max(READ_BUFFER_MIN);
         }
-        Ok(n)
     }
 
     /// Gives back a grown buffer when it holds no unread bytes, and starts

@@ -191,6 +191,12 @@ impl Engine {
         self.sender.queued_bytes()
     }
 
+    /// Whether what is queued has reached [`Limits::max_write_buffer`].
+    #[cfg(feature = "tokio")]
+    pub(crate) fn write_buffer_full(&self) -> bool {
+        self.sender.write_buffer_full()
+    }
+
     /// Records that writing the output failed for good: the connection is over.
     pub fn write_failed(&mut self) {
         self.sender.set_closed();

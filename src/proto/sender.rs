@@ -276,6 +276,13 @@ impl Sender {
 
     /// The bytes waiting to be sent: queued here, and taken by a writer but
     /// not yet written.
+    /// Whether the application's messages have filled what may be queued:
+    /// a sender that can wait (an async one) waits for the writes first.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn write_buffer_full(&self) -> bool {
+        self.queued_bytes() >= self.max_write_buffer
+    }
+
     pub(crate) fn queued_bytes(&self) -> usize {
         let pong = self.pending_pong.as_ref().map_or(0, |(_, p)| p.len() + 2);
         self.output.len() + pong + self.queued_elsewhere

@@ -1,0 +1,93 @@
+//! `WebSocketStream` (feature `tokio`): the engine over an async stream,
+//! as a `Stream` and a `Sink`, between two ends of an in-memory pipe.
+#![cfg(feature = "tokio")]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use ws6455::{CloseCode, Limits, Message, Role, WebSocketStream};
+
+fn pair(
+    capacity: usize,
+) -> (
+    WebSocketStream<tokio::io::DuplexStream>,
+    WebSocketStream<tokio::io::DuplexStream>,
+) {
+    let (a, b) = tokio::io::duplex(capacity);
+    (
+        WebSocketStream::from_raw(a, Role::Client, Limits::default(), Vec::new()),
+        WebSocketStream::from_raw(b, Role::Server, Limits::default(), Vec::new()),
+    )
+}
+
+#[tokio::test]
+async fn messages_go_both_ways_and_the_closing_handshake_ends_both_streams() {
+    let (mut client, mut server) = pair(64 << 10);
+    let echo = tokio::spawn(async move {
+        while let Some(message) = server.next().await {
+            match message.unwrap() {
+                m @ (Message::Text(_) | Message::Binary(_)) => server.send(m).await.unwrap(),
+                Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
+            }
+        }
+    });
+    client.send(Message::text("Hello")).await.unwrap();
+    assert_eq!(
+        client.next().await.unwrap().unwrap(),
+        Message::text("Hello")
+    );
+    let big = vec![7u8; 300_000];
+    client.send(Message::Binary(big.clone())).await.unwrap();
+    assert_eq!(client.next().await.unwrap().unwrap(), Message::Binary(big));
+    client.close(CloseCode::NORMAL, "bye").unwrap();
+    client.flush().await.unwrap();
+    match client.next().await.unwrap().unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::NORMAL),
+        other => panic!("expected the server's Close, got {other:?}"),
+    }
+    assert!(client.next().await.is_none());
+    echo.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reader_answers_pings_without_writing_itself() {
+    let (raw, b) = tokio::io::duplex(1024);
+    let mut server = WebSocketStream::from_raw(b, Role::Server, Limits::default(), Vec::new());
+    let mut client = WebSocketStream::from_raw(raw, Role::Client, Limits::default(), Vec::new());
+    client
+        .send(Message::Ping(b"are you there".to_vec()))
+        .await
+        .unwrap();
+    client.send(Message::text("then this")).await.unwrap();
+    assert_eq!(
+        server.next().await.unwrap().unwrap(),
+        Message::Ping(b"are you there".to_vec())
+    );
+    assert_eq!(
+        server.next().await.unwrap().unwrap(),
+        Message::text("then this")
+    );
+    assert_eq!(
+        client.next().await.unwrap().unwrap(),
+        Message::Pong(b"are you there".to_vec())
+    );
+}
+
+#[tokio::test]
+async fn a_next_dropped_part_way_loses_nothing() {
+    let (a, mut raw) = tokio::io::duplex(1024);
+    let mut server = WebSocketStream::from_raw(a, Role::Server, Limits::default(), Vec::new());
+    // A masked "Hello" (RFC 6455 §5.7), written in two parts with a pause.
+    let frame = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    raw.write_all(&frame[..4]).await.unwrap();
+    let cut_short = tokio::time::timeout(Duration::from_millis(50), server.next()).await;
+    assert!(cut_short.is_err(), "the message is not whole yet");
+    raw.write_all(&frame[4..]).await.unwrap();
+    assert_eq!(
+        server.next().await.unwrap().unwrap(),
+        Message::text("Hello")
+    );
+}

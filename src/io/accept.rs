@@ -308,28 +308,66 @@ where
         request.encode(&mut wire);
         trace::http(prefix, Direction::Received, &wire);
     }
+    let (response, decided) = decide(request, config, answers);
+    match decided {
+        Ok((request, deflate)) => {
+            write_response(stream, &response, trace_prefix)
+                .map_err(|e| Refusal::Failed(e.into()))?;
+            Ok(Opened {
+                request,
+                already_read,
+                deflate,
+            })
+        }
+        Err(refusal) => {
+            // The client may have gone; the refusal stands either way.
+            let _ = write_response(stream, &response, trace_prefix);
+            Err(refusal)
+        }
+    }
+}
+
+/// What a server answers a whole request, decided without I/O: the
+/// response to write, and then either the request accepted with the
+/// permessage-deflate parameters agreed, or why it was refused. The
+/// blocking handshake and the async one write the response each their way.
+pub(crate) fn decide<P, A, C>(
+    request: Request,
+    config: &ServerConfig,
+    answers: Answers<P, A, C>,
+) -> (Response, Result<(Request, Option<DeflateParams>), Refusal>)
+where
+    P: FnOnce(&Request) -> Response,
+    A: FnOnce(&Request) -> Admission,
+    C: FnOnce(&Request) -> Option<String>,
+{
     let key = match check_upgrade_request(&request) {
         Ok(key) => key,
         Err(RequestError::NotAnUpgrade) => {
             let response = (answers.plain_http)(&request);
-            // The client may have gone; the answer stands either way.
-            let _ = write_response(stream, &response, trace_prefix);
-            return Err(Refusal::Http {
+            let refusal = Refusal::Http {
                 path: request.path,
                 status: response.status,
-            });
+            };
+            return (response, Err(refusal));
         }
-        Err(e) => return Err(reject(stream, e, Some(request.path), trace_prefix)),
+        Err(error) => {
+            let refusal = Refusal::Invalid {
+                path: Some(request.path),
+                error: error.clone(),
+            };
+            return (Response::rejection(&error), Err(refusal));
+        }
     };
     let extra_headers = match (answers.admit)(&request) {
         Ok(headers) => headers,
         Err(response) => {
-            let _ = write_response(stream, &response, trace_prefix);
-            return Err(Refusal::NotAdmitted {
+            let refusal = Refusal::NotAdmitted {
                 path: request.path,
                 status: response.status,
                 reason: logged_reason(&response.body),
-            });
+            };
+            return (response, Err(refusal));
         }
     };
     let subprotocol = (answers.choose_subprotocol)(&request);
@@ -345,8 +383,7 @@ where
     };
     if let Some(error) = misuse {
         let response = Response::text(500, "Internal Server Error", &error.to_string());
-        let _ = write_response(stream, &response, trace_prefix);
-        return Err(Refusal::Failed(error.into()));
+        return (response, Err(Refusal::Failed(error.into())));
     }
     let deflate = config
         .deflate_config()
@@ -359,18 +396,9 @@ where
         ));
     }
     response.headers.extend(extra_headers);
-    write_response(stream, &response, trace_prefix).map_err(|e| Refusal::Failed(e.into()))?;
-    Ok(Opened {
-        request,
-        already_read,
-        deflate: deflate.map(|(params, _)| params),
-    })
+    (response, Ok((request, deflate.map(|(params, _)| params))))
 }
 
-/// The permessage-deflate offer to accept, if any (RFC 7692 §5), with the
-/// response element that accepts it. A `Sec-WebSocket-Extensions` field
-/// that breaks RFC 6455 §9.1's grammar is declined as a whole: extensions
-/// are optional, so the handshake goes on without them.
 fn accept_deflate(
     request: &Request,
     config: &DeflateConfig,

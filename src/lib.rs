@@ -124,7 +124,9 @@ pub use io::tls;
 pub use io::websocket::WebSocket;
 pub use io::{SplitStream, Transport};
 #[cfg(feature = "tokio")]
-pub use io_async::WebSocketStream;
+pub use io_async::accept::{accept_async, accept_hdr_async};
+#[cfg(feature = "tokio")]
+pub use io_async::stream::WebSocketStream;
 pub use proto::close::CloseCode;
 pub use proto::close_frame::CloseFrame;
 pub use proto::engine::Engine;

@@ -91,3 +91,43 @@ async fn a_next_dropped_part_way_loses_nothing() {
         Message::text("Hello")
     );
 }
+
+#[tokio::test]
+async fn accept_async_opens_a_connection_for_the_blocking_client() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = tokio::task::spawn_blocking(move || {
+        let (mut ws, response) = ws6455::connect(&format!("ws://{addr}/chat")).unwrap();
+        assert_eq!(response.status, 101);
+        ws.send(Message::text("Hello")).unwrap();
+        let echoed = ws.read().unwrap();
+        ws.close(CloseCode::NORMAL, "").unwrap();
+        while !ws.read().unwrap().is_close() {}
+        echoed
+    });
+    let (tcp, _) = listener.accept().await.unwrap();
+    let (mut ws, request) = ws6455::accept_async(tcp).await.unwrap();
+    assert_eq!(request.path, "/chat");
+    while let Some(message) = ws.next().await {
+        if let m @ Message::Text(_) = message.unwrap() {
+            ws.send(m).await.unwrap();
+        }
+    }
+    assert_eq!(client.await.unwrap(), Message::text("Hello"));
+}
+
+#[tokio::test]
+async fn accept_hdr_async_refuses_with_the_applications_response() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client =
+        tokio::task::spawn_blocking(move || ws6455::connect(&format!("ws://{addr}/")).unwrap_err());
+    let (tcp, _) = listener.accept().await.unwrap();
+    let refused = ws6455::accept_hdr_async(tcp, &ws6455::ServerConfig::default(), |_| {
+        Err(ws6455::Response::text(403, "Forbidden", "not you"))
+    })
+    .await;
+    assert!(refused.is_err());
+    let error = client.await.unwrap().to_string();
+    assert!(error.contains("403"), "{error}");
+}

@@ -225,7 +225,7 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
-    fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         match self {
             Refusal::Http { .. } => RequestError::NotAnUpgrade.into(),
             Refusal::NotAdmitted { status, .. } => RequestError::Refused { status }.into(),

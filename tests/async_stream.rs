@@ -40,8 +40,7 @@ async fn messages_go_both_ways_and_the_closing_handshake_ends_both_streams() {
     let big = vec![7u8; 300_000];
     client.send(Message::Binary(big.clone())).await.unwrap();
     assert_eq!(client.next().await.unwrap().unwrap(), Message::Binary(big));
-    client.close(CloseCode::NORMAL, "bye").unwrap();
-    client.flush().await.unwrap();
+    client.close(CloseCode::NORMAL, "bye").await.unwrap();
     match client.next().await.unwrap().unwrap() {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::NORMAL),
         other => panic!("expected the server's Close, got {other:?}"),
@@ -130,4 +129,40 @@ async fn accept_hdr_async_refuses_with_the_applications_response() {
     assert!(refused.is_err());
     let error = client.await.unwrap().to_string();
     assert!(error.contains("403"), "{error}");
+}
+
+#[tokio::test]
+async fn connect_async_and_accept_async_agree_on_permessage_deflate() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let (mut ws, _) = ws6455::accept_async(tcp).await.unwrap();
+        while let Some(message) = ws.next().await {
+            if let m @ (Message::Text(_) | Message::Binary(_)) = message.unwrap() {
+                ws.send(m).await.unwrap();
+            }
+        }
+    });
+    let (mut ws, response) = ws6455::connect_async(&format!("ws://{addr}/"))
+        .await
+        .unwrap();
+    let extensions = response.header("Sec-WebSocket-Extensions").unwrap();
+    assert!(
+        extensions.starts_with(b"permessage-deflate"),
+        "{extensions:?}"
+    );
+    let text = "the same words again and again, ".repeat(100);
+    for _ in 0..3 {
+        ws.send(Message::text(text.clone())).await.unwrap();
+        assert_eq!(
+            ws.next().await.unwrap().unwrap(),
+            Message::text(text.clone())
+        );
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    while let Some(message) = ws.next().await {
+        assert!(message.unwrap().is_close());
+    }
+    server.await.unwrap();
 }

@@ -147,13 +147,13 @@ impl ClientConfig {
 
     /// permessage-deflate as this client offers it, if it does.
     #[cfg(feature = "deflate")]
-    fn deflate_config(&self) -> Option<&DeflateConfig> {
+    pub(crate) fn deflate_config(&self) -> Option<&DeflateConfig> {
         self.deflate.as_ref()
     }
 
     /// Without the codec, a client offers no permessage-deflate.
     #[cfg(not(feature = "deflate"))]
-    fn deflate_config(&self) -> Option<&DeflateConfig> {
+    pub(crate) fn deflate_config(&self) -> Option<&DeflateConfig> {
         None
     }
 

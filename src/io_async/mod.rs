@@ -3,4 +3,5 @@
 //! instead of a blocking one, and the opening handshake over such a stream.
 
 pub(crate) mod accept;
+pub(crate) mod connect;
 pub(crate) mod stream;

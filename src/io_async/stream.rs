@@ -53,9 +53,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Starts the closing handshake with `code` and `reason` (RFC 6455
-    /// §5.5.1): the Close is queued, and sent by the next flush.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.engine.close(code, reason)
+    /// §5.5.1): sends the Close, with whatever was queued before it. Read
+    /// on until the stream ends to see the peer's Close.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.engine.close(code, reason)?;
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
     /// Writes what is queued, as far as the stream takes it now.

@@ -1,0 +1,98 @@
+//! The client's opening handshake over an async stream (RFC 6455 §4.1):
+//! the request built and the response checked by the same sans-I/O
+//! [`ClientHandshake`] as the blocking [`connect`](crate::connect).
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::deflate;
+use crate::error::Error;
+use crate::handshake::client::{ClientHandshake, ResponseError, ResponseParser, random_key};
+use crate::handshake::http::Response;
+use crate::handshake::uri::{Host, WsUri};
+use crate::io::connect::ClientConfig;
+use crate::io_async::stream::WebSocketStream;
+use crate::proto::settings::Role;
+use crate::proto::{Decoded, UsageError};
+
+/// How many bytes one read of the response asks for.
+const HEAD_READ_CHUNK: usize = 1024;
+
+/// [`connect`](crate::connect) on tokio, for a `ws://` URI, with the
+/// default [`ClientConfig`].
+pub async fn connect_async(uri: &str) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+    connect_async_with(uri, &ClientConfig::default()).await
+}
+
+/// [`connect_with`](crate::connect_with) on tokio, for a `ws://` URI: the
+/// TCP connection and the opening handshake, each within
+/// `config.handshake_timeout`.
+pub async fn connect_async_with(
+    uri: &str,
+    config: &ClientConfig,
+) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+    let uri = WsUri::parse(uri)?;
+    if uri.is_secure() {
+        // wss:// on tokio comes with tokio-rustls (issue 24, not yet here).
+        return Err(UsageError::TlsNotBuilt.into());
+    }
+    let opened = async {
+        let tcp = match uri.host() {
+            Host::Name(name) => TcpStream::connect((name.as_str(), uri.port())).await?,
+            Host::V4(ip) => TcpStream::connect((*ip, uri.port())).await?,
+            Host::V6(ip) => TcpStream::connect((*ip, uri.port())).await?,
+        };
+        let _ = tcp.set_nodelay(true);
+        client_handshake_async(tcp, &uri, config).await
+    };
+    match tokio::time::timeout(config.handshake_timeout, opened).await {
+        Ok(opened) => opened,
+        Err(_) => Err(ResponseError::Timeout.into()),
+    }
+}
+
+/// [`client_handshake`](crate::client_handshake) over an async stream
+/// already connected to the server: the request, the response read as it
+/// arrives and checked (§4.1), and the connection the 101 agreed to.
+pub async fn client_handshake_async<S>(
+    mut stream: S,
+    uri: &WsUri,
+    config: &ClientConfig,
+) -> Result<(WebSocketStream<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handshake =
+        ClientHandshake::with_key(uri, &config.subprotocols, &config.headers, random_key()?)?
+            .with_deflate(config.deflate_config().copied());
+    let mut wire = Vec::with_capacity(256);
+    handshake.request().encode(&mut wire);
+    stream.write_all(&wire).await?;
+    stream.flush().await?;
+    let mut parser = ResponseParser::new(config.handshake_limits);
+    let mut buf = Vec::with_capacity(HEAD_READ_CHUNK);
+    let (response, used) = loop {
+        let filled = buf.len();
+        buf.resize(filled + HEAD_READ_CHUNK, 0);
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        buf.truncate(filled + n);
+        if let Decoded::Complete(response, used) = parser.parse(&buf)? {
+            break (response, used);
+        }
+    };
+    let already_read = buf.split_off(used);
+    let agreed = handshake.check_response(&response)?;
+    let engine = deflate::engine(
+        Role::Client,
+        config.limits,
+        agreed.deflate.as_ref(),
+        config.deflate_config(),
+    );
+    Ok((
+        WebSocketStream::from_engine(stream, engine, already_read),
+        response,
+    ))
+}

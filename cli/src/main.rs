@@ -13,6 +13,7 @@ macro_rules! log_line {
     }};
 }
 
+mod async_echo;
 mod chat;
 mod client;
 mod explain;
@@ -70,6 +71,10 @@ enum Command {
         /// 1009). Default: the message limit if given, else 16 MiB.
         #[arg(long, value_name = "BYTES")]
         max_frame: Option<u64>,
+        /// Serve on tokio (a worker thread per core) instead of a thread
+        /// per connection.
+        #[arg(long = "async")]
+        on_tokio: bool,
         #[command(flatten)]
         server: ServerFlags,
     },
@@ -365,6 +370,7 @@ fn main() -> ExitCode {
             listen,
             max_message,
             max_frame,
+            on_tokio,
             server,
         } => {
             let defaults = Limits::default();
@@ -374,6 +380,9 @@ fn main() -> ExitCode {
                     .max_frame(max_frame.or(max_message).unwrap_or(defaults.max_frame_size)),
             );
             logger::install(server.shown());
+            if on_tokio {
+                return async_echo::run(listen, config);
+            }
             let policy = OriginPolicy::for_echo(server.allowed_origins.clone());
             let service = OriginChecked::new(policy, Echo);
             run(listen, &server.tls, config, service, |addr, secure| {

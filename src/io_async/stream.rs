@@ -33,6 +33,8 @@ pub struct WebSocketStream<S> {
     stream: S,
     engine: Engine,
     read_buf: ReadBuffer,
+    /// A protocol error, told once the Close it queued is written.
+    failure: Option<Error>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
@@ -49,6 +51,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             stream,
             engine,
             read_buf: ReadBuffer::new(already_read),
+            failure: None,
         }
     }
 
@@ -83,31 +86,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if this.engine.is_closed() && this.engine.output().is_empty() {
+            // What is queued goes first: answers (a Pong, the Close reply)
+            // and the Close that fails the connection.
+            if !this.engine.output().is_empty() {
+                match this.poll_write_queued(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => {
+                        this.engine.write_failed();
+                        this.failure = None;
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
+                    // The last frames must be out before the end is told.
+                    Poll::Pending if this.failure.is_some() || this.engine.is_closed() => {
+                        return Poll::Pending;
+                    }
+                    // Reading goes on while the stream is not taking more.
+                    Poll::Pending => {}
+                }
+            }
+            if let Some(failure) = this.failure.take() {
+                return Poll::Ready(Some(Err(failure)));
+            }
+            if this.engine.is_closed() {
                 return Poll::Ready(None);
             }
             match this.engine.receive(this.read_buf.unread_mut()) {
                 Ok(progress) => {
                     this.read_buf.consume(progress.used);
                     if let Some(message) = progress.message {
-                        // The answers (a Pong, the Close reply) go out as
-                        // far as the stream takes them now; the rest with
-                        // the next write.
-                        let _ = this.poll_write_queued(cx);
                         return Poll::Ready(Some(Ok(message)));
                     }
                 }
+                // §7.1.7: the Close that fails the connection is queued;
+                // the error is told once it is written.
                 Err(e @ Error::Protocol(_)) => {
-                    // The Close that fails the connection (§7.1.7).
-                    let _ = this.poll_write_queued(cx);
-                    return Poll::Ready(Some(Err(e)));
+                    this.failure = Some(e);
+                    continue;
                 }
                 Err(Error::Closed) => return Poll::Ready(None),
                 Err(e) => return Poll::Ready(Some(Err(e))),
-            }
-            if let Poll::Ready(Err(e)) = this.poll_write_queued(cx) {
-                this.engine.write_failed();
-                return Poll::Ready(Some(Err(e.into())));
             }
             let stream = &mut this.stream;
             let mut free = ReadBuf::new(this.read_buf.free_space());

@@ -63,6 +63,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
+    /// The stream, given back: for what follows the closing handshake
+    /// (waiting for the server to end TCP, RFC 6455 §7.1.1).
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
     /// Writes what is queued, as far as the stream takes it now.
     fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let output = self.engine.output();

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use ws6455::{Error, Message, ServerConfig, accept_hdr_async};
 
@@ -51,11 +51,22 @@ pub(crate) fn run(listen: SocketAddr, config: ServerConfig) -> ExitCode {
 async fn echo(tcp: TcpStream, config: &ServerConfig) -> Result<(), Error> {
     let _ = tcp.set_nodelay(true);
     let (mut ws, _request) = accept_hdr_async(tcp, config, |_| Ok(Vec::new())).await?;
-    while let Some(message) = ws.next().await {
+    loop {
+        // What was received in one read is echoed with one write: echoes
+        // are queued while messages are at hand, and flushed before waiting.
+        let message = match ws.next().now_or_never() {
+            Some(message) => message,
+            None => {
+                ws.flush().await?;
+                ws.next().await
+            }
+        };
+        let Some(message) = message else {
+            return Ok(());
+        };
         match message? {
-            message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
+            message @ (Message::Text(_) | Message::Binary(_)) => ws.feed(message).await?,
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
         }
     }
-    Ok(())
 }

@@ -92,29 +92,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            // What is queued goes first: answers (a Pong, the Close reply)
-            // and the Close that fails the connection.
-            if !this.engine.output().is_empty() {
-                match this.poll_write_queued(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => {
-                        this.engine.write_failed();
-                        this.failure = None;
-                        return Poll::Ready(Some(Err(e.into())));
-                    }
-                    // The last frames must be out before the end is told.
-                    Poll::Pending if this.failure.is_some() || this.engine.is_closed() => {
-                        return Poll::Pending;
-                    }
-                    // Reading goes on while the stream is not taking more.
-                    Poll::Pending => {}
+            // The last frames (the Close that fails the connection, the
+            // Close reply) must be out before the end is told.
+            if this.failure.is_some() || this.engine.is_closed() {
+                if let Err(e) = ready!(this.poll_write_queued(cx)) {
+                    this.engine.write_failed();
+                    this.failure = None;
+                    return Poll::Ready(Some(Err(e.into())));
                 }
-            }
-            if let Some(failure) = this.failure.take() {
-                return Poll::Ready(Some(Err(failure)));
-            }
-            if this.engine.is_closed() {
-                return Poll::Ready(None);
+                return Poll::Ready(this.failure.take().map(Err));
             }
             match this.engine.receive(this.read_buf.unread_mut()) {
                 Ok(progress) => {
@@ -131,6 +117,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 }
                 Err(Error::Closed) => return Poll::Ready(None),
                 Err(e) => return Poll::Ready(Some(Err(e))),
+            }
+            // Nothing more to decode: what is queued (echoes fed, answers)
+            // goes out before waiting for input, as a blocking read flushes
+            // before it blocks; reading goes on while the stream takes it.
+            if !this.engine.output().is_empty() {
+                if let Poll::Ready(Err(e)) = this.poll_write_queued(cx) {
+                    this.engine.write_failed();
+                    return Poll::Ready(Some(Err(e.into())));
+                }
             }
             let stream = &mut this.stream;
             let mut free = ReadBuf::new(this.read_buf.free_space());

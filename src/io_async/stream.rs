@@ -63,6 +63,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
+    /// Gives back the memory the last messages grew, as
+    /// [`WebSocket::release_buffers`](crate::WebSocket::release_buffers)
+    /// does: the read buffer (when it holds no unread bytes), the buffer the
+    /// next message would be assembled in, and the output's (when nothing
+    /// waits to be sent). Call it when the connection goes quiet.
+    pub fn release_buffers(&mut self) {
+        self.engine.release_buffers();
+        self.read_buf.release();
+    }
+
     /// The stream, given back: for what follows the closing handshake
     /// (waiting for the server to end TCP, RFC 6455 §7.1.1).
     pub fn into_inner(self) -> S {

@@ -128,6 +128,8 @@ pub use io_async::accept::{accept_async, accept_hdr_async};
 #[cfg(feature = "tokio")]
 pub use io_async::connect::{client_handshake_async, connect_async, connect_async_with};
 #[cfg(feature = "tokio")]
+pub use io_async::split::{AsyncReadHalf, AsyncWriteHalf};
+#[cfg(feature = "tokio")]
 pub use io_async::stream::WebSocketStream;
 pub use proto::close::CloseCode;
 pub use proto::close_frame::CloseFrame;

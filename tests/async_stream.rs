@@ -1,12 +1,22 @@
 //! `WebSocketStream` (feature `tokio`): the engine over an async stream,
-//! as a `Stream` and a `Sink`, between two ends of an in-memory pipe.
+//! as a `Stream` and a `Sink`, between two ends of an in-memory pipe or
+//! against a raw peer on a loopback socket; the rules of the blocking
+//! connection (limits, the closing handshake, the write queue's bound) and
+//! what a dropped future leaves behind.
 #![cfg(feature = "tokio")]
 
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
 use std::time::Duration;
 
+use common::{expect_close, masked};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
-use ws6455::{CloseCode, Limits, Message, Role, WebSocketStream};
+use ws6455::proto::{Decoded, FrameHeader, OpCode};
+use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, Role, WebSocketStream};
 
 fn pair(
     capacity: usize,
@@ -142,6 +152,7 @@ async fn accept_hdr_async_refuses_with_the_applications_response() {
     assert!(error.contains("403"), "{error}");
 }
 
+#[cfg(feature = "deflate")]
 #[tokio::test]
 async fn connect_async_and_accept_async_agree_on_permessage_deflate() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -176,4 +187,224 @@ async fn connect_async_and_accept_async_agree_on_permessage_deflate() {
         assert!(message.unwrap().is_close());
     }
     server.await.unwrap();
+}
+
+/// Our end as a server-side `WebSocketStream` with `limits` over a loopback
+/// socket, and the peer's raw (blocking) socket.
+async fn raw_peer(limits: Limits) -> (WebSocketStream<tokio::net::TcpStream>, TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = thread::spawn(move || TcpStream::connect(addr).unwrap());
+    let (ours, _) = listener.accept().await.unwrap();
+    let peer = peer.join().unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let ws = WebSocketStream::from_raw(ours, Role::Server, limits, Vec::new());
+    (ws, peer)
+}
+
+/// Reads the server's frames until the stream ends; each must be whole.
+fn frames_until_the_end(mut peer: &TcpStream) -> Vec<(OpCode, Vec<u8>)> {
+    let mut wire = Vec::new();
+    peer.read_to_end(&mut wire).unwrap();
+    let mut frames = Vec::new();
+    let mut rest = &wire[..];
+    while !rest.is_empty() {
+        let Ok(Decoded::Complete(header, len)) = FrameHeader::decode(rest) else {
+            panic!(
+                "the stream ended inside a frame header: {} bytes left",
+                rest.len()
+            );
+        };
+        let end = len + header.payload_len as usize;
+        assert!(
+            rest.len() >= end,
+            "the stream ended inside a frame's payload"
+        );
+        frames.push((header.opcode, rest[len..end].to_vec()));
+        rest = &rest[end..];
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_dropped_part_way_leaves_no_half_frame() {
+    let (mut ws, peer) = raw_peer(Limits::default()).await;
+    // 8 MiB to a peer that does not read yet: the send cannot finish, and
+    // the timeout drops it part-way.
+    let big: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(100),
+        ws.send(Message::Binary(big.clone())),
+    );
+    assert!(
+        dropped.await.is_err(),
+        "the peer read nothing, yet 8 MiB went out"
+    );
+    // The next send writes what was left, then its own.
+    let peer_side = thread::spawn(move || {
+        let frames = frames_until_the_end(&peer);
+        (peer, frames)
+    });
+    ws.send(Message::text("after")).await.unwrap();
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    drop(ws);
+    let (_peer, frames) = tokio::task::spawn_blocking(move || peer_side.join().unwrap())
+        .await
+        .unwrap();
+    let opcodes: Vec<OpCode> = frames.iter().map(|(opcode, _)| *opcode).collect();
+    assert_eq!(opcodes, [OpCode::Binary, OpCode::Text, OpCode::Close]);
+    assert!(
+        frames[0].1 == big,
+        "the dropped send's message arrived whole"
+    );
+    assert_eq!(frames[1].1, b"after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_does_not_read_holds_the_queue_at_its_bound() {
+    let bound = 1 << 20;
+    let limits = Limits::default().max_write_buffer(bound);
+    let (mut ws, peer) = raw_peer(limits).await;
+    // Messages are fed (queued, not flushed) until one waits: the socket's
+    // buffers are full and the queue is at its bound.
+    let message = vec![5u8; 64 << 10];
+    let mut taken = 0u32;
+    loop {
+        let mut numbered = message.clone();
+        numbered[..4].copy_from_slice(&taken.to_be_bytes());
+        let fed = tokio::time::timeout(
+            Duration::from_millis(200),
+            ws.feed(Message::Binary(numbered)),
+        );
+        match fed.await {
+            Ok(result) => result.unwrap(),
+            Err(_waiting) => break,
+        }
+        taken += 1;
+        assert!(taken < 100_000, "the queue never filled");
+    }
+    assert!(
+        ws.queued_bytes() <= bound + message.len() + 14,
+        "{} bytes queued for a bound of {bound}",
+        ws.queued_bytes()
+    );
+    // The waiting message was dropped before it was taken; every message
+    // taken arrives whole and in order once the peer reads.
+    let peer_side = thread::spawn(move || frames_until_the_end(&peer));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    drop(ws);
+    let frames = tokio::task::spawn_blocking(move || peer_side.join().unwrap())
+        .await
+        .unwrap();
+    let numbers: Vec<u32> = frames
+        .iter()
+        .filter(|(opcode, _)| *opcode == OpCode::Binary)
+        .map(|(_, payload)| {
+            assert_eq!(payload.len(), message.len());
+            u32::from_be_bytes(payload[..4].try_into().unwrap())
+        })
+        .collect();
+    assert_eq!(numbers, (0..taken).collect::<Vec<_>>());
+    assert_eq!(frames.last().unwrap().0, OpCode::Close);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6455_10_4_a_message_over_the_limit_fails_the_connection_with_1009() {
+    let limits = Limits::default().max_message_size(1000);
+    let (mut ws, mut peer) = raw_peer(limits).await;
+    peer.write_all(&masked(OpCode::Binary, &[1; 1000])).unwrap();
+    peer.write_all(&masked(OpCode::Binary, &[2; 1001])).unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::Binary(vec![1; 1000])
+    );
+    match ws.next().await {
+        Some(Err(Error::Protocol(error))) => {
+            assert_eq!(error.close_code(), CloseCode::MESSAGE_TOO_BIG)
+        }
+        other => panic!("expected the limit's error, got {other:?}"),
+    }
+    assert!(ws.next().await.is_none());
+    drop(ws);
+    let code = tokio::task::spawn_blocking(move || expect_close(&mut peer))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1009));
+}
+
+#[cfg(feature = "deflate")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6455_10_4_a_compressed_bomb_is_refused_at_the_limit_while_inflating() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // 64 MiB of zeros, about 64 KiB compressed, to a server that takes 1 MiB.
+    let client = tokio::task::spawn_blocking(move || {
+        let (mut ws, _) = ws6455::connect(&format!("ws://{addr}/")).unwrap();
+        ws.send(Message::Binary(vec![0; 64 << 20])).unwrap();
+        loop {
+            match ws.read() {
+                Ok(Message::Close(frame)) => return frame.map(|f| f.code),
+                Ok(_) => {}
+                Err(e) => panic!("the client saw {e} before the server's Close"),
+            }
+        }
+    });
+    let (tcp, _) = listener.accept().await.unwrap();
+    let config = ws6455::ServerConfig::default().max_message(1 << 20);
+    let (mut ws, _) = ws6455::accept_hdr_async(tcp, &config, |_| Ok(Vec::new()))
+        .await
+        .unwrap();
+    match ws.next().await {
+        Some(Err(Error::Protocol(error))) => {
+            assert_eq!(error.close_code(), CloseCode::MESSAGE_TOO_BIG)
+        }
+        other => panic!("expected the limit's error, got {other:?}"),
+    }
+    assert_eq!(client.await.unwrap(), Some(CloseCode::MESSAGE_TOO_BIG));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6455_5_5_1_the_peers_close_is_answered_before_it_is_given() {
+    let (mut ws, mut peer) = raw_peer(Limits::default()).await;
+    let mut close = Vec::new();
+    CloseFrame {
+        code: CloseCode::GOING_AWAY,
+        reason: "bye".into(),
+    }
+    .encode(&mut close);
+    peer.write_all(&masked(OpCode::Close, &close)).unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::Close(Some(CloseFrame {
+            code: CloseCode::GOING_AWAY,
+            reason: "bye".into()
+        }))
+    );
+    // The answer is on the wire already: nothing more is polled.
+    let mut answer = [0; 4];
+    peer.read_exact(&mut answer).unwrap();
+    assert_eq!(answer, [0x88, 0x02, 0x03, 0xe9]);
+    assert!(ws.next().await.is_none());
+    assert!(matches!(
+        ws.send(Message::text("late")).await,
+        Err(Error::Closed)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_tcp_before_the_closing_handshake_is_an_error() {
+    let (mut ws, mut peer) = raw_peer(Limits::default()).await;
+    peer.write_all(&masked(OpCode::Text, b"last words"))
+        .unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("last words")
+    );
+    match ws.next().await {
+        Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof),
+        other => panic!("expected the end of TCP as an error, got {other:?}"),
+    }
+    assert!(ws.next().await.is_none());
 }

@@ -4,4 +4,6 @@
 
 pub(crate) mod accept;
 pub(crate) mod connect;
+pub(crate) mod split;
 pub(crate) mod stream;
+pub(crate) mod wakers;

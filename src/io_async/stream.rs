@@ -1,14 +1,15 @@
 //! [`WebSocketStream`] is a [`Stream`] of received messages and a [`Sink`]
 //! of messages to send, as tokio-tungstenite's is. Everything it holds
 //! between polls lives in the struct: bytes received and not yet decoded,
-//! frames queued and not yet written. So a `next()` or a `send()` future
-//! dropped part-way loses no message and leaves no half frame: what was
-//! read is decoded by the next poll, and what was queued is written by the
-//! next flush.
+//! frames queued and not yet written, a message waiting for room. So a
+//! `next()` or a `send()` future dropped part-way loses no message and
+//! leaves no half frame: what was read is decoded by the next poll, and
+//! what was taken is written by the next flush.
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -16,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
 use crate::io::read_buffer::ReadBuffer;
+use crate::io_async::wakers::{TaskWakers, Waiter, connection_waker};
 use crate::proto::close::CloseCode;
 use crate::proto::engine::Engine;
 use crate::proto::message::Message;
@@ -27,7 +29,20 @@ use crate::proto::settings::{Limits, Role};
 /// Pings are answered with Pongs, and a Close with a Close, as the blocking
 /// connection answers them; the answers are written by the next poll that
 /// writes (reading polls write them too, so an application that only reads
-/// still answers). The stream ends after the closing handshake.
+/// still answers). The stream ends after the closing handshake, or after the
+/// error that cut the connection short: the end of TCP before the closing
+/// handshake's end is an [`Error::Io`] of kind `UnexpectedEof`, as the
+/// blocking read reports it.
+///
+/// **Cancellation.** Everything the connection holds between polls lives in
+/// this struct, so a `next()` or `send()` future dropped part-way (by a
+/// `select!` or a timeout) leaves it whole:
+/// - a message is taken off the stream only when `next()` returns it: bytes
+///   read before the drop stay buffered for the next `next()`;
+/// - a message given to `send()` is either taken whole, and written in
+///   order by the next flush or send, or, when the future was dropped while
+///   waiting for room in the queue, not taken at all: the wire never
+///   carries half a frame, nor a frame cut short by a drop.
 #[derive(Debug)]
 pub struct WebSocketStream<S> {
     stream: S,
@@ -35,6 +50,15 @@ pub struct WebSocketStream<S> {
     read_buf: ReadBuffer,
     /// A protocol error, told once the Close it queued is written.
     failure: Option<Error>,
+    /// The message that ended the closing handshake (the peer's Close),
+    /// given once our answer to it is written.
+    last_message: Option<Message>,
+    /// A message taken by `start_send` that the queue had no room for yet.
+    waiting: Option<Message>,
+    /// The tasks waiting for a message and waiting to send.
+    wakers: Arc<TaskWakers>,
+    /// The waker the stream is polled with: it wakes every waiting task.
+    connection_waker: Waker,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
@@ -47,11 +71,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// A connection over `stream` driven by `engine` (with the extension
     /// the handshake agreed).
     pub fn from_engine(stream: S, engine: Engine, already_read: Vec<u8>) -> Self {
+        let wakers = Arc::new(TaskWakers::default());
         WebSocketStream {
             stream,
             engine,
             read_buf: ReadBuffer::new(already_read),
             failure: None,
+            last_message: None,
+            waiting: None,
+            connection_waker: connection_waker(&wakers),
+            wakers,
         }
     }
 
@@ -59,8 +88,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// §5.5.1): sends the Close, with whatever was queued before it. Read
     /// on until the stream ends to see the peer's Close.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.engine.close(code, reason)?;
+        std::future::poll_fn(|cx| self.poll_queue_waiting(cx)).await?;
+        self.queue_close(code, reason)?;
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+
+    /// Queues the Close that starts the closing handshake.
+    pub(crate) fn queue_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.engine.close(code, reason)
+    }
+
+    /// Bytes queued and not yet written, a message waiting for room aside:
+    /// what [`Limits::max_write_buffer`] bounds before [`Sink::poll_ready`]
+    /// waits for the peer to read.
+    pub fn queued_bytes(&self) -> usize {
+        self.engine.queued_bytes()
     }
 
     /// Gives back the memory the last messages grew, as
@@ -79,8 +121,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.stream
     }
 
-    /// Writes what is queued, as far as the stream takes it now.
-    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Queues the message that waits for room, writing what is queued
+    /// until there is room for it (an empty queue takes any message).
+    pub(crate) fn poll_queue_waiting(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+        while let Some(message) = self.waiting.take() {
+            match self.engine.send(message) {
+                Err(Error::WriteBufferFull {
+                    message: Some(message),
+                    ..
+                }) => {
+                    self.waiting = Some(message);
+                    ready!(self.poll_write_queued_or_fail(cx))?;
+                }
+                sent => return Poll::Ready(sent),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// [`WebSocketStream::poll_write_queued`] for a task sending: a write
+    /// that fails for good ends the connection.
+    fn poll_write_queued_or_fail(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+        match ready!(self.poll_write_queued(Waiter::Sending, cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => {
+                self.engine.write_failed();
+                Poll::Ready(Err(e.into()))
+            }
+        }
+    }
+
+    /// Writes what is queued, as far as the stream takes it now, for the
+    /// task waiting as `waiter`.
+    fn poll_write_queued(&mut self, waiter: Waiter, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        self.wakers.register(waiter, cx);
+        let cx = &mut Context::from_waker(&self.connection_waker);
         let output = self.engine.output();
         while !output.is_empty() {
             let mut slices = [io::IoSlice::new(&[]); 16];
@@ -102,10 +177,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
+            // Our answer to the peer's Close goes out before the Close is
+            // given; the peer may be gone already.
+            if this.last_message.is_some() {
+                if let Err(_gone) = ready!(this.poll_write_queued(Waiter::Receiving, cx)) {
+                    this.engine.write_failed();
+                }
+                return Poll::Ready(this.last_message.take().map(Ok));
+            }
             // The last frames (the Close that fails the connection, the
             // Close reply) must be out before the end is told.
             if this.failure.is_some() || this.engine.is_closed() {
-                if let Err(e) = ready!(this.poll_write_queued(cx)) {
+                if let Err(e) = ready!(this.poll_write_queued(Waiter::Receiving, cx)) {
                     this.engine.write_failed();
                     this.failure = None;
                     return Poll::Ready(Some(Err(e.into())));
@@ -116,6 +199,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 Ok(progress) => {
                     this.read_buf.consume(progress.used);
                     if let Some(message) = progress.message {
+                        if this.engine.is_closed() {
+                            this.last_message = Some(message);
+                            continue;
+                        }
                         return Poll::Ready(Some(Ok(message)));
                     }
                 }
@@ -132,17 +219,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
             // goes out before waiting for input, as a blocking read flushes
             // before it blocks; reading goes on while the stream takes it.
             if !this.engine.output().is_empty() {
-                if let Poll::Ready(Err(e)) = this.poll_write_queued(cx) {
+                if let Poll::Ready(Err(e)) = this.poll_write_queued(Waiter::Receiving, cx) {
                     this.engine.write_failed();
                     return Poll::Ready(Some(Err(e.into())));
                 }
             }
+            this.wakers.register(Waiter::Receiving, cx);
+            let io_cx = &mut Context::from_waker(&this.connection_waker);
             let stream = &mut this.stream;
             let mut free = ReadBuf::new(this.read_buf.free_space());
-            match ready!(Pin::new(stream).poll_read(cx, &mut free)) {
+            match ready!(Pin::new(stream).poll_read(io_cx, &mut free)) {
+                // The end of TCP before the closing handshake's end: an
+                // error, as the blocking read reports it; the stream ends
+                // after it.
                 Ok(()) if free.filled().is_empty() => {
                     this.engine.read_failed();
-                    return Poll::Ready(None);
+                    return Poll::Ready(Some(Err(Error::Io(io::ErrorKind::UnexpectedEof.into()))));
                 }
                 Ok(()) => {
                     let n = free.filled().len();
@@ -161,43 +253,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     type Error = Error;
 
     /// Ready while what is queued is under the write buffer's bound
-    /// ([`Limits::max_write_buffer`]); above it, queued bytes are written
+    /// ([`Limits::max_write_buffer`]); at it, queued bytes are written
     /// first.
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
+        ready!(this.poll_queue_waiting(cx))?;
         if !this.engine.write_buffer_full() {
             return Poll::Ready(Ok(()));
         }
-        match ready!(this.poll_write_queued(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => {
-                this.engine.write_failed();
-                Poll::Ready(Err(e.into()))
-            }
-        }
+        this.poll_write_queued_or_fail(cx)
     }
 
+    /// Queues `message`. A message the queue has no room for yet (it is
+    /// under the bound, but not by the message's size) waits, whole, in a
+    /// place of its own until the queue has room: a message taken is never
+    /// refused for room, as a `Sink` promises after `poll_ready`.
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.get_mut().engine.send(message)
+        let this = self.get_mut();
+        match this.engine.send(message) {
+            Err(Error::WriteBufferFull {
+                message: Some(message),
+                ..
+            }) => {
+                this.waiting = Some(message);
+                Ok(())
+            }
+            sent => sent,
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
-        match ready!(this.poll_write_queued(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => {
-                this.engine.write_failed();
-                Poll::Ready(Err(e.into()))
-            }
-        }
+        ready!(this.poll_queue_waiting(cx))?;
+        this.poll_write_queued_or_fail(cx)
     }
 
-    /// Sends a Close 1000 if none was sent, and writes what is queued.
+    /// Sends a Close 1000 if none was sent, behind every message taken,
+    /// and writes what is queued.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
+        ready!(this.poll_queue_waiting(cx))?;
         if this.engine.is_open() {
             this.engine.close(CloseCode::NORMAL, "")?;
         }
-        Pin::new(this).poll_flush(cx)
+        this.poll_write_queued_or_fail(cx)
     }
 }

@@ -310,7 +310,7 @@ async fn a_peer_that_does_not_read_holds_the_queue_at_its_bound() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rfc6455_10_4_a_message_over_the_limit_fails_the_connection_with_1009() {
+async fn rfc6455_10_4_an_async_connection_fails_a_message_over_the_limit_with_1009() {
     let limits = Limits::default().max_message_size(1000);
     let (mut ws, mut peer) = raw_peer(limits).await;
     peer.write_all(&masked(OpCode::Binary, &[1; 1000])).unwrap();
@@ -335,7 +335,7 @@ async fn rfc6455_10_4_a_message_over_the_limit_fails_the_connection_with_1009() 
 
 #[cfg(feature = "deflate")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rfc6455_10_4_a_compressed_bomb_is_refused_at_the_limit_while_inflating() {
+async fn rfc6455_10_4_an_async_connection_refuses_a_compressed_bomb_at_the_limit() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     // 64 MiB of zeros, about 64 KiB compressed, to a server that takes 1 MiB.
@@ -365,7 +365,7 @@ async fn rfc6455_10_4_a_compressed_bomb_is_refused_at_the_limit_while_inflating(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rfc6455_5_5_1_the_peers_close_is_answered_before_it_is_given() {
+async fn rfc6455_5_5_1_an_async_connection_answers_the_peers_close_before_giving_it() {
     let (mut ws, mut peer) = raw_peer(Limits::default()).await;
     let mut close = Vec::new();
     CloseFrame {

@@ -47,7 +47,9 @@ fn declared() -> Declared {
                         .chars()
                         .take_while(|c| c.is_alphanumeric() || *c == '_')
                         .collect();
-                    if pair[0] == "fn" && previous == "#[test]" {
+                    if pair[0] == "fn"
+                        && (previous == "#[test]" || previous.starts_with("#[tokio::test"))
+                    {
                         declared.tests.insert(name.clone());
                     }
                     declared.items.insert(name);

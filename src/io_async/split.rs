@@ -116,11 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWriteHalf<S> {
     }
 
     /// Runs one of the connection's `Sink` polls while holding it.
-    fn poll_with(
-        &self,
-        cx: &mut Context<'_>,
-        poll: SinkPoll<S>,
-    ) -> Poll<Result<(), Error>> {
+    fn poll_with(&self, cx: &mut Context<'_>, poll: SinkPoll<S>) -> Poll<Result<(), Error>> {
         poll(Pin::new(&mut *hold(&self.connection)), cx)
     }
 }

@@ -117,7 +117,7 @@ fn upgrade(
                 };
                 let ws = WebSocketStream::from_agreed(TokioIo::new(upgraded), &agreed, &config);
                 match echo(ws).await {
-                    Ok(()) => println!("{peer}: closed"),
+                    Ok(()) => println!("{peer}: connection ended"),
                     Err(e) => println!("{peer}: {e}"),
                 }
             });

@@ -799,7 +799,9 @@ mod hyper_upgrade {
         close(ws);
         server
             .stdout
-            .expect_where("closed", |line| line.ends_with(": closed"));
+            .expect_where("the end of the connection", |line| {
+                line.ends_with(": connection ended")
+            });
     }
 
     #[test]

@@ -115,7 +115,7 @@ mod trace;
 
 pub use error::Error;
 pub use handshake::http::{Request, Response};
-pub use io::accept::{accept, accept_hdr, accept_with};
+pub use io::accept::{UpgradeAnswer, accept, accept_hdr, accept_with, answer_upgrade};
 pub use io::connect::{ClientConfig, client_handshake, connect, connect_with};
 pub use io::split::{ReadHalf, WriteHalf};
 pub use io::stream::Stream;

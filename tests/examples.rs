@@ -693,3 +693,178 @@ fn relay_streams_a_256_mib_message_there_and_back_in_bounded_memory() {
     }
     upstream.shutdown();
 }
+
+/// `examples/hyper_upgrade.rs`: ws6455 inside a hyper 1.x server, which
+/// serves a page and hands `/ws` over once `answer_upgrade`'s 101 is sent.
+#[cfg(feature = "tokio")]
+mod hyper_upgrade {
+    use super::*;
+
+    /// The fields of a valid opening request (RFC 6455 §4.1), the RFC's key.
+    const UPGRADE_FIELDS: [&str; 4] = [
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ];
+
+    /// The example, started on a free port; returns it and its address.
+    fn start() -> (Example, SocketAddr) {
+        let mut server = Example::start("hyper_upgrade", &["127.0.0.1:0"]);
+        let banner = server.stdout.expect_start("listening on http://");
+        let addr = banner["listening on http://".len()..].parse().unwrap();
+        (server, addr)
+    }
+
+    /// A request `method /ws` with `fields` after `Host`.
+    fn ws_request(method: &str, fields: &[&str]) -> String {
+        let mut request = format!("{method} /ws HTTP/1.1\r\nHost: localhost\r\n");
+        for field in fields {
+            request.push_str(field);
+            request.push_str("\r\n");
+        }
+        request.push_str("\r\n");
+        request
+    }
+
+    /// Sends `request` to `addr` and reads the answer until the server ends
+    /// the connection.
+    fn exchange(addr: SocketAddr, request: &str) -> String {
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        tcp.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    /// The value of header `name` in a response's head (names compared
+    /// without regard to case: hyper writes them in lower case).
+    fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+        let head = answer.split("\r\n\r\n").next()?;
+        head.lines().skip(1).find_map(|line| {
+            let (field, value) = line.split_once(':')?;
+            field.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+
+    #[test]
+    fn hyper_upgrade_serves_a_page_whose_script_opens_ws() {
+        let (_server, addr) = start();
+        let answer = exchange(
+            addr,
+            "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert_eq!(
+            header(&answer, "Content-Type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(
+            answer.contains("new WebSocket(`ws://${location.host}/ws`, \"echo\")"),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn hyper_upgrade_echoes_with_permessage_deflate_and_its_subprotocol_and_answers_the_close() {
+        let (mut server, addr) = start();
+        let config = ClientConfig::default().subprotocols(["chat", "echo"]);
+        let (mut ws, response) = connect_with(&format!("ws://{addr}/ws"), &config).unwrap();
+        ws.get_ref().tcp().set_read_timeout(Some(PATIENCE)).unwrap();
+        assert_eq!(
+            response.header("Sec-WebSocket-Protocol"),
+            Some(&b"echo"[..])
+        );
+        let extensions = response.header("Sec-WebSocket-Extensions").unwrap();
+        assert!(
+            extensions.starts_with(b"permessage-deflate"),
+            "{extensions:?}"
+        );
+        server
+            .stdout
+            .expect_where("upgraded with echo and deflate", |line| {
+                line.ends_with(": upgraded, subprotocol \"echo\", permessage-deflate true")
+            });
+        let megabyte: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 31 % 251) as u8).collect();
+        for message in [
+            Message::text("Hello"),
+            Message::binary([0, 1, 2, 255]),
+            Message::Text(long_text()),
+            Message::Binary(megabyte),
+        ] {
+            ws.send(message.clone()).unwrap();
+            assert_eq!(next_message(&mut ws), message);
+        }
+        close(ws);
+        server
+            .stdout
+            .expect_where("the end of the connection", |line| {
+                line.ends_with(": connection ended")
+            });
+    }
+
+    #[test]
+    fn hyper_upgrade_keeps_the_frame_a_client_sent_right_after_its_request() {
+        let (_server, addr) = start();
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        // Both in one write, so hyper reads the frame with the request head.
+        let mut wire = ws_request("GET", &UPGRADE_FIELDS).into_bytes();
+        wire.extend_from_slice(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+        tcp.write_all(&wire).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0; 1024];
+        while !answer.ends_with(b"\r\n\r\n\x81\x02hi") {
+            let n = tcp.read(&mut buf).unwrap();
+            assert!(n > 0, "{}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert_eq!(
+            header(&answer, "Sec-WebSocket-Accept"),
+            Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
+        assert_eq!(header(&answer, "Sec-WebSocket-Extensions"), None);
+    }
+
+    #[test]
+    fn rfc6455_4_2_1_hyper_upgrade_refuses_a_bad_upgrade_request_with_its_status() {
+        let (_server, addr) = start();
+        let without = |name: &str| -> Vec<&str> {
+            UPGRADE_FIELDS
+                .into_iter()
+                .filter(|field| !field.starts_with(name))
+                .collect()
+        };
+        let mut wrong_version = without("Sec-WebSocket-Version");
+        wrong_version.push("Sec-WebSocket-Version: 8");
+        let mut two_keys = UPGRADE_FIELDS.to_vec();
+        two_keys.push("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==");
+        let cases: [(&str, &str, Vec<&str>); 5] = [
+            ("no Upgrade: a plain request", "GET", Vec::new()),
+            ("a version we do not speak", "GET", wrong_version),
+            ("no key", "GET", without("Sec-WebSocket-Key")),
+            ("two keys (§11.3.1)", "GET", two_keys),
+            ("not GET", "POST", UPGRADE_FIELDS.to_vec()),
+        ];
+        let expected = [426, 426, 400, 400, 405];
+        for ((case, method, fields), status) in cases.into_iter().zip(expected) {
+            let answer = exchange(addr, &ws_request(method, &fields));
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{case}: {answer}"
+            );
+            if status == 426 {
+                // §4.2.2 and §4.4: the version this server speaks.
+                assert_eq!(
+                    header(&answer, "Sec-WebSocket-Version"),
+                    Some("13"),
+                    "{case}"
+                );
+            }
+            assert_eq!(header(&answer, "Sec-WebSocket-Accept"), None, "{case}");
+        }
+    }
+}

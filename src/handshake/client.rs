@@ -58,13 +58,16 @@ pub struct ClientHandshake {
     deflate: Option<DeflateConfig>,
 }
 
-/// What the server's answer agreed to, once [`ClientHandshake::check_response`] accepts it.
+/// What the server's answer agreed to: for a client, once
+/// [`ClientHandshake::check_response`] accepts it; for a server whose
+/// requests another HTTP server reads, in the answer of
+/// [`answer_upgrade`](crate::answer_upgrade).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Agreed {
     /// The subprotocol in use, if the server chose one (§4.1 item 6).
     pub subprotocol: Option<String>,
-    /// permessage-deflate's parameters, if the server accepted our offer.
+    /// permessage-deflate's parameters, if the server accepted the client's offer.
     pub deflate: Option<DeflateParams>,
 }
 

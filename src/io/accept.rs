@@ -16,6 +16,7 @@ use crate::deflate::config::{DeflateConfig, DeflateParams};
 use crate::deflate::negotiation::accept_offer;
 use crate::error::Error;
 use crate::handshake::HandshakeLimits;
+use crate::handshake::client::Agreed;
 use crate::handshake::extensions::{ExtensionOffer, encode_extension, parse_extensions};
 use crate::handshake::http::{Request, Response, check_extra_headers};
 use crate::handshake::server::{RequestError, RequestParser, check_upgrade_request};
@@ -129,6 +130,95 @@ pub fn accept_with<T: Transport>(
     let opened = respond_under_deadline(&stream, config, answers, prefix.as_deref())
         .map_err(Refusal::into_error)?;
     Ok(opened.into_websocket(stream, config, prefix))
+}
+
+/// The server's answer to an opening request that another HTTP server read
+/// (hyper, axum, ...): what [`answer_upgrade`] decided.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct UpgradeAnswer {
+    /// The response to send, whatever the outcome: a `101 Switching
+    /// Protocols` with the fields of RFC 6455 §4.2.2 (`Upgrade`,
+    /// `Connection`, `Sec-WebSocket-Accept`, the subprotocol chosen and
+    /// permessage-deflate's answer), or the refusal, a 4xx with a one-line
+    /// reason (§4.2.1: a 426 with `Sec-WebSocket-Version: 13` for a version
+    /// this server does not speak, §4.4, or for a request with no `Upgrade`).
+    pub response: Response,
+    /// For a 101, what it agreed to, which the connection is built with once
+    /// the HTTP server hands the upgraded stream over (on tokio,
+    /// `WebSocketStream::from_agreed`); for a refusal, why
+    /// ([`Error::Request`]).
+    pub agreed: Result<Agreed, Error>,
+}
+
+/// Answers an opening request that another HTTP server has read and will
+/// answer, as [`accept_with`] answers one it reads itself: every check of
+/// RFC 6455 §4.2.1 made by the same code, the subprotocol chosen from
+/// `config.subprotocols`, and permessage-deflate accepted as
+/// `config.deflate` says. Send [`UpgradeAnswer::response`] as it is; on a
+/// 101 the connection starts once the server has sent it.
+///
+/// `request` is built from the host's request head: the method, the target,
+/// the HTTP minor version and every header field, each value apart (a field
+/// sent twice is two pairs, so that a second `Sec-WebSocket-Key` is seen,
+/// §11.3.1). The host has bounded the head already (for ws6455's own
+/// servers, [`ServerConfig::handshake_limits`]). An application that looks
+/// at the request before the 101 (`Origin`, RFC 6455 §10.2; cookies) does
+/// so first, and answers with its own response to refuse it. Only an
+/// HTTP/1.1 upgrade opens a connection: HTTP/2's extended CONNECT (RFC
+/// 8441) is refused as a method that is not GET.
+///
+/// ```
+/// use ws6455::{Request, ServerConfig, answer_upgrade};
+///
+/// // The head as an HTTP server hands it over (hyper: `req.method()`,
+/// // `req.uri()`, `req.version()`, `req.headers()`).
+/// let fields = [
+///     ("host", "server.example.com"),
+///     ("upgrade", "websocket"),
+///     ("connection", "Upgrade"),
+///     ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+///     ("sec-websocket-version", "13"),
+///     ("sec-websocket-protocol", "chat, superchat"),
+/// ];
+/// let request = Request {
+///     method: "GET".to_owned(),
+///     path: "/chat".to_owned(),
+///     minor_version: 1,
+///     headers: fields
+///         .iter()
+///         .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+///         .collect(),
+/// };
+/// let config = ServerConfig::default().subprotocols(["superchat"]);
+/// let answer = answer_upgrade(request, &config);
+/// assert_eq!(answer.response.status, 101);
+/// assert_eq!(
+///     answer.response.header("Sec-WebSocket-Accept"),
+///     Some(&b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="[..])
+/// );
+/// let agreed = answer.agreed?;
+/// assert_eq!(agreed.subprotocol.as_deref(), Some("superchat"));
+/// # Ok::<(), ws6455::Error>(())
+/// ```
+pub fn answer_upgrade(request: Request, config: &ServerConfig) -> UpgradeAnswer {
+    let answers = Answers {
+        plain_http: |_: &Request| Response::rejection(&RequestError::NotAnUpgrade),
+        admit: |_: &Request| Ok(Vec::new()),
+        choose_subprotocol: |request: &Request| config.choose_subprotocol(request),
+    };
+    let (response, decided) = decide(request, config, answers);
+    let agreed = match decided {
+        // The subprotocol is the one the 101 names (§4.2.2 item 5.5).
+        Ok((_, deflate)) => Ok(Agreed {
+            subprotocol: response
+                .header("Sec-WebSocket-Protocol")
+                .map(|chosen| String::from_utf8_lossy(chosen).into_owned()),
+            deflate,
+        }),
+        Err(refusal) => Err(refusal.into_error()),
+    };
+    UpgradeAnswer { response, agreed }
 }
 
 /// What starts each trace line of a connection: the peer's address.
@@ -455,6 +545,161 @@ fn reject<S: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The RFC's opening request (§1.2), as an HTTP server hands it over
+    /// (names in lower case), with `fields` in place of its own of the same
+    /// name; a field given with an empty value is left out.
+    fn hosted_request(fields: &[(&str, &str)]) -> Request {
+        let headers = [
+            ("host", "server.example.com"),
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("origin", "http://example.com"),
+            ("sec-websocket-version", "13"),
+        ]
+        .iter()
+        .filter(|(name, _)| !fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+        .chain(fields.iter().filter(|(_, value)| !value.is_empty()))
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .collect();
+        Request {
+            method: "GET".to_owned(),
+            path: "/chat".to_owned(),
+            minor_version: 1,
+            headers,
+        }
+    }
+
+    fn refusal(answer: &UpgradeAnswer) -> &RequestError {
+        match &answer.agreed {
+            Err(Error::Request(error)) => error,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rfc6455_4_2_1_a_request_with_no_upgrade_is_answered_426_naming_websocket() {
+        let request = hosted_request(&[("upgrade", ""), ("connection", "keep-alive")]);
+        let answer = answer_upgrade(request, &ServerConfig::default());
+        assert_eq!(refusal(&answer), &RequestError::NotAnUpgrade);
+        assert_eq!(answer.response.status, 426);
+        assert_eq!(answer.response.header("Upgrade"), Some(&b"websocket"[..]));
+        assert_eq!(
+            answer.response.header("Sec-WebSocket-Version"),
+            Some(&b"13"[..])
+        );
+    }
+
+    #[test]
+    fn rfc6455_4_4_a_version_not_spoken_is_answered_426_with_the_one_spoken() {
+        let request = hosted_request(&[("sec-websocket-version", "8")]);
+        let answer = answer_upgrade(request, &ServerConfig::default());
+        assert_eq!(refusal(&answer), &RequestError::UnsupportedVersion);
+        assert_eq!(answer.response.status, 426);
+        assert_eq!(
+            answer.response.header("Sec-WebSocket-Version"),
+            Some(&b"13"[..])
+        );
+        assert_eq!(answer.response.header("Sec-WebSocket-Accept"), None);
+    }
+
+    #[test]
+    fn rfc6455_4_2_1_each_check_of_the_blocking_server_refuses_a_hosted_request() {
+        let mut post = hosted_request(&[]);
+        post.method = "POST".to_owned();
+        let mut http_1_0 = hosted_request(&[]);
+        http_1_0.minor_version = 0;
+        let mut two_keys = hosted_request(&[]);
+        two_keys.headers.push((
+            "sec-websocket-key".to_owned(),
+            b"AAAAAAAAAAAAAAAAAAAAAA==".to_vec(),
+        ));
+        let cases = [
+            (post, RequestError::MethodNotGet("POST".to_owned()), 405),
+            (http_1_0, RequestError::HttpVersionTooOld, 400),
+            (
+                hosted_request(&[("host", "")]),
+                RequestError::MissingHost,
+                400,
+            ),
+            (
+                hosted_request(&[("upgrade", "h2c")]),
+                RequestError::UpgradeNotWebSocket,
+                400,
+            ),
+            (
+                hosted_request(&[("sec-websocket-key", "")]),
+                RequestError::MissingKey,
+                400,
+            ),
+            (
+                hosted_request(&[("sec-websocket-key", "c2hvcnQ=")]),
+                RequestError::InvalidKey,
+                400,
+            ),
+            (two_keys, RequestError::DuplicateKey, 400),
+        ];
+        for (request, error, status) in cases {
+            let answer = answer_upgrade(request, &ServerConfig::default());
+            assert_eq!(refusal(&answer), &error);
+            assert_eq!(answer.response.status, status, "{error}");
+        }
+    }
+
+    #[test]
+    fn rfc6455_4_2_2_the_101_proves_the_key_and_names_the_first_subprotocol_we_speak() {
+        let request = hosted_request(&[("sec-websocket-protocol", "chat, superchat")]);
+        let config = ServerConfig::default().subprotocols(["superchat", "chat"]);
+        let answer = answer_upgrade(request, &config);
+        let agreed = answer.agreed.as_ref().unwrap();
+        assert_eq!(agreed.subprotocol.as_deref(), Some("superchat"));
+        assert_eq!(agreed.deflate, None);
+        assert_eq!(answer.response.status, 101);
+        let header = |name| answer.response.header(name);
+        assert_eq!(header("Upgrade"), Some(&b"websocket"[..]));
+        assert_eq!(header("Connection"), Some(&b"Upgrade"[..]));
+        assert_eq!(
+            header("Sec-WebSocket-Accept"),
+            Some(&b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="[..])
+        );
+        assert_eq!(header("Sec-WebSocket-Protocol"), Some(&b"superchat"[..]));
+        assert_eq!(header("Sec-WebSocket-Extensions"), None);
+    }
+
+    #[test]
+    fn rfc6455_4_2_2_no_subprotocol_in_common_is_no_subprotocol_field() {
+        let request = hosted_request(&[("sec-websocket-protocol", "chat")]);
+        let config = ServerConfig::default().subprotocols(["superchat"]);
+        let answer = answer_upgrade(request, &config);
+        assert_eq!(answer.agreed.unwrap().subprotocol, None);
+        assert_eq!(answer.response.header("Sec-WebSocket-Protocol"), None);
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn rfc7692_5_permessage_deflate_offered_is_agreed_and_answered_in_the_101() {
+        // The offer of ws6455's own client, which checks the answer as a
+        // client receiving this 101 would.
+        let client = DeflateConfig::for_client();
+        let offer = encode_extension(&crate::deflate::client_offer(&client));
+        let request = hosted_request(&[("sec-websocket-extensions", &offer)]);
+        let answer = answer_upgrade(request, &ServerConfig::default());
+        assert_eq!(answer.response.status, 101);
+        let agreed = answer.agreed.as_ref().unwrap().deflate;
+        assert!(agreed.is_some());
+        let answered = parse_extensions(answer.response.header_values("Sec-WebSocket-Extensions"));
+        assert_eq!(
+            crate::deflate::check_response(&client, &answered.unwrap()),
+            Ok(agreed)
+        );
+        let declined = answer_upgrade(
+            hosted_request(&[("sec-websocket-extensions", &offer)]),
+            &ServerConfig::default().deflate(None),
+        );
+        assert_eq!(declined.agreed.unwrap().deflate, None);
+        assert_eq!(declined.response.header("Sec-WebSocket-Extensions"), None);
+    }
 
     #[test]
     fn the_logged_reason_is_the_bodys_first_line_bounded_and_escaped() {

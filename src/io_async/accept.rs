@@ -6,6 +6,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::Error;
 use crate::handshake::HandshakeLimits;
+use crate::handshake::client::Agreed;
 use crate::handshake::http::{Request, Response};
 use crate::handshake::server::{RequestError, RequestParser};
 use crate::io::accept::{Answers, decide};
@@ -70,6 +71,60 @@ where
             let _ = write_response(&mut stream, &response).await;
             Err(refusal.into_error())
         }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// The server's connection over `stream`, upgraded by another HTTP
+    /// server (hyper, axum) after it sent the 101 of
+    /// [`answer_upgrade`](crate::answer_upgrade): `agreed` is what that
+    /// answer agreed to, and `config` the configuration it was decided
+    /// with, whose limits and compression level the connection keeps.
+    /// Bytes the client sent after its request, which the HTTP server read
+    /// with the head, must come first out of `stream`, as they do out of
+    /// hyper's `Upgraded`.
+    ///
+    /// With hyper 1.x (and hyper-util's `TokioIo`), over a connection
+    /// served `with_upgrades()`: answer the request, and once hyper has
+    /// sent the 101, take over the stream (`examples/hyper_upgrade.rs` is
+    /// the whole server).
+    ///
+    /// ```
+    /// use hyper_util::rt::TokioIo;
+    /// use ws6455::{Request, ServerConfig, WebSocketStream, answer_upgrade};
+    ///
+    /// fn upgrade<B: Send + 'static>(
+    ///     req: hyper::Request<B>,
+    ///     config: ServerConfig,
+    /// ) -> Result<hyper::Response<String>, hyper::http::Error> {
+    ///     let request = Request {
+    ///         method: req.method().to_string(),
+    ///         path: req.uri().to_string(),
+    ///         minor_version: u8::from(req.version() >= hyper::Version::HTTP_11),
+    ///         headers: req
+    ///             .headers()
+    ///             .iter()
+    ///             .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+    ///             .collect(),
+    ///     };
+    ///     let answer = answer_upgrade(request, &config);
+    ///     if let Ok(agreed) = answer.agreed {
+    ///         tokio::spawn(async move {
+    ///             let Ok(upgraded) = hyper::upgrade::on(req).await else { return };
+    ///             let ws = WebSocketStream::from_agreed(TokioIo::new(upgraded), &agreed, &config);
+    ///             // ... read and send messages on `ws`
+    ///         });
+    ///     }
+    ///     let mut response = hyper::Response::builder().status(answer.response.status);
+    ///     for (name, value) in answer.response.headers {
+    ///         response = response.header(name, value);
+    ///     }
+    ///     response.body(String::from_utf8_lossy(&answer.response.body).into_owned())
+    /// }
+    /// ```
+    pub fn from_agreed(stream: S, agreed: &Agreed, config: &ServerConfig) -> WebSocketStream<S> {
+        let engine = config.engine(agreed.deflate.as_ref());
+        WebSocketStream::from_engine(stream, engine, Vec::new())
     }
 }
 

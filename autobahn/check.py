@@ -2,8 +2,8 @@
 """Summarise and gate an Autobahn|Testsuite report (python3, stdlib only).
 
 Usage:
-    check.py server|client [--report PATH] [--expected PATH] [--cases PATTERNS]
-                           [--write-expected] [--no-expected]
+    check.py server|client [--async] [--report PATH] [--expected PATH]
+                           [--cases PATTERNS] [--write-expected] [--no-expected]
 
 Reads reports/<mode>/index.json (as written by wstest) and
 
@@ -20,6 +20,12 @@ Reads reports/<mode>/index.json (as written by wstest) and
      expected cases those patterns select must be in the report; the others
      were not run and are not missing.  A pattern that selects no expected
      case is a failure (a typo would otherwise shrink the subset silently).
+
+--async reads reports/async-<mode>/index.json and compares it with
+expected-results-<mode>-async.json instead: the async path (feature `tokio`:
+`ws6455 echo --async`, the autobahn_client_async example), whose results are
+the blocking path's, case by case: it also fails if that file differs from
+expected-results-<mode>.json.
 
 --write-expected regenerates expected-results-<mode>.json from the report
 (the comparison is then skipped; the policy check still decides the exit code).
@@ -117,6 +123,21 @@ def select(expected, patterns, actual):
     return kept, count, [p for p in patterns if p not in used]
 
 
+def blocking_twin_differs(mode, expected_async):
+    """The async path's expected results must be the blocking path's: the
+    same engine answers every case the same way behind either kind of I/O.
+    Returns None when they agree, else (the blocking file's path, the
+    differences as compare() prints them, blocking first)."""
+    path = os.path.join(HERE, "expected-results-%s.json" % mode)
+    try:
+        with open(path) as f:
+            blocking = json.load(f)
+    except (OSError, ValueError) as e:
+        return path, ["  cannot read %s: %s" % (path, e)]
+    diff = compare(blocking, expected_async)
+    return (path, diff) if diff else None
+
+
 def fmt(res):
     return "behavior=%-14s behaviorClose=%s" % (res.get("behavior"), res.get("behaviorClose"))
 
@@ -166,6 +187,9 @@ def write_json(path, data):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("mode", choices=["server", "client"])
+    ap.add_argument("--async", dest="on_async", action="store_true",
+                    help="the async path's run: reports/async-<mode>/ and"
+                         " expected-results-<mode>-async.json by default")
     ap.add_argument("--report", help="index.json to read (default: reports/<mode>/index.json)")
     ap.add_argument("--expected", help="expected results file (default: expected-results-<mode>.json)")
     ap.add_argument("--write-expected", action="store_true",
@@ -179,8 +203,15 @@ def main(argv=None):
     if args.cases and args.write_expected:
         ap.error("--write-expected needs the report of a full run, not of --cases")
 
-    report_path = args.report or os.path.join(HERE, "reports", args.mode, "index.json")
-    expected_path = args.expected or os.path.join(HERE, "expected-results-%s.json" % args.mode)
+    # The async path has reports and expected results of its own.
+    run = ("async-" if args.on_async else "") + args.mode
+    expected_name = "expected-results-%s%s.json" % (args.mode, "-async" if args.on_async else "")
+    report_path = args.report or os.path.join(HERE, "reports", run, "index.json")
+    expected_path = args.expected or os.path.join(HERE, expected_name)
+    # How to rewrite the expected results, for the hints below.
+    check_cmd = "autobahn/check.py %s%s" % (args.mode, " --async" if args.on_async else "")
+    update_cmd = "%sautobahn/run.sh %s --update-expected" % (
+        "AUTOBAHN_ASYNC=1 " if args.on_async else "", args.mode)
 
     try:
         with open(report_path) as f:
@@ -198,7 +229,7 @@ def main(argv=None):
     actual = strip(report)
     failed = False
 
-    print("Autobahn %s report: %s" % (args.mode, report_path))
+    print("Autobahn %s%s report: %s" % (args.mode, " (async)" if args.on_async else "", report_path))
     if not actual or not any(actual.values()):
         print("FAIL: the report contains no test results (testee unreachable or crashed?)")
         failed = True
@@ -255,8 +286,8 @@ def main(argv=None):
     elif not os.path.exists(expected_path):
         failed = True
         print("\nFAIL: expected results file %s does not exist yet." % expected_path)
-        print("      Create it with:  autobahn/check.py %s --write-expected" % args.mode)
-        print("      (or: autobahn/run.sh %s --update-expected), then review and commit it." % args.mode)
+        print("      Create it with:  %s --write-expected" % check_cmd)
+        print("      (or: %s), then review and commit it." % update_cmd)
     else:
         try:
             with open(expected_path) as f:
@@ -264,6 +295,14 @@ def main(argv=None):
         except (OSError, ValueError) as e:
             print("\nFAIL: cannot read expected results %s: %s" % (expected_path, e))
             return 1
+        if args.on_async and not args.expected:
+            twin = blocking_twin_differs(args.mode, expected)
+            if twin:
+                failed = True
+                print("\nFAIL: %s differs from the blocking path's %s (%d line(s)):"
+                      % (expected_name, os.path.basename(twin[0]), len(twin[1])))
+                for line in twin[1]:
+                    print(line)
         subset = ""
         if args.cases:
             patterns = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -281,17 +320,16 @@ def main(argv=None):
                 print(line)
             if args.cases:
                 print("The expected results come from full direct runs: if the change is"
-                      " intended, run autobahn/run.sh %s --update-expected and commit the file."
-                      % args.mode)
+                      " intended, run %s and commit the file." % update_cmd)
             else:
-                print("If the change is intended, run: autobahn/check.py %s --write-expected"
-                      " (or autobahn/run.sh %s --update-expected) and commit the file."
-                      % (args.mode, args.mode))
+                print("If the change is intended, run: %s --write-expected"
+                      " (or %s) and commit the file." % (check_cmd, update_cmd))
         else:
             print("Expected results: report matches %s%s."
                   % (os.path.basename(expected_path), subset))
 
-    print("\nAutobahn %s: %s" % (args.mode, "FAILED" if failed else "PASSED"))
+    print("\nAutobahn %s%s: %s" % (args.mode, " (async)" if args.on_async else "",
+                                   "FAILED" if failed else "PASSED"))
     return 1 if failed else 0
 
 

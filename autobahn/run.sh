@@ -3,6 +3,7 @@
 #
 #   autobahn/run.sh server [--update-expected]   # wstest fuzzingclient -> our echo server
 #   autobahn/run.sh client [--update-expected]   # our autobahn_client example -> wstest fuzzingserver
+#   AUTOBAHN_ASYNC=1 autobahn/run.sh server|client   # the same through the tokio path
 #   autobahn/run.sh install                      # only install wstest (cached virtualenv)
 #
 # Works from any cwd and non-interactively (CI=true, no stdin).  See README.md.
@@ -17,6 +18,12 @@
 #                               (client); the same expected results must come out.  Reports
 #                               go to reports/inspect-<mode>/, the inspector's output to
 #                               reports/inspector-<mode>.log
+#   AUTOBAHN_ASYNC=1            test the async path (feature `tokio`): wstest -> `ws6455 echo
+#                               --async` (server), or the autobahn_client_async example ->
+#                               wstest (client).  Compared with expected-results-<mode>-async.json
+#                               (the blocking results: the two paths must agree case by case);
+#                               reports go to reports/async-<mode>/ (inspect-async-<mode>/
+#                               with AUTOBAHN_THROUGH=inspect)
 #   AUTOBAHN_TIMEOUT=1800       overall limit (s) for the wstest run (server) / client run (client)
 #   AUTOBAHN_STARTUP_TIMEOUT=30 how long (s) to wait for the port to accept connections
 #   AUTOBAHN_AGENT=ws6455       agent name used when asking wstest to write the client report
@@ -53,7 +60,10 @@ AGENT="${AUTOBAHN_AGENT:-ws6455}"
 VENV="${WSTEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ws6455/wstest-venv}"
 REQS="$HERE/wstest-requirements.txt"
 THROUGH="${AUTOBAHN_THROUGH:-}"
-RUN_NAME="${THROUGH:+inspect-}$MODE"   # names this run's reports, logs and lock
+ASYNC="${AUTOBAHN_ASYNC:-}"
+[[ "$ASYNC" == 1 ]] || ASYNC=""
+# names this run's reports, logs and lock: [inspect-][async-]<mode>
+RUN_NAME="${THROUGH:+inspect-}${ASYNC:+async-}$MODE"
 REPORT_DIR="$HERE/reports/$RUN_NAME"
 LOG_DIR="$HERE/reports"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"   # relative paths are relative to $ROOT
@@ -62,6 +72,8 @@ log() { echo "[autobahn] $*"; }
 die() { echo "[autobahn] ERROR: $*" >&2; exit 1; }
 
 [[ -z "$THROUGH" || "$THROUGH" == inspect ]] || die "AUTOBAHN_THROUGH is 'inspect' or unset, not '$THROUGH'"
+[[ -z "${AUTOBAHN_ASYNC:-}" || "$AUTOBAHN_ASYNC" == 0 || "$AUTOBAHN_ASYNC" == 1 ]] \
+  || die "AUTOBAHN_ASYNC is 1, 0 or unset, not '$AUTOBAHN_ASYNC'"
 # The expected results describe ws6455 itself, over the whole suite.
 if (( UPDATE_EXPECTED )) && [[ -n "$THROUGH" || -n "${AUTOBAHN_CASES:-}" ]]; then
   die "--update-expected needs a full direct run: unset AUTOBAHN_CASES and AUTOBAHN_THROUGH"
@@ -236,7 +248,7 @@ check_port_free() {  # called right before starting the listener, i.e. after any
 }
 
 # AUTOBAHN_THROUGH=inspect: `ws6455 inspect` between wstest and ws6455.
-INSPECTOR_LOG="$HERE/reports/inspector-$MODE.log"
+INSPECTOR_LOG="$HERE/reports/inspector-${ASYNC:+async-}$MODE.log"
 start_inspector() {  # start_inspector LISTEN_PORT UPSTREAM_URL
   local listen="127.0.0.1:$1" upstream="$2"
   if port_open "$1"; then die "port $1 (for the inspector) is already in use"; fi
@@ -279,7 +291,7 @@ stop_inspector() {  # fails the run if the inspector died or panicked; counts it
 mkdir -p "$LOG_DIR"
 if command -v flock >/dev/null; then
   exec 8>"$LOG_DIR/.run-$RUN_NAME.lock"
-  flock -n 8 || die "another 'run.sh $MODE'${THROUGH:+ through the inspector} is already running in this checkout ($HERE)"
+  flock -n 8 || die "another 'run.sh $MODE'${ASYNC:+ on the async path}${THROUGH:+ through the inspector} is already running in this checkout ($HERE)"
 fi
 rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
@@ -289,6 +301,7 @@ rm -f "$TESTEE_LOG" "$WSTEST_LOG"
 [[ -z "$THROUGH" ]] || rm -f "$INSPECTOR_LOG"
 
 CHECK_ARGS=("$MODE" --report "$REPORT_DIR/index.json")
+[[ -z "$ASYNC" ]] || CHECK_ARGS+=(--async)
 [[ -z "${AUTOBAHN_CASES:-}" ]] || { log "AUTOBAHN_CASES=$AUTOBAHN_CASES: comparing the expected results of these cases"; CHECK_ARGS+=(--cases "$AUTOBAHN_CASES"); }
 (( UPDATE_EXPECTED == 0 )) || CHECK_ARGS+=(--write-expected)
 
@@ -314,7 +327,7 @@ if [[ "$MODE" == server ]]; then
     ( cd "$ROOT" && AUTOBAHN_PORT="$ECHO_PORT" exec bash -c "exec $AUTOBAHN_SERVER_CMD" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
     TESTEE_PID=$!
   else
-    ( cd "$ROOT" && exec "$TARGET_DIR/release/ws6455" echo --listen "127.0.0.1:$ECHO_PORT" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
+    ( cd "$ROOT" && exec "$TARGET_DIR/release/ws6455" echo ${ASYNC:+--async} --listen "127.0.0.1:$ECHO_PORT" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
     TESTEE_PID=$!
   fi
   wait_port "$ECHO_PORT" "$TESTEE_PID" "server under test"
@@ -344,9 +357,12 @@ if [[ "$MODE" == server ]]; then
 
 else  # client
   SPEC="$(make_spec "$HERE/fuzzingserver.json")"
+  # The client example: the blocking one, or the one on tokio.
+  CLIENT_EXAMPLE=(--example autobahn_client)
+  [[ -z "$ASYNC" ]] || CLIENT_EXAMPLE=(--features tokio --example autobahn_client_async)
   if [[ -z "${AUTOBAHN_CLIENT_CMD:-}" ]]; then
-    log "building autobahn_client example (cargo build --release --example autobahn_client)"
-    ( cd "$ROOT" && cargo build --release --example autobahn_client )
+    log "building the client (cargo build --release ${CLIENT_EXAMPLE[*]})"
+    ( cd "$ROOT" && cargo build --release "${CLIENT_EXAMPLE[@]}" )
   fi
   check_port_free
   log "starting wstest -m fuzzingserver on port $PORT (log: $WSTEST_LOG)"
@@ -366,7 +382,7 @@ else  # client
   if [[ -n "${AUTOBAHN_CLIENT_CMD:-}" ]]; then
     ( cd "$ROOT" && exec timeout "$TIMEOUT" bash -c "exec $AUTOBAHN_CLIENT_CMD \"\$0\"" "$URL" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
   else
-    ( cd "$ROOT" && exec timeout "$TIMEOUT" cargo run --release --example autobahn_client -- "$URL" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
+    ( cd "$ROOT" && exec timeout "$TIMEOUT" cargo run --release "${CLIENT_EXAMPLE[@]}" -- "$URL" ) >"$TESTEE_LOG" 2>&1 </dev/null 8>&- &
   fi
   TESTEE_PID=$!
   wait "$TESTEE_PID" || rc=$?

@@ -9,7 +9,10 @@
 //! `cargo bench --bench churn` runs 1,000 connections a second for 60 s on
 //! top of 5,000 idle ones; `CHURN_SECS`, `CHURN_RATE` and `CHURN_IDLE`
 //! change those. Pings are off (`--ping-interval` of a day): the idle
-//! clients here never read, so they would not answer them.
+//! clients here never read, so they would not answer them. With
+//! `CHURN_ASYNC=1` the server is `ws6455 echo --async`, the echo on tokio:
+//! issue 24 asks that it too end the soak with its RSS within 10 % and its
+//! descriptors back.
 
 #[path = "../../benches/support/load.rs"]
 mod support;
@@ -45,14 +48,20 @@ fn main() {
         setting("CHURN_RATE", 1000),
         setting("CHURN_IDLE", 5000) as usize,
     );
+    let on_tokio = match std::env::var("CHURN_ASYNC").as_deref() {
+        Ok("1") => true,
+        Ok("0") | Err(_) => false,
+        Ok(other) => panic!("CHURN_ASYNC: {other:?} is not 1 or 0"),
+    };
     if !support::ensure_fd_limit("churn", idle as u64 + 2000) {
         return;
     }
     println!(
         "churn: {rate} connections/s opened, echoed and closed for {secs} s, \
-         on top of {idle} idle ones, against `ws6455 echo`"
+         on top of {idle} idle ones, against `ws6455 echo{}`",
+        if on_tokio { " --async" } else { "" }
     );
-    let server = EchoProcess::start();
+    let server = EchoProcess::start(on_tokio);
     // One connection first, so start-up allocations are not counted.
     let warm = handshake(server.addr).unwrap();
     assert!(echoes(&warm).unwrap());
@@ -157,7 +166,9 @@ struct Usage {
 }
 
 impl EchoProcess {
-    fn start() -> EchoProcess {
+    /// Starts `ws6455 echo` on a free port, `--async` if `on_tokio`, and
+    /// waits until it accepts connections.
+    fn start(on_tokio: bool) -> EchoProcess {
         // A free port: bound, then let go for the server to take.
         let addr = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -165,6 +176,7 @@ impl EchoProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_ws6455"))
             .args(["echo", "--quiet", "--ping-interval", "86400", "--listen"])
             .arg(addr.to_string())
+            .args(on_tokio.then_some("--async"))
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -172,7 +184,8 @@ impl EchoProcess {
         while TcpStream::connect(addr).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "ws6455 echo did not start"
+                "ws6455 echo{} did not start",
+                if on_tokio { " --async" } else { "" }
             );
             thread::sleep(Duration::from_millis(20));
         }

@@ -5,12 +5,15 @@
 // 1 MiB of random bytes, empty messages, 1000 small messages in flight and
 // fragmented messages; the same message twice (context takeover, as
 // negotiated); and a clean close with 1000 both ways. The same over wss://,
-// with a certificate from `ws6455 cert`. The servers' output goes to
-// target/node-test/server.log, server-no-deflate.log and server-tls.log.
+// with a certificate from `ws6455 cert`. All of it twice: against `ws6455
+// echo` (a thread per connection) and `ws6455 echo --async` (on tokio).
+// The servers' output goes to target/node-test/server.log,
+// server-no-deflate.log and server-tls.log, and the same names with
+// -async for the async echo.
 //
 // Run with tests/node/run.sh (npm ci of the pinned ws, cargo build).
 
-import { test, before, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -48,7 +51,7 @@ function accepts(port) {
 }
 
 /** Starts `ws6455 echo` with `extraArgs` on a free port; waits until it accepts. */
-async function startServer(name, extraArgs = []) {
+async function startServer(name, extraArgs) {
   fs.mkdirSync(artifacts, { recursive: true });
   const logPath = path.join(artifacts, `${name}.log`);
   const log = fs.openSync(logPath, 'w');
@@ -60,7 +63,7 @@ async function startServer(name, extraArgs = []) {
   const deadline = Date.now() + STEP_MS;
   while (!(await accepts(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`ws6455 echo did not start on port ${port}; see ${logPath}`);
+      throw new Error(`ws6455 echo ${extraArgs.join(' ')} did not start on port ${port}; see ${logPath}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -292,82 +295,91 @@ async function exercise(t, client, { deflate }) {
   });
 }
 
-let server;
-let serverNoDeflate;
-let serverTls;
-/** The PEM certificate serverTls presents, from `ws6455 cert`. */
-let certificate;
+/**
+ * The tests, against `ws6455 echo` started with `echoArgs` besides each
+ * server's own; `suffix` tells these servers' logs apart.
+ */
+function echoTests(echoArgs, suffix) {
+  let server;
+  let serverNoDeflate;
+  let serverTls;
+  /** The PEM certificate serverTls presents, from `ws6455 cert`. */
+  let certificate;
 
-before(async () => {
-  server = await startServer('server');
-  serverNoDeflate = await startServer('server-no-deflate', ['--no-deflate']);
-  const tls = path.join(artifacts, 'tls');
-  execFileSync(binary, ['cert', '--out', tls]);
-  certificate = fs.readFileSync(path.join(tls, 'cert.pem'));
-  serverTls = await startServer('server-tls', [
-    '--tls-cert', path.join(tls, 'cert.pem'),
-    '--tls-key', path.join(tls, 'key.pem'),
-  ]);
-});
-
-after(async () => {
-  await server?.kill();
-  await serverNoDeflate?.kill();
-  await serverTls?.kill();
-});
-
-test('ws default (perMessageDeflate: true, client context takeover offered)', async (t) => {
-  const client = await Client.open(server.port, true);
-  await exercise(t, client, { deflate: true });
-});
-
-test('clientNoContextTakeover: true, threshold 0 (every message compressed)', async (t) => {
-  const client = await Client.open(server.port, { clientNoContextTakeover: true, threshold: 0 });
-  assert.match(client.answered ?? '', /^permessage-deflate(;|$)/);
-  await exercise(t, client, { deflate: true });
-});
-
-test('small windows: server_max_window_bits=9, client_max_window_bits=9, threshold 0', async (t) => {
-  const client = await Client.open(server.port, {
-    serverMaxWindowBits: 9, clientMaxWindowBits: 9, threshold: 0,
+  before(async () => {
+    server = await startServer(`server${suffix}`, [...echoArgs]);
+    serverNoDeflate = await startServer(`server-no-deflate${suffix}`, [...echoArgs, '--no-deflate']);
+    const tls = path.join(artifacts, `tls${suffix}`);
+    execFileSync(binary, ['cert', '--out', tls]);
+    certificate = fs.readFileSync(path.join(tls, 'cert.pem'));
+    serverTls = await startServer(`server-tls${suffix}`, [...echoArgs,
+      '--tls-cert', path.join(tls, 'cert.pem'),
+      '--tls-key', path.join(tls, 'key.pem'),
+    ]);
   });
-  await t.test('the server keeps to the window sizes asked', (st) => {
-    assert.match(client.answered ?? '', /server_max_window_bits=9\b/);
-    assert.match(client.answered ?? '', /client_max_window_bits=9\b/);
+
+  after(async () => {
+    await server?.kill();
+    await serverNoDeflate?.kill();
+    await serverTls?.kill();
   });
-  await exercise(t, client, { deflate: true });
-});
 
-test('perMessageDeflate: false', async (t) => {
-  const client = await Client.open(server.port, false);
-  await exercise(t, client, { deflate: false });
-});
+  test('ws default (perMessageDeflate: true, client context takeover offered)', async (t) => {
+    const client = await Client.open(server.port, true);
+    await exercise(t, client, { deflate: true });
+  });
 
-test('a server started with --no-deflate declines the ws default offer', async (t) => {
-  const client = await Client.open(serverNoDeflate.port, true);
-  await exercise(t, client, { deflate: false });
-});
+  test('clientNoContextTakeover: true, threshold 0 (every message compressed)', async (t) => {
+    const client = await Client.open(server.port, { clientNoContextTakeover: true, threshold: 0 });
+    assert.match(client.answered ?? '', /^permessage-deflate(;|$)/);
+    await exercise(t, client, { deflate: true });
+  });
 
-test('wss://: the ws default over TLS, trusting the certificate of ws6455 cert', async (t) => {
-  const client = await Client.open(serverTls.port, true, certificate);
-  assert.match(client.ws._socket.getProtocol(), /^TLSv1\.[23]$/);
-  assert.equal(client.ws._socket.alpnProtocol, false);
-  await exercise(t, client, { deflate: true });
-});
+  test('small windows: server_max_window_bits=9, client_max_window_bits=9, threshold 0', async (t) => {
+    const client = await Client.open(server.port, {
+      serverMaxWindowBits: 9, clientMaxWindowBits: 9, threshold: 0,
+    });
+    await t.test('the server keeps to the window sizes asked', (st) => {
+      assert.match(client.answered ?? '', /server_max_window_bits=9\b/);
+      assert.match(client.answered ?? '', /client_max_window_bits=9\b/);
+    });
+    await exercise(t, client, { deflate: true });
+  });
 
-test('wss://: a certificate nobody vouches for is refused by ws', async () => {
-  await assert.rejects(
-    new Promise((resolve, reject) => {
-      const ws = new WebSocket(`wss://localhost:${serverTls.port}/`);
-      ws.once('open', () => { ws.terminate(); resolve(); });
-      ws.once('error', reject);
-    }),
-    /self[- ]signed certificate/,
-  );
-});
+  test('perMessageDeflate: false', async (t) => {
+    const client = await Client.open(server.port, false);
+    await exercise(t, client, { deflate: false });
+  });
 
-test('the servers are still running (nothing crashed)', () => {
-  assert.ok(serverTls.running(), `ws6455 echo over TLS exited; see ${serverTls.logPath}`);
-  assert.ok(server.running(), `ws6455 echo exited; see ${server.logPath}`);
-  assert.ok(serverNoDeflate.running(), `ws6455 echo --no-deflate exited; see ${serverNoDeflate.logPath}`);
-});
+  test('a server started with --no-deflate declines the ws default offer', async (t) => {
+    const client = await Client.open(serverNoDeflate.port, true);
+    await exercise(t, client, { deflate: false });
+  });
+
+  test('wss://: the ws default over TLS, trusting the certificate of ws6455 cert', async (t) => {
+    const client = await Client.open(serverTls.port, true, certificate);
+    assert.match(client.ws._socket.getProtocol(), /^TLSv1\.[23]$/);
+    assert.equal(client.ws._socket.alpnProtocol, false);
+    await exercise(t, client, { deflate: true });
+  });
+
+  test('wss://: a certificate nobody vouches for is refused by ws', async () => {
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`wss://localhost:${serverTls.port}/`);
+        ws.once('open', () => { ws.terminate(); resolve(); });
+        ws.once('error', reject);
+      }),
+      /self[- ]signed certificate/,
+    );
+  });
+
+  test('the servers are still running (nothing crashed)', () => {
+    assert.ok(serverTls.running(), `ws6455 echo over TLS exited; see ${serverTls.logPath}`);
+    assert.ok(server.running(), `ws6455 echo exited; see ${server.logPath}`);
+    assert.ok(serverNoDeflate.running(), `ws6455 echo --no-deflate exited; see ${serverNoDeflate.logPath}`);
+  });
+}
+
+describe('ws6455 echo (a thread per connection)', () => echoTests([], ''));
+describe('ws6455 echo --async (on tokio)', () => echoTests(['--async'], '-async'));

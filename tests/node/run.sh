@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Node's ws client (permessage-deflate on and off) against ws6455 echo, and
-# through ws6455 inspect to a Node ws server (context takeover).
+# Node's ws client (permessage-deflate on and off) against ws6455 echo and
+# ws6455 echo --async, and through ws6455 inspect to a Node ws server
+# (context takeover).
 # Installs the ws pinned in package-lock.json, builds ws6455, runs
 # deflate.test.mjs and inspect.test.mjs with Node's test runner.
 set -euo pipefail

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The chat page and the inspector's live page in real Chromium. Installs
-# what it needs on a fresh machine: Debian's chromium package (if
-# /usr/bin/chromium is missing) and the pinned playwright-core from
-# package-lock.json; builds ws6455; runs chat.test.mjs and inspect.test.mjs
-# (which refreshes screenshots/inspect.png).
+# The chat page, the inspector's live page and both echoes in real
+# Chromium. Installs what it needs on a fresh machine: Debian's chromium
+# package (if /usr/bin/chromium is missing) and the pinned playwright-core from
+# package-lock.json; builds ws6455; runs chat.test.mjs, inspect.test.mjs
+# (which refreshes screenshots/inspect.png) and echo.test.mjs (Chromium's
+# WebSocket against ws6455 echo and echo --async).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -18,6 +18,7 @@
 //! | permessage-deflate (RFC 7692): configuration, negotiation, codec (feature `deflate`) | [`deflate`] | no |
 //! | a blocking connection over any stream ([`Transport`]), its two halves for two threads, the handshakes over a stream, TCP or TLS (feature `tls`) | [`WebSocket`], [`ReadHalf`], [`WriteHalf`], [`accept`], [`accept_hdr`], [`connect`], `tls` | yes |
 //! | a thread-per-connection server: config, graceful shutdown, keepalive, its log | [`server`], with [`ServerConfig`] at the root | yes |
+//! | the same connection on tokio (feature `tokio`): a futures `Stream` and `Sink` over any `AsyncRead + AsyncWrite` stream, its two halves for two tasks, the handshakes over such a stream, the way in from hyper | `WebSocketStream`, `AsyncReadHalf`, `AsyncWriteHalf`, `accept_async`, `accept_hdr_async`, `connect_async`, `answer_upgrade` | yes |
 //!
 //! Errors live with the layer that raises them ([`proto::ProtocolError`],
 //! [`handshake::RequestError`], [`handshake::ResponseError`], ...);
@@ -30,8 +31,14 @@
 //! - `tls` (default): `wss://` through rustls with the *ring* provider,
 //!   trusting webpki-roots' public roots. Without it, `wss://` is refused.
 //!
-//! With both, a crate that depends on this one builds 26 crates; with
-//! neither, 15 (itself included).
+//! - `tokio` (off): the connection on tokio, `WebSocketStream`, over the
+//!   same [`Engine`]: the same limits, deflate and closing rules as the
+//!   blocking [`WebSocket`]. Its example is on `WebSocketStream`.
+//! - `tokio-tls` (off): `wss://` on tokio, through tokio-rustls over the
+//!   same rustls configurations as `tls` (it turns on `tokio` and `tls`).
+//!
+//! With the default features, a crate that depends on this one builds 26
+//! crates; with none, 15 (itself included).
 //!
 //! # Logging
 //!

@@ -34,6 +34,40 @@ use crate::proto::settings::{Limits, Role};
 /// handshake's end is an [`Error::Io`] of kind `UnexpectedEof`, as the
 /// blocking read reports it.
 ///
+/// An echo over a loopback socket, with a client on the same runtime:
+///
+/// ```
+/// use futures_util::{SinkExt, StreamExt};
+/// use ws6455::{CloseCode, Message, accept_async, connect_async};
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// let server = tokio::spawn(async move {
+///     let (tcp, _) = listener.accept().await?;
+///     let (mut ws, _request) = accept_async(tcp).await?;
+///     while let Some(message) = ws.next().await {
+///         match message? {
+///             message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
+///             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {} // answered for you
+///         }
+///     }
+///     Ok::<(), ws6455::Error>(())
+/// });
+///
+/// let (mut ws, _response) = connect_async(&format!("ws://{addr}/")).await?;
+/// ws.send(Message::text("Hello")).await?;
+/// assert_eq!(ws.next().await.transpose()?, Some(Message::text("Hello")));
+/// ws.close(CloseCode::NORMAL, "").await?;
+/// while let Some(message) = ws.next().await {
+///     assert!(message?.is_close());
+/// }
+/// server.await??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// **Cancellation.** Everything the connection holds between polls lives in
 /// this struct, so a `next()` or `send()` future dropped part-way (by a
 /// `select!` or a timeout) leaves it whole:

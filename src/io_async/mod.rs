@@ -3,5 +3,8 @@
 //! instead of a blocking one, and the opening handshake over such a stream.
 
 pub(crate) mod accept;
+pub(crate) mod client_stream;
 pub(crate) mod connect;
 pub(crate) mod stream;
+#[cfg(feature = "tokio-tls")]
+pub(crate) mod tls;

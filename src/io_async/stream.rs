@@ -73,6 +73,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.read_buf.release();
     }
 
+    /// The stream under the connection (to see, say, whether it is TLS).
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
     /// The stream, given back: for what follows the closing handshake
     /// (waiting for the server to end TCP, RFC 6455 §7.1.1).
     pub fn into_inner(self) -> S {

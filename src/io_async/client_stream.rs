@@ -17,11 +17,12 @@ use tokio::net::TcpStream;
 pub enum AsyncStream {
     /// `ws://`: plain TCP.
     Plain(TcpStream),
-    /// `wss://`: TLS over TCP (with the feature `tokio-tls`). Boxed: a
+    /// `wss://`: TLS over TCP (with the feature `tokio-tls`), a client's
+    /// session or, for a server that serves both, a server's. Boxed: a
     /// session is some hundreds of bytes, which a plain connection need
     /// not carry.
     #[cfg(feature = "tokio-tls")]
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
 }
 
 impl AsyncStream {

@@ -48,7 +48,9 @@ pub async fn connect_async_with(
             false => AsyncStream::Plain(tcp),
             #[cfg(feature = "tokio-tls")]
             true => AsyncStream::Tls(Box::new(
-                crate::io_async::tls::open(tcp, &uri, config.tls.as_ref()).await?,
+                crate::io_async::tls::open(tcp, &uri, config.tls.as_ref())
+                    .await?
+                    .into(),
             )),
             #[cfg(not(feature = "tokio-tls"))]
             true => return Err(UsageError::TlsNotBuilt.into()),

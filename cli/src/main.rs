@@ -666,7 +666,7 @@ fn run_async_echo(
     };
     let (listener, addr) = listener;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    let banner = format!("ws6455 echo server listening on {scheme}://{addr} (async)");
+    let banner = format!("ws6455 echo server on tokio listening on {scheme}://{addr}");
     async_echo::run(listener, tls, config, service, banner)
 }
 

@@ -133,6 +133,8 @@ pub use io::{SplitStream, Transport};
 #[cfg(feature = "tokio")]
 pub use io_async::accept::{accept_async, accept_hdr_async};
 #[cfg(feature = "tokio")]
+pub use io_async::client_stream::AsyncStream;
+#[cfg(feature = "tokio")]
 pub use io_async::connect::{client_handshake_async, connect_async, connect_async_with};
 #[cfg(feature = "tokio")]
 pub use io_async::split::{AsyncReadHalf, AsyncWriteHalf};

@@ -1,17 +1,53 @@
-//! `ws6455 echo --async`: the echo on tokio, over the library's
-//! `WebSocketStream` (issue 24; for now without TLS, keepalive, the
-//! connection log or graceful shutdown).
+//! `ws6455 echo --async`: the echo on tokio's multi-threaded runtime (a
+//! worker per core, a task per connection), over the library's
+//! `WebSocketStream`, with the blocking echo's options: limits,
+//! permessage-deflate and subprotocols (the library's handshake, from the
+//! same `ServerConfig`), the allowed origins, TLS, the connection log,
+//! keepalive, releasing a quiet connection's buffers, and a graceful
+//! shutdown on SIGTERM or SIGINT with Close 1001 to every connection.
+//!
+//! Not yet: `--max-connections`, `--max-connections-per-ip` and
+//! `--trust-proxy`, which are refused rather than ignored.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use ws6455::{Error, Message, ServerConfig, accept_hdr_async};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, timeout};
+use tokio_rustls::TlsAcceptor;
+use ws6455::server::{ConnectionLog, Echo, SHUTDOWN_REASON, Service};
+use ws6455::{AsyncStream, CloseCode, Error, Message, ServerConfig, WebSocketStream};
+use ws6455::{Request, accept_hdr_async};
 
-/// Serves the echo on `listen` until the process is stopped.
-pub(crate) fn run(listen: SocketAddr, config: ServerConfig) -> ExitCode {
+use crate::origin::OriginChecked;
+use crate::shut_down_on_signals;
+
+/// The service that answers the opening handshake: the echo behind the
+/// allowed origins, as the blocking `ws6455 echo` has it.
+pub(crate) type Handshakes = OriginChecked<Echo>;
+
+/// Everything a connection's task shares with the others.
+struct Shared {
+    config: ServerConfig,
+    tls: Option<TlsAcceptor>,
+    handshakes: Handshakes,
+}
+
+/// Serves the echo on `listener` until SIGTERM or SIGINT, then closes every
+/// connection with 1001 and waits for them as the blocking server does.
+pub(crate) fn run(
+    listener: StdListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: ServerConfig,
+    handshakes: Handshakes,
+    banner: String,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,35 +58,222 @@ pub(crate) fn run(listen: SocketAddr, config: ServerConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let listener = match TcpListener::bind(listen).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                eprintln!("ws6455: cannot serve on {listen}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let addr = listener.local_addr().unwrap_or(listen);
-        log_line!("ws6455 echo server listening on ws://{addr} (async)");
-        let config = Arc::new(config);
-        loop {
-            match listener.accept().await {
-                Ok((tcp, _peer)) => {
-                    let config = Arc::clone(&config);
-                    tokio::spawn(async move {
-                        let _ = echo(tcp, &config).await;
-                    });
-                }
-                Err(e) => log_line!("ws6455 echo --async: accept: {e}"),
-            }
+    let (stop, stopped) = watch::channel(false);
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)
+        })
+        .and_then(|listener| {
+            shut_down_on_signals(move || {
+                let _ = stop.send(true);
+            })?;
+            Ok(listener)
+        });
+    let listener = match listener {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("ws6455: cannot serve: {e}");
+            return ExitCode::FAILURE;
         }
-    })
+    };
+    // Only once SIGTERM shuts down gracefully (see `run` in main.rs).
+    log_line!("{banner}");
+    let shared = Arc::new(Shared {
+        tls: tls.map(TlsAcceptor::from),
+        config,
+        handshakes,
+    });
+    let report = runtime.block_on(serve(listener, shared, stopped));
+    if log::log_enabled!(log::Level::Info) {
+        log_line!(
+            "ws6455: shut down; {} connection(s) open: {} closed in time, {} cut at the deadline",
+            report.connections,
+            report.connections - report.cut,
+            report.cut
+        );
+    }
+    ExitCode::SUCCESS
 }
 
-/// One connection: every text and binary message back to its sender.
-async fn echo(tcp: TcpStream, config: &ServerConfig) -> Result<(), Error> {
+/// What the shutdown found and did.
+struct Report {
+    /// Connections running when it began.
+    connections: usize,
+    /// Those still running at the deadline, whose tasks were dropped.
+    cut: usize,
+}
+
+/// Accepts connections until `stopped` turns true; then stops accepting,
+/// lets every connection send its Close 1001, and waits for them until the
+/// shutdown timeout, cutting those left.
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) -> Report {
+    let mut connections = JoinSet::new();
+    loop {
+        // Ended tasks leave the set as new ones come.
+        while connections.try_join_next().is_some() {}
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
+                    connections.spawn(connection(tcp, peer, shared, stopped));
+                }
+                Err(e) => {
+                    // Out of descriptors, or a connection reset before
+                    // accept: keep serving the others.
+                    log::warn!(target: "ws6455::server", "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            () = stop_asked(&mut stopped) => break,
+        }
+    }
+    drop(listener);
+    while connections.try_join_next().is_some() {}
+    let running = connections.len();
+    let deadline = Instant::now() + shared.config.shutdown_timeout;
+    while tokio::time::timeout_at(deadline, connections.join_next())
+        .await
+        .is_ok_and(|joined| joined.is_some())
+    {}
+    let cut = connections.len();
+    // Dropping a task drops its socket: the connection is cut.
+    connections.shutdown().await;
+    Report {
+        connections: running,
+        cut,
+    }
+}
+
+/// Returns once the shutdown is asked for (at once if it was already).
+async fn stop_asked(stopped: &mut watch::Receiver<bool>) {
+    // An error: the sender is gone, with the process.
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// One connection: the TLS and opening handshakes within the handshake
+/// timeout, the echo, the closing handshake, and the TCP close in the order
+/// RFC 6455 §7.1.1 asks of a server; logged as the blocking server logs.
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let _ = tcp.set_nodelay(true);
-    let (mut ws, _request) = accept_hdr_async(tcp, config, |_| Ok(Vec::new())).await?;
+    let config = &shared.config;
+    let log = ConnectionLog::new(peer.to_string());
+    let opened = timeout(config.handshake_timeout, open(tcp, &shared));
+    let (mut ws, request) = match opened.await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => return log.line(format_args!("during the opening handshake: {e}")),
+        Err(_) => {
+            return log.line(format_args!(
+                "during the opening handshake: no request within {:?}",
+                config.handshake_timeout
+            ));
+        }
+    };
+    log.line(format_args!("connected to {}", request.path));
+    let mut result = echo(&mut ws, config, &log, &mut stopped).await;
+    if ws.is_closing() && result.is_ok() {
+        // RFC 6455 §7.1.2: our Close (the keepalive's, the shutdown's)
+        // waits for the client's, within the close timeout.
+        result = match timeout(config.close_timeout, finish_close(&mut ws)).await {
+            Ok(finished) => finished,
+            Err(_) => Err(Error::Io(std::io::ErrorKind::TimedOut.into())),
+        };
+    }
+    log.ended(
+        ws.first_close().cloned(),
+        ws.bytes_received(),
+        ws.bytes_sent(),
+    );
+    log.disconnected(&result);
+    linger_close(ws.into_inner(), config.close_timeout).await;
+}
+
+/// The TLS handshake if serving `wss://`, then the opening handshake,
+/// answered as the blocking server answers it.
+async fn open(
+    tcp: TcpStream,
+    shared: &Shared,
+) -> Result<(WebSocketStream<AsyncStream>, Request), Error> {
+    let stream = match &shared.tls {
+        None => AsyncStream::Plain(tcp),
+        Some(acceptor) => AsyncStream::Tls(Box::new(acceptor.accept(tcp).await?.into())),
+    };
+    let handshakes = &shared.handshakes;
+    accept_hdr_async(stream, &shared.config, |request| {
+        Service::<std::net::TcpStream>::admit(handshakes, request)
+    })
+    .await
+}
+
+/// Reads until the client's Close answers ours, discarding messages.
+async fn finish_close(ws: &mut WebSocketStream<AsyncStream>) -> Result<(), Error> {
+    while ws.is_closing() {
+        match ws.next().await {
+            Some(message) => drop(message?),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// RFC 6455 §7.1.1: the server closes the TCP connection first, without
+/// losing its last frames: our side is shut down, and what the client
+/// still sends is read and dropped until it closes its side or `timeout`.
+async fn linger_close(mut stream: AsyncStream, timeout_after: Duration) {
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 1024];
+    let _ = timeout(timeout_after, async {
+        while let Ok(1..) = stream.read(&mut sink).await {}
+    })
+    .await;
+}
+
+/// How long the client has been silent, as the keepalive counts it (the
+/// blocking server's `Silence`, in `src/server/keepalive.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Silence {
+    /// Something arrived lately: the buffers are kept.
+    Busy,
+    /// Nothing arrived for `release_idle_after` (or nothing yet): the
+    /// buffers were given back; the Ping is due after `until_ping`.
+    Quiet { until_ping: Option<Duration> },
+    /// Nothing arrived for the ping interval; a Ping went out.
+    Pinged,
+}
+
+impl Silence {
+    /// How long the next read waits before the silence counts.
+    fn waits(self, config: &ServerConfig) -> Option<Duration> {
+        match self {
+            Silence::Busy => busy_wait(config),
+            Silence::Quiet { until_ping } => until_ping,
+            Silence::Pinged => Some(config.pong_timeout),
+        }
+    }
+}
+
+/// Every text and binary message back to its sender, until the client's
+/// Close, the keepalive's Close 1001 to a client that stayed silent after
+/// a Ping, or the shutdown's Close 1001.
+async fn echo(
+    ws: &mut WebSocketStream<AsyncStream>,
+    config: &ServerConfig,
+    log: &ConnectionLog,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let mut silence = Silence::Quiet {
+        until_ping: config.ping_interval,
+    };
     loop {
         // What was received in one read is echoed with one write: echoes
         // are queued while messages are at hand, and flushed before waiting.
@@ -58,15 +281,98 @@ async fn echo(tcp: TcpStream, config: &ServerConfig) -> Result<(), Error> {
             Some(message) => message,
             None => {
                 ws.flush().await?;
-                ws.next().await
+                tokio::select! {
+                    biased;
+                    () = stop_asked(stopped) => {
+                        // RFC 6455 §7.4.1: 1001, "a server going down";
+                        // the client's answer is awaited by the caller.
+                        ws.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON).await?;
+                        return Ok(());
+                    }
+                    message = next_within(ws, silence.waits(config)) => match message {
+                        Some(message) => message,
+                        None => {
+                            silence = match on_silence(ws, config, silence).await? {
+                                Some(silence) => silence,
+                                None => return Ok(()),
+                            };
+                            continue;
+                        }
+                    },
+                }
             }
         };
+        silence = Silence::Busy;
         let Some(message) = message else {
             return Ok(());
         };
         match message? {
-            message @ (Message::Text(_) | Message::Binary(_)) => ws.feed(message).await?,
+            message @ (Message::Text(_) | Message::Binary(_)) => {
+                if log.logs_messages() {
+                    log.message(ws6455::proto::Direction::Received, &message);
+                    log.message(ws6455::proto::Direction::Sent, &message);
+                }
+                ws.feed(message).await?
+            }
+            // Pings are answered, and a Close replied to, by the stream.
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
         }
     }
+}
+
+/// How long a busy connection waits before its silence counts: until it
+/// goes quiet, or until its Ping is due, whichever comes first.
+fn busy_wait(config: &ServerConfig) -> Option<Duration> {
+    match (config.release_idle_after, config.ping_interval) {
+        (Some(release), Some(interval)) => Some(release.min(interval)),
+        (release, interval) => release.or(interval),
+    }
+}
+
+/// The next message, or `None` if `waits` passed first. Dropping `next()`
+/// part-way loses nothing: what was read stays in the stream.
+async fn next_within(
+    ws: &mut WebSocketStream<AsyncStream>,
+    waits: Option<Duration>,
+) -> Option<Option<Result<Message, Error>>> {
+    match waits {
+        Some(waits) => timeout(waits, ws.next()).await.ok(),
+        None => Some(ws.next().await),
+    }
+}
+
+/// Moves on after `silence` lasted its time, as the blocking keepalive
+/// does: a busy connection gives back its buffers (and is pinged if its
+/// Ping is due), a quiet one is pinged, and a pinged one is closed with
+/// 1001. `None` once that Close went out.
+async fn on_silence(
+    ws: &mut WebSocketStream<AsyncStream>,
+    config: &ServerConfig,
+    silence: Silence,
+) -> Result<Option<Silence>, Error> {
+    match silence {
+        Silence::Busy => {
+            if config.release_idle_after.is_some() {
+                ws.release_buffers();
+            }
+            let waited = busy_wait(config).unwrap_or_default();
+            match config.ping_interval.map(|i| i.saturating_sub(waited)) {
+                Some(Duration::ZERO) => ping(ws).await.map(Some),
+                until_ping => Ok(Some(Silence::Quiet { until_ping })),
+            }
+        }
+        Silence::Quiet { .. } => ping(ws).await.map(Some),
+        Silence::Pinged => {
+            let reason = format!("no pong within {:?}", config.pong_timeout);
+            ws.close(CloseCode::GOING_AWAY, &reason).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// RFC 6455 §5.5.2: a Ping to a silent client, "as a means to verify that
+/// the remote endpoint is still responsive".
+async fn ping(ws: &mut WebSocketStream<AsyncStream>) -> Result<Silence, Error> {
+    ws.send(Message::Ping(Vec::new())).await?;
+    Ok(Silence::Pinged)
 }

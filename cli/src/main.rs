@@ -33,7 +33,7 @@ use rlimit::Resource;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use ws6455::deflate::DeflateConfig;
-use ws6455::server::{Echo, Service, ShutdownHandle, serve, serve_tls};
+use ws6455::server::{Echo, Service, serve, serve_tls};
 use ws6455::tls;
 use ws6455::tls::{TlsError, TlsStream};
 use ws6455::{ClientConfig, Limits, ServerConfig};
@@ -380,11 +380,11 @@ fn main() -> ExitCode {
                     .max_frame(max_frame.or(max_message).unwrap_or(defaults.max_frame_size)),
             );
             logger::install(server.shown());
-            if on_tokio {
-                return async_echo::run(listen, config);
-            }
             let policy = OriginPolicy::for_echo(server.allowed_origins.clone());
             let service = OriginChecked::new(policy, Echo);
+            if on_tokio {
+                return run_async_echo(listen, &server, config, service);
+            }
             run(listen, &server.tls, config, service, |addr, secure| {
                 let scheme = if secure { "wss" } else { "ws" };
                 format!("ws6455 echo server listening on {scheme}://{addr}")
@@ -605,7 +605,8 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
             Some(tls) => serve_tls(listener, tls, config, service),
             None => serve(listener, config, service),
         }?;
-        shut_down_on_signals(server.shutdown_handle())?;
+        let handle = server.shutdown_handle();
+        shut_down_on_signals(move || handle.shutdown())?;
         // Only once SIGTERM shuts down gracefully: whoever waits for this
         // line (a supervisor, a test) may send it at once.
         log_line!("{}", banner(addr, secure));
@@ -626,10 +627,53 @@ fn run<S: Service<TcpStream> + Service<TlsStream>>(
     }
 }
 
-/// On the first SIGTERM or SIGINT, asks the server to shut down gracefully;
-/// on a second, exits at once, as a process killed by that signal would
-/// report it (128 + its number).
-fn shut_down_on_signals(server: ShutdownHandle) -> std::io::Result<()> {
+/// `ws6455 echo --async`: as [`run`] (the TLS files, the open-file limit,
+/// the banner, the exit status), serving on tokio.
+fn run_async_echo(
+    listen: SocketAddr,
+    server: &ServerFlags,
+    config: ServerConfig,
+    service: async_echo::Handshakes,
+) -> ExitCode {
+    if server.max_connections.is_some()
+        || server.max_connections_per_ip.is_some()
+        || server.trust_proxy
+    {
+        eprintln!(
+            "ws6455: echo --async does not count connections yet: \
+             --max-connections, --max-connections-per-ip and --trust-proxy need the blocking echo"
+        );
+        return ExitCode::from(2);
+    }
+    let tls = match server.tls.server_config() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("ws6455: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some((before, after)) = raise_open_file_limit() {
+        if log::log_enabled!(log::Level::Info) {
+            log_line!("ws6455: open files allowed: {after} (was {before})");
+        }
+    }
+    let listener = match TcpListener::bind(listen).and_then(|l| l.local_addr().map(|a| (l, a))) {
+        Ok(bound) => bound,
+        Err(e) => {
+            eprintln!("ws6455: cannot serve on {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (listener, addr) = listener;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let banner = format!("ws6455 echo server on tokio listening on {scheme}://{addr}");
+    async_echo::run(listener, tls, config, service, banner)
+}
+
+/// On the first SIGTERM or SIGINT, asks the server to shut down gracefully
+/// (`shutdown`); on a second, exits at once, as a process killed by that
+/// signal would report it (128 + its number).
+pub(crate) fn shut_down_on_signals(shutdown: impl Fn() + Send + 'static) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGTERM, SIGINT])?;
     std::thread::Builder::new()
         .name("ws6455-signals".to_owned())
@@ -645,7 +689,7 @@ fn shut_down_on_signals(server: ShutdownHandle) -> std::io::Result<()> {
                         "ws6455: {name}: shutting down, closing every connection with 1001 \
                          (a second signal exits at once)"
                     );
-                    server.shutdown();
+                    shutdown();
                 } else {
                     log_line!("ws6455: {name} again: exiting now");
                     std::process::exit(128 + signal);

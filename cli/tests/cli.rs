@@ -314,7 +314,24 @@ fn chat_trace_shows_frames_both_ways() {
 
 #[test]
 fn echo_max_message_closes_a_longer_message_with_1009() {
-    let server = start_ws6455(&["echo", "--quiet", "--no-deflate", "--max-message", "10"]);
+    echo_max_message_closes_a_longer_message_with_1009_on(&[]);
+}
+
+#[test]
+fn echo_max_message_closes_a_longer_message_with_1009_async() {
+    echo_max_message_closes_a_longer_message_with_1009_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_max_message_closes_a_longer_message_with_1009_on(flavour: &[&str]) {
+    let server = start_ws6455(
+        &[
+            &["echo"],
+            flavour,
+            &["--quiet", "--no-deflate", "--max-message", "10"],
+        ]
+        .concat(),
+    );
     let (mut ws, _) = ws6455::connect(&format!("ws://{}/", server.addr)).unwrap();
     ws.send(Message::Text("0123456789".into())).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Text("0123456789".into()));

@@ -29,7 +29,17 @@ fn peer_connected_to<'a>(log: &'a str, path: &str) -> &'a str {
 
 #[test]
 fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes() {
-    let server = start_ws6455(&["echo", "--log-messages", "--no-deflate"]);
+    echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_on(&[]);
+}
+
+#[test]
+fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_async() {
+    echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_on(flavour: &[&str]) {
+    let server = start_ws6455(&[&["echo"], flavour, &["--log-messages", "--no-deflate"]].concat());
     let mut ws = connect_to(server.addr, "/room?x=1");
     ws.send(Message::Text("hello".into())).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Text("hello".into()));
@@ -146,14 +156,24 @@ fn the_chat_refuses_a_path_that_names_no_room_and_logs_it() {
 
 #[test]
 fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent() {
-    let server = start_ws6455(&[
-        "echo",
-        "--quiet",
-        "--ping-interval",
-        "0.2",
-        "--pong-timeout",
-        "0.3",
-    ]);
+    echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on(&[]);
+}
+
+#[test]
+fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_async() {
+    echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on(flavour: &[&str]) {
+    let server = start_ws6455(
+        &[
+            &["echo"],
+            flavour,
+            &["--quiet", "--ping-interval", "0.2", "--pong-timeout", "0.3"],
+        ]
+        .concat(),
+    );
     let mut silent = connect_for_raw_frames(server.addr);
     silent
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -167,14 +187,24 @@ fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent() {
 
 #[test]
 fn echo_keeps_a_client_that_answers_its_pings() {
-    let server = start_ws6455(&[
-        "echo",
-        "--quiet",
-        "--ping-interval",
-        "0.1",
-        "--pong-timeout",
-        "0.3",
-    ]);
+    echo_keeps_a_client_that_answers_its_pings_on(&[]);
+}
+
+#[test]
+fn echo_keeps_a_client_that_answers_its_pings_async() {
+    echo_keeps_a_client_that_answers_its_pings_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_keeps_a_client_that_answers_its_pings_on(flavour: &[&str]) {
+    let server = start_ws6455(
+        &[
+            &["echo"],
+            flavour,
+            &["--quiet", "--ping-interval", "0.1", "--pong-timeout", "0.3"],
+        ]
+        .concat(),
+    );
     let mut ws = connect(server.addr);
     ws.get_ref()
         .set_read_timeout(Some(Duration::from_secs(5)))

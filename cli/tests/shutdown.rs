@@ -186,7 +186,17 @@ fn signal_with_clients(
 
 #[test]
 fn echo_on_sigterm_closes_50_clients_with_1001_and_exits_0() {
-    let server = start_ws6455(&["echo"]);
+    echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_on(&[]);
+}
+
+#[test]
+fn echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_async() {
+    echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_on(flavour: &[&str]) {
+    let server = start_ws6455(&[&["echo"], flavour, &[]].concat());
     let (codes, status, stderr) = signal_with_clients(server, 50, "TERM", |ws| {
         ws.send(Message::Text("hi".into())).unwrap();
         assert_eq!(ws.read().unwrap(), Message::Text("hi".into()));
@@ -214,7 +224,17 @@ fn chat_on_sigint_closes_50_clients_with_1001_and_exits_0() {
 
 #[test]
 fn a_second_signal_exits_at_once() {
-    let server = start_ws6455(&["echo", "--shutdown-timeout", "30"]);
+    a_second_signal_exits_at_once_on(&[]);
+}
+
+#[test]
+fn a_second_signal_exits_at_once_async() {
+    a_second_signal_exits_at_once_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn a_second_signal_exits_at_once_on(flavour: &[&str]) {
+    let server = start_ws6455(&[&["echo"], flavour, &["--shutdown-timeout", "30"]].concat());
     // A client that never answers the Close holds the shutdown open.
     let _silent = connect_for_raw_frames(server.addr);
     server.signal("TERM");

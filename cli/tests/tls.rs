@@ -25,9 +25,26 @@ fn certificate(test: &str) -> (PathBuf, PathBuf) {
 
 #[test]
 fn the_echo_command_serves_wss_and_the_client_command_trusts_ca() {
+    the_echo_command_serves_wss_and_the_client_command_trusts_ca_on(&[]);
+}
+
+#[test]
+fn the_echo_command_serves_wss_and_the_client_command_trusts_ca_async() {
+    the_echo_command_serves_wss_and_the_client_command_trusts_ca_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn the_echo_command_serves_wss_and_the_client_command_trusts_ca_on(flavour: &[&str]) {
     let (cert_file, key_file) = certificate("echo");
     let (cert, key) = (cert_file.to_str().unwrap(), key_file.to_str().unwrap());
-    let server = start_ws6455(&["echo", "--quiet", "--tls-cert", cert, "--tls-key", key]);
+    let server = start_ws6455(
+        &[
+            &["echo"],
+            flavour,
+            &["--quiet", "--tls-cert", cert, "--tls-key", key],
+        ]
+        .concat(),
+    );
     let url = format!("wss://localhost:{}/", server.addr.port());
     let run_client = |extra: &[&str]| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ws6455"))

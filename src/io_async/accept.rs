@@ -20,6 +20,12 @@ const HEAD_READ_CHUNK: usize = 1024;
 /// [`accept`](crate::accept) over an async stream: the server's opening
 /// handshake with the default [`ServerConfig`], admitting every valid
 /// upgrade request.
+///
+/// For `wss://`, the stream is tokio-rustls's
+/// `tokio_rustls::server::TlsStream`, accepted by a `TlsAcceptor` made from
+/// the same configuration as the blocking server's
+/// (`tls::server_config`, with the feature `tokio-tls`); run the TLS
+/// handshake within the opening handshake's deadline, as `serve_tls` does.
 pub async fn accept_async<S>(stream: S) -> Result<(WebSocketStream<S>, Request), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,

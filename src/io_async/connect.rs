@@ -11,6 +11,7 @@ use crate::handshake::client::{ClientHandshake, ResponseError, ResponseParser, r
 use crate::handshake::http::Response;
 use crate::handshake::uri::{Host, WsUri};
 use crate::io::connect::ClientConfig;
+use crate::io_async::client_stream::AsyncStream;
 use crate::io_async::stream::WebSocketStream;
 use crate::proto::settings::Role;
 use crate::proto::{Decoded, UsageError};
@@ -18,22 +19,22 @@ use crate::proto::{Decoded, UsageError};
 /// How many bytes one read of the response asks for.
 const HEAD_READ_CHUNK: usize = 1024;
 
-/// [`connect`](crate::connect) on tokio, for a `ws://` URI, with the
-/// default [`ClientConfig`].
-pub async fn connect_async(uri: &str) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+/// [`connect`](crate::connect) on tokio, with the default [`ClientConfig`].
+pub async fn connect_async(uri: &str) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
     connect_async_with(uri, &ClientConfig::default()).await
 }
 
-/// [`connect_with`](crate::connect_with) on tokio, for a `ws://` URI: the
-/// TCP connection and the opening handshake, each within
-/// `config.handshake_timeout`.
+/// [`connect_with`](crate::connect_with) on tokio: the TCP connection, the
+/// TLS handshake for `wss://` (RFC 6455 §4.1 item 5; feature `tokio-tls`,
+/// with [`ClientConfig::tls`] as the blocking client uses it) and the
+/// opening handshake, all within `config.handshake_timeout`.
 pub async fn connect_async_with(
     uri: &str,
     config: &ClientConfig,
-) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
     let uri = WsUri::parse(uri)?;
-    if uri.is_secure() {
-        // wss:// on tokio comes with tokio-rustls (issue 24, not yet here).
+    if uri.is_secure() && !cfg!(feature = "tokio-tls") {
+        // Refused before any connection is opened.
         return Err(UsageError::TlsNotBuilt.into());
     }
     let opened = async {
@@ -43,7 +44,18 @@ pub async fn connect_async_with(
             Host::V6(ip) => TcpStream::connect((*ip, uri.port())).await?,
         };
         let _ = tcp.set_nodelay(true);
-        client_handshake_async(tcp, &uri, config).await
+        let stream = match uri.is_secure() {
+            false => AsyncStream::Plain(tcp),
+            #[cfg(feature = "tokio-tls")]
+            true => AsyncStream::Tls(Box::new(
+                crate::io_async::tls::open(tcp, &uri, config.tls.as_ref())
+                    .await?
+                    .into(),
+            )),
+            #[cfg(not(feature = "tokio-tls"))]
+            true => return Err(UsageError::TlsNotBuilt.into()),
+        };
+        client_handshake_async(stream, &uri, config).await
     };
     match tokio::time::timeout(config.handshake_timeout, opened).await {
         Ok(opened) => opened,

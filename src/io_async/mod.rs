@@ -11,7 +11,10 @@
 //! makes the connection that 101 agreed to (`examples/hyper_upgrade.rs`).
 
 pub(crate) mod accept;
+pub(crate) mod client_stream;
 pub(crate) mod connect;
 pub(crate) mod split;
 pub(crate) mod stream;
+#[cfg(feature = "tokio-tls")]
+pub(crate) mod tls;
 pub(crate) mod wakers;

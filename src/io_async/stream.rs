@@ -21,6 +21,7 @@ use crate::io_async::wakers::{TaskWakers, Waiter, connection_waker};
 use crate::proto::close::CloseCode;
 use crate::proto::engine::Engine;
 use crate::proto::message::Message;
+use crate::proto::sender::FirstClose;
 use crate::proto::settings::{Limits, Role};
 
 /// A WebSocket connection over an async stream: a [`Stream`] of the
@@ -147,6 +148,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     pub fn release_buffers(&mut self) {
         self.engine.release_buffers();
         self.read_buf.release();
+    }
+
+    /// Whether we sent a Close and the peer has not answered yet: read on
+    /// (within a timeout of your choice) to finish the closing handshake.
+    pub fn is_closing(&self) -> bool {
+        self.engine.is_closing()
+    }
+
+    /// The connection's first Close frame, once one was sent or received:
+    /// who sent it, with what code and reason.
+    pub fn first_close(&self) -> Option<&FirstClose> {
+        self.engine.first_close()
+    }
+
+    /// Bytes received on the stream so far, frames and all.
+    pub fn bytes_received(&self) -> u64 {
+        self.read_buf.received()
+    }
+
+    /// Bytes written to the stream so far, frames and all.
+    pub fn bytes_sent(&self) -> u64 {
+        self.engine.bytes_sent()
+    }
+
+    /// The stream under the connection (to see, say, whether it is TLS).
+    pub fn get_ref(&self) -> &S {
+        &self.stream
     }
 
     /// The stream, given back: for what follows the closing handshake

@@ -64,7 +64,10 @@ struct Ending {
 }
 
 impl ConnectionLog {
-    pub(crate) fn new(peer: String) -> ConnectionLog {
+    /// The log of a connection from `peer` (as its lines name it), opened
+    /// now: for a server of one's own (on tokio, say) that logs as
+    /// [`serve`](crate::server::serve) does.
+    pub fn new(peer: String) -> ConnectionLog {
         ConnectionLog {
             peer,
             opened: Instant::now(),
@@ -138,8 +141,10 @@ impl ConnectionLog {
         }
     }
 
-    /// The disconnect line, once the session returned `result`.
-    pub(crate) fn disconnected(&self, result: &Result<(), Error>) {
+    /// The disconnect line, once the session returned `result`: how long
+    /// the connection lasted, how it ended ([`ConnectionLog::ended`]) and
+    /// the bytes it moved.
+    pub fn disconnected(&self, result: &Result<(), Error>) {
         if !log::log_enabled!(target: TARGET, log::Level::Info) {
             return;
         }

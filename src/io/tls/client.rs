@@ -24,33 +24,47 @@ pub(crate) fn open(
     config: Option<&Arc<rustls::ClientConfig>>,
     handshake_timeout: Duration,
 ) -> Result<TlsStream, Error> {
-    let config = match config {
-        Some(config) => Arc::clone(config),
-        None => default_config()?,
-    };
-    let name = match uri.host() {
+    let config = config_or_default(config)?;
+    let stream = TlsStream::client(tcp, config, server_name(uri)?)?;
+    Transport::set_read_timeout(&stream, Some(handshake_timeout))?;
+    stream.handshake().map_err(|e| handshake_failed(uri, e))?;
+    Ok(stream)
+}
+
+/// `config`, or the one trusting the usual public roots.
+pub(crate) fn config_or_default(
+    config: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Arc<rustls::ClientConfig>, Error> {
+    match config {
+        Some(config) => Ok(Arc::clone(config)),
+        None => default_config(),
+    }
+}
+
+/// The name the server's certificate must bear, sent as SNI: `uri`'s host.
+pub(crate) fn server_name(uri: &WsUri) -> Result<ServerName<'static>, TlsError> {
+    Ok(match uri.host() {
         Host::Name(name) => ServerName::try_from(name.clone())
             .map_err(|_| TlsError::InvalidServerName(name.clone()))?,
         Host::V4(ip) => ServerName::from(IpAddr::V4(*ip)),
         Host::V6(ip) => ServerName::from(IpAddr::V6(*ip)),
-    };
-    let stream = TlsStream::client(tcp, config, name)?;
-    Transport::set_read_timeout(&stream, Some(handshake_timeout))?;
-    stream.handshake().map_err(|e| {
-        // rustls reports what broke the handshake inside the I/O error; a
-        // socket that failed meanwhile is an I/O error like any other.
-        match e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            Some(error) => Error::Tls(TlsError::Handshake {
-                host: uri.host().to_string(),
-                error: error.clone(),
-            }),
-            None => Error::Io(e),
-        }
-    })?;
-    Ok(stream)
+    })
+}
+
+/// The error for a TLS handshake with `uri`'s host that failed with `e`.
+pub(crate) fn handshake_failed(uri: &WsUri, e: std::io::Error) -> Error {
+    // rustls reports what broke the handshake inside the I/O error; a
+    // socket that failed meanwhile is an I/O error like any other.
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(error) => Error::Tls(TlsError::Handshake {
+            host: uri.host().to_string(),
+            error: error.clone(),
+        }),
+        None => Error::Io(e),
+    }
 }
 
 /// The TLS configuration trusting the usual public roots, made once.

@@ -104,6 +104,21 @@ impl ReadBuffer {
         }
     }
 
+    /// Whether the buffer was given back ([`ReadBuffer::release`]) and
+    /// holds nothing: a read that waits needs no buffer of its own then.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn is_released(&self) -> bool {
+        self.bytes.capacity() == 0
+    }
+
+    /// Takes bytes that a read put elsewhere (at most half the smallest
+    /// buffer: on the stack, while this one was given back).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn take_read(&mut self, read: &[u8]) {
+        self.free_space()[..read.len()].copy_from_slice(read);
+        self.filled(read.len());
+    }
+
     /// The buffer's capacity, for tests of what a quiet connection holds.
     #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {

@@ -24,6 +24,10 @@ use crate::proto::message::Message;
 use crate::proto::sender::FirstClose;
 use crate::proto::settings::{Limits, Role};
 
+/// The most a read into the stack takes, for a connection whose read
+/// buffer was given back: room for a control frame or a small message.
+const QUIET_READ: usize = 512;
+
 /// A WebSocket connection over an async stream: a [`Stream`] of the
 /// messages received and a [`Sink`] of those to send.
 ///
@@ -288,20 +292,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
             }
             this.wakers.register(Waiter::Receiving, cx);
             let io_cx = &mut Context::from_waker(&this.connection_waker);
-            let stream = &mut this.stream;
-            let mut free = ReadBuf::new(this.read_buf.free_space());
-            match ready!(Pin::new(stream).poll_read(io_cx, &mut free)) {
+            let read = if this.read_buf.is_released() {
+                // A quiet connection's buffer stays given back while it
+                // waits: the read that wakes it goes to the stack first.
+                let mut quiet = [0; QUIET_READ];
+                let mut free = ReadBuf::new(&mut quiet);
+                ready!(Pin::new(&mut this.stream).poll_read(io_cx, &mut free)).map(|()| {
+                    this.read_buf.take_read(free.filled());
+                    free.filled().len()
+                })
+            } else {
+                let mut free = ReadBuf::new(this.read_buf.free_space());
+                let read = ready!(Pin::new(&mut this.stream).poll_read(io_cx, &mut free))
+                    .map(|()| free.filled().len());
+                if let Ok(n) = read {
+                    this.read_buf.filled(n);
+                }
+                read
+            };
+            match read {
                 // The end of TCP before the closing handshake's end: an
                 // error, as the blocking read reports it; the stream ends
                 // after it.
-                Ok(()) if free.filled().is_empty() => {
+                Ok(0) => {
                     this.engine.read_failed();
                     return Poll::Ready(Some(Err(Error::Io(io::ErrorKind::UnexpectedEof.into()))));
                 }
-                Ok(()) => {
-                    let n = free.filled().len();
-                    this.read_buf.filled(n);
-                }
+                Ok(_) => {}
                 Err(e) => {
                     this.engine.read_failed();
                     return Poll::Ready(Some(Err(e.into())));
@@ -359,5 +376,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
             this.engine.close(CloseCode::NORMAL, "")?;
         }
         this.poll_write_queued_or_fail(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// A client's frame for `text`, masked as a client's frames are.
+    fn client_frame(text: &str) -> Vec<u8> {
+        let mut client = Engine::new(Role::Client, Limits::default());
+        client.send(Message::text(text)).unwrap();
+        let mut wire = Vec::new();
+        client.output().drain_into(&mut wire);
+        wire
+    }
+
+    #[tokio::test]
+    async fn a_quiet_connection_waits_for_input_with_no_read_buffer() {
+        let (ours, mut peer) = tokio::io::duplex(4096);
+        let mut ws = WebSocketStream::from_raw(ours, Role::Server, Limits::default(), Vec::new());
+        peer.write_all(&client_frame(&"busy ".repeat(200)))
+            .await
+            .unwrap();
+        assert!(ws.next().await.unwrap().is_ok());
+        ws.release_buffers();
+        let waiting = tokio::time::timeout(Duration::from_millis(20), ws.next()).await;
+        assert!(waiting.is_err(), "nothing was sent");
+        assert_eq!(ws.read_buf.capacity(), 0);
+        // What wakes it arrives whole, however it is cut.
+        let frame = client_frame("awake");
+        peer.write_all(&frame[..3]).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(20), ws.next()).await;
+        assert!(waiting.is_err(), "the frame is not whole yet");
+        peer.write_all(&frame[3..]).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("awake"));
     }
 }

@@ -16,7 +16,7 @@ use common::{expect_close, masked};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use ws6455::proto::{Decoded, FrameHeader, OpCode};
-use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, Role, WebSocketStream};
+use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, Role, StreamEvent, WebSocketStream};
 
 fn pair(
     capacity: usize,
@@ -407,4 +407,50 @@ async fn the_end_of_tcp_before_the_closing_handshake_is_an_error() {
         other => panic!("expected the end of TCP as an error, got {other:?}"),
     }
     assert!(ws.next().await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_read_and_sent_in_pieces_arrives_whole() {
+    let (mut client, mut server) = pair(64 << 10);
+    // The server holds one piece at a time, whatever the message's size.
+    let echo = tokio::spawn(async move {
+        let mut piece = vec![0; 256 << 10];
+        let mut pieces = 0;
+        loop {
+            match server.read_piece(&mut piece).await {
+                Ok(StreamEvent::Piece(p)) => {
+                    pieces += 1;
+                    // Queued; the next read writes it while it waits for
+                    // input, and goes on reading while the client writes.
+                    server
+                        .feed_piece(p.kind, &piece[..p.len], p.last)
+                        .await
+                        .unwrap();
+                }
+                Ok(StreamEvent::Control(_)) => {}
+                Err(Error::Closed) => return pieces,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let big: Vec<u8> = (0..12u32 << 20).map(|i| (i % 253) as u8).collect();
+    let text = "é".repeat(100_000);
+    client.feed(Message::Binary(big.clone())).await.unwrap();
+    client
+        .feed(Message::Ping(b"between".to_vec()))
+        .await
+        .unwrap();
+    client.send(Message::text(text.clone())).await.unwrap();
+    assert!(client.next().await.unwrap().unwrap() == Message::Binary(big));
+    assert_eq!(
+        client.next().await.unwrap().unwrap(),
+        Message::Pong(b"between".to_vec())
+    );
+    assert_eq!(client.next().await.unwrap().unwrap(), Message::text(text));
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+    while client.next().await.is_some() {}
+    assert!(
+        echo.await.unwrap() >= 80,
+        "20 MiB came in pieces of 256 KiB at most"
+    );
 }

@@ -20,9 +20,23 @@ use crate::io::read_buffer::ReadBuffer;
 use crate::io_async::wakers::{TaskWakers, Waiter, connection_waker};
 use crate::proto::close::CloseCode;
 use crate::proto::engine::Engine;
-use crate::proto::message::Message;
+use crate::proto::message::{Message, MessageKind, Piece, StreamEvent};
 use crate::proto::sender::FirstClose;
 use crate::proto::settings::{Limits, Role};
+
+/// How received data messages are given: whole, or in pieces into a
+/// buffer of the caller's.
+enum Decode<'a> {
+    Whole,
+    Pieces(&'a mut [u8]),
+}
+
+/// What one receive gave: a message (a control frame, when in pieces), or
+/// a piece of a data message.
+enum Received {
+    Message(Message),
+    Piece(Piece),
+}
 
 /// The most a read into the stack takes, for a connection whose read
 /// buffer was given back: room for a control frame or a small message.
@@ -132,6 +146,65 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
+    /// Reads the next piece of a data message into `out`, or the next
+    /// control frame, without holding a message whole, as
+    /// [`WebSocket::read_piece`](crate::WebSocket::read_piece) does: a data
+    /// message comes as [`StreamEvent::Piece`]s, each with its bytes at the
+    /// start of `out`, as soon as `out` is full, what was received so far is
+    /// used up, or the message ends (the last piece says so). Pings are
+    /// answered and given as [`StreamEvent::Control`], between pieces too; a
+    /// Close as by `next()`, after which this returns [`Error::Closed`].
+    /// The message limit ([`Limits::max_message_size`]) counts the bytes
+    /// given out. Cancellation-safe: a piece is taken off the stream only
+    /// when this returns it.
+    pub async fn read_piece(&mut self, out: &mut [u8]) -> Result<StreamEvent, Error> {
+        let mut decode = Decode::Pieces(out);
+        match std::future::poll_fn(|cx| self.poll_receive(cx, &mut decode)).await {
+            Some(Ok(Received::Piece(piece))) => Ok(StreamEvent::Piece(piece)),
+            Some(Ok(Received::Message(message))) => Ok(StreamEvent::Control(message)),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// Queues the next piece of a data message sent in pieces, as one frame
+    /// (see [`Engine::send_piece`]): the message's first if none of it was
+    /// sent, a continuation after, the last with FIN. While the queue is at
+    /// its bound ([`Limits::max_write_buffer`]), what is queued is written
+    /// first. Until the last piece, no other data message may be sent;
+    /// control frames may, and go between the pieces. Cancellation-safe: a
+    /// dropped future has queued the piece whole or not at all.
+    pub async fn feed_piece(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_queue_waiting(cx)).await?;
+        if self.engine.write_buffer_full() {
+            std::future::poll_fn(|cx| self.poll_write_queued_or_fail(cx)).await?;
+        }
+        match self.engine.send_piece(kind, payload, last) {
+            // An empty queue takes a piece of any size.
+            Err(Error::WriteBufferFull { .. }) => {
+                std::future::poll_fn(|cx| self.poll_write_queued_or_fail(cx)).await?;
+                self.engine.send_piece(kind, payload, last)
+            }
+            queued => queued,
+        }
+    }
+
+    /// [`WebSocketStream::feed_piece`], then writes what is queued.
+    pub async fn send_piece(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        self.feed_piece(kind, payload, last).await?;
+        std::future::poll_fn(|cx| self.poll_write_queued_or_fail(cx)).await
+    }
+
     /// Queues the Close that starts the closing handshake.
     pub(crate) fn queue_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.engine.close(code, reason)
@@ -217,31 +290,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// Writes what is queued, as far as the stream takes it now, for the
-    /// task waiting as `waiter`.
-    fn poll_write_queued(&mut self, waiter: Waiter, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        self.wakers.register(waiter, cx);
-        let cx = &mut Context::from_waker(&self.connection_waker);
-        let output = self.engine.output();
-        while !output.is_empty() {
-            let mut slices = [io::IoSlice::new(&[]); 16];
-            let filled = output.io_slices(&mut slices);
-            match ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..filled])) {
-                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(n) => output.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+    /// The receiving loop of [`Stream::poll_next`] and
+    /// [`WebSocketStream::read_piece`]: decodes what was read, as whole
+    /// messages or in pieces, writes what is queued when nothing more is
+    /// decodable, and reads.
+    fn poll_receive(
+        &mut self,
+        cx: &Context<'_>,
+        decode: &mut Decode<'_>,
+    ) -> Poll<Option<Result<Received, Error>>> {
+        let this = self;
         loop {
             // Our answer to the peer's Close goes out before the Close is
             // given; the peer may be gone already.
@@ -249,7 +307,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 if let Err(_gone) = ready!(this.poll_write_queued(Waiter::Receiving, cx)) {
                     this.engine.write_failed();
                 }
-                return Poll::Ready(this.last_message.take().map(Ok));
+                return Poll::Ready(this.last_message.take().map(|m| Ok(Received::Message(m))));
             }
             // The last frames (the Close that fails the connection, the
             // Close reply) must be out before the end is told.
@@ -261,15 +319,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 }
                 return Poll::Ready(this.failure.take().map(Err));
             }
-            match this.engine.receive(this.read_buf.unread_mut()) {
-                Ok(progress) => {
-                    this.read_buf.consume(progress.used);
-                    if let Some(message) = progress.message {
-                        if this.engine.is_closed() {
+            let unread = this.read_buf.unread_mut();
+            let decoded = match decode {
+                Decode::Whole => this
+                    .engine
+                    .receive(unread)
+                    .map(|progress| (progress.used, progress.message.map(Received::Message))),
+                Decode::Pieces(out) => this.engine.receive_streamed(unread, out).map(|streamed| {
+                    let received = streamed.event.map(|event| match event {
+                        StreamEvent::Piece(piece) => Received::Piece(piece),
+                        StreamEvent::Control(message) => Received::Message(message),
+                    });
+                    (streamed.used, received)
+                }),
+            };
+            match decoded {
+                Ok((used, received)) => {
+                    this.read_buf.consume(used);
+                    match received {
+                        Some(Received::Message(message)) if this.engine.is_closed() => {
                             this.last_message = Some(message);
                             continue;
                         }
-                        return Poll::Ready(Some(Ok(message)));
+                        Some(received) => return Poll::Ready(Some(Ok(received))),
+                        None => {}
                     }
                 }
                 // §7.1.7: the Close that fails the connection is queued;
@@ -325,6 +398,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 }
             }
         }
+    }
+
+    /// Writes what is queued, as far as the stream takes it now, for the
+    /// task waiting as `waiter`.
+    fn poll_write_queued(&mut self, waiter: Waiter, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        self.wakers.register(waiter, cx);
+        let cx = &mut Context::from_waker(&self.connection_waker);
+        let output = self.engine.output();
+        while !output.is_empty() {
+            let mut slices = [io::IoSlice::new(&[]); 16];
+            let filled = output.io_slices(&mut slices);
+            match ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..filled])) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => output.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let received = ready!(self.get_mut().poll_receive(cx, &mut Decode::Whole));
+        Poll::Ready(received.map(|received| {
+            received.map(|received| match received {
+                Received::Message(message) => message,
+                // Only pieces are decoded into pieces.
+                Received::Piece(_) => unreachable!("a whole message was decoded in pieces"),
+            })
+        }))
     }
 }
 

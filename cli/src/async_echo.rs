@@ -3,11 +3,12 @@
 //! `WebSocketStream`, with the blocking echo's options: limits,
 //! permessage-deflate and subprotocols (the library's handshake, from the
 //! same `ServerConfig`), the allowed origins, TLS, the connection log,
-//! keepalive, releasing a quiet connection's buffers, and a graceful
-//! shutdown on SIGTERM or SIGINT with Close 1001 to every connection.
-//!
-//! Not yet: `--max-connections`, `--max-connections-per-ip` and
-//! `--trust-proxy`, which are refused rather than ignored.
+//! keepalive, releasing a quiet connection's buffers, a graceful shutdown
+//! on SIGTERM or SIGINT with Close 1001 to every connection, the limits on
+//! connections (all, and per client address, behind a trusted proxy by the
+//! address it forwards for) and the trace. The opening handshake is the
+//! library's, counted, answered and logged as the blocking server does it
+//! (`Arrival::accept_async`).
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::ExitCode;
@@ -21,9 +22,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
-use ws6455::server::{ConnectionLog, Echo, SHUTDOWN_REASON, Service};
+use ws6455::server::{Admissions, Arrival, ConnectionLog, Echo, SHUTDOWN_REASON};
 use ws6455::{AsyncStream, CloseCode, Error, Message, ServerConfig, WebSocketStream};
-use ws6455::{Request, accept_hdr_async};
 
 use crate::origin::OriginChecked;
 use crate::shut_down_on_signals;
@@ -35,6 +35,8 @@ pub(crate) type Handshakes = OriginChecked<Echo>;
 /// Everything a connection's task shares with the others.
 struct Shared {
     config: ServerConfig,
+    /// The count of connections, by which they are admitted.
+    admissions: Admissions,
     tls: Option<TlsAcceptor>,
     handshakes: Handshakes,
 }
@@ -82,6 +84,7 @@ pub(crate) fn run(
     log_line!("{banner}");
     let shared = Arc::new(Shared {
         tls: tls.map(TlsAcceptor::from),
+        admissions: Admissions::new(&config),
         config,
         handshakes,
     });
@@ -120,8 +123,12 @@ async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
-                    let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
-                    connections.spawn(connection(tcp, peer, shared, stopped));
+                    // None: its address holds twice its share already; it
+                    // is closed unanswered (and logged).
+                    if let Some(arrival) = shared.admissions.arrive(peer) {
+                        let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
+                        connections.spawn(connection(tcp, peer, arrival, shared, stopped));
+                    }
                 }
                 Err(e) => {
                     // Out of descriptors, or a connection reset before
@@ -134,6 +141,8 @@ async fn serve(
         }
     }
     drop(listener);
+    // Handshakes still under way are answered 503.
+    shared.admissions.stop();
     while connections.try_join_next().is_some() {}
     let running = connections.len();
     let deadline = Instant::now() + shared.config.shutdown_timeout;
@@ -156,30 +165,38 @@ async fn stop_asked(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-/// One connection: the TLS and opening handshakes within the handshake
-/// timeout, the echo, the closing handshake, and the TCP close in the order
-/// RFC 6455 §7.1.1 asks of a server; logged as the blocking server logs.
+/// One connection, holding its places in the counts (`arrival`): the TLS
+/// handshake within the handshake timeout, the opening handshake, the echo,
+/// the closing handshake, and the TCP close in the order RFC 6455 §7.1.1
+/// asks of a server; logged as the blocking server logs.
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
+    mut arrival: Arrival,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
     let config = &shared.config;
-    let log = ConnectionLog::new(peer.to_string());
-    let opened = timeout(config.handshake_timeout, open(tcp, &shared));
-    let (mut ws, request) = match opened.await {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(e)) => return log.line(format_args!("during the opening handshake: {e}")),
-        Err(_) => {
-            return log.line(format_args!(
-                "during the opening handshake: no request within {:?}",
-                config.handshake_timeout
-            ));
-        }
+    let mut log = ConnectionLog::new(peer.to_string());
+    let stream = match &shared.tls {
+        None => AsyncStream::Plain(tcp),
+        Some(acceptor) => match timeout(config.handshake_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => AsyncStream::Tls(Box::new(tls.into())),
+            Ok(Err(e)) => return log.line(format_args!("during the opening handshake: {e}")),
+            Err(_) => {
+                return log.line(format_args!(
+                    "during the opening handshake: no TLS handshake within {:?}",
+                    config.handshake_timeout
+                ));
+            }
+        },
     };
-    log.line(format_args!("connected to {}", request.path));
+    let opened = arrival.accept_async(stream, config, &shared.handshakes, &mut log);
+    let mut ws = match opened.await {
+        Ok((ws, _request)) => ws,
+        Err(stream) => return linger_close(stream, config.close_timeout).await,
+    };
     let mut result = echo(&mut ws, config, &log, &mut stopped).await;
     if ws.is_closing() && result.is_ok() {
         // RFC 6455 §7.1.2: our Close (the keepalive's, the shutdown's)
@@ -196,23 +213,6 @@ async fn connection(
     );
     log.disconnected(&result);
     linger_close(ws.into_inner(), config.close_timeout).await;
-}
-
-/// The TLS handshake if serving `wss://`, then the opening handshake,
-/// answered as the blocking server answers it.
-async fn open(
-    tcp: TcpStream,
-    shared: &Shared,
-) -> Result<(WebSocketStream<AsyncStream>, Request), Error> {
-    let stream = match &shared.tls {
-        None => AsyncStream::Plain(tcp),
-        Some(acceptor) => AsyncStream::Tls(Box::new(acceptor.accept(tcp).await?.into())),
-    };
-    let handshakes = &shared.handshakes;
-    accept_hdr_async(stream, &shared.config, |request| {
-        Service::<std::net::TcpStream>::admit(handshakes, request)
-    })
-    .await
 }
 
 /// Reads until the client's Close answers ours, discarding messages.

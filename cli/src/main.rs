@@ -635,16 +635,6 @@ fn run_async_echo(
     config: ServerConfig,
     service: async_echo::Handshakes,
 ) -> ExitCode {
-    if server.max_connections.is_some()
-        || server.max_connections_per_ip.is_some()
-        || server.trust_proxy
-    {
-        eprintln!(
-            "ws6455: echo --async does not count connections yet: \
-             --max-connections, --max-connections-per-ip and --trust-proxy need the blocking echo"
-        );
-        return ExitCode::from(2);
-    }
     let tls = match server.tls.server_config() {
         Ok(tls) => tls,
         Err(e) => {

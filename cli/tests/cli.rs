@@ -285,6 +285,46 @@ fn client_exits_0_after_1000_or_1001_and_1_after_any_other_close() {
 }
 
 #[test]
+fn echo_trace_shows_the_handshake_and_frames_both_ways() {
+    echo_trace_shows_the_handshake_and_frames_both_ways_on(&[]);
+}
+
+#[test]
+fn echo_trace_shows_the_handshake_and_frames_both_ways_async() {
+    echo_trace_shows_the_handshake_and_frames_both_ways_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_trace_shows_the_handshake_and_frames_both_ways_on(flavour: &[&str]) {
+    use ws6455::{CloseCode, Message};
+
+    let server = start_ws6455(&[&["echo", "--trace", "--quiet", "--no-deflate"], flavour].concat());
+    let mut ws = connect_to(server.addr, "/traced");
+    ws.send(Message::Text("hello".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("hello".into()));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    ws.finish_close().unwrap();
+    let trace = server.stop();
+    for expected in [
+        "< GET /traced HTTP/1.1\n",
+        "> HTTP/1.1 101 Switching Protocols\n",
+        "< text FIN=1 RSV1-3=000 opcode=0x1 MASK=1 key=",
+        " len=5 (7-bit) payload: 68 65 6c 6c 6f \"hello\"\n",
+        "> text FIN=1 RSV1-3=000 opcode=0x1 MASK=0 len=5 (7-bit) payload: 68 65 6c 6c 6f \"hello\"\n",
+        "< close FIN=1",
+        "> close FIN=1",
+    ] {
+        assert!(trace.contains(expected), "{expected:?} in\n{trace}");
+    }
+    // Each line of a connection starts with the peer's address.
+    let peer = format!("127.0.0.1:{} ", ws.get_ref().local_addr().unwrap().port());
+    assert!(
+        trace.contains(&format!("{peer}< GET /traced HTTP/1.1\n")),
+        "{peer:?} in\n{trace}"
+    );
+}
+
+#[test]
 fn chat_trace_shows_frames_both_ways() {
     use std::net::SocketAddr;
     use ws6455::{CloseCode, Message};
@@ -347,7 +387,17 @@ fn echo_max_message_closes_a_longer_message_with_1009_on(flavour: &[&str]) {
 
 #[test]
 fn echo_max_connections_answers_one_more_with_503_and_retry_after() {
-    let server = start_ws6455(&["echo", "--quiet", "--max-connections", "1"]);
+    echo_max_connections_answers_one_more_with_503_and_retry_after_on(&[]);
+}
+
+#[test]
+fn echo_max_connections_answers_one_more_with_503_and_retry_after_async() {
+    echo_max_connections_answers_one_more_with_503_and_retry_after_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_max_connections_answers_one_more_with_503_and_retry_after_on(flavour: &[&str]) {
+    let server = start_ws6455(&[&["echo", "--quiet", "--max-connections", "1"], flavour].concat());
     let (mut first, _) = ws6455::connect(&format!("ws://{}/", server.addr)).unwrap();
     let answer = http_exchange(server.addr, upgrade_request(server.addr).as_bytes());
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
@@ -423,9 +473,25 @@ fn refuses_after(addr: std::net::SocketAddr, held: usize) -> bool {
 
 #[test]
 fn echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default() {
-    let limited = start_ws6455(&["echo", "--quiet", "--max-connections-per-ip", "2"]);
+    echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_on(&[]);
+}
+
+#[test]
+fn echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_async() {
+    echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_on(flavour: &[&str]) {
+    let limited = start_ws6455(
+        &[
+            &["echo", "--quiet", "--max-connections-per-ip", "2"],
+            flavour,
+        ]
+        .concat(),
+    );
     assert!(refuses_after(limited.addr, 2));
-    let unlimited = start_ws6455(&["echo", "--quiet"]);
+    let unlimited = start_ws6455(&[&["echo", "--quiet"], flavour].concat());
     assert!(!refuses_after(unlimited.addr, 100));
 }
 
@@ -446,21 +512,31 @@ fn chat_allows_64_connections_per_address_by_default_and_0_lifts_the_limit() {
 #[test]
 fn trust_proxy_counts_the_clients_x_forwarded_for_names_on_echo_and_chat() {
     for command in ["echo", "chat"] {
-        let args = [command, "--quiet", "--max-connections-per-ip", "1"];
-        let trusting = start_ws6455(&[&args[..], &["--trust-proxy"]].concat());
-        let (first, _first) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.1\r\n");
-        assert!(first.starts_with("HTTP/1.1 101 "), "{command}: {first}");
-        let (other, _other) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.2\r\n");
-        assert!(other.starts_with("HTTP/1.1 101 "), "{command}: {other}");
-        let (again, _) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.1\r\n");
-        assert!(again.starts_with("HTTP/1.1 429 "), "{command}: {again}");
-
-        let ignoring = start_ws6455(&args);
-        let (first, _first) = upgrade_with(ignoring.addr, "X-Forwarded-For: 192.0.2.1\r\n");
-        assert!(first.starts_with("HTTP/1.1 101 "), "{command}: {first}");
-        let (other, _) = upgrade_with(ignoring.addr, "X-Forwarded-For: 192.0.2.2\r\n");
-        assert!(other.starts_with("HTTP/1.1 429 "), "{command}: {other}");
+        trust_proxy_counts_the_clients_x_forwarded_for_names_on(&[command]);
     }
+}
+
+#[test]
+fn trust_proxy_counts_the_clients_x_forwarded_for_names_on_echo_async() {
+    trust_proxy_counts_the_clients_x_forwarded_for_names_on(&["echo", "--async"]);
+}
+
+/// The test, on `command` (`["echo", "--async"]`: the async echo).
+fn trust_proxy_counts_the_clients_x_forwarded_for_names_on(command: &[&str]) {
+    let args = [command, &["--quiet", "--max-connections-per-ip", "1"]].concat();
+    let trusting = start_ws6455(&[&args[..], &["--trust-proxy"]].concat());
+    let (first, _first) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.1\r\n");
+    assert!(first.starts_with("HTTP/1.1 101 "), "{command:?}: {first}");
+    let (other, _other) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.2\r\n");
+    assert!(other.starts_with("HTTP/1.1 101 "), "{command:?}: {other}");
+    let (again, _) = upgrade_with(trusting.addr, "X-Forwarded-For: 192.0.2.1\r\n");
+    assert!(again.starts_with("HTTP/1.1 429 "), "{command:?}: {again}");
+
+    let ignoring = start_ws6455(&args);
+    let (first, _first) = upgrade_with(ignoring.addr, "X-Forwarded-For: 192.0.2.1\r\n");
+    assert!(first.starts_with("HTTP/1.1 101 "), "{command:?}: {first}");
+    let (other, _) = upgrade_with(ignoring.addr, "X-Forwarded-For: 192.0.2.2\r\n");
+    assert!(other.starts_with("HTTP/1.1 429 "), "{command:?}: {other}");
 }
 
 /// Answers each text message from another thread after a pause, as a

@@ -86,7 +86,17 @@ fn without_log_messages_no_message_is_logged() {
 
 #[test]
 fn refused_handshakes_are_logged_with_path_and_status() {
-    let server = start_ws6455(&["echo"]);
+    refused_handshakes_are_logged_with_path_and_status_on(&[]);
+}
+
+#[test]
+fn refused_handshakes_are_logged_with_path_and_status_async() {
+    refused_handshakes_are_logged_with_path_and_status_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn refused_handshakes_are_logged_with_path_and_status_on(flavour: &[&str]) {
+    let server = start_ws6455(&[&["echo"], flavour].concat());
     let plain = http_exchange(server.addr, b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(plain.starts_with("HTTP/1.1 426 "), "{plain}");
     let bad = http_exchange(
@@ -107,7 +117,17 @@ fn refused_handshakes_are_logged_with_path_and_status() {
 
 #[test]
 fn a_handshake_over_the_limit_per_address_is_logged_with_the_address() {
-    let server = start_ws6455(&["echo", "--max-connections-per-ip", "1"]);
+    a_handshake_over_the_limit_per_address_is_logged_with_the_address_on(&[]);
+}
+
+#[test]
+fn a_handshake_over_the_limit_per_address_is_logged_with_the_address_async() {
+    a_handshake_over_the_limit_per_address_is_logged_with_the_address_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn a_handshake_over_the_limit_per_address_is_logged_with_the_address_on(flavour: &[&str]) {
+    let server = start_ws6455(&[&["echo", "--max-connections-per-ip", "1"], flavour].concat());
     let held = connect(server.addr);
     let refused = http_exchange(server.addr, upgrade_request(server.addr).as_bytes());
     assert!(refused.starts_with("HTTP/1.1 429 "), "{refused}");
@@ -121,7 +141,23 @@ fn a_handshake_over_the_limit_per_address_is_logged_with_the_address() {
 
 #[test]
 fn behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy() {
-    let server = start_ws6455(&["echo", "--trust-proxy", "--max-connections-per-ip", "1"]);
+    behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_on(&[]);
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_async() {
+    behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_on(flavour: &[&str]) {
+    let server = start_ws6455(
+        &[
+            &["echo", "--trust-proxy", "--max-connections-per-ip", "1"],
+            flavour,
+        ]
+        .concat(),
+    );
     let request = upgrade_request_to(server.addr, "/proxied");
     let head = request.strip_suffix("\r\n").unwrap();
     let forwarded = format!("{head}X-Forwarded-For: 10.0.0.9, 192.0.2.1\r\n\r\n");
@@ -264,6 +300,35 @@ fn a_refused_origin_is_logged_with_the_refusals_reason() {
     assert!(
         log.lines().any(|line| line.ends_with(
             ": upgrade to /kitchen refused: 403: pages from origin \"http://evil.example\" may \
+             not connect here (RFC 6455 §10.2); the server admits them when started with \
+             --allowed-origin http://evil.example"
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_echo_logs_a_refused_origin_with_the_refusals_reason() {
+    the_echo_logs_a_refused_origin_with_the_refusals_reason_on(&[]);
+}
+
+#[test]
+fn the_echo_logs_a_refused_origin_with_the_refusals_reason_async() {
+    the_echo_logs_a_refused_origin_with_the_refusals_reason_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn the_echo_logs_a_refused_origin_with_the_refusals_reason_on(flavour: &[&str]) {
+    let args = ["echo", "--allowed-origin", "https://example.com"];
+    let server = start_ws6455(&[&args[..], flavour].concat());
+    let request = upgrade_request_to(server.addr, "/echo")
+        .replace("\r\n\r\n", "\r\nOrigin: http://evil.example\r\n\r\n");
+    let response = http_exchange(server.addr, request.as_bytes());
+    assert!(response.starts_with("HTTP/1.1 403 "), "{response}");
+    let log = log_of(server);
+    assert!(
+        log.lines().any(|line| line.ends_with(
+            ": upgrade to /echo refused: 403: pages from origin \"http://evil.example\" may \
              not connect here (RFC 6455 §10.2); the server admits them when started with \
              --allowed-origin http://evil.example"
         )),

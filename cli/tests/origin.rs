@@ -63,7 +63,17 @@ fn welcomed(ws: &mut WebSocket<TcpStream>) {
 
 #[test]
 fn echo_admits_a_page_from_any_origin_by_default() {
-    let server = start_ws6455(&["echo", "--quiet"]);
+    echo_admits_a_page_from_any_origin_by_default_on(&[]);
+}
+
+#[test]
+fn echo_admits_a_page_from_any_origin_by_default_async() {
+    echo_admits_a_page_from_any_origin_by_default_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_admits_a_page_from_any_origin_by_default_on(flavour: &[&str]) {
+    let server = start_ws6455(&[&["echo", "--quiet"], flavour].concat());
     for origin in ["http://evil.example", "null", "not an origin"] {
         echoes(&mut admitted(server.addr, Some(origin)), origin);
     }
@@ -71,7 +81,23 @@ fn echo_admits_a_page_from_any_origin_by_default() {
 
 #[test]
 fn echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin() {
-    let server = start_ws6455(&["echo", "--quiet", "--allowed-origin", "https://example.com"]);
+    echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_on(&[]);
+}
+
+#[test]
+fn echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_async() {
+    echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_on(&["--async"]);
+}
+
+/// The test, on the blocking echo or (`["--async"]`) the async one.
+fn echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_on(flavour: &[&str]) {
+    let server = start_ws6455(
+        &[
+            &["echo", "--quiet", "--allowed-origin", "https://example.com"],
+            flavour,
+        ]
+        .concat(),
+    );
     let addr = server.addr;
     assert_eq!(
         refused(addr, &addr.to_string(), "http://evil.example"),

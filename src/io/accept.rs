@@ -23,6 +23,7 @@ use crate::handshake::server::{RequestError, RequestParser, check_upgrade_reques
 use crate::io::read_head::read_head;
 use crate::io::transport::{Deadline, Transport};
 use crate::io::websocket::WebSocket;
+use crate::proto::engine::Engine;
 use crate::proto::{Direction, UsageError};
 use crate::server::config::ServerConfig;
 use crate::trace;
@@ -283,12 +284,23 @@ pub(crate) fn server_websocket<S: Read + Write>(
     already_read: Vec<u8>,
     trace_prefix: Option<String>,
 ) -> Box<WebSocket<S>> {
-    let engine = config.engine(agreed);
-    let mut ws = Box::new(WebSocket::from_engine(stream, engine, already_read));
+    let engine = server_engine(config, agreed, trace_prefix);
+    Box::new(WebSocket::from_engine(stream, engine, already_read))
+}
+
+/// A server's engine once it answered 101, blocking or async: the limits
+/// `config` sets and the agreed permessage-deflate, traced after
+/// `trace_prefix` if given.
+pub(crate) fn server_engine(
+    config: &ServerConfig,
+    agreed: Option<&DeflateParams>,
+    trace_prefix: Option<String>,
+) -> Engine {
+    let mut engine = config.engine(agreed);
     if let Some(prefix) = trace_prefix {
-        ws.set_trace(trace::to_log(prefix));
+        engine.set_trace(trace::to_log(prefix));
     }
-    ws
+    engine
 }
 
 /// How a handshake ended when it opened no connection.
@@ -394,9 +406,7 @@ where
         Err(e) => return Err(Refusal::Failed(e)),
     };
     if let Some(prefix) = trace_prefix {
-        let mut wire = Vec::new();
-        request.encode(&mut wire);
-        trace::http(prefix, Direction::Received, &wire);
+        trace_request(prefix, &request);
     }
     let (response, decided) = decide(request, config, answers);
     match decided {
@@ -515,18 +525,30 @@ fn read_request<S: Read>(
     )
 }
 
+/// Logs a request read, when tracing, after `prefix`.
+pub(crate) fn trace_request(prefix: &str, request: &Request) {
+    let mut wire = Vec::new();
+    request.encode(&mut wire);
+    trace::http(prefix, Direction::Received, &wire);
+}
+
+/// An HTTP response as it goes on the wire, logged when tracing.
+pub(crate) fn encode_response(response: &Response, trace_prefix: Option<&str>) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(256);
+    response.encode(&mut wire);
+    if let Some(prefix) = trace_prefix {
+        trace::http(prefix, Direction::Sent, &wire);
+    }
+    wire
+}
+
 /// Writes an HTTP response, logging it first when tracing.
 fn write_response<S: Write>(
     stream: &mut S,
     response: &Response,
     trace_prefix: Option<&str>,
 ) -> io::Result<()> {
-    let mut wire = Vec::with_capacity(256);
-    response.encode(&mut wire);
-    if let Some(prefix) = trace_prefix {
-        trace::http(prefix, Direction::Sent, &wire);
-    }
-    stream.write_all(&wire)?;
+    stream.write_all(&encode_response(response, trace_prefix))?;
     stream.flush()
 }
 

@@ -9,7 +9,7 @@
 //! requests are read: all of them ([`ServerConfig::max_connections`]: one
 //! more is answered 503) and those from each client address
 //! ([`ServerConfig::max_connections_per_ip`]: one more is answered 429; see
-//! `addresses.rs`). Behind a trusted reverse proxy
+//! `admission.rs`). Behind a trusted reverse proxy
 //! ([`ServerConfig::trust_proxy`]) a client is counted, and named in the
 //! log, by the address the proxy forwarded it for, once its request is read.
 //!
@@ -21,14 +21,13 @@
 //! same parts.
 
 pub(crate) mod addresses;
+pub(crate) mod admission;
 pub(crate) mod config;
 pub(crate) mod connection_log;
 pub(crate) mod echo;
 pub(crate) mod keepalive;
 pub(crate) mod running;
 
-use std::cell::Cell;
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -39,20 +38,18 @@ use crate::deflate::config::DeflateParams;
 use crate::error::Error;
 use crate::handshake::http::{Request, Response};
 use crate::handshake::server::RequestError;
-use crate::io::accept::{
-    Answers, Opened, Refusal, respond_under_deadline, server_websocket, trace_prefix,
-};
+use crate::io::accept::{Opened, respond_under_deadline, server_websocket};
 use crate::io::close_request::CloseRequest;
 #[cfg(feature = "tls")]
 use crate::io::tls::TlsStream;
 use crate::io::transport::{Transport, discard_until_eof};
 use crate::io::websocket::WebSocket;
-use crate::server::addresses::{AddressCounts, AddressKey, Standing, forwarded_client};
 use crate::server::config::ServerConfig;
 use crate::trace;
+pub use admission::{Admissions, Arrival};
 pub use connection_log::ConnectionLog;
 pub use echo::Echo;
-use running::{Connections, NotStarted, accept_loop};
+use running::{Connections, accept_loop};
 pub use running::{SHUTDOWN_REASON, Server, ShutdownHandle, ShutdownReport};
 
 /// A connection whose opening handshake succeeded, handed to
@@ -231,14 +228,16 @@ fn serve_over<T: Transport, S: Service<T>>(
 ) -> io::Result<Server> {
     let local_addr = listener.local_addr()?;
     let service = Arc::new(service);
+    let admissions = Arc::new(Admissions::new(&config));
     let on_shutdown = {
+        let admissions = Arc::clone(&admissions);
         let service = Arc::clone(&service);
-        Box::new(move || service.shutting_down())
+        Box::new(move || {
+            admissions.stop();
+            service.shutting_down()
+        })
     };
     let connections = Arc::new(Connections::new(local_addr, &config, on_shutdown));
-    let per_address = config
-        .max_connections_per_ip
-        .map(|max| Arc::new(AddressCounts::new(max)));
     let config = Arc::new(config);
     let open = Arc::new(open);
     let accepting = Arc::clone(&connections);
@@ -247,52 +246,38 @@ fn serve_over<T: Transport, S: Service<T>>(
         .spawn(move || {
             accept_loop(listener, &accepting, |stream| {
                 let _ = stream.set_nodelay(true);
-                start_connection(
-                    stream,
-                    &accepting,
-                    &config,
-                    &service,
-                    &open,
-                    per_address.as_ref(),
-                )
+                start_connection(stream, &accepting, &config, &service, &open, &admissions)
             })
         })?;
     connections.set_accept_thread(accept_thread);
     Ok(Server::new(local_addr, connections))
 }
 
-/// Gives a new TCP connection a thread that runs it, counted against its
-/// address's share (`per_address`) unless the server is behind a trusted
-/// proxy. Fails when no thread can be had, or when the address holds twice
-/// its share already: the connection is then closed unanswered.
+/// Gives a new TCP connection a thread that runs it, counted in
+/// `admissions`, or closes it unanswered when its address holds twice its
+/// share already. Fails when no thread can be had: the connection is then
+/// closed unanswered too.
 fn start_connection<T: Transport, S: Service<T>>(
     stream: TcpStream,
     connections: &Arc<Connections<T>>,
     config: &Arc<ServerConfig>,
     service: &Arc<S>,
     open: &Arc<impl Fn(TcpStream) -> io::Result<T> + Send + Sync + 'static>,
-    per_address: Option<&Arc<AddressCounts>>,
-) -> Result<(), NotStarted> {
-    // Behind a trusted proxy the TCP peer is the proxy: its clients are
-    // counted once their requests name them, in `serve_connection`.
-    let counted = match per_address {
-        Some(counts) if !config.trust_proxy => {
-            stream.peer_addr().ok().map(|peer| counts.enter(peer.ip()))
-        }
-        _ => None,
+    admissions: &Admissions,
+) -> io::Result<()> {
+    let arrival = match stream.peer_addr() {
+        Ok(peer) => match admissions.arrive(peer) {
+            Some(arrival) => arrival,
+            None => return Ok(()),
+        },
+        Err(_) => Arrival::uncounted(None, config),
     };
-    if let Some(slot) = counted.as_ref() {
-        if slot.standing() == Standing::FarOver {
-            return Err(NotStarted::FarOverPerAddress(slot.key()));
-        }
-    }
     let (connections, config, service, open) = (
         Arc::clone(connections),
         Arc::clone(config),
         Arc::clone(service),
         Arc::clone(open),
     );
-    let forwarded_counts = per_address.filter(|_| config.trust_proxy).cloned();
     thread::Builder::new()
         .name("ws6455-conn".to_owned())
         .stack_size(config.thread_stack_size)
@@ -304,36 +289,20 @@ fn start_connection<T: Transport, S: Service<T>>(
                 }
             };
             let registered = connections.register(Arc::clone(&transport));
-            let full = config
-                .max_connections
-                .is_some_and(|max| registered.at_once > max);
-            let over_per_address = counted
-                .as_ref()
-                .filter(|slot| slot.standing() != Standing::Within)
-                .map(|slot| slot.key());
-            let turned_away = match (connections.is_stopping(), over_per_address, full) {
-                (true, _, _) => Some(TurnedAway::ShuttingDown),
-                (false, Some(key), _) => Some(TurnedAway::TooManyFrom(key)),
-                (false, None, true) => Some(TurnedAway::Full),
-                (false, None, false) => None,
-            };
             let close_request = Arc::clone(&registered.close_request);
             serve_connection(
                 &*transport,
                 &config,
                 &*service,
-                Arrival {
-                    turned_away,
-                    forwarded_counts,
-                    close_request: Some(close_request),
-                },
+                &arrival,
+                Some(close_request),
             );
             drop(registered);
-            // Its address's place is given back only now, with the thread's.
-            drop(counted);
+            // Its places in the counts are given back only now, with the
+            // thread's.
+            drop(arrival);
         })
         .map(drop)
-        .map_err(NotStarted::NoThread)
 }
 
 /// Runs one connection on the current thread: the opening handshake under
@@ -348,150 +317,32 @@ pub fn handle_connection<T: Transport, S: Service<T>>(
     config: &ServerConfig,
     service: &S,
 ) {
-    let arrival = Arrival {
-        turned_away: None,
-        forwarded_counts: None,
-        close_request: None,
-    };
-    serve_connection(&stream, config, service, arrival);
+    let arrival = Arrival::uncounted(stream.peer_addr().ok(), config);
+    serve_connection(&stream, config, service, &arrival, None);
 }
 
-/// How long a client turned away (503, 429) is asked to wait before trying
-/// again (`Retry-After`, in seconds).
-const RETRY_AFTER_SECONDS: u32 = 1;
-
-/// Why a server answers a valid upgrade request itself, before its service
-/// is asked: 503 or 429.
-#[derive(Clone, Copy, Debug)]
-enum TurnedAway {
-    /// [`ServerConfig::max_connections`] are running already: 503.
-    Full,
-    /// The server is shutting down: 503.
-    ShuttingDown,
-    /// [`ServerConfig::max_connections_per_ip`] are running from this
-    /// address already: 429.
-    TooManyFrom(AddressKey),
-}
-
-impl TurnedAway {
-    /// The answer, with `Retry-After` and a one-line body.
-    fn response(self) -> Response {
-        let mut response = match self {
-            TurnedAway::Full => Response::text(
-                503,
-                "Service Unavailable",
-                "too many connections; try again later",
-            ),
-            TurnedAway::ShuttingDown => Response::text(
-                503,
-                "Service Unavailable",
-                "the server is shutting down; try again later",
-            ),
-            // RFC 6585 §4: 429 "indicates that the user has sent too many
-            // requests in a given amount of time", and MAY say how long to
-            // wait with Retry-After.
-            TurnedAway::TooManyFrom(_) => Response::text(
-                429,
-                "Too Many Requests",
-                "too many connections from your address; try again later",
-            ),
-        };
-        response.headers.push((
-            "Retry-After".to_owned(),
-            RETRY_AFTER_SECONDS.to_string().into_bytes(),
-        ));
-        response
-    }
-}
-
-/// Why, for the log: "too many connections from 192.0.2.1".
-impl fmt::Display for TurnedAway {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TurnedAway::Full => write!(f, "too many connections"),
-            TurnedAway::ShuttingDown => write!(f, "the server is shutting down"),
-            TurnedAway::TooManyFrom(key) => write!(f, "too many connections from {key}"),
-        }
-    }
-}
-
-/// How the server met a connection, before reading its request.
-struct Arrival {
-    /// Why the server turns it away, if it does already.
-    turned_away: Option<TurnedAway>,
-    /// Behind a trusted proxy, the per-address count, which the connection
-    /// enters once its request names the client.
-    forwarded_counts: Option<Arc<AddressCounts>>,
-    /// How the server's shutdown closes a session over
-    /// [`Upgraded::with_websocket`], for a server that can shut down.
-    close_request: Option<Arc<CloseRequest>>,
-}
-
-/// [`handle_connection`] for a connection that `arrival` describes:
-/// answering its opening handshake 503 or 429 when it is turned away, and,
-/// behind a trusted proxy, counting it by the client its request names and
-/// naming that client in the log.
+/// [`handle_connection`] for a connection that `arrival` describes,
+/// answered 503 or 429 when the server turns it away. `close_request`: how
+/// the server's shutdown closes a session over [`Upgraded::with_websocket`],
+/// for a server that can shut down.
 fn serve_connection<T: Transport, S: Service<T>>(
     stream: &T,
     config: &ServerConfig,
     service: &S,
-    arrival: Arrival,
+    arrival: &Arrival,
+    close_request: Option<Arc<CloseRequest>>,
 ) {
-    let Arrival {
-        mut turned_away,
-        forwarded_counts,
-        close_request,
-    } = arrival;
-    let peer = stream.peer_addr().ok();
-    let mut log =
-        ConnectionLog::new(peer.map_or_else(|| "unknown peer".to_owned(), |peer| peer.to_string()));
-    let trace_prefix = trace::enabled().then(|| trace_prefix(stream));
-    // Behind a trusted proxy: the client the request names, if it names
-    // one, and the connection's place in that client's count.
-    let forwarded = Cell::new(None);
-    let mut forwarded_slot = None;
-    let note_forwarded = |request: &Request| {
-        if config.trust_proxy {
-            forwarded.set(forwarded_client(request));
-        }
-    };
-    let answers = Answers {
-        plain_http: |request: &Request| {
-            note_forwarded(request);
-            service.plain_http(request)
-        },
-        admit: |request: &Request| {
-            note_forwarded(request);
-            let client = forwarded.get().or(peer.map(|peer| peer.ip()));
-            if let (None, Some(counts), Some(client)) = (turned_away, &forwarded_counts, client) {
-                let slot = counts.enter(client);
-                match slot.standing() {
-                    Standing::Within => forwarded_slot = Some(slot),
-                    Standing::Over | Standing::FarOver => {
-                        turned_away = Some(TurnedAway::TooManyFrom(slot.key()))
-                    }
-                }
-            }
-            match turned_away {
-                Some(why) => Err(why.response()),
-                None => service.admit(request),
-            }
-        },
-        choose_subprotocol: |request: &Request| {
-            (service.choose_subprotocol(request)).or_else(|| config.choose_subprotocol(request))
-        },
-    };
+    let mut log = arrival.connection_log();
+    let trace_prefix = trace::enabled().then(|| arrival.trace_prefix());
+    let answers = arrival.answers(config, service);
     let opened = respond_under_deadline(stream, config, answers, trace_prefix.as_deref());
-    if let Some(client) = forwarded.get() {
-        log.forwarded_for(client);
-    }
     match opened {
         Ok(Opened {
             request,
             already_read,
             deflate,
         }) => {
-            log.line(format_args!("connected to {}", request.path));
+            arrival.log_handshake(&mut log, Ok(&request));
             let connection = Upgraded {
                 stream,
                 already_read,
@@ -504,35 +355,9 @@ fn serve_connection<T: Transport, S: Service<T>>(
             let result = service.session(connection, &request);
             log.disconnected(&result);
         }
-        Err(Refusal::Http { path, status }) => {
-            log.line(format_args!("plain HTTP GET {path} answered {status}"));
-        }
-        Err(Refusal::NotAdmitted {
-            path,
-            status,
-            reason,
-        }) => match (turned_away, reason.is_empty()) {
-            // The server's own refusal, which names the address it counted.
-            (Some(why), _) => log.line(format_args!("upgrade to {path} refused: {status}: {why}")),
-            (None, true) => log.line(format_args!("upgrade to {path} refused: {status}")),
-            (None, false) => log.line(format_args!(
-                "upgrade to {path} refused: {status}: {reason}"
-            )),
-        },
-        Err(Refusal::Invalid { path, error }) => {
-            let status = error.status();
-            match path {
-                Some(path) => {
-                    log.line(format_args!("upgrade to {path} refused: {status}: {error}"))
-                }
-                None => log.line(format_args!("opening handshake refused: {status}: {error}")),
-            }
-        }
-        Err(Refusal::Failed(e)) => log.line(format_args!("during the opening handshake: {e}")),
+        Err(refusal) => arrival.log_handshake(&mut log, Err(refusal)),
     }
     linger_close(stream, config.close_timeout);
-    // The client's place is given back only now, as at accept time.
-    drop(forwarded_slot);
 }
 
 /// Closes the connection without losing our last frames: RFC 6455 §7.1.1

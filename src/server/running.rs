@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 use crate::io::close_request::CloseRequest;
 use crate::io::transport::Transport;
 use crate::proto::close::CloseCode;
-use crate::server::addresses::AddressKey;
 use crate::server::config::ServerConfig;
 use crate::server::connection_log::TARGET;
 
@@ -192,8 +191,6 @@ impl<T: Transport> Clone for Live<T> {
 pub(crate) struct Registered<T: Transport> {
     connections: Arc<Connections<T>>,
     id: u64,
-    /// How many connections were running, this one included, when it began.
-    pub(crate) at_once: usize,
     pub(crate) close_request: Arc<CloseRequest>,
 }
 
@@ -244,7 +241,6 @@ impl<T: Transport> Connections<T> {
         Registered {
             connections: Arc::clone(self),
             id,
-            at_once: state.live.len(),
             close_request,
         }
     }
@@ -382,26 +378,15 @@ impl<T: Transport> Drop for Registered<T> {
     }
 }
 
-/// Why an accepted connection got no thread, and was closed unanswered.
-#[derive(Debug)]
-pub(crate) enum NotStarted {
-    /// No thread could be had (or no memory for one).
-    NoThread(io::Error),
-    /// Its address holds twice its share of connections already
-    /// ([`ServerConfig::max_connections_per_ip`], those being refused
-    /// counted too).
-    FarOverPerAddress(AddressKey),
-}
-
-/// Accepts connections until the server stops, giving each to `start`.
+/// Accepts connections until the server stops, giving each to `start`,
+/// which fails when no thread can be had for it.
 pub(crate) fn accept_loop<T: Transport>(
     listener: TcpListener,
     connections: &Connections<T>,
-    mut start: impl FnMut(TcpStream) -> Result<(), NotStarted>,
+    mut start: impl FnMut(TcpStream) -> io::Result<()>,
 ) {
     let mut accept_failed = Throttled::default();
     let mut start_failed = Throttled::default();
-    let mut far_over = Throttled::default();
     for stream in listener.incoming() {
         if connections.is_stopping() {
             break;
@@ -409,14 +394,11 @@ pub(crate) fn accept_loop<T: Transport>(
         match stream {
             Ok(stream) => match start(stream) {
                 Ok(()) => {}
-                Err(NotStarted::NoThread(e)) => {
+                Err(e) => {
                     // Out of threads (or of memory for one): the connection
                     // is closed unanswered; the others go on.
                     start_failed.log(format_args!("cannot start a thread for a connection: {e}"));
                 }
-                Err(NotStarted::FarOverPerAddress(key)) => far_over.log(format_args!(
-                    "closed a connection from {key} unanswered: twice its share of connections are open"
-                )),
             },
             Err(e) => {
                 // Out of file descriptors or a connection reset before accept:
@@ -432,13 +414,13 @@ pub(crate) fn accept_loop<T: Transport>(
 /// when a resource runs out (file descriptors, threads): at most one a
 /// second, saying how many more there were.
 #[derive(Debug, Default)]
-struct Throttled {
+pub(crate) struct Throttled {
     last: Option<Instant>,
     since_last: u64,
 }
 
 impl Throttled {
-    fn log(&mut self, line: fmt::Arguments<'_>) {
+    pub(crate) fn log(&mut self, line: fmt::Arguments<'_>) {
         let now = Instant::now();
         if self
             .last

@@ -22,8 +22,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
+use ws6455::proto::Direction;
 use ws6455::server::{Admissions, Arrival, ConnectionLog, Echo, SHUTDOWN_REASON};
-use ws6455::{AsyncStream, CloseCode, Error, Message, ServerConfig, WebSocketStream};
+use ws6455::{AsyncStream, CloseCode, Error, Message, ServerConfig, StreamEvent, WebSocketStream};
 
 use crate::origin::OriginChecked;
 use crate::shut_down_on_signals;
@@ -31,6 +32,12 @@ use crate::shut_down_on_signals;
 /// The service that answers the opening handshake: the echo behind the
 /// allowed origins, as the blocking `ws6455 echo` has it.
 pub(crate) type Handshakes = OriginChecked<Echo>;
+
+/// The first buffer for a message's pieces: small messages fit whole.
+const FIRST_PIECE_SIZE: usize = 4 << 10;
+
+/// The largest buffer for a message's pieces (as the blocking echo's).
+const MAX_PIECE_SIZE: usize = 256 << 10;
 
 /// Everything a connection's task shares with the others.
 struct Shared {
@@ -264,7 +271,9 @@ impl Silence {
 
 /// Every text and binary message back to its sender, until the client's
 /// Close, the keepalive's Close 1001 to a client that stayed silent after
-/// a Ping, or the shutdown's Close 1001.
+/// a Ping, or the shutdown's Close 1001. Messages are echoed piece by
+/// piece, as the blocking echo echoes them, so a message of any size costs
+/// one piece's buffer; whole, only when the log shows each message.
 async fn echo(
     ws: &mut WebSocketStream<AsyncStream>,
     config: &ServerConfig,
@@ -274,48 +283,102 @@ async fn echo(
     let mut silence = Silence::Quiet {
         until_ping: config.ping_interval,
     };
-    loop {
-        // What was received in one read is echoed with one write: echoes
-        // are queued while messages are at hand, and flushed before waiting.
-        let message = match ws.next().now_or_never() {
-            Some(message) => message,
-            None => {
-                ws.flush().await?;
-                tokio::select! {
-                    biased;
-                    () = stop_asked(stopped) => {
-                        // RFC 6455 §7.4.1: 1001, "a server going down";
-                        // the client's answer is awaited by the caller.
-                        ws.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON).await?;
-                        return Ok(());
-                    }
-                    message = next_within(ws, silence.waits(config)) => match message {
-                        Some(message) => message,
-                        None => {
-                            silence = match on_silence(ws, config, silence).await? {
-                                Some(silence) => silence,
-                                None => return Ok(()),
-                            };
-                            continue;
-                        }
-                    },
+    if log.logs_messages() {
+        let next =
+            async |ws: &mut WebSocketStream<AsyncStream>, _: &mut (), _quiet| ws.next().await;
+        while let Some(message) =
+            next_event(ws, config, stopped, &mut silence, &mut (), next).await?
+        {
+            let Some(message) = message else {
+                return Ok(());
+            };
+            match message? {
+                message @ (Message::Text(_) | Message::Binary(_)) => {
+                    log.message(Direction::Received, &message);
+                    log.message(Direction::Sent, &message);
+                    ws.feed(message).await?
+                }
+                // Pings are answered, and a Close replied to, by the stream.
+                Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
+            }
+        }
+        return Ok(());
+    }
+    // The piece buffer: none until a message comes, then grown while
+    // pieces fill it, and given back when the connection goes quiet.
+    let mut buffer = Vec::new();
+    let read_piece = async |ws: &mut WebSocketStream<AsyncStream>, buffer: &mut Vec<u8>, quiet| {
+        if quiet {
+            *buffer = Vec::new();
+        }
+        ws.read_piece(buffer).await
+    };
+    while let Some(event) =
+        next_event(ws, config, stopped, &mut silence, &mut buffer, read_piece).await?
+    {
+        match event {
+            // A message begins: its bytes need a buffer.
+            Ok(StreamEvent::Piece(piece)) if piece.len == 0 && !piece.last => {
+                if buffer.is_empty() {
+                    buffer.resize(FIRST_PIECE_SIZE, 0);
                 }
             }
-        };
-        silence = Silence::Busy;
-        let Some(message) = message else {
-            return Ok(());
-        };
-        match message? {
-            message @ (Message::Text(_) | Message::Binary(_)) => {
-                if log.logs_messages() {
-                    log.message(ws6455::proto::Direction::Received, &message);
-                    log.message(ws6455::proto::Direction::Sent, &message);
+            Ok(StreamEvent::Piece(piece)) => {
+                ws.feed_piece(piece.kind, &buffer[..piece.len], piece.last)
+                    .await?;
+                if piece.len == buffer.len() && buffer.len() < MAX_PIECE_SIZE {
+                    buffer.resize(buffer.len() * 2, 0);
                 }
-                ws.feed(message).await?
             }
             // Pings are answered, and a Close replied to, by the stream.
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
+            Ok(StreamEvent::Control(_)) => {}
+            Err(Error::Closed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The next thing `read` reads from the connection (a message, a piece),
+/// with what its reading needs (`state`: a piece's buffer), told whether
+/// the connection had gone quiet; `None` once the connection was closed
+/// for the shutdown or the keepalive. What one read of the socket brought
+/// is echoed with one write: echoes are queued while reads find data at
+/// hand, and written before waiting. While it waits, the keepalive counts
+/// the silence (`silence`) and the shutdown is watched for.
+async fn next_event<State, Event>(
+    ws: &mut WebSocketStream<AsyncStream>,
+    config: &ServerConfig,
+    stopped: &mut watch::Receiver<bool>,
+    silence: &mut Silence,
+    state: &mut State,
+    mut read: impl AsyncFnMut(&mut WebSocketStream<AsyncStream>, &mut State, bool) -> Event,
+) -> Result<Option<Event>, Error> {
+    loop {
+        let quiet = *silence != Silence::Busy;
+        if let Some(event) = read(ws, state, quiet).now_or_never() {
+            *silence = Silence::Busy;
+            return Ok(Some(event));
+        }
+        ws.flush().await?;
+        tokio::select! {
+            biased;
+            () = stop_asked(stopped) => {
+                // RFC 6455 §7.4.1: 1001, "a server going down"; the
+                // client's answer is awaited by the caller.
+                ws.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON).await?;
+                return Ok(None);
+            }
+            event = within(silence.waits(config), read(ws, state, quiet)) => match event {
+                Some(event) => {
+                    *silence = Silence::Busy;
+                    return Ok(Some(event));
+                }
+                None => match on_silence(ws, config, *silence).await? {
+                    Some(next) => *silence = next,
+                    None => return Ok(None),
+                },
+            },
         }
     }
 }
@@ -329,15 +392,15 @@ fn busy_wait(config: &ServerConfig) -> Option<Duration> {
     }
 }
 
-/// The next message, or `None` if `waits` passed first. Dropping `next()`
-/// part-way loses nothing: what was read stays in the stream.
-async fn next_within(
-    ws: &mut WebSocketStream<AsyncStream>,
+/// What `reading` gives, or `None` if `waits` passed first. Dropping a
+/// read part-way loses nothing: what was read stays in the stream.
+async fn within<Event>(
     waits: Option<Duration>,
-) -> Option<Option<Result<Message, Error>>> {
+    reading: impl Future<Output = Event>,
+) -> Option<Event> {
     match waits {
-        Some(waits) => timeout(waits, ws.next()).await.ok(),
-        None => Some(ws.next().await),
+        Some(waits) => timeout(waits, reading).await.ok(),
+        None => Some(reading.await),
     }
 }
 

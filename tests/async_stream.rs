@@ -454,3 +454,41 @@ async fn a_message_read_and_sent_in_pieces_arrives_whole() {
         "20 MiB came in pieces of 256 KiB at most"
     );
 }
+
+#[tokio::test]
+async fn read_piece_buffered_takes_what_the_last_read_brought_and_never_reads() {
+    let (a, mut raw) = tokio::io::duplex(4096);
+    let mut server = WebSocketStream::from_raw(a, Role::Server, Limits::default(), Vec::new());
+    let mut out = vec![0; 1024];
+    let mut burst = common::masked(OpCode::Text, b"one");
+    burst.extend(common::masked(OpCode::Binary, b"two"));
+    let mut close = Vec::new();
+    CloseFrame {
+        code: CloseCode::NORMAL,
+        reason: String::new(),
+    }
+    .encode(&mut close);
+    burst.extend(common::masked(OpCode::Close, &close));
+    // Nothing was read yet: nothing at hand, and no read is made.
+    assert!(server.read_piece_buffered(&mut out).unwrap().is_none());
+    raw.write_all(&burst).await.unwrap();
+    assert!(server.read_piece_buffered(&mut out).unwrap().is_none());
+    let StreamEvent::Piece(one) = server.read_piece(&mut out).await.unwrap() else {
+        panic!("expected a piece");
+    };
+    assert_eq!((&out[..one.len], one.last), (&b"one"[..], true));
+    let Some(StreamEvent::Piece(two)) = server.read_piece_buffered(&mut out).unwrap() else {
+        panic!("expected the second message at hand");
+    };
+    assert_eq!((&out[..two.len], two.last), (&b"two"[..], true));
+    // The Close needs our answer written first: read_piece gives it.
+    assert!(server.read_piece_buffered(&mut out).unwrap().is_none());
+    assert!(matches!(
+        server.read_piece(&mut out).await.unwrap(),
+        StreamEvent::Control(Message::Close(_))
+    ));
+    assert!(matches!(
+        server.read_piece(&mut out).await,
+        Err(Error::Closed)
+    ));
+}

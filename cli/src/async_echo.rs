@@ -286,9 +286,15 @@ async fn echo(
     if log.logs_messages() {
         let next =
             async |ws: &mut WebSocketStream<AsyncStream>, _: &mut (), _quiet| ws.next().await;
-        while let Some(message) =
-            next_event(ws, config, stopped, &mut silence, &mut (), next).await?
-        {
+        loop {
+            let message = match ws.next().now_or_never() {
+                Some(message) => message,
+                None => match wait_for(ws, config, stopped, &mut silence, &mut (), next).await? {
+                    Some(message) => message,
+                    None => return Ok(()),
+                },
+            };
+            silence = Silence::Busy;
             let Some(message) = message else {
                 return Ok(());
             };
@@ -302,7 +308,6 @@ async fn echo(
                 Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
             }
         }
-        return Ok(());
     }
     // The piece buffer: none until a message comes, then grown while
     // pieces fill it, and given back when the connection goes quiet.
@@ -313,9 +318,19 @@ async fn echo(
         }
         ws.read_piece(buffer).await
     };
-    while let Some(event) =
-        next_event(ws, config, stopped, &mut silence, &mut buffer, read_piece).await?
-    {
+    loop {
+        // What one read of the socket brought is echoed with one write:
+        // the pieces at hand are queued, and written before waiting.
+        let event = match ws.read_piece_buffered(&mut buffer).transpose() {
+            Some(event) => event,
+            None => {
+                match wait_for(ws, config, stopped, &mut silence, &mut buffer, read_piece).await? {
+                    Some(event) => event,
+                    None => return Ok(()),
+                }
+            }
+        };
+        silence = Silence::Busy;
         match event {
             // A message begins: its bytes need a buffer.
             Ok(StreamEvent::Piece(piece)) if piece.len == 0 && !piece.last => {
@@ -336,17 +351,15 @@ async fn echo(
             Err(e) => return Err(e),
         }
     }
-    Ok(())
 }
 
-/// The next thing `read` reads from the connection (a message, a piece),
-/// with what its reading needs (`state`: a piece's buffer), told whether
-/// the connection had gone quiet; `None` once the connection was closed
-/// for the shutdown or the keepalive. What one read of the socket brought
-/// is echoed with one write: echoes are queued while reads find data at
-/// hand, and written before waiting. While it waits, the keepalive counts
-/// the silence (`silence`) and the shutdown is watched for.
-async fn next_event<State, Event>(
+/// Writes the echoes queued, then waits for the next thing `read` reads
+/// from the connection (a message, a piece), with what its reading needs
+/// (`state`: a piece's buffer), told whether the connection had gone
+/// quiet; `None` once the connection was closed for the shutdown or the
+/// keepalive. While it waits, the keepalive counts the silence (`silence`)
+/// and the shutdown is watched for.
+async fn wait_for<State, Event>(
     ws: &mut WebSocketStream<AsyncStream>,
     config: &ServerConfig,
     stopped: &mut watch::Receiver<bool>,
@@ -356,10 +369,6 @@ async fn next_event<State, Event>(
 ) -> Result<Option<Event>, Error> {
     loop {
         let quiet = *silence != Silence::Busy;
-        if let Some(event) = read(ws, state, quiet).now_or_never() {
-            *silence = Silence::Busy;
-            return Ok(Some(event));
-        }
         ws.flush().await?;
         tokio::select! {
             biased;

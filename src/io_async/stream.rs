@@ -38,6 +38,21 @@ enum Received {
     Piece(Piece),
 }
 
+/// What one decoding of the bytes at hand gave.
+enum Buffered {
+    /// A message or a piece to give.
+    Given(Received),
+    /// Something to write before anything more is given (the Close reply,
+    /// the Close that fails the connection).
+    WriteFirst,
+    /// An error that ends the connection at once.
+    Failed(Error),
+    /// The connection is over: nothing more will be received.
+    Ended,
+    /// Nothing more in the bytes at hand: read.
+    Nothing,
+}
+
 /// The most a read into the stack takes, for a connection whose read
 /// buffer was given back: room for a control frame or a small message.
 const QUIET_READ: usize = 512;
@@ -180,7 +195,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         payload: &[u8],
         last: bool,
     ) -> Result<(), Error> {
-        std::future::poll_fn(|cx| self.poll_queue_waiting(cx)).await?;
+        if self.waiting.is_some() {
+            std::future::poll_fn(|cx| self.poll_queue_waiting(cx)).await?;
+        }
         if self.engine.write_buffer_full() {
             std::future::poll_fn(|cx| self.poll_write_queued_or_fail(cx)).await?;
         }
@@ -290,6 +307,68 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
+    /// Decodes what was read, once, with no I/O: a message or a piece to
+    /// give, or what has to happen first.
+    fn decode_buffered(&mut self, decode: &mut Decode<'_>) -> Buffered {
+        let unread = self.read_buf.unread_mut();
+        let decoded = match decode {
+            Decode::Whole => self
+                .engine
+                .receive(unread)
+                .map(|progress| (progress.used, progress.message.map(Received::Message))),
+            Decode::Pieces(out) => self.engine.receive_streamed(unread, out).map(|streamed| {
+                let received = streamed.event.map(|event| match event {
+                    StreamEvent::Piece(piece) => Received::Piece(piece),
+                    StreamEvent::Control(message) => Received::Message(message),
+                });
+                (streamed.used, received)
+            }),
+        };
+        match decoded {
+            Ok((used, received)) => {
+                self.read_buf.consume(used);
+                match received {
+                    // The Close that ends the closing handshake waits for
+                    // our answer to be written.
+                    Some(Received::Message(message)) if self.engine.is_closed() => {
+                        self.last_message = Some(message);
+                        Buffered::WriteFirst
+                    }
+                    Some(received) => Buffered::Given(received),
+                    None => Buffered::Nothing,
+                }
+            }
+            // §7.1.7: the Close that fails the connection is queued; the
+            // error is told once it is written.
+            Err(e @ Error::Protocol(_)) => {
+                self.failure = Some(e);
+                Buffered::WriteFirst
+            }
+            Err(Error::Closed) => Buffered::Ended,
+            Err(e) => Buffered::Failed(e),
+        }
+    }
+
+    /// [`WebSocketStream::read_piece`] on what was already read, with no
+    /// I/O and no waiting: the next piece or control frame that the bytes
+    /// at hand hold, or `None` when they hold nothing more, or when what
+    /// comes next must first write (our answer to the peer's Close, the
+    /// Close that fails the connection): `read_piece` then gives it. So an
+    /// application that answers each read's messages together (an echo)
+    /// takes them here, writes its answers, and awaits `read_piece` for
+    /// more.
+    pub fn read_piece_buffered(&mut self, out: &mut [u8]) -> Result<Option<StreamEvent>, Error> {
+        if self.last_message.is_some() || self.failure.is_some() || self.engine.is_closed() {
+            return Ok(None);
+        }
+        match self.decode_buffered(&mut Decode::Pieces(out)) {
+            Buffered::Given(Received::Piece(piece)) => Ok(Some(StreamEvent::Piece(piece))),
+            Buffered::Given(Received::Message(message)) => Ok(Some(StreamEvent::Control(message))),
+            Buffered::Failed(e) => Err(e),
+            Buffered::WriteFirst | Buffered::Ended | Buffered::Nothing => Ok(None),
+        }
+    }
+
     /// The receiving loop of [`Stream::poll_next`] and
     /// [`WebSocketStream::read_piece`]: decodes what was read, as whole
     /// messages or in pieces, writes what is queued when nothing more is
@@ -299,87 +378,58 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         cx: &Context<'_>,
         decode: &mut Decode<'_>,
     ) -> Poll<Option<Result<Received, Error>>> {
-        let this = self;
         loop {
             // Our answer to the peer's Close goes out before the Close is
             // given; the peer may be gone already.
-            if this.last_message.is_some() {
-                if let Err(_gone) = ready!(this.poll_write_queued(Waiter::Receiving, cx)) {
-                    this.engine.write_failed();
+            if self.last_message.is_some() {
+                if let Err(_gone) = ready!(self.poll_write_queued(Waiter::Receiving, cx)) {
+                    self.engine.write_failed();
                 }
-                return Poll::Ready(this.last_message.take().map(|m| Ok(Received::Message(m))));
+                return Poll::Ready(self.last_message.take().map(|m| Ok(Received::Message(m))));
             }
             // The last frames (the Close that fails the connection, the
             // Close reply) must be out before the end is told.
-            if this.failure.is_some() || this.engine.is_closed() {
-                if let Err(e) = ready!(this.poll_write_queued(Waiter::Receiving, cx)) {
-                    this.engine.write_failed();
-                    this.failure = None;
+            if self.failure.is_some() || self.engine.is_closed() {
+                if let Err(e) = ready!(self.poll_write_queued(Waiter::Receiving, cx)) {
+                    self.engine.write_failed();
+                    self.failure = None;
                     return Poll::Ready(Some(Err(e.into())));
                 }
-                return Poll::Ready(this.failure.take().map(Err));
+                return Poll::Ready(self.failure.take().map(Err));
             }
-            let unread = this.read_buf.unread_mut();
-            let decoded = match decode {
-                Decode::Whole => this
-                    .engine
-                    .receive(unread)
-                    .map(|progress| (progress.used, progress.message.map(Received::Message))),
-                Decode::Pieces(out) => this.engine.receive_streamed(unread, out).map(|streamed| {
-                    let received = streamed.event.map(|event| match event {
-                        StreamEvent::Piece(piece) => Received::Piece(piece),
-                        StreamEvent::Control(message) => Received::Message(message),
-                    });
-                    (streamed.used, received)
-                }),
-            };
-            match decoded {
-                Ok((used, received)) => {
-                    this.read_buf.consume(used);
-                    match received {
-                        Some(Received::Message(message)) if this.engine.is_closed() => {
-                            this.last_message = Some(message);
-                            continue;
-                        }
-                        Some(received) => return Poll::Ready(Some(Ok(received))),
-                        None => {}
-                    }
-                }
-                // §7.1.7: the Close that fails the connection is queued;
-                // the error is told once it is written.
-                Err(e @ Error::Protocol(_)) => {
-                    this.failure = Some(e);
-                    continue;
-                }
-                Err(Error::Closed) => return Poll::Ready(None),
-                Err(e) => return Poll::Ready(Some(Err(e))),
+            match self.decode_buffered(decode) {
+                Buffered::Given(received) => return Poll::Ready(Some(Ok(received))),
+                Buffered::WriteFirst => continue,
+                Buffered::Failed(e) => return Poll::Ready(Some(Err(e))),
+                Buffered::Ended => return Poll::Ready(None),
+                Buffered::Nothing => {}
             }
             // Nothing more to decode: what is queued (echoes fed, answers)
             // goes out before waiting for input, as a blocking read flushes
             // before it blocks; reading goes on while the stream takes it.
-            if !this.engine.output().is_empty() {
-                if let Poll::Ready(Err(e)) = this.poll_write_queued(Waiter::Receiving, cx) {
-                    this.engine.write_failed();
+            if !self.engine.output().is_empty() {
+                if let Poll::Ready(Err(e)) = self.poll_write_queued(Waiter::Receiving, cx) {
+                    self.engine.write_failed();
                     return Poll::Ready(Some(Err(e.into())));
                 }
             }
-            this.wakers.register(Waiter::Receiving, cx);
-            let io_cx = &mut Context::from_waker(&this.connection_waker);
-            let read = if this.read_buf.is_released() {
+            self.wakers.register(Waiter::Receiving, cx);
+            let io_cx = &mut Context::from_waker(&self.connection_waker);
+            let read = if self.read_buf.is_released() {
                 // A quiet connection's buffer stays given back while it
                 // waits: the read that wakes it goes to the stack first.
                 let mut quiet = [0; QUIET_READ];
                 let mut free = ReadBuf::new(&mut quiet);
-                ready!(Pin::new(&mut this.stream).poll_read(io_cx, &mut free)).map(|()| {
-                    this.read_buf.take_read(free.filled());
+                ready!(Pin::new(&mut self.stream).poll_read(io_cx, &mut free)).map(|()| {
+                    self.read_buf.take_read(free.filled());
                     free.filled().len()
                 })
             } else {
-                let mut free = ReadBuf::new(this.read_buf.free_space());
-                let read = ready!(Pin::new(&mut this.stream).poll_read(io_cx, &mut free))
+                let mut free = ReadBuf::new(self.read_buf.free_space());
+                let read = ready!(Pin::new(&mut self.stream).poll_read(io_cx, &mut free))
                     .map(|()| free.filled().len());
                 if let Ok(n) = read {
-                    this.read_buf.filled(n);
+                    self.read_buf.filled(n);
                 }
                 read
             };
@@ -388,12 +438,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 // error, as the blocking read reports it; the stream ends
                 // after it.
                 Ok(0) => {
-                    this.engine.read_failed();
+                    self.engine.read_failed();
                     return Poll::Ready(Some(Err(Error::Io(io::ErrorKind::UnexpectedEof.into()))));
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    this.engine.read_failed();
+                    self.engine.read_failed();
                     return Poll::Ready(Some(Err(e.into())));
                 }
             }

@@ -278,6 +278,10 @@ fn start_connection<T: Transport, S: Service<T>>(
         Arc::clone(service),
         Arc::clone(open),
     );
+    // On the heap: the thread's first frame holds what its closure takes,
+    // under every read its connection blocks in, and an idle connection
+    // keeps two stack pages at most (`benches/idle_stack.rs`).
+    let arrival = Box::new(arrival);
     thread::Builder::new()
         .name("ws6455-conn".to_owned())
         .stack_size(config.thread_stack_size)

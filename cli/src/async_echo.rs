@@ -11,6 +11,7 @@
 //! (`Arrival::accept_async`).
 
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::pin::{Pin, pin};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, Sleep, sleep_until, timeout};
 use tokio_rustls::TlsAcceptor;
 use ws6455::proto::Direction;
 use ws6455::server::{Admissions, Arrival, ConnectionLog, Echo, SHUTDOWN_REASON};
@@ -283,13 +284,26 @@ async fn echo(
     let mut silence = Silence::Quiet {
         until_ping: config.ping_interval,
     };
+    // Kept from one wait to the next, so that a wait registers nothing
+    // new: the shutdown's signal, and the keepalive's timer.
+    let mut stop = pin!(stop_asked(stopped));
+    let mut timer = pin!(sleep_until(Instant::now()));
     if log.logs_messages() {
         let next =
             async |ws: &mut WebSocketStream<AsyncStream>, _: &mut (), _quiet| ws.next().await;
         loop {
             let message = match ws.next().now_or_never() {
                 Some(message) => message,
-                None => match wait_for(ws, config, stopped, &mut silence, &mut (), next).await? {
+                None => match wait_for(
+                    ws,
+                    config,
+                    &mut silence,
+                    &mut (),
+                    next,
+                    (stop.as_mut(), timer.as_mut()),
+                )
+                .await?
+                {
                     Some(message) => message,
                     None => return Ok(()),
                 },
@@ -324,7 +338,16 @@ async fn echo(
         let event = match ws.read_piece_buffered(&mut buffer).transpose() {
             Some(event) => event,
             None => {
-                match wait_for(ws, config, stopped, &mut silence, &mut buffer, read_piece).await? {
+                match wait_for(
+                    ws,
+                    config,
+                    &mut silence,
+                    &mut buffer,
+                    read_piece,
+                    (stop.as_mut(), timer.as_mut()),
+                )
+                .await?
+                {
                     Some(event) => event,
                     None => return Ok(()),
                 }
@@ -358,36 +381,50 @@ async fn echo(
 /// (`state`: a piece's buffer), told whether the connection had gone
 /// quiet; `None` once the connection was closed for the shutdown or the
 /// keepalive. While it waits, the keepalive counts the silence (`silence`)
-/// and the shutdown is watched for.
+/// on `timer`, and the shutdown is watched for (`stop`).
 async fn wait_for<State, Event>(
     ws: &mut WebSocketStream<AsyncStream>,
     config: &ServerConfig,
-    stopped: &mut watch::Receiver<bool>,
     silence: &mut Silence,
     state: &mut State,
     mut read: impl AsyncFnMut(&mut WebSocketStream<AsyncStream>, &mut State, bool) -> Event,
+    (mut stop, mut timer): (Pin<&mut impl Future<Output = ()>>, Pin<&mut Sleep>),
 ) -> Result<Option<Event>, Error> {
     loop {
         let quiet = *silence != Silence::Busy;
         ws.flush().await?;
-        tokio::select! {
-            biased;
-            () = stop_asked(stopped) => {
-                // RFC 6455 §7.4.1: 1001, "a server going down"; the
-                // client's answer is awaited by the caller.
-                ws.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON).await?;
-                return Ok(None);
+        // The silence counts from here. The timer, armed for an earlier
+        // wait, is moved only when it would go off late or went off: a busy
+        // connection moves it once per silence it waits for, not per wait.
+        let due = silence.waits(config).map(|waits| Instant::now() + waits);
+        if let Some(due) = due {
+            if timer.is_elapsed() || timer.deadline() > due {
+                timer.as_mut().reset(due);
             }
-            event = within(silence.waits(config), read(ws, state, quiet)) => match event {
-                Some(event) => {
+        }
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.as_mut() => {
+                    // RFC 6455 §7.4.1: 1001, "a server going down"; the
+                    // client's answer is awaited by the caller.
+                    ws.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON).await?;
+                    return Ok(None);
+                }
+                event = read(ws, state, quiet) => {
                     *silence = Silence::Busy;
                     return Ok(Some(event));
                 }
-                None => match on_silence(ws, config, *silence).await? {
-                    Some(next) => *silence = next,
-                    None => return Ok(None),
+                () = timer.as_mut(), if due.is_some() => match due {
+                    // Armed for an earlier wait: this silence is shorter.
+                    Some(due) if Instant::now() < due => timer.as_mut().reset(due),
+                    _ => break,
                 },
-            },
+            }
+        }
+        match on_silence(ws, config, *silence).await? {
+            Some(next) => *silence = next,
+            None => return Ok(None),
         }
     }
 }
@@ -398,18 +435,6 @@ fn busy_wait(config: &ServerConfig) -> Option<Duration> {
     match (config.release_idle_after, config.ping_interval) {
         (Some(release), Some(interval)) => Some(release.min(interval)),
         (release, interval) => release.or(interval),
-    }
-}
-
-/// What `reading` gives, or `None` if `waits` passed first. Dropping a
-/// read part-way loses nothing: what was read stays in the stream.
-async fn within<Event>(
-    waits: Option<Duration>,
-    reading: impl Future<Output = Event>,
-) -> Option<Event> {
-    match waits {
-        Some(waits) => timeout(waits, reading).await.ok(),
-        None => Some(reading.await),
     }
 }
 

@@ -766,6 +766,7 @@ mod hyper_upgrade {
         );
     }
 
+    #[cfg(feature = "deflate")]
     #[test]
     fn hyper_upgrade_echoes_with_permessage_deflate_and_its_subprotocol_and_answers_the_close() {
         let (mut server, addr) = start();

@@ -2,7 +2,7 @@
 //! request read as it arrives, the answer decided as the blocking
 //! handshake decides it (`decide` in `io/accept.rs`), and written.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 
 use crate::deflate::config::DeflateParams;
@@ -14,14 +14,11 @@ use crate::handshake::server::{RequestError, RequestParser};
 use crate::io::accept::{
     Answers, Opened, Refusal, decide, encode_response, server_engine, trace_request,
 };
+use crate::io_async::read_head::read_head;
 use crate::io_async::stream::WebSocketStream;
-use crate::proto::Decoded;
 use crate::server::config::ServerConfig;
 use crate::server::{Arrival, ConnectionLog, Service};
 use crate::trace;
-
-/// How many bytes one read of the request asks for.
-const HEAD_READ_CHUNK: usize = 1024;
 
 /// [`accept`](crate::accept) over an async stream: the server's opening
 /// handshake with the default [`ServerConfig`], admitting every valid
@@ -270,20 +267,7 @@ async fn read_request<S: AsyncRead + Unpin>(
     limits: HandshakeLimits,
 ) -> Result<(Request, Vec<u8>), Error> {
     let mut parser = RequestParser::new(limits);
-    let mut buf = Vec::with_capacity(HEAD_READ_CHUNK);
-    loop {
-        let filled = buf.len();
-        buf.resize(filled + HEAD_READ_CHUNK, 0);
-        let n = stream.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        buf.truncate(filled + n);
-        if let Decoded::Complete(request, used) = parser.parse(&buf)? {
-            let already_read = buf.split_off(used);
-            return Ok((request, already_read));
-        }
-    }
+    read_head(stream, |buf| Ok(parser.parse(buf)?)).await
 }
 
 /// Writes an HTTP response within the write timeout, logging it first when

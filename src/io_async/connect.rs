@@ -2,7 +2,7 @@
 //! the request built and the response checked by the same sans-I/O
 //! [`ClientHandshake`] as the blocking [`connect`](crate::connect).
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::deflate;
@@ -12,12 +12,10 @@ use crate::handshake::http::Response;
 use crate::handshake::uri::{Host, WsUri};
 use crate::io::connect::ClientConfig;
 use crate::io_async::client_stream::AsyncStream;
+use crate::io_async::read_head::read_head;
 use crate::io_async::stream::WebSocketStream;
+use crate::proto::UsageError;
 use crate::proto::settings::Role;
-use crate::proto::{Decoded, UsageError};
-
-/// How many bytes one read of the response asks for.
-const HEAD_READ_CHUNK: usize = 1024;
 
 /// [`connect`](crate::connect) on tokio, with the default [`ClientConfig`].
 pub async fn connect_async(uri: &str) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
@@ -82,20 +80,7 @@ where
     stream.write_all(&wire).await?;
     stream.flush().await?;
     let mut parser = ResponseParser::new(config.handshake_limits);
-    let mut buf = Vec::with_capacity(HEAD_READ_CHUNK);
-    let (response, used) = loop {
-        let filled = buf.len();
-        buf.resize(filled + HEAD_READ_CHUNK, 0);
-        let n = stream.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        buf.truncate(filled + n);
-        if let Decoded::Complete(response, used) = parser.parse(&buf)? {
-            break (response, used);
-        }
-    };
-    let already_read = buf.split_off(used);
+    let (response, already_read) = read_head(&mut stream, |buf| Ok(parser.parse(buf)?)).await?;
     let agreed = handshake.check_response(&response)?;
     let engine = deflate::engine(
         Role::Client,

@@ -13,6 +13,7 @@
 pub(crate) mod accept;
 pub(crate) mod client_stream;
 pub(crate) mod connect;
+pub(crate) mod read_head;
 pub(crate) mod split;
 pub(crate) mod stream;
 #[cfg(feature = "tokio-tls")]

@@ -75,6 +75,17 @@ enum Command {
         /// per connection.
         #[arg(long = "async")]
         on_tokio: bool,
+        /// With --async: on a connection whose messages follow each other
+        /// within this many microseconds, wait for the next one by polling
+        /// for that long instead of sleeping, which cuts the round trip by
+        /// the wakeup and spends otherwise idle CPU (0: never).
+        #[arg(
+            long,
+            value_name = "MICROS",
+            default_value_t = 50,
+            requires = "on_tokio"
+        )]
+        busy_poll: u64,
         #[command(flatten)]
         server: ServerFlags,
     },
@@ -371,6 +382,7 @@ fn main() -> ExitCode {
             max_message,
             max_frame,
             on_tokio,
+            busy_poll,
             server,
         } => {
             let defaults = Limits::default();
@@ -383,7 +395,8 @@ fn main() -> ExitCode {
             let policy = OriginPolicy::for_echo(server.allowed_origins.clone());
             let service = OriginChecked::new(policy, Echo);
             if on_tokio {
-                return run_async_echo(listen, &server, config, service);
+                let busy_poll = Duration::from_micros(busy_poll);
+                return run_async_echo(listen, &server, config, service, busy_poll);
             }
             run(listen, &server.tls, config, service, |addr, secure| {
                 let scheme = if secure { "wss" } else { "ws" };
@@ -634,6 +647,7 @@ fn run_async_echo(
     server: &ServerFlags,
     config: ServerConfig,
     service: async_echo::Handshakes,
+    busy_poll: Duration,
 ) -> ExitCode {
     let tls = match server.tls.server_config() {
         Ok(tls) => tls,
@@ -657,7 +671,7 @@ fn run_async_echo(
     let (listener, addr) = listener;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     let banner = format!("ws6455 echo server on tokio listening on {scheme}://{addr}");
-    async_echo::run(listener, tls, config, service, banner)
+    async_echo::run(listener, tls, config, service, busy_poll, banner)
 }
 
 /// On the first SIGTERM or SIGINT, asks the server to shut down gracefully
@@ -836,6 +850,20 @@ mod tests {
         assert_eq!(server.ping_interval, Duration::from_secs(30));
         assert_eq!(server.pong_timeout, Duration::from_secs(10));
         assert_eq!(server.shutdown_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn busy_poll_is_an_option_of_the_echo_on_tokio_only() {
+        assert!(Cli::try_parse_from(["ws6455", "echo", "--busy-poll", "10"]).is_err());
+        for (args, micros) in [
+            (&["ws6455", "echo", "--async"][..], 50),
+            (&["ws6455", "echo", "--async", "--busy-poll", "0"][..], 0),
+        ] {
+            let Some(Command::Echo { busy_poll, .. }) = Cli::parse_from(args).command else {
+                panic!("`echo` is a command");
+            };
+            assert_eq!(busy_poll, micros, "{args:?}");
+        }
     }
 
     #[test]

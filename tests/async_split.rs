@@ -5,24 +5,23 @@
 //! the blocking halves (`tests/split.rs`).
 #![cfg(feature = "tokio")]
 
+#[path = "common/async_peer.rs"]
+mod async_peer;
 mod common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::masked;
+use async_peer::raw_peer;
+use common::{answer_close_then_read_rest, count, masked, read_frames};
 use futures_util::{SinkExt, StreamExt};
-use ws6455::proto::Decoded;
-use ws6455::proto::{FrameHeader, OpCode};
-use ws6455::{
-    AsyncReadHalf, AsyncWriteHalf, CloseCode, CloseFrame, Error, Limits, Message, Role,
-    WebSocketStream,
-};
+use ws6455::proto::OpCode;
+use ws6455::{AsyncReadHalf, AsyncWriteHalf, CloseCode, CloseFrame, Error, Limits, Message};
 
 type Halves = (
     AsyncReadHalf<tokio::net::TcpStream>,
@@ -32,68 +31,8 @@ type Halves = (
 /// A connected pair: our end as a server-side `WebSocketStream` split in
 /// halves, and the peer's raw (blocking) socket.
 async fn split_pair(limits: Limits) -> (Halves, TcpStream) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let peer = thread::spawn(move || TcpStream::connect(addr).unwrap());
-    let (ours, _) = listener.accept().await.unwrap();
-    let peer = peer.join().unwrap();
-    peer.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let ws = WebSocketStream::from_raw(ours, Role::Server, limits, Vec::new());
+    let (ws, peer) = raw_peer(limits).await;
     (ws.split(), peer)
-}
-
-/// A frame as the peer saw it on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct WireFrame {
-    fin: bool,
-    opcode: OpCode,
-    payload: Vec<u8>,
-}
-
-/// Reads frames until the stream ends, checking that each is whole: the
-/// bytes must end on a frame boundary. `on_frame` sees each as it arrives.
-fn read_frames(mut stream: &TcpStream, mut on_frame: impl FnMut(&WireFrame)) -> Vec<WireFrame> {
-    let mut buf = Vec::new();
-    let mut frames = Vec::new();
-    let mut chunk = vec![0; 64 << 10];
-    loop {
-        loop {
-            let (header, len) = match FrameHeader::decode(&buf) {
-                Ok(Decoded::Complete(header, len)) => (header, len),
-                Ok(Decoded::NeedMore) => break,
-                Err(e) => panic!("the peer received an invalid frame: {e}"),
-            };
-            assert_eq!(header.mask, None, "server frames are not masked");
-            let end = len + header.payload_len as usize;
-            if buf.len() < end {
-                break;
-            }
-            let frame = WireFrame {
-                fin: header.fin,
-                opcode: header.opcode,
-                payload: buf[len..end].to_vec(),
-            };
-            buf.drain(..end);
-            on_frame(&frame);
-            frames.push(frame);
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => panic!("peer read failed: {e}"),
-        }
-    }
-    assert!(
-        buf.is_empty(),
-        "the stream ended inside a frame: {} bytes left",
-        buf.len()
-    );
-    frames
-}
-
-fn count(frames: &[WireFrame], opcode: OpCode) -> usize {
-    frames.iter().filter(|f| f.opcode == opcode).count()
 }
 
 fn close_payload(code: CloseCode) -> Vec<u8> {
@@ -104,20 +43,6 @@ fn close_payload(code: CloseCode) -> Vec<u8> {
     }
     .encode(&mut payload);
     payload
-}
-
-/// The peer answers our Close, then reads until our end of TCP.
-fn answer_close_then_read_rest(peer: &TcpStream) -> Vec<WireFrame> {
-    let mut writer = peer.try_clone().unwrap();
-    let mut answered = false;
-    read_frames(peer, |frame| {
-        if frame.opcode == OpCode::Close && !answered {
-            answered = true;
-            writer
-                .write_all(&masked(OpCode::Close, &frame.payload))
-                .unwrap();
-        }
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

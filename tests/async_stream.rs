@@ -5,6 +5,8 @@
 //! what a dropped future leaves behind.
 #![cfg(feature = "tokio")]
 
+#[path = "common/async_peer.rs"]
+mod async_peer;
 mod common;
 
 use std::io::{Read, Write};
@@ -12,6 +14,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use async_peer::raw_peer;
 use common::{expect_close, masked};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
@@ -187,20 +190,6 @@ async fn connect_async_and_accept_async_agree_on_permessage_deflate() {
         assert!(message.unwrap().is_close());
     }
     server.await.unwrap();
-}
-
-/// Our end as a server-side `WebSocketStream` with `limits` over a loopback
-/// socket, and the peer's raw (blocking) socket.
-async fn raw_peer(limits: Limits) -> (WebSocketStream<tokio::net::TcpStream>, TcpStream) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let peer = thread::spawn(move || TcpStream::connect(addr).unwrap());
-    let (ours, _) = listener.accept().await.unwrap();
-    let peer = peer.join().unwrap();
-    peer.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let ws = WebSocketStream::from_raw(ours, Role::Server, limits, Vec::new());
-    (ws, peer)
 }
 
 /// Reads the server's frames until the stream ends; each must be whole.

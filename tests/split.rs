@@ -5,16 +5,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::masked;
+use common::{answer_close_then_read_rest, count, masked, read_frames};
 use proptest::prelude::*;
-use ws6455::proto::Decoded;
-use ws6455::proto::{FrameHeader, OpCode};
+use ws6455::proto::OpCode;
 use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, ReadHalf, Role, WebSocket, WriteHalf};
 
 /// A connected pair: our end as a server-side WebSocket split in halves, and
@@ -28,61 +27,6 @@ fn split_pair() -> (ReadHalf<TcpStream>, WriteHalf<TcpStream>, TcpStream) {
     let ws = WebSocket::from_raw(ours, Role::Server, Limits::default(), Vec::new());
     let (read_half, write_half) = ws.split().unwrap();
     (read_half, write_half, peer)
-}
-
-/// A frame as the peer saw it on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct WireFrame {
-    fin: bool,
-    rsv: u8,
-    opcode: OpCode,
-    payload: Vec<u8>,
-}
-
-/// Reads frames until the stream ends, checking that each is whole: the
-/// bytes must end on a frame boundary. `on_frame` sees each as it arrives.
-fn read_frames(mut stream: &TcpStream, mut on_frame: impl FnMut(&WireFrame)) -> Vec<WireFrame> {
-    let mut buf = Vec::new();
-    let mut frames = Vec::new();
-    let mut chunk = vec![0; 64 << 10];
-    loop {
-        loop {
-            let (header, len) = match FrameHeader::decode(&buf) {
-                Ok(Decoded::Complete(header, len)) => (header, len),
-                Ok(Decoded::NeedMore) => break,
-                Err(e) => panic!("the peer received an invalid frame: {e}"),
-            };
-            assert_eq!(header.mask, None, "server frames are not masked");
-            let end = len + header.payload_len as usize;
-            if buf.len() < end {
-                break;
-            }
-            let frame = WireFrame {
-                fin: header.fin,
-                rsv: header.rsv,
-                opcode: header.opcode,
-                payload: buf[len..end].to_vec(),
-            };
-            buf.drain(..end);
-            on_frame(&frame);
-            frames.push(frame);
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => panic!("peer read failed: {e}"),
-        }
-    }
-    assert!(
-        buf.is_empty(),
-        "the stream ended inside a frame: {} bytes left",
-        buf.len()
-    );
-    frames
-}
-
-fn count(frames: &[WireFrame], opcode: OpCode) -> usize {
-    frames.iter().filter(|f| f.opcode == opcode).count()
 }
 
 #[test]
@@ -209,20 +153,6 @@ fn automatic_pongs_never_land_inside_another_frame() {
         (0..200).collect::<Vec<_>>(),
         "pongs answer pings in order"
     );
-}
-
-/// The peer answers our Close, then ends the connection when it sees TCP end.
-fn answer_close_then_read_rest(peer: &TcpStream) -> Vec<WireFrame> {
-    let mut writer = peer.try_clone().unwrap();
-    let mut answered = false;
-    read_frames(peer, |frame| {
-        if frame.opcode == OpCode::Close && !answered {
-            answered = true;
-            writer
-                .write_all(&masked(OpCode::Close, &frame.payload))
-                .unwrap();
-        }
-    })
 }
 
 #[test]

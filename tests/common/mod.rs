@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ws6455::Engine;
 use ws6455::ServerConfig;
-use ws6455::proto::{FrameHeader, OpCode};
+use ws6455::proto::{Decoded, FrameHeader, OpCode};
 use ws6455::server::{Echo, Service, serve};
 use ws6455::{Error, Limits, Message, Role, WebSocket};
 
@@ -185,4 +185,74 @@ pub fn receive_all(engine: &mut Engine, wire: &[u8]) -> Result<Vec<Message>, Err
             return Ok(messages);
         }
     }
+}
+
+/// A frame as the peer saw it on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireFrame {
+    pub fin: bool,
+    pub rsv: u8,
+    pub opcode: OpCode,
+    pub payload: Vec<u8>,
+}
+
+/// Reads frames until the stream ends, checking that each is whole: the
+/// bytes must end on a frame boundary. `on_frame` sees each as it arrives.
+pub fn read_frames(mut stream: &TcpStream, mut on_frame: impl FnMut(&WireFrame)) -> Vec<WireFrame> {
+    let mut buf = Vec::new();
+    let mut frames = Vec::new();
+    let mut chunk = vec![0; 64 << 10];
+    loop {
+        loop {
+            let (header, len) = match FrameHeader::decode(&buf) {
+                Ok(Decoded::Complete(header, len)) => (header, len),
+                Ok(Decoded::NeedMore) => break,
+                Err(e) => panic!("the peer received an invalid frame: {e}"),
+            };
+            assert_eq!(header.mask, None, "server frames are not masked");
+            let end = len + header.payload_len as usize;
+            if buf.len() < end {
+                break;
+            }
+            let frame = WireFrame {
+                fin: header.fin,
+                rsv: header.rsv,
+                opcode: header.opcode,
+                payload: buf[len..end].to_vec(),
+            };
+            buf.drain(..end);
+            on_frame(&frame);
+            frames.push(frame);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("peer read failed: {e}"),
+        }
+    }
+    assert!(
+        buf.is_empty(),
+        "the stream ended inside a frame: {} bytes left",
+        buf.len()
+    );
+    frames
+}
+
+/// How many of `frames` are `opcode` frames.
+pub fn count(frames: &[WireFrame], opcode: OpCode) -> usize {
+    frames.iter().filter(|f| f.opcode == opcode).count()
+}
+
+/// The peer answers our Close, then ends the connection when it sees TCP end.
+pub fn answer_close_then_read_rest(peer: &TcpStream) -> Vec<WireFrame> {
+    let mut writer = peer.try_clone().unwrap();
+    let mut answered = false;
+    read_frames(peer, |frame| {
+        if frame.opcode == OpCode::Close && !answered {
+            answered = true;
+            writer
+                .write_all(&masked(OpCode::Close, &frame.payload))
+                .unwrap();
+        }
+    })
 }

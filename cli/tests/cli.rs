@@ -284,15 +284,11 @@ fn client_exits_0_after_1000_or_1001_and_1_after_any_other_close() {
     }
 }
 
-#[test]
-fn echo_trace_shows_the_handshake_and_frames_both_ways() {
-    echo_trace_shows_the_handshake_and_frames_both_ways_on(&[]);
-}
-
-#[test]
-fn echo_trace_shows_the_handshake_and_frames_both_ways_async() {
-    echo_trace_shows_the_handshake_and_frames_both_ways_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_trace_shows_the_handshake_and_frames_both_ways_on =>
+    echo_trace_shows_the_handshake_and_frames_both_ways,
+    echo_trace_shows_the_handshake_and_frames_both_ways_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_trace_shows_the_handshake_and_frames_both_ways_on(flavour: &[&str]) {
@@ -352,15 +348,11 @@ fn chat_trace_shows_frames_both_ways() {
     }
 }
 
-#[test]
-fn echo_max_message_closes_a_longer_message_with_1009() {
-    echo_max_message_closes_a_longer_message_with_1009_on(&[]);
-}
-
-#[test]
-fn echo_max_message_closes_a_longer_message_with_1009_async() {
-    echo_max_message_closes_a_longer_message_with_1009_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_max_message_closes_a_longer_message_with_1009_on =>
+    echo_max_message_closes_a_longer_message_with_1009,
+    echo_max_message_closes_a_longer_message_with_1009_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_max_message_closes_a_longer_message_with_1009_on(flavour: &[&str]) {
@@ -385,15 +377,11 @@ fn echo_max_message_closes_a_longer_message_with_1009_on(flavour: &[&str]) {
     }
 }
 
-#[test]
-fn echo_max_connections_answers_one_more_with_503_and_retry_after() {
-    echo_max_connections_answers_one_more_with_503_and_retry_after_on(&[]);
-}
-
-#[test]
-fn echo_max_connections_answers_one_more_with_503_and_retry_after_async() {
-    echo_max_connections_answers_one_more_with_503_and_retry_after_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_max_connections_answers_one_more_with_503_and_retry_after_on =>
+    echo_max_connections_answers_one_more_with_503_and_retry_after,
+    echo_max_connections_answers_one_more_with_503_and_retry_after_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_max_connections_answers_one_more_with_503_and_retry_after_on(flavour: &[&str]) {
@@ -471,15 +459,11 @@ fn refuses_after(addr: std::net::SocketAddr, held: usize) -> bool {
     }
 }
 
-#[test]
-fn echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default() {
-    echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_on(&[]);
-}
-
-#[test]
-fn echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_async() {
-    echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_on =>
+    echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default,
+    echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_max_connections_per_ip_answers_one_more_with_429_and_has_no_default_on(flavour: &[&str]) {

@@ -27,15 +27,11 @@ fn peer_connected_to<'a>(log: &'a str, path: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no connect line in\n{log}"))
 }
 
-#[test]
-fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes() {
-    echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_on(&[]);
-}
-
-#[test]
-fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_async() {
-    echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_on =>
+    echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes,
+    echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_logs_connect_messages_and_disconnect_with_code_reason_and_bytes_on(flavour: &[&str]) {
@@ -84,15 +80,11 @@ fn without_log_messages_no_message_is_logged() {
     assert!(log.contains(": no closing handshake (1006)"), "{log}");
 }
 
-#[test]
-fn refused_handshakes_are_logged_with_path_and_status() {
-    refused_handshakes_are_logged_with_path_and_status_on(&[]);
-}
-
-#[test]
-fn refused_handshakes_are_logged_with_path_and_status_async() {
-    refused_handshakes_are_logged_with_path_and_status_on(&["--async"]);
-}
+test_both_echoes!(
+    refused_handshakes_are_logged_with_path_and_status_on =>
+    refused_handshakes_are_logged_with_path_and_status,
+    refused_handshakes_are_logged_with_path_and_status_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn refused_handshakes_are_logged_with_path_and_status_on(flavour: &[&str]) {
@@ -115,15 +107,11 @@ fn refused_handshakes_are_logged_with_path_and_status_on(flavour: &[&str]) {
     );
 }
 
-#[test]
-fn a_handshake_over_the_limit_per_address_is_logged_with_the_address() {
-    a_handshake_over_the_limit_per_address_is_logged_with_the_address_on(&[]);
-}
-
-#[test]
-fn a_handshake_over_the_limit_per_address_is_logged_with_the_address_async() {
-    a_handshake_over_the_limit_per_address_is_logged_with_the_address_on(&["--async"]);
-}
+test_both_echoes!(
+    a_handshake_over_the_limit_per_address_is_logged_with_the_address_on =>
+    a_handshake_over_the_limit_per_address_is_logged_with_the_address,
+    a_handshake_over_the_limit_per_address_is_logged_with_the_address_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn a_handshake_over_the_limit_per_address_is_logged_with_the_address_on(flavour: &[&str]) {
@@ -139,15 +127,11 @@ fn a_handshake_over_the_limit_per_address_is_logged_with_the_address_on(flavour:
     );
 }
 
-#[test]
-fn behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy() {
-    behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_on(&[]);
-}
-
-#[test]
-fn behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_async() {
-    behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_on(&["--async"]);
-}
+test_both_echoes!(
+    behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_on =>
+    behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy,
+    behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn behind_a_trusted_proxy_the_log_names_the_forwarded_client_via_the_proxy_on(flavour: &[&str]) {
@@ -190,15 +174,11 @@ fn the_chat_refuses_a_path_that_names_no_room_and_logs_it() {
     assert!(log.contains(": upgrade to /a/b refused: 400"), "{log}");
 }
 
-#[test]
-fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent() {
-    echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on(&[]);
-}
-
-#[test]
-fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_async() {
-    echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on =>
+    echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent,
+    echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on(flavour: &[&str]) {
@@ -221,15 +201,11 @@ fn echo_pings_a_silent_client_and_closes_it_with_1001_when_it_stays_silent_on(fl
     assert_eq!(expect_close(&mut silent), Some(1001));
 }
 
-#[test]
-fn echo_keeps_a_client_that_answers_its_pings() {
-    echo_keeps_a_client_that_answers_its_pings_on(&[]);
-}
-
-#[test]
-fn echo_keeps_a_client_that_answers_its_pings_async() {
-    echo_keeps_a_client_that_answers_its_pings_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_keeps_a_client_that_answers_its_pings_on =>
+    echo_keeps_a_client_that_answers_its_pings,
+    echo_keeps_a_client_that_answers_its_pings_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_keeps_a_client_that_answers_its_pings_on(flavour: &[&str]) {
@@ -307,15 +283,11 @@ fn a_refused_origin_is_logged_with_the_refusals_reason() {
     );
 }
 
-#[test]
-fn the_echo_logs_a_refused_origin_with_the_refusals_reason() {
-    the_echo_logs_a_refused_origin_with_the_refusals_reason_on(&[]);
-}
-
-#[test]
-fn the_echo_logs_a_refused_origin_with_the_refusals_reason_async() {
-    the_echo_logs_a_refused_origin_with_the_refusals_reason_on(&["--async"]);
-}
+test_both_echoes!(
+    the_echo_logs_a_refused_origin_with_the_refusals_reason_on =>
+    the_echo_logs_a_refused_origin_with_the_refusals_reason,
+    the_echo_logs_a_refused_origin_with_the_refusals_reason_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn the_echo_logs_a_refused_origin_with_the_refusals_reason_on(flavour: &[&str]) {

@@ -61,15 +61,11 @@ fn welcomed(ws: &mut WebSocket<TcpStream>) {
     }
 }
 
-#[test]
-fn echo_admits_a_page_from_any_origin_by_default() {
-    echo_admits_a_page_from_any_origin_by_default_on(&[]);
-}
-
-#[test]
-fn echo_admits_a_page_from_any_origin_by_default_async() {
-    echo_admits_a_page_from_any_origin_by_default_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_admits_a_page_from_any_origin_by_default_on =>
+    echo_admits_a_page_from_any_origin_by_default,
+    echo_admits_a_page_from_any_origin_by_default_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_admits_a_page_from_any_origin_by_default_on(flavour: &[&str]) {
@@ -79,15 +75,11 @@ fn echo_admits_a_page_from_any_origin_by_default_on(flavour: &[&str]) {
     }
 }
 
-#[test]
-fn echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin() {
-    echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_on(&[]);
-}
-
-#[test]
-fn echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_async() {
-    echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_on =>
+    echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin,
+    echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_with_allowed_origin_refuses_other_pages_with_403_naming_the_origin_on(flavour: &[&str]) {

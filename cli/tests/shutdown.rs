@@ -184,15 +184,11 @@ fn signal_with_clients(
     (codes, status.code(), stderr)
 }
 
-#[test]
-fn echo_on_sigterm_closes_50_clients_with_1001_and_exits_0() {
-    echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_on(&[]);
-}
-
-#[test]
-fn echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_async() {
-    echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_on(&["--async"]);
-}
+test_both_echoes!(
+    echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_on =>
+    echo_on_sigterm_closes_50_clients_with_1001_and_exits_0,
+    echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn echo_on_sigterm_closes_50_clients_with_1001_and_exits_0_on(flavour: &[&str]) {
@@ -222,15 +218,11 @@ fn chat_on_sigint_closes_50_clients_with_1001_and_exits_0() {
     assert!(stderr.contains("SIGINT"), "{stderr}");
 }
 
-#[test]
-fn a_second_signal_exits_at_once() {
-    a_second_signal_exits_at_once_on(&[]);
-}
-
-#[test]
-fn a_second_signal_exits_at_once_async() {
-    a_second_signal_exits_at_once_on(&["--async"]);
-}
+test_both_echoes!(
+    a_second_signal_exits_at_once_on =>
+    a_second_signal_exits_at_once,
+    a_second_signal_exits_at_once_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn a_second_signal_exits_at_once_on(flavour: &[&str]) {

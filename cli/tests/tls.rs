@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::start_ws6455;
+use common::{start_ws6455, test_both_echoes};
 
 /// A self-signed certificate for localhost, made by `ws6455 cert` in a
 /// fresh folder named after `test`: (certificate file, key file).
@@ -23,15 +23,11 @@ fn certificate(test: &str) -> (PathBuf, PathBuf) {
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
 
-#[test]
-fn the_echo_command_serves_wss_and_the_client_command_trusts_ca() {
-    the_echo_command_serves_wss_and_the_client_command_trusts_ca_on(&[]);
-}
-
-#[test]
-fn the_echo_command_serves_wss_and_the_client_command_trusts_ca_async() {
-    the_echo_command_serves_wss_and_the_client_command_trusts_ca_on(&["--async"]);
-}
+test_both_echoes!(
+    the_echo_command_serves_wss_and_the_client_command_trusts_ca_on =>
+    the_echo_command_serves_wss_and_the_client_command_trusts_ca,
+    the_echo_command_serves_wss_and_the_client_command_trusts_ca_async
+);
 
 /// The test, on the blocking echo or (`["--async"]`) the async one.
 fn the_echo_command_serves_wss_and_the_client_command_trusts_ca_on(flavour: &[&str]) {

@@ -10,6 +10,25 @@ mod library;
 #[allow(unused_imports)] // as above: not every test file uses the library's helpers
 pub use library::*;
 
+/// Two tests of one body, `$body(flags: &[&str])`: `$blocking` against
+/// `ws6455 echo` (no flags), `$on_tokio` against `ws6455 echo --async`.
+#[allow(unused_macros)] // as above: not every test file tests both echoes
+macro_rules! test_both_echoes {
+    ($body:ident => $blocking:ident, $on_tokio:ident) => {
+        #[test]
+        fn $blocking() {
+            $body(&[]);
+        }
+
+        #[test]
+        fn $on_tokio() {
+            $body(&["--async"]);
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use test_both_echoes;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};

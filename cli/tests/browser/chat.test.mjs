@@ -19,34 +19,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { binary, chromiumPath, artifacts, CHROMIUM_ARGS, freePort, accepts } from './support.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const binary = process.env.WS6455_BIN ?? path.join(root, 'target/debug/ws6455');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const artifacts = path.join(root, 'target/browser-test');
 const STEP_MS = 15_000;
-
-/** A port nobody listens on right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /**
  * Starts `ws6455 chat` on `port`, with `extra` arguments, and waits until
@@ -177,17 +153,6 @@ async function startRelay(target) {
     },
   };
 }
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 test('chat page: rooms, /nick, and reconnecting after a server restart', async () => {
   fs.mkdirSync(artifacts, { recursive: true });

@@ -59,8 +59,24 @@ fn declared() -> Declared {
                 previous = line.trim();
             }
         }
+        declared.tests.extend(tests_of_both_echoes(&source));
     }
     declared
+}
+
+/// The tests that each call of the CLI's tests' `test_both_echoes!`
+/// declares in `source`: the two names after its arrow.
+fn tests_of_both_echoes(source: &str) -> Vec<String> {
+    source
+        .split("test_both_echoes!(")
+        .skip(1)
+        .filter_map(|call| call.split_once(')'))
+        .filter_map(|(arguments, _)| arguments.split_once("=>"))
+        .flat_map(|(_, names)| names.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The text between backticks in `cell`.

@@ -229,10 +229,15 @@ async fn a_writer_is_woken_when_the_reader_writes_its_bytes() {
     // the writer would wait for ever for bytes the reader wrote.
     let ((mut read_half, mut write_half), peer) = split_pair(Limits::default()).await;
     let payload = vec![9u8; 16 << 20];
+    // The peer pings only once the message is queued, so that it is the
+    // first frame on the wire and the Pongs come behind it.
+    let (queued, wait_for_queued) = std::sync::mpsc::channel();
     let writer = {
         let payload = payload.clone();
         tokio::spawn(async move {
-            write_half.send(Message::Binary(payload)).await.unwrap();
+            write_half.feed(Message::Binary(payload)).await.unwrap();
+            queued.send(()).unwrap();
+            write_half.flush().await.unwrap();
             write_half
         })
     };
@@ -249,6 +254,7 @@ async fn a_writer_is_woken_when_the_reader_writes_its_bytes() {
     };
     let mut pinger = peer.try_clone().unwrap();
     let pinging = thread::spawn(move || {
+        wait_for_queued.recv().unwrap();
         for i in 0..50u32 {
             pinger
                 .write_all(&masked(OpCode::Ping, &i.to_be_bytes()))

@@ -10,15 +10,15 @@ mod async_peer;
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::thread;
 use std::time::Duration;
 
 use async_peer::raw_peer;
-use common::{expect_close, masked};
+use common::{expect_close, masked, read_frames};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
-use ws6455::proto::{Decoded, FrameHeader, OpCode};
+use ws6455::proto::OpCode;
 use ws6455::{CloseCode, CloseFrame, Error, Limits, Message, Role, StreamEvent, WebSocketStream};
 
 fn pair(
@@ -192,30 +192,6 @@ async fn connect_async_and_accept_async_agree_on_permessage_deflate() {
     server.await.unwrap();
 }
 
-/// Reads the server's frames until the stream ends; each must be whole.
-fn frames_until_the_end(mut peer: &TcpStream) -> Vec<(OpCode, Vec<u8>)> {
-    let mut wire = Vec::new();
-    peer.read_to_end(&mut wire).unwrap();
-    let mut frames = Vec::new();
-    let mut rest = &wire[..];
-    while !rest.is_empty() {
-        let Ok(Decoded::Complete(header, len)) = FrameHeader::decode(rest) else {
-            panic!(
-                "the stream ended inside a frame header: {} bytes left",
-                rest.len()
-            );
-        };
-        let end = len + header.payload_len as usize;
-        assert!(
-            rest.len() >= end,
-            "the stream ended inside a frame's payload"
-        );
-        frames.push((header.opcode, rest[len..end].to_vec()));
-        rest = &rest[end..];
-    }
-    frames
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_dropped_part_way_leaves_no_half_frame() {
     let (mut ws, peer) = raw_peer(Limits::default()).await;
@@ -232,7 +208,7 @@ async fn a_send_dropped_part_way_leaves_no_half_frame() {
     );
     // The next send writes what was left, then its own.
     let peer_side = thread::spawn(move || {
-        let frames = frames_until_the_end(&peer);
+        let frames = read_frames(&peer, |_| {});
         (peer, frames)
     });
     ws.send(Message::text("after")).await.unwrap();
@@ -241,13 +217,13 @@ async fn a_send_dropped_part_way_leaves_no_half_frame() {
     let (_peer, frames) = tokio::task::spawn_blocking(move || peer_side.join().unwrap())
         .await
         .unwrap();
-    let opcodes: Vec<OpCode> = frames.iter().map(|(opcode, _)| *opcode).collect();
+    let opcodes: Vec<OpCode> = frames.iter().map(|frame| frame.opcode).collect();
     assert_eq!(opcodes, [OpCode::Binary, OpCode::Text, OpCode::Close]);
     assert!(
-        frames[0].1 == big,
+        frames[0].payload == big,
         "the dropped send's message arrived whole"
     );
-    assert_eq!(frames[1].1, b"after");
+    assert_eq!(frames[1].payload, b"after");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +256,7 @@ async fn a_peer_that_does_not_read_holds_the_queue_at_its_bound() {
     );
     // The waiting message was dropped before it was taken; every message
     // taken arrives whole and in order once the peer reads.
-    let peer_side = thread::spawn(move || frames_until_the_end(&peer));
+    let peer_side = thread::spawn(move || read_frames(&peer, |_| {}));
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     drop(ws);
     let frames = tokio::task::spawn_blocking(move || peer_side.join().unwrap())
@@ -288,14 +264,14 @@ async fn a_peer_that_does_not_read_holds_the_queue_at_its_bound() {
         .unwrap();
     let numbers: Vec<u32> = frames
         .iter()
-        .filter(|(opcode, _)| *opcode == OpCode::Binary)
-        .map(|(_, payload)| {
-            assert_eq!(payload.len(), message.len());
-            u32::from_be_bytes(payload[..4].try_into().unwrap())
+        .filter(|frame| frame.opcode == OpCode::Binary)
+        .map(|frame| {
+            assert_eq!(frame.payload.len(), message.len());
+            u32::from_be_bytes(frame.payload[..4].try_into().unwrap())
         })
         .collect();
     assert_eq!(numbers, (0..taken).collect::<Vec<_>>());
-    assert_eq!(frames.last().unwrap().0, OpCode::Close);
+    assert_eq!(frames.last().unwrap().opcode, OpCode::Close);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
